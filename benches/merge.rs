@@ -1,0 +1,3 @@
+//! Merge benchmarks (placeholder until the suite lands).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! LiveResource benchmarks (placeholder until the suite lands).
+
+fn main() {}

@@ -1,0 +1,130 @@
+//! The crate's error type.
+
+use std::error::Error as StdError;
+
+/// A boxed error from a transport or any other source outside this crate.
+///
+/// Snapshot futures and update streams may fail with any error type that
+/// converts into this one; [`Error`] keeps it as its [`source`](StdError::source).
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// A `Result` whose error defaults to this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while reading, applying or following a live resource.
+///
+/// Each variant names the phase that failed; the cause, where there is one, is
+/// available through [`std::error::Error::source`].
+///
+/// # Examples
+///
+/// ```
+/// use live_resource::{Error, Update};
+///
+/// let err = Update::from_slice(br#"{"seq":1,"merge":"#).unwrap_err();
+/// assert!(matches!(err, Error::Malformed(_)));
+/// assert!(err.to_string().starts_with("malformed message"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A message was not valid JSON, or not of the wire form expected.
+    #[error("malformed message: {0}")]
+    Malformed(#[source] serde_json::Error),
+
+    /// A message was larger than [`Limits::max_message_bytes`](crate::Limits::max_message_bytes).
+    #[error("message of {size} bytes exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// The size of the refused message, in bytes.
+        size: usize,
+        /// The limit in force.
+        max: usize,
+    },
+
+    /// A message or patch nested deeper than [`Limits::max_depth`](crate::Limits::max_depth).
+    #[error("message nests deeper than the limit of {max} levels")]
+    TooDeep {
+        /// The limit in force.
+        max: usize,
+    },
+
+    /// A JSON Patch (RFC 6902) could not be applied; the target was left unchanged.
+    #[error("patch does not apply: {0}")]
+    Apply(#[source] json_patch::PatchError),
+
+    /// The JSON state is valid but does not decode into the consumer's type.
+    ///
+    /// The JSON state itself stays current; the next update that makes it
+    /// decode produces a value again.
+    #[error("state at version {version:?} does not decode into the target type: {source}")]
+    Decode {
+        /// The version of the state that failed to decode.
+        version: Option<u64>,
+        /// Why it failed.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// An update arrived whose `seq` is past the next expected one: some
+    /// updates were lost in between.
+    #[error("gap in updates: expected seq {expected}, received {received}")]
+    Gap {
+        /// The `seq` that should have come next.
+        expected: u64,
+        /// The `seq` that came instead.
+        received: u64,
+    },
+
+    /// More updates arrived before the snapshot than
+    /// [`Limits::max_buffered_updates`](crate::Limits::max_buffered_updates) allows.
+    #[error("more than {max} updates arrived while waiting for the snapshot")]
+    BufferOverflow {
+        /// The limit in force.
+        max: usize,
+    },
+
+    /// Fetching the snapshot failed.
+    #[error("fetching the snapshot failed: {0}")]
+    Snapshot(#[source] BoxError),
+
+    /// The update stream yielded an error.
+    #[error("the update stream failed: {0}")]
+    Updates(#[source] BoxError),
+}
+
+impl Error {
+    /// Whether updates were lost ([`Error::Gap`]) and the state needs a resync.
+    ///
+    /// ```
+    /// # use live_resource::Error;
+    /// assert!(Error::Gap { expected: 3, received: 5 }.is_gap());
+    /// ```
+    pub fn is_gap(&self) -> bool {
+        matches!(self, Self::Gap { .. })
+    }
+
+    /// Whether the error is about one inbound message that broke a limit or the
+    /// wire form ([`Error::Malformed`], [`Error::TooLarge`], [`Error::TooDeep`]).
+    ///
+    /// ```
+    /// # use live_resource::Error;
+    /// assert!(Error::TooLarge { size: 10, max: 5 }.is_bad_message());
+    /// ```
+    pub fn is_bad_message(&self) -> bool {
+        matches!(
+            self,
+            Self::Malformed(_) | Self::TooLarge { .. } | Self::TooDeep { .. }
+        )
+    }
+
+    /// Whether the error came from the transport: the snapshot fetch or the update stream.
+    ///
+    /// ```
+    /// # use live_resource::Error;
+    /// let err = Error::Snapshot("connection refused".into());
+    /// assert!(err.is_transport());
+    /// ```
+    pub fn is_transport(&self) -> bool {
+        matches!(self, Self::Snapshot(_) | Self::Updates(_))
+    }
+}

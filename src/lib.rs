@@ -1,0 +1,80 @@
+//! Typed **live resources**: a value that starts from a snapshot and is kept
+//! current by a stream of partial updates, merged with JSON Merge Patch
+//! semantics, gap-free.
+//!
+//! This is the crate form of a pattern web apps write by hand again and again,
+//! "GET the resource, then merge every socket event into it", without its
+//! bugs: updates fold into the *current* state (not the initial one), merges are
+//! deep (RFC 7396, `null` deletes), the update stream is opened *before* the
+//! snapshot is fetched so nothing falls in between, and every update carries a
+//! `seq` so duplicates are dropped and gaps are caught.
+//!
+//! ```
+//! use futures::{StreamExt, stream};
+//! use live_resource::{LiveResource, Snapshot, Update};
+//! use serde::Deserialize;
+//! use serde_json::json;
+//!
+//! #[derive(Debug, Deserialize, PartialEq)]
+//! struct Quote { price: f64, volume: u64 }
+//!
+//! #[derive(Debug, Deserialize, PartialEq)]
+//! struct Board { aapl: Quote, msft: Quote }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), live_resource::Error> {
+//! // The snapshot, as a REST endpoint returns it: the state after update 17.
+//! let snapshot = async {
+//!     Ok::<_, std::io::Error>(Snapshot::new(17, json!({
+//!         "aapl": {"price": 189.5, "volume": 1200},
+//!         "msft": {"price": 410.0, "volume": 800},
+//!     })))
+//! };
+//! // The updates, as a socket pushes them: 17 was already in the snapshot.
+//! let updates = stream::iter([
+//!     Ok::<_, std::io::Error>(Update::merge(17, json!({"aapl": {"price": 189.5}}))),
+//!     Ok(Update::merge(18, json!({"aapl": {"price": 190.25}}))),
+//!     Ok(Update::merge(19, json!({"msft": {"volume": 950}}))),
+//! ]);
+//!
+//! let mut board = LiveResource::<Board>::new(snapshot, updates);
+//! let latest = board.next().await.unwrap()?;
+//! assert_eq!(latest.aapl, Quote { price: 190.25, volume: 1200 }, "a deep merge keeps siblings");
+//! assert_eq!(latest.msft, Quote { price: 410.0, volume: 950 });
+//! assert_eq!(board.version(), Some(19));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The parts
+//!
+//! - [`Patch`]: a change, as an RFC 7396 merge patch, RFC 6902 operations, or a
+//!   replacement; [`Patch::diff`] finds the smallest one between two values.
+//! - [`Update`] and [`Snapshot`]: the two messages of the wire protocol.
+//! - [`LiveResource`]: the client side, a [`Stream`](futures::Stream) of typed states.
+//! - [`Limits`]: the bounds every inbound message is checked against.
+//! - [`Error`]: everything that can go wrong, by phase.
+//!
+//! # Feature flags
+//!
+//! | feature | what it adds |
+//! | --- | --- |
+//! | *(none)* | the merge engine, the wire types and [`LiveResource`] over any future and stream |
+//! | `full` | every feature below |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+mod limits;
+pub mod patch;
+mod replica;
+mod resource;
+mod update;
+
+pub use error::{BoxError, Error, Result};
+pub use limits::Limits;
+pub use patch::Patch;
+pub use resource::LiveResource;
+pub use update::{Snapshot, Update};
+
+/// The `json-patch` crate, whose operation types [`Patch::Json`] carries.
+pub use json_patch;

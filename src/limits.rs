@@ -1,0 +1,237 @@
+//! Bounds on what a live resource accepts from the outside.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::{Error, Snapshot, Update};
+
+/// The bounds every inbound message is checked against.
+///
+/// A message that breaks a bound is refused with a clear error before it is
+/// parsed or applied; the state is never touched by it.
+///
+/// | bound | default | error |
+/// | --- | --- | --- |
+/// | [`max_message_bytes`](Limits::max_message_bytes): size of one update on the wire | 1 MiB | [`Error::TooLarge`] |
+/// | [`max_snapshot_bytes`](Limits::max_snapshot_bytes): size of one snapshot on the wire | 64 MiB | [`Error::TooLarge`] |
+/// | [`max_depth`](Limits::max_depth): JSON nesting of a message or patch | 64 | [`Error::TooDeep`] |
+/// | [`max_buffered_updates`](Limits::max_buffered_updates): updates held while the snapshot is fetched | 4096 | [`Error::BufferOverflow`] |
+///
+/// # Examples
+///
+/// ```
+/// use live_resource::{Error, Limits};
+///
+/// let limits = Limits::default().max_message_bytes(64).max_depth(4);
+///
+/// let update = limits.parse_update(br#"{"seq":1,"merge":{"price":1.5}}"#)?;
+/// assert_eq!(update.seq, Some(1));
+///
+/// let deep = br#"{"seq":2,"merge":{"a":{"b":{"c":{"d":{"e":1}}}}}}"#;
+/// assert!(matches!(limits.parse_update(deep), Err(Error::TooDeep { max: 4 })));
+///
+/// let big = format!(r#"{{"seq":3,"merge":{{"note":"{}"}}}}"#, "x".repeat(100));
+/// assert!(matches!(limits.parse_update(big.as_bytes()), Err(Error::TooLarge { max: 64, .. })));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    max_message_bytes: usize,
+    max_snapshot_bytes: usize,
+    max_depth: usize,
+    max_buffered_updates: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 1 << 20,
+            max_snapshot_bytes: 64 << 20,
+            max_depth: 64,
+            max_buffered_updates: 4096,
+        }
+    }
+}
+
+impl Limits {
+    /// Sets the largest update message accepted, in bytes.
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = bytes;
+        self
+    }
+
+    /// Sets the largest snapshot accepted, in bytes.
+    pub fn max_snapshot_bytes(mut self, bytes: usize) -> Self {
+        self.max_snapshot_bytes = bytes;
+        self
+    }
+
+    /// Sets the deepest JSON nesting accepted in a message or patch.
+    ///
+    /// `serde_json` refuses nesting past 128 levels on its own; a larger
+    /// value here has no further effect when parsing.
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = depth;
+        self
+    }
+
+    /// Sets how many updates may wait for the snapshot before the handoff fails.
+    pub fn max_buffered_updates(mut self, updates: usize) -> Self {
+        self.max_buffered_updates = updates;
+        self
+    }
+
+    /// The largest update message accepted, in bytes.
+    pub fn message_bytes(&self) -> usize {
+        self.max_message_bytes
+    }
+
+    /// The largest snapshot accepted, in bytes.
+    pub fn snapshot_bytes(&self) -> usize {
+        self.max_snapshot_bytes
+    }
+
+    /// The deepest JSON nesting accepted.
+    pub fn depth(&self) -> usize {
+        self.max_depth
+    }
+
+    /// How many updates may wait for the snapshot.
+    pub fn buffered_updates(&self) -> usize {
+        self.max_buffered_updates
+    }
+
+    /// Parses one update in the wire form, after checking its size and depth.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`], [`Error::TooDeep`], or [`Error::Malformed`] when
+    /// the text is not JSON or not an update.
+    pub fn parse_update(&self, bytes: &[u8]) -> Result<Update, Error> {
+        self.check_text(bytes, self.max_message_bytes)?;
+        serde_json::from_slice(bytes).map_err(Error::Malformed)
+    }
+
+    /// Parses one snapshot in the wire form `{"version":17,"data":..}`, after
+    /// checking its size and depth.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`], [`Error::TooDeep`], or [`Error::Malformed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use live_resource::{Limits, Snapshot};
+    ///
+    /// let snapshot: Snapshot = Limits::default().parse_snapshot(br#"{"version":17,"data":{"a":1}}"#)?;
+    /// assert_eq!(snapshot.version, Some(17));
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn parse_snapshot<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<Snapshot<T>, Error> {
+        self.check_text(bytes, self.max_snapshot_bytes)?;
+        serde_json::from_slice(bytes).map_err(Error::Malformed)
+    }
+
+    /// Checks an in-memory patch against [`max_depth`](Limits::max_depth).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooDeep`].
+    pub fn check_patch(&self, patch: &crate::Patch) -> Result<(), Error> {
+        if patch.depth() > self.max_depth {
+            return Err(Error::TooDeep {
+                max: self.max_depth,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_text(&self, bytes: &[u8], max: usize) -> Result<(), Error> {
+        if bytes.len() > max {
+            return Err(Error::TooLarge {
+                size: bytes.len(),
+                max,
+            });
+        }
+        // The envelope itself is one level: allow the payload `max_depth` below it.
+        if text_depth(bytes) > self.max_depth + 1 {
+            return Err(Error::TooDeep {
+                max: self.max_depth,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The deepest bracket nesting of JSON text, found by a scan that skips
+/// strings. Malformed text gets a number too; the parser refuses it later.
+fn text_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in bytes {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// The nesting of an in-memory value (a scalar is 0), walked without recursion
+/// so that a hostile value cannot exhaust the stack here.
+pub(crate) fn value_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 0usize)];
+    while let Some((value, depth)) = pending.pop() {
+        match value {
+            Value::Object(map) => {
+                deepest = deepest.max(depth + 1);
+                pending.extend(map.values().map(|child| (child, depth + 1)));
+            }
+            Value::Array(items) => {
+                deepest = deepest.max(depth + 1);
+                pending.extend(items.iter().map(|child| (child, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_depth_skips_brackets_inside_strings() {
+        assert_eq!(text_depth(br#"{"a":"[[[{{{\"]]"}"#), 1);
+        assert_eq!(text_depth(br#"[[1],[[2]]]"#), 3);
+        assert_eq!(text_depth(b"17"), 0);
+    }
+
+    #[test]
+    fn value_depth_matches_text_depth() {
+        for text in [r#"{"a":{"b":[1,{"c":[]}]}}"#, "[]", "1", r#"{"x":"{"}"#] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(value_depth(&value), text_depth(text.as_bytes()), "{text}");
+        }
+        assert_eq!(value_depth(&json!({"a": 1})), 1);
+    }
+}

@@ -1,0 +1,180 @@
+//! Patches: the three ways an update can change a state.
+//!
+//! [`Patch::Merge`] is RFC 7396 JSON Merge Patch, the common case: a partial
+//! object whose `null` members delete. [`Patch::Json`] is RFC 6902 JSON Patch,
+//! for what a merge patch cannot say (array element edits, explicit `null`
+//! values). [`Patch::Replace`] swaps the whole value.
+
+mod diff;
+mod merge;
+
+pub use merge::{merge, merge_owned};
+
+use serde_json::Value;
+
+use crate::Error;
+
+/// One change to a JSON state.
+///
+/// # Examples
+///
+/// ```
+/// use live_resource::Patch;
+/// use serde_json::json;
+///
+/// let mut state = json!({"AAPL": {"price": 189.5, "volume": 1200}});
+/// Patch::Merge(json!({"AAPL": {"price": 190.25}})).apply(&mut state)?;
+/// assert_eq!(state, json!({"AAPL": {"price": 190.25, "volume": 1200}}));
+/// # Ok::<(), live_resource::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum Patch {
+    /// An RFC 7396 JSON Merge Patch: objects merge deeply, `null` deletes,
+    /// everything else (arrays too) replaces.
+    Merge(Value),
+    /// RFC 6902 JSON Patch operations, applied all or nothing.
+    Json(json_patch::Patch),
+    /// The new value, whole.
+    Replace(Value),
+}
+
+impl Patch {
+    /// Applies the patch to `target`, atomically.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Apply`] when a JSON Patch operation fails (a `test` that does
+    /// not match, a path that does not exist). `target` is then exactly as it
+    /// was before the call. Merge patches and replacements cannot fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use live_resource::Patch;
+    /// use serde_json::json;
+    ///
+    /// let mut state = json!({"rows": [1, 2, 3]});
+    /// let ops = serde_json::from_value(json!([
+    ///     {"op": "replace", "path": "/rows/0", "value": 10},
+    ///     {"op": "test", "path": "/rows/1", "value": 99},
+    /// ]))?;
+    /// let err = Patch::Json(ops).apply(&mut state).unwrap_err();
+    /// assert!(matches!(err, live_resource::Error::Apply(_)));
+    /// assert_eq!(state, json!({"rows": [1, 2, 3]}), "the first op was undone");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, target: &mut Value) -> Result<(), Error> {
+        match self {
+            Self::Merge(patch) => merge(target, patch),
+            Self::Json(ops) => json_patch::patch(target, ops).map_err(Error::Apply)?,
+            Self::Replace(value) => *target = value.clone(),
+        }
+        Ok(())
+    }
+
+    /// Applies the patch to `target`, consuming it, atomically.
+    ///
+    /// The same as [`Patch::apply`] but moves the patch's values into the
+    /// target instead of cloning them.
+    ///
+    /// # Errors
+    ///
+    /// As [`Patch::apply`]: the target is unchanged on error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use live_resource::Patch;
+    /// use serde_json::json;
+    ///
+    /// let mut state = json!({"done": 3});
+    /// Patch::Replace(json!({"done": 4})).apply_owned(&mut state)?;
+    /// assert_eq!(state, json!({"done": 4}));
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn apply_owned(self, target: &mut Value) -> Result<(), Error> {
+        match self {
+            Self::Merge(patch) => merge_owned(target, patch),
+            Self::Json(ops) => json_patch::patch(target, &ops).map_err(Error::Apply)?,
+            Self::Replace(value) => *target = value,
+        }
+        Ok(())
+    }
+
+    /// The smallest patch that turns `from` into `to`, or `None` when they are equal.
+    ///
+    /// A merge patch wherever RFC 7396 can express the change. Where it cannot
+    /// (a member set to an explicit `null`), or where element edits of an array
+    /// make it strictly smaller, a JSON Patch; [`Patch::Replace`] when that is
+    /// smaller still. For every `from` and `to`, applying the result to `from`
+    /// gives exactly `to`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use live_resource::Patch;
+    /// use serde_json::json;
+    ///
+    /// let log = json!(["started", "generated 10 records", "generated 20 records"]);
+    /// let from = json!({"job": {"done": 10, "total": 100}, "log": log});
+    /// let to = json!({"job": {"done": 11, "total": 100}, "log": log});
+    /// assert_eq!(Patch::diff(&from, &to), Some(Patch::Merge(json!({"job": {"done": 11}}))));
+    ///
+    /// // A merge patch cannot set a member to null: JSON Patch says it.
+    /// let to_null = json!({"job": null, "log": log});
+    /// let patch = Patch::diff(&from, &to_null).unwrap();
+    /// assert!(matches!(patch, Patch::Json(_)));
+    ///
+    /// let mut state = from.clone();
+    /// patch.apply(&mut state)?;
+    /// assert_eq!(state, to_null);
+    /// assert_eq!(Patch::diff(&from, &from), None);
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn diff(from: &Value, to: &Value) -> Option<Patch> {
+        diff::diff(from, to)
+    }
+
+    /// The deepest nesting of the values this patch carries (a scalar is 0,
+    /// `{}` and `[]` are 1).
+    ///
+    /// ```
+    /// use live_resource::Patch;
+    /// use serde_json::json;
+    ///
+    /// assert_eq!(Patch::Merge(json!({"a": {"b": [1]}})).depth(), 3);
+    /// ```
+    pub fn depth(&self) -> usize {
+        match self {
+            Self::Merge(value) | Self::Replace(value) => crate::limits::value_depth(value),
+            Self::Json(ops) => ops
+                .iter()
+                .map(|op| match op {
+                    json_patch::PatchOperation::Add(op) => crate::limits::value_depth(&op.value),
+                    json_patch::PatchOperation::Replace(op) => {
+                        crate::limits::value_depth(&op.value)
+                    }
+                    json_patch::PatchOperation::Test(op) => crate::limits::value_depth(&op.value),
+                    _ => 0,
+                })
+                .max()
+                .unwrap_or(0),
+        }
+    }
+
+    /// The length of this patch's value as compact JSON, in bytes, counted
+    /// without building the text.
+    ///
+    /// ```
+    /// use live_resource::Patch;
+    /// use serde_json::json;
+    ///
+    /// assert_eq!(Patch::Merge(json!({"a": 1})).encoded_len(), 7);
+    /// ```
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Self::Merge(value) | Self::Replace(value) => diff::encoded_len(value),
+            Self::Json(ops) => diff::encoded_len(ops),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The smallest patch between two JSON values.
+//!
+//! A merge patch is the preferred form: it is what most consumers expect and
+//! what hand-written clients already understand. RFC 7396 cannot say two things,
+//! though: "set this member to `null`" and "change one element of an array"
+//! (it replaces arrays whole). Where the merge form cannot express the change,
+//! or where an array edit makes an RFC 6902 patch strictly smaller, the JSON
+//! Patch form is used; where even that is larger than the new value, `Replace`.
+
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, PatchOperation, RemoveOperation, ReplaceOperation};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::Patch;
+
+pub(super) fn diff(from: &Value, to: &Value) -> Option<Patch> {
+    let mut arrays_replaced = false;
+    let merge = match merge_diff(from, to, &mut arrays_replaced) {
+        Ok(None) => return None,
+        Ok(Some(merge)) => Some(merge),
+        Err(Inexpressible) => None,
+    };
+    if let Some(merge) = &merge {
+        if !arrays_replaced {
+            return Some(Patch::Merge(merge.clone()));
+        }
+    }
+
+    let mut ops = Vec::new();
+    json_diff(&mut PointerBuf::new(), from, to, &mut ops);
+    let json = Patch::Json(json_patch::Patch(ops));
+    let json_len = json.encoded_len();
+    if let Some(merge) = merge {
+        let merge = Patch::Merge(merge);
+        return Some(if json_len < merge.encoded_len() {
+            json
+        } else {
+            merge
+        });
+    }
+    if encoded_len(to) <= json_len {
+        Some(Patch::Replace(to.clone()))
+    } else {
+        Some(json)
+    }
+}
+
+/// The change contains a `null` member value, which a merge patch would read
+/// as "delete".
+struct Inexpressible;
+
+/// The merge patch from `from` to `to`: `Ok(None)` when they are equal.
+///
+/// Sets `arrays_replaced` when the patch replaces an array that exists on both
+/// sides, the one case where a JSON Patch may be smaller.
+fn merge_diff(
+    from: &Value,
+    to: &Value,
+    arrays_replaced: &mut bool,
+) -> Result<Option<Value>, Inexpressible> {
+    match (from, to) {
+        (Value::Object(old), Value::Object(new)) => {
+            let mut patch = Map::new();
+            for key in old.keys().filter(|key| !new.contains_key(*key)) {
+                patch.insert(key.clone(), Value::Null);
+            }
+            for (key, new_value) in new {
+                let change = match old.get(key) {
+                    _ if new_value.is_null() && old.get(key) != Some(&Value::Null) => {
+                        return Err(Inexpressible);
+                    }
+                    Some(old_value) => merge_diff(old_value, new_value, arrays_replaced)?,
+                    None => Some(mergeable(new_value)?.clone()),
+                };
+                if let Some(change) = change {
+                    patch.insert(key.clone(), change);
+                }
+            }
+            Ok((!patch.is_empty()).then_some(Value::Object(patch)))
+        }
+        _ if from == to => Ok(None),
+        (_, Value::Object(_)) => Ok(Some(mergeable(to)?.clone())),
+        (Value::Array(_), Value::Array(_)) => {
+            *arrays_replaced = true;
+            Ok(Some(to.clone()))
+        }
+        _ => Ok(Some(to.clone())),
+    }
+}
+
+/// `value` if merging it into a missing key reproduces it exactly: no object
+/// inside it (outside arrays) has a `null` member.
+fn mergeable(value: &Value) -> Result<&Value, Inexpressible> {
+    match value {
+        Value::Object(map) => {
+            for member in map.values() {
+                if member.is_null() {
+                    return Err(Inexpressible);
+                }
+                mergeable(member)?;
+            }
+            Ok(value)
+        }
+        _ => Ok(value),
+    }
+}
+
+/// Appends the RFC 6902 operations that turn `from` into `to` at `path`.
+fn json_diff(path: &mut PointerBuf, from: &Value, to: &Value, ops: &mut Vec<PatchOperation>) {
+    match (from, to) {
+        (Value::Object(old), Value::Object(new)) => {
+            for key in old.keys().filter(|key| !new.contains_key(*key)) {
+                ops.push(PatchOperation::Remove(RemoveOperation {
+                    path: child(path, key.as_str()),
+                }));
+            }
+            for (key, new_value) in new {
+                match old.get(key) {
+                    Some(old_value) => {
+                        path.push_back(key.as_str());
+                        json_diff(path, old_value, new_value, ops);
+                        path.pop_back();
+                    }
+                    None => ops.push(PatchOperation::Add(AddOperation {
+                        path: child(path, key.as_str()),
+                        value: new_value.clone(),
+                    })),
+                }
+            }
+        }
+        (Value::Array(old), Value::Array(new)) => array_diff(path, old, new, ops),
+        _ if from == to => {}
+        _ => ops.push(PatchOperation::Replace(ReplaceOperation {
+            path: path.clone(),
+            value: to.clone(),
+        })),
+    }
+}
+
+/// Array edits: the common prefix and suffix are kept, the elements between
+/// them are edited pairwise, and the surplus is removed or added. This finds
+/// the minimal edit for the usual cases (append, insert, remove, modify one).
+fn array_diff(path: &mut PointerBuf, old: &[Value], new: &[Value], ops: &mut Vec<PatchOperation>) {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let old_middle = &old[prefix..old.len() - suffix];
+    let new_middle = &new[prefix..new.len() - suffix];
+    let paired = old_middle.len().min(new_middle.len());
+
+    for (offset, (a, b)) in old_middle.iter().zip(new_middle).enumerate() {
+        path.push_back(prefix + offset);
+        json_diff(path, a, b, ops);
+        path.pop_back();
+    }
+    // Removing from the back keeps the indexes of the ones still to remove valid.
+    for index in (prefix + paired..prefix + old_middle.len()).rev() {
+        ops.push(PatchOperation::Remove(RemoveOperation {
+            path: child(path, index),
+        }));
+    }
+    for (offset, value) in new_middle[paired..].iter().enumerate() {
+        ops.push(PatchOperation::Add(AddOperation {
+            path: child(path, prefix + paired + offset),
+            value: value.clone(),
+        }));
+    }
+}
+
+fn child<'t>(path: &PointerBuf, token: impl Into<json_patch::jsonptr::Token<'t>>) -> PointerBuf {
+    let mut child = path.clone();
+    child.push_back(token);
+    child
+}
+
+/// The length of `value` as compact JSON, counted without building the text.
+pub(super) fn encoded_len(value: &impl Serialize) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).expect("JSON values always serialize");
+    counter.0
+}

@@ -1,0 +1,105 @@
+//! The handoff rules, as a synchronous state machine: a JSON state, its
+//! version, and what each arriving update does to them.
+//!
+//! Every driver (the one-shot [`LiveResource::new`](crate::LiveResource::new)
+//! and the resilient ones) shares these rules, so they are stated once here.
+
+use serde_json::Value;
+
+use crate::{Error, Limits, Snapshot, Update};
+
+/// A JSON state kept current by updates.
+#[derive(Debug)]
+pub(crate) struct Replica {
+    state: Value,
+    /// The `seq` of the last update the state includes; `None` until a
+    /// versioned snapshot or a sequenced update says otherwise.
+    version: Option<u64>,
+}
+
+/// What an update offered to a [`Replica`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Offer {
+    /// The update changed the state.
+    Applied,
+    /// The update was already in the state and was dropped.
+    Duplicate,
+}
+
+impl Replica {
+    pub(crate) fn new(snapshot: Snapshot) -> Self {
+        Self {
+            state: snapshot.data,
+            version: snapshot.version,
+        }
+    }
+
+    pub(crate) fn state(&self) -> &Value {
+        &self.state
+    }
+
+    pub(crate) fn version(&self) -> Option<u64> {
+        self.version
+    }
+
+    /// Applies `update` if it is the next one, drops it if it is already in.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Gap`] when updates are missing before it; [`Error::TooDeep`] or
+    /// [`Error::Apply`] when the patch is refused. The state is untouched by
+    /// an update that errs.
+    pub(crate) fn offer(&mut self, update: Update, limits: &Limits) -> Result<Offer, Error> {
+        match (self.version, update.seq) {
+            (Some(current), Some(seq)) if seq <= current => return Ok(Offer::Duplicate),
+            (Some(current), Some(seq)) if seq - current > 1 => {
+                return Err(Error::Gap {
+                    expected: current + 1,
+                    received: seq,
+                });
+            }
+            _ => {}
+        }
+        limits.check_patch(&update.patch)?;
+        update.patch.apply_owned(&mut self.state)?;
+        // An unversioned state adopts the first sequence number it sees: from
+        // then on, gaps and duplicates are caught.
+        if update.seq.is_some() {
+            self.version = update.seq;
+        }
+        Ok(Offer::Applied)
+    }
+}
+
+/// Updates that arrived before the snapshot, bounded.
+#[derive(Debug, Default)]
+pub(crate) struct Backlog {
+    updates: Vec<Update>,
+}
+
+impl Backlog {
+    /// Holds `update` until the snapshot comes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BufferOverflow`] past [`Limits::buffered_updates`].
+    pub(crate) fn push(&mut self, update: Update, limits: &Limits) -> Result<(), Error> {
+        if self.updates.len() >= limits.buffered_updates() {
+            return Err(Error::BufferOverflow {
+                max: limits.buffered_updates(),
+            });
+        }
+        self.updates.push(update);
+        Ok(())
+    }
+
+    /// The held updates in the order they should be offered: by `seq` when
+    /// every one has one (they may have arrived out of order while nothing was
+    /// being applied), else in arrival order.
+    pub(crate) fn into_replay(mut self) -> std::vec::IntoIter<Update> {
+        if self.updates.iter().all(|update| update.seq.is_some()) {
+            self.updates.sort_by_key(|update| update.seq);
+        }
+        self.updates.into_iter()
+    }
+}

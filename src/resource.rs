@@ -1,0 +1,288 @@
+//! [`LiveResource`]: a typed stream of the current state of a resource.
+
+mod one_shot;
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::{FutureExt, Stream, StreamExt, TryFutureExt, TryStreamExt};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::replica::Replica;
+use crate::{BoxError, Error, Limits, Snapshot, Update};
+
+/// How many changes one poll applies before it emits, so that a source that is
+/// always ready cannot keep the consumer from ever seeing a state.
+const CHANGES_PER_POLL: usize = 1024;
+
+/// Where a [`LiveResource`] gets its changes: a driver that owns the JSON state
+/// and applies snapshots and updates to it.
+pub(crate) trait Feed: Send {
+    /// `Ready(Some(Ok(())))` when the state changed, `Ready(Some(Err(_)))` for
+    /// an error to report, `Ready(None)` when no change can come any more.
+    fn poll_change(
+        &mut self,
+        cx: &mut Context<'_>,
+        limits: &Limits,
+    ) -> Poll<Option<Result<(), Error>>>;
+
+    /// The state, once there is one.
+    fn replica(&self) -> Option<&Replica>;
+}
+
+/// A typed live resource: a snapshot kept current by a stream of updates,
+/// consumed as a [`Stream`] of states.
+///
+/// Each item is the whole current state, decoded into `T`, or an error. The
+/// first item is the snapshot (with every update that arrived while it was
+/// fetched already applied); each later one follows at least one update.
+///
+/// # The handoff
+///
+/// From its first poll the resource polls the update stream *while* the
+/// snapshot is pending and holds what arrives (at most
+/// [`Limits::max_buffered_updates`]). When the snapshot at version `v` comes,
+/// held updates with `seq <= v` are dropped, the rest apply in `seq` order,
+/// and from then on:
+///
+/// - `seq == current + 1` applies;
+/// - `seq <= current` is a duplicate and is dropped;
+/// - `seq > current + 1` is a gap: some updates were lost ([`Error::Gap`]);
+/// - an update without `seq` applies in arrival order (legacy sources).
+///
+/// # Conflation
+///
+/// A consumer that polls slower than updates arrive gets the *latest* state at
+/// each poll, never a stale one: every update that is ready is applied, then
+/// one state is decoded and emitted. `T` is decoded only for the states that
+/// are emitted. Where every intermediate state matters (an audit log, a
+/// chart of each tick), call [`LiveResource::every_state`] and one state is
+/// emitted per update.
+///
+/// # Errors
+///
+/// Errors are items of the stream. A state that does not decode into `T`
+/// yields [`Error::Decode`]; the JSON state stays current and the stream goes
+/// on, emitting again once a later update makes it decode. A message refused
+/// by the [`Limits`] yields its error and is not applied. An error from the
+/// update stream is passed on and the stream goes on with its next item.
+///
+/// A resource made by [`LiveResource::new`] cannot fetch again, so a gap, a
+/// patch that does not apply, a failed snapshot or a buffer overflow yields
+/// the error and then ends the stream. The state is never half-applied.
+///
+/// # Examples
+///
+/// ```
+/// use futures::{StreamExt, stream};
+/// use live_resource::{LiveResource, Snapshot, Update};
+/// use serde::Deserialize;
+/// use serde_json::json;
+///
+/// #[derive(Debug, Deserialize, PartialEq)]
+/// struct Job { done: u32, total: u32 }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let snapshot = async { Ok::<_, std::io::Error>(Snapshot::new(1, json!({"done": 0, "total": 3}))) };
+/// let updates = stream::iter([
+///     Ok::<_, std::io::Error>(Update::merge(1, json!({"done": 0}))), // already in the snapshot
+///     Ok(Update::merge(2, json!({"done": 1}))),
+///     Ok(Update::merge(3, json!({"done": 3}))),
+/// ]);
+///
+/// let job = LiveResource::<Job>::new(snapshot, updates).every_state();
+/// let states: Vec<Job> = job.map(Result::unwrap).collect().await;
+/// assert_eq!(states, [
+///     Job { done: 0, total: 3 },
+///     Job { done: 1, total: 3 },
+///     Job { done: 3, total: 3 },
+/// ]);
+/// # }
+/// ```
+#[must_use = "streams do nothing unless polled"]
+pub struct LiveResource<T = Value> {
+    feed: Box<dyn Feed>,
+    limits: Limits,
+    conflate: bool,
+    /// The state changed since it was last emitted.
+    changed: bool,
+    /// An error to report right after the state that preceded it.
+    deferred: Option<Error>,
+    finished: bool,
+    decode: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> LiveResource<T> {
+    /// A resource from one snapshot and one update stream.
+    ///
+    /// `snapshot` is usually an HTTP GET, `updates` a socket subscription that
+    /// was opened at the same time; the two may fail with different error
+    /// types. Nothing happens until the resource is first polled.
+    ///
+    /// This resource is one-shot: it has no way to fetch again, so a gap ends
+    /// it (see [`Error::Gap`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use live_resource::{LiveResource, Snapshot, Update};
+    /// use serde_json::{Value, json};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let snapshot = async { Ok::<_, std::io::Error>(Snapshot::new(5, json!({"AAPL": 189.5}))) };
+    /// let updates = stream::iter([Ok::<_, std::io::Error>(Update::merge(6, json!({"MSFT": 410.0})))]);
+    ///
+    /// let mut quotes = LiveResource::<Value>::new(snapshot, updates);
+    /// let latest = quotes.next().await.unwrap().unwrap();
+    /// assert_eq!(latest, json!({"AAPL": 189.5, "MSFT": 410.0}), "both were ready: conflated");
+    /// assert_eq!(quotes.version(), Some(6));
+    /// assert!(quotes.next().await.is_none(), "the update stream ended");
+    /// # }
+    /// ```
+    pub fn new<S, U, E1, E2>(snapshot: S, updates: U) -> Self
+    where
+        S: Future<Output = Result<Snapshot, E1>> + Send + 'static,
+        U: Stream<Item = Result<Update, E2>> + Send + 'static,
+        E1: Into<BoxError> + 'static,
+        E2: Into<BoxError> + 'static,
+    {
+        let snapshot = snapshot.map_err(Into::into).boxed();
+        let updates = updates.map_err(Into::into).boxed();
+        Self::from_feed(Box::new(one_shot::OneShot::new(snapshot, updates)))
+    }
+
+    fn from_feed(feed: Box<dyn Feed>) -> Self {
+        Self {
+            feed,
+            limits: Limits::default(),
+            conflate: true,
+            changed: false,
+            deferred: None,
+            finished: false,
+            decode: PhantomData,
+        }
+    }
+
+    /// Sets the bounds checked on every update (default [`Limits::default`]).
+    ///
+    /// ```
+    /// # use live_resource::{Limits, LiveResource, Snapshot, Update};
+    /// # use futures::stream;
+    /// let resource = LiveResource::<serde_json::Value>::new(
+    ///     async { Ok::<_, std::io::Error>(Snapshot::new(0, serde_json::json!({}))) },
+    ///     stream::empty::<Result<Update, std::io::Error>>(),
+    /// )
+    /// .with_limits(Limits::default().max_depth(8).max_buffered_updates(100));
+    /// ```
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Emits one state per applied update instead of conflating to the latest.
+    ///
+    /// Every state the resource goes through is then decoded and emitted, in
+    /// order; updates wait in the source's own queue until the consumer polls.
+    /// See the type's example.
+    pub fn every_state(mut self) -> Self {
+        self.conflate = false;
+        self
+    }
+
+    /// The version of the current state, if the source numbers its states.
+    ///
+    /// `None` before the snapshot has arrived, or for unversioned sources.
+    pub fn version(&self) -> Option<u64> {
+        self.feed.replica().and_then(Replica::version)
+    }
+
+    /// The current JSON state, without decoding or cloning it; `None` before
+    /// the snapshot has arrived.
+    ///
+    /// This is the state as the source sent it, including updates whose
+    /// result did not decode into `T`.
+    pub fn json(&self) -> Option<&Value> {
+        self.feed.replica().map(Replica::state)
+    }
+
+    /// Applies every change that is ready, up to [`CHANGES_PER_POLL`], and
+    /// says whether the feed has ended.
+    fn absorb(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..CHANGES_PER_POLL {
+            match self.feed.poll_change(cx, &self.limits) {
+                Poll::Ready(Some(Ok(()))) => {
+                    self.changed = true;
+                    if !self.conflate {
+                        return Poll::Ready(());
+                    }
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    self.deferred = Some(error);
+                    return Poll::Ready(());
+                }
+                Poll::Ready(None) => {
+                    self.finished = true;
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(())
+    }
+
+    fn decode(&self) -> Result<T, Error> {
+        let replica = self
+            .feed
+            .replica()
+            .expect("a change always leaves a state behind");
+        T::deserialize(replica.state()).map_err(|source| Error::Decode {
+            version: replica.version(),
+            source,
+        })
+    }
+}
+
+impl<T: DeserializeOwned> Stream for LiveResource<T> {
+    type Item = Result<T, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let absorbing = !this.finished && this.deferred.is_none();
+        if absorbing && this.absorb(cx).is_pending() && !this.changed {
+            return Poll::Pending;
+        }
+        // A state comes before the error that followed it.
+        if std::mem::take(&mut this.changed) {
+            return Poll::Ready(Some(this.decode()));
+        }
+        if let Some(error) = this.deferred.take() {
+            return Poll::Ready(Some(Err(error)));
+        }
+        debug_assert!(
+            this.finished,
+            "absorb returns Ready only with a change, an error or the end"
+        );
+        Poll::Ready(None)
+    }
+}
+
+impl<T> fmt::Debug for LiveResource<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let replica = self.feed.replica();
+        f.debug_struct("LiveResource")
+            .field("type", &std::any::type_name::<T>())
+            .field("version", &replica.and_then(Replica::version))
+            .field("has_state", &replica.is_some())
+            .field("limits", &self.limits)
+            .field("conflate", &self.conflate)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
