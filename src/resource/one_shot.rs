@@ -84,18 +84,23 @@ impl Feed for OneShot {
         loop {
             match phase {
                 Phase::AwaitingSnapshot { snapshot, backlog } => {
-                    // Drain what is ready before looking at the snapshot: an update
-                    // that arrives while the snapshot is in flight must not be missed.
-                    while let Poll::Ready(Some(item)) = updates.poll_next(cx) {
-                        match item.and_then(|update| backlog.push(update, limits)) {
-                            Ok(()) => {}
-                            Err(error @ Error::BufferOverflow { .. }) => return fail(phase, error),
-                            Err(error) => return Poll::Ready(Some(Err(error))),
+                    let snapshot = match snapshot.poll_unpin(cx) {
+                        Poll::Ready(Ok(snapshot)) => snapshot,
+                        Poll::Ready(Err(error)) => return fail(phase, Error::Snapshot(error)),
+                        Poll::Pending => {
+                            // Hold what arrives while the snapshot is in flight:
+                            // those updates may be newer than the snapshot.
+                            while let Poll::Ready(Some(item)) = updates.poll_next(cx) {
+                                match item.and_then(|update| backlog.push(update, limits)) {
+                                    Ok(()) => {}
+                                    Err(error @ Error::BufferOverflow { .. }) => {
+                                        return fail(phase, error);
+                                    }
+                                    Err(error) => return Poll::Ready(Some(Err(error))),
+                                }
+                            }
+                            return Poll::Pending;
                         }
-                    }
-                    let snapshot = match ready!(snapshot.poll_unpin(cx)) {
-                        Ok(snapshot) => snapshot,
-                        Err(error) => return fail(phase, Error::Snapshot(error)),
                     };
                     let replay = std::mem::take(backlog).into_replay();
                     *phase = Phase::Live {
