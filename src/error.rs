@@ -90,6 +90,25 @@ pub enum Error {
     /// The update stream yielded an error.
     #[error("the update stream failed: {0}")]
     Updates(#[source] BoxError),
+
+    /// Opening the update stream failed.
+    #[error("subscribing to the updates failed: {0}")]
+    Subscribe(#[source] BoxError),
+
+    /// The source promised heartbeats and sent nothing for too long: the
+    /// connection is taken for dead.
+    #[error("no message from the source for {after:?}: the connection is taken for dead")]
+    IdleTimeout {
+        /// How long the source was silent.
+        after: std::time::Duration,
+    },
+
+    /// The topic does not exist.
+    #[error("unknown topic `{topic}`")]
+    UnknownTopic {
+        /// The topic asked for.
+        topic: String,
+    },
 }
 
 impl Error {
@@ -125,6 +144,9 @@ impl Error {
     /// assert!(err.is_transport());
     /// ```
     pub fn is_transport(&self) -> bool {
-        matches!(self, Self::Snapshot(_) | Self::Updates(_))
+        matches!(
+            self,
+            Self::Snapshot(_) | Self::Updates(_) | Self::Subscribe(_) | Self::IdleTimeout { .. }
+        )
     }
 }

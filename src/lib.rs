@@ -63,17 +63,24 @@
 //! | `full` | every feature below |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod backoff;
 mod error;
+pub mod hub;
 mod limits;
 pub mod patch;
 mod replica;
 mod resource;
+pub mod source;
+mod status;
 mod update;
 
+pub use backoff::Backoff;
 pub use error::{BoxError, Error, Result};
+pub use hub::Hub;
 pub use limits::Limits;
 pub use patch::Patch;
-pub use resource::LiveResource;
+pub use resource::{LiveResource, SharedResource, Subscriber};
+pub use status::Status;
 pub use update::{Snapshot, Update};
 
 /// The `json-patch` crate, whose operation types [`Patch::Json`] carries.

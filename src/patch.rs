@@ -6,6 +6,7 @@
 //! values). [`Patch::Replace`] swaps the whole value.
 
 mod diff;
+pub(crate) mod effect;
 mod merge;
 
 pub use merge::{merge, merge_owned};

@@ -42,6 +42,14 @@ impl Replica {
         self.version
     }
 
+    /// The state decoded into `T`.
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        T::deserialize(&self.state).map_err(|source| Error::Decode {
+            version: self.version,
+            source,
+        })
+    }
+
     /// Applies `update` if it is the next one, drops it if it is already in.
     ///
     /// # Errors

@@ -1,38 +1,32 @@
 //! [`LiveResource`]: a typed stream of the current state of a resource.
 
-mod one_shot;
+mod driver;
+mod once;
+mod shared;
+mod watched;
 
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures::{FutureExt, Stream, StreamExt, TryFutureExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tokio::sync::watch;
 
 use crate::replica::Replica;
-use crate::{BoxError, Error, Limits, Snapshot, Update};
+use crate::source::Source;
+use crate::{Backoff, BoxError, Error, Limits, Snapshot, Status, Update};
+use driver::Driver;
+pub use shared::{SharedResource, Subscriber};
 
 /// How many changes one poll applies before it emits, so that a source that is
 /// always ready cannot keep the consumer from ever seeing a state.
 const CHANGES_PER_POLL: usize = 1024;
-
-/// Where a [`LiveResource`] gets its changes: a driver that owns the JSON state
-/// and applies snapshots and updates to it.
-pub(crate) trait Feed: Send {
-    /// `Ready(Some(Ok(())))` when the state changed, `Ready(Some(Err(_)))` for
-    /// an error to report, `Ready(None)` when no change can come any more.
-    fn poll_change(
-        &mut self,
-        cx: &mut Context<'_>,
-        limits: &Limits,
-    ) -> Poll<Option<Result<(), Error>>>;
-
-    /// The state, once there is one.
-    fn replica(&self) -> Option<&Replica>;
-}
 
 /// A typed live resource: a snapshot kept current by a stream of updates,
 /// consumed as a [`Stream`] of states.
@@ -106,7 +100,9 @@ pub(crate) trait Feed: Send {
 /// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct LiveResource<T = Value> {
-    feed: Box<dyn Feed>,
+    driver: Driver,
+    replica: Option<Replica>,
+    status: watch::Receiver<Status>,
     limits: Limits,
     conflate: bool,
     /// The state changed since it was last emitted.
@@ -155,12 +151,67 @@ impl<T: DeserializeOwned> LiveResource<T> {
     {
         let snapshot = snapshot.map_err(Into::into).boxed();
         let updates = updates.map_err(Into::into).boxed();
-        Self::from_feed(Box::new(one_shot::OneShot::new(snapshot, updates)))
+        Self::drive(Arc::new(once::Once::new(snapshot, updates)), true)
     }
 
-    fn from_feed(feed: Box<dyn Feed>) -> Self {
+    /// A resilient resource that follows `source`, recovering from every
+    /// failure it can.
+    ///
+    /// It opens the update stream, then takes a snapshot and hands off as
+    /// [`LiveResource::new`] does. After that:
+    ///
+    /// - on a gap, it resubscribes from its current version; when the source
+    ///   cannot replay from there ([`Event::Resync`](crate::source::Event::Resync)),
+    ///   it takes a new snapshot and swaps it in whole;
+    /// - on a transport error, or when the stream ends, it reconnects after a
+    ///   [`Backoff`] delay and resumes after its last version;
+    /// - when the source promises heartbeats and falls silent for three of
+    ///   their periods, it takes the connection for dead and reconnects;
+    /// - a patch that does not apply leaves the state as it was and triggers a
+    ///   new snapshot.
+    ///
+    /// # Recovery
+    ///
+    /// Every error it recovers from is still yielded as an item, so it can be
+    /// seen and logged; the stream goes on after it. Stop on errors only where
+    /// that is wanted: `while let Some(Ok(state))` ends at the first
+    /// reconnect. [`LiveResource::status`] shows where the connection stands.
+    /// The stream ends only when the source fails with a
+    /// [`Permanent`](crate::source::Permanent) error or the [`Backoff`]'s
+    /// attempts run out; the status is then [`Status::Failed`].
+    ///
+    /// Retries are spaced by the [`Backoff`], reset only after a sustained
+    /// healthy period, so resync loops and reconnect storms are throttled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use live_resource::{Hub, LiveResource, Status};
+    /// use serde_json::{Value, json};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> live_resource::Result<()> {
+    /// let hub = Hub::new();
+    /// hub.set("quotes", json!({"AAPL": 189.5}))?;
+    ///
+    /// let mut quotes = LiveResource::<Value>::connect(hub.source("quotes"));
+    /// let status = quotes.status();
+    /// assert_eq!(quotes.next().await.unwrap()?, json!({"AAPL": 189.5}));
+    /// assert_eq!(*status.borrow(), Status::Live);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connect(source: impl Source + 'static) -> Self {
+        Self::drive(Arc::new(source), false)
+    }
+
+    fn drive(source: Arc<dyn Source>, one_shot: bool) -> Self {
+        let (driver, status) = Driver::new(source, one_shot);
         Self {
-            feed,
+            driver,
+            replica: None,
+            status,
             limits: Limits::default(),
             conflate: true,
             changed: false,
@@ -200,7 +251,7 @@ impl<T: DeserializeOwned> LiveResource<T> {
     ///
     /// `None` before the snapshot has arrived, or for unversioned sources.
     pub fn version(&self) -> Option<u64> {
-        self.feed.replica().and_then(Replica::version)
+        self.replica.as_ref().and_then(Replica::version)
     }
 
     /// The current JSON state, without decoding or cloning it; `None` before
@@ -209,14 +260,52 @@ impl<T: DeserializeOwned> LiveResource<T> {
     /// This is the state as the source sent it, including updates whose
     /// result did not decode into `T`.
     pub fn json(&self) -> Option<&Value> {
-        self.feed.replica().map(Replica::state)
+        self.replica.as_ref().map(Replica::state)
+    }
+
+    /// The connection state, as a watch that can be awaited for changes.
+    ///
+    /// The status moves as the resource is polled: it says what the last
+    /// poll found.
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// Sets how reconnects and resyncs are spaced (default [`Backoff::default`]).
+    /// A resource made by [`LiveResource::new`] never retries.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.driver.set_backoff(backoff);
+        self
+    }
+
+    /// Sets how long the source may stay silent before the connection is
+    /// taken for dead (default: three of the source's
+    /// [`heartbeat`](crate::source::UpdateSource::heartbeat) periods, or no
+    /// timeout when it promises none). `None` turns the timeout off.
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.driver.set_idle_timeout(timeout);
+        self
+    }
+
+    /// Runs this resource in a background task and shares it: any number of
+    /// consumers can [`subscribe`](SharedResource::subscribe), and one that
+    /// joins late gets the current state at once.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn shared(self) -> SharedResource<T>
+    where
+        T: Send + 'static,
+    {
+        SharedResource::spawn(self.driver, self.replica, self.status, self.limits)
     }
 
     /// Applies every change that is ready, up to [`CHANGES_PER_POLL`], and
     /// says whether the feed has ended.
     fn absorb(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..CHANGES_PER_POLL {
-            match self.feed.poll_change(cx, &self.limits) {
+            match self.driver.poll_change(cx, &self.limits, &mut self.replica) {
                 Poll::Ready(Some(Ok(()))) => {
                     self.changed = true;
                     if !self.conflate {
@@ -239,13 +328,10 @@ impl<T: DeserializeOwned> LiveResource<T> {
 
     fn decode(&self) -> Result<T, Error> {
         let replica = self
-            .feed
-            .replica()
+            .replica
+            .as_ref()
             .expect("a change always leaves a state behind");
-        T::deserialize(replica.state()).map_err(|source| Error::Decode {
-            version: replica.version(),
-            source,
-        })
+        replica.decode()
     }
 }
 
@@ -275,13 +361,14 @@ impl<T: DeserializeOwned> Stream for LiveResource<T> {
 
 impl<T> fmt::Debug for LiveResource<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let replica = self.feed.replica();
+        let replica = self.replica.as_ref();
         f.debug_struct("LiveResource")
             .field("type", &std::any::type_name::<T>())
             .field("version", &replica.and_then(Replica::version))
             .field("has_state", &replica.is_some())
             .field("limits", &self.limits)
             .field("conflate", &self.conflate)
+            .field("status", &*self.status.borrow())
             .field("finished", &self.finished)
             .finish_non_exhaustive()
     }

@@ -1,0 +1,463 @@
+//! [`Hub`]: the server side. It holds the authoritative state of each topic,
+//! numbers every change, keeps a replay ring for subscribers that resume, and
+//! fans each update out, serialized once, to every subscriber.
+
+mod frame;
+mod source;
+mod subscription;
+mod topic;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use serde_json::Value;
+
+pub use frame::Frame;
+pub use source::HubSource;
+pub use subscription::{Delivery, Subscription};
+use topic::Topic;
+
+use crate::{Error, Limits, Patch, Snapshot};
+
+/// The authoritative state of many topics, and their subscribers.
+///
+/// A `Hub` is a cheap handle: clones share the same topics. Each change to a
+/// topic increments its version by exactly 1; a change that changes nothing
+/// publishes nothing. Every update is serialized once, and the bytes are
+/// shared by all subscribers (see [`Frame`]).
+///
+/// In-process, a hub is itself a source: [`Hub::source`] gives what
+/// [`LiveResource::connect`](crate::LiveResource::connect) needs, with no network.
+///
+/// # Addressing one consumer
+///
+/// Topics are cheap, so "emit to one client" is a topic of its own: give each
+/// client a private topic such as `clients/{id}/notifications`, create it when
+/// the client arrives, and [`remove`](Hub::remove) it when the client leaves.
+/// [`Hub::topics`] counts each topic's subscribers and [`Hub::stats`] the totals.
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use live_resource::{Hub, LiveResource};
+/// use serde::Deserialize;
+/// use serde_json::json;
+///
+/// #[derive(Debug, Deserialize)]
+/// struct Job { done: u32, total: u32 }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> live_resource::Result<()> {
+/// let hub = Hub::new();
+/// hub.set("jobs/42", json!({"done": 0, "total": 100}))?;
+///
+/// let mut job = LiveResource::<Job>::connect(hub.source("jobs/42"));
+/// assert_eq!(job.next().await.unwrap()?.done, 0);
+///
+/// hub.merge("jobs/42", json!({"done": 40}))?;
+/// let state = job.next().await.unwrap()?;
+/// assert_eq!((state.done, state.total), (40, 100));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    topics: RwLock<HashMap<String, Arc<Topic>>>,
+    config: Builder,
+    counters: Arc<Counters>,
+}
+
+/// Running totals of a hub, shared with its subscriptions.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    published: AtomicU64,
+    resyncs: AtomicU64,
+    subscriptions: AtomicU64,
+}
+
+/// Configures a [`Hub`]: its bounds.
+///
+/// # Examples
+///
+/// ```
+/// use live_resource::{Hub, Limits};
+///
+/// let hub = Hub::builder()
+///     .replay(4096)
+///     .subscriber_queue(512)
+///     .limits(Limits::default().max_message_bytes(64 * 1024))
+///     .build();
+/// # let _ = hub;
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    replay: usize,
+    queue: usize,
+    limits: Limits,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            replay: 1024,
+            queue: 1024,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Builder {
+    /// How many recent updates each topic keeps for subscribers that resume
+    /// (default 1024). A subscriber that resumes from further back is told to
+    /// resync.
+    pub fn replay(mut self, updates: usize) -> Self {
+        self.replay = updates;
+        self
+    }
+
+    /// How many updates may wait for one subscriber (default 1024). A
+    /// subscriber that falls further behind is told to resync; a stalled
+    /// subscriber costs no more than this.
+    pub fn subscriber_queue(mut self, updates: usize) -> Self {
+        self.queue = updates.max(1);
+        self
+    }
+
+    /// The bounds on every value and update published (default
+    /// [`Limits::default`]): nesting depth and update size.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The hub.
+    pub fn build(self) -> Hub {
+        Hub {
+            inner: Arc::new(Inner {
+                topics: RwLock::default(),
+                config: self,
+                counters: Arc::default(),
+            }),
+        }
+    }
+}
+
+/// One topic, as listed by [`Hub::topics`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct TopicInfo {
+    /// The topic's name.
+    pub name: String,
+    /// Its current version.
+    pub version: u64,
+    /// How many subscriptions follow it now.
+    pub subscribers: usize,
+}
+
+/// A hub's totals, as returned by [`Hub::stats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Topics that exist now.
+    pub topics: usize,
+    /// Subscriptions open now, over all topics.
+    pub subscribers: usize,
+    /// Subscriptions opened since the hub was made.
+    pub subscriptions: u64,
+    /// Updates published since the hub was made.
+    pub published: u64,
+    /// Times a subscriber was told to resync (it resumed from too far back,
+    /// or fell behind its queue).
+    pub resyncs: u64,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    /// A hub with the default bounds (see [`Builder`]).
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// Configures a hub's bounds.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    fn topic(&self, name: &str) -> Result<Arc<Topic>, Error> {
+        let topics = self.inner.topics.read().unwrap_or_else(|p| p.into_inner());
+        topics
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownTopic {
+                topic: name.to_owned(),
+            })
+    }
+
+    /// Creates `topic` with `value`, or replaces its value. Subscribers get
+    /// the smallest patch between the old and new value ([`Patch::diff`]).
+    /// Returns the topic's version: 0 for a new topic.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooDeep`] when `value` nests deeper than the limits allow;
+    /// [`Error::TooLarge`] when the update would be larger. The topic is
+    /// unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// let hub = Hub::new();
+    /// assert_eq!(hub.set("quotes", json!({"AAPL": 189.5}))?, 0);
+    /// assert_eq!(hub.set("quotes", json!({"AAPL": 190.0}))?, 1);
+    /// assert_eq!(hub.set("quotes", json!({"AAPL": 190.0}))?, 1, "no change, no update");
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn set(&self, topic: &str, value: Value) -> Result<u64, Error> {
+        let limits = &self.inner.config.limits;
+        if let Ok(existing) = self.topic(topic) {
+            return existing.set(value, limits, &self.inner.counters);
+        }
+        if crate::limits::value_depth(&value) > limits.depth() {
+            return Err(Error::TooDeep {
+                max: limits.depth(),
+            });
+        }
+        let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
+        match topics.get(topic) {
+            // Created by another caller since we looked.
+            Some(existing) => existing.set(value, limits, &self.inner.counters),
+            None => {
+                let config = &self.inner.config;
+                let created = Topic::new(topic, value, config.replay, config.queue);
+                topics.insert(topic.to_owned(), Arc::new(created));
+                Ok(0)
+            }
+        }
+    }
+
+    /// Applies an RFC 7396 merge patch to `topic` and publishes it as it is.
+    /// Returns the topic's version.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTopic`], [`Error::TooDeep`], [`Error::TooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// let hub = Hub::new();
+    /// hub.set("users/7/activity", json!({"online": true, "sessions": {"web": 1}}))?;
+    /// assert_eq!(hub.merge("users/7/activity", json!({"sessions": {"mobile": 1}}))?, 1);
+    /// assert_eq!(
+    ///     hub.snapshot("users/7/activity").unwrap().data,
+    ///     json!({"online": true, "sessions": {"web": 1, "mobile": 1}})
+    /// );
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn merge(&self, topic: &str, patch: Value) -> Result<u64, Error> {
+        self.publish(topic, Patch::Merge(patch))
+    }
+
+    /// Applies any [`Patch`] to `topic` and publishes it as it is, unless it
+    /// changes nothing. Returns the topic's version.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTopic`], [`Error::TooDeep`], [`Error::TooLarge`], and
+    /// [`Error::Apply`] for a JSON Patch that does not apply. On error the
+    /// topic's value and version are unchanged and nothing is published.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use live_resource::{Hub, Patch};
+    /// # use serde_json::json;
+    /// let hub = Hub::new();
+    /// hub.set("log", json!({"lines": []}))?;
+    /// let append = serde_json::from_value(json!([{"op": "add", "path": "/lines/-", "value": "started"}])).unwrap();
+    /// assert_eq!(hub.publish("log", Patch::Json(append))?, 1);
+    ///
+    /// let bad = serde_json::from_value(json!([{"op": "remove", "path": "/missing"}])).unwrap();
+    /// assert!(hub.publish("log", Patch::Json(bad)).is_err());
+    /// assert_eq!(hub.snapshot("log").unwrap().version, Some(1));
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn publish(&self, topic: &str, patch: Patch) -> Result<u64, Error> {
+        self.topic(topic)?
+            .publish(patch, &self.inner.config.limits, &self.inner.counters)
+    }
+
+    /// Changes `topic` with a closure and publishes the difference, as
+    /// [`Hub::set`] does. The closure works on a copy of the value, so this
+    /// costs a clone and a diff of the whole value: prefer [`Hub::merge`] or
+    /// [`Hub::publish`] on hot paths.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTopic`], [`Error::TooDeep`], [`Error::TooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// let hub = Hub::new();
+    /// hub.set("jobs/1", json!({"done": 0}))?;
+    /// hub.update("jobs/1", |job| job["done"] = json!(job["done"].as_u64().unwrap() + 10))?;
+    /// assert_eq!(hub.snapshot("jobs/1").unwrap().data, json!({"done": 10}));
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn update(&self, topic: &str, change: impl FnOnce(&mut Value)) -> Result<u64, Error> {
+        self.topic(topic)?
+            .update(change, &self.inner.config.limits, &self.inner.counters)
+    }
+
+    /// The current value and version of `topic` (a clone of the value), or
+    /// `None` if there is no such topic. See [`Hub::read`] to look without cloning.
+    pub fn snapshot(&self, topic: &str) -> Option<Snapshot> {
+        self.topic(topic).ok().map(|topic| topic.snapshot())
+    }
+
+    /// Reads `topic`'s value and version without cloning them, or `None` if
+    /// there is no such topic. Publishers of the topic wait while `read` runs.
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// let hub = Hub::new();
+    /// hub.set("quotes", json!({"AAPL": 189.5}))?;
+    /// let price = hub.read("quotes", |value, _version| value["AAPL"].as_f64());
+    /// assert_eq!(price, Some(Some(189.5)));
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn read<R>(&self, topic: &str, read: impl FnOnce(&Value, u64) -> R) -> Option<R> {
+        self.topic(topic).ok().map(|topic| topic.read(read))
+    }
+
+    /// Subscribes to `topic`'s updates: with `since: Some(v)`, every update
+    /// after version `v` (from the replay ring), or [`Delivery::Resync`] first
+    /// when `v` is older than the ring; with `since: None`, updates from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTopic`].
+    pub fn subscribe(&self, topic: &str, since: Option<u64>) -> Result<Subscription, Error> {
+        let topic = self.topic(topic)?;
+        self.inner
+            .counters
+            .subscriptions
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(topic.subscribe(since, Arc::clone(&self.inner.counters)))
+    }
+
+    /// The snapshot of `topic` and a subscription to the updates after it,
+    /// taken under the same lock, so that no update falls in between.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTopic`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// let hub = Hub::new();
+    /// hub.set("quotes", json!({"AAPL": 189.5}))?;
+    /// let (snapshot, _updates) = hub.subscribe_with_snapshot("quotes")?;
+    /// assert_eq!(snapshot.version, Some(0));
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn subscribe_with_snapshot(&self, topic: &str) -> Result<(Snapshot, Subscription), Error> {
+        let topic = self.topic(topic)?;
+        self.inner
+            .counters
+            .subscriptions
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(topic.subscribe_with_snapshot(Arc::clone(&self.inner.counters)))
+    }
+
+    /// Removes `topic`. Its subscriptions end; its name may be used again,
+    /// starting over at version 0. Returns whether it existed.
+    pub fn remove(&self, topic: &str) -> bool {
+        let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
+        topics.remove(topic).is_some()
+    }
+
+    /// Every topic with its version and subscriber count, sorted by name.
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// let hub = Hub::new();
+    /// hub.set("b", json!(1))?;
+    /// hub.set("a", json!(1))?;
+    /// let _subscription = hub.subscribe("a", None)?;
+    /// let topics = hub.topics();
+    /// assert_eq!(topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    /// assert_eq!(topics[0].subscribers, 1);
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn topics(&self) -> Vec<TopicInfo> {
+        let topics = self.inner.topics.read().unwrap_or_else(|p| p.into_inner());
+        let mut list: Vec<TopicInfo> = topics
+            .iter()
+            .map(|(name, topic)| TopicInfo {
+                name: name.clone(),
+                version: topic.version(),
+                subscribers: topic.subscribers(),
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+
+    /// The number of subscriptions `topic` has now (0 for an unknown topic).
+    pub fn subscribers(&self, topic: &str) -> usize {
+        self.topic(topic).map_or(0, |topic| topic.subscribers())
+    }
+
+    /// The hub's totals.
+    pub fn stats(&self) -> Stats {
+        let topics = self.inner.topics.read().unwrap_or_else(|p| p.into_inner());
+        let counters = &self.inner.counters;
+        Stats {
+            topics: topics.len(),
+            subscribers: topics.values().map(|topic| topic.subscribers()).sum(),
+            subscriptions: counters.subscriptions.load(Ordering::Relaxed),
+            published: counters.published.load(Ordering::Relaxed),
+            resyncs: counters.resyncs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A [`Source`](crate::source::Source) for `topic`, for
+    /// [`LiveResource::connect`](crate::LiveResource::connect) in the same process.
+    pub fn source(&self, topic: &str) -> HubSource {
+        HubSource::new(self.clone(), topic)
+    }
+}
+
+impl fmt::Debug for Hub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hub")
+            .field("stats", &self.stats())
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}

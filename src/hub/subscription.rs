@@ -1,0 +1,97 @@
+//! A subscriber's view of one topic: replayed updates, then live ones.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use super::{Counters, Frame};
+
+/// What a [`Subscription`] delivers.
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    /// The next update of the topic.
+    Update(Arc<Frame>),
+    /// Updates were lost for this subscriber (it asked to resume from a
+    /// version older than the replay ring, or it fell behind its bounded
+    /// queue): it must take a new snapshot. The updates that follow are live.
+    Resync,
+}
+
+/// The updates of one topic, for one subscriber: those replayed after the
+/// version it resumed from, then live ones as they are published.
+///
+/// Ends when the topic is removed. Each subscription owns its queue: dropping
+/// it unsubscribes this subscriber and no other.
+///
+/// # Cancel safety
+///
+/// `next()` is cancel safe: an update is taken from the queue only when it is
+/// returned.
+#[must_use = "streams do nothing unless polled"]
+pub struct Subscription {
+    topic: Arc<str>,
+    resync_first: bool,
+    replay: std::vec::IntoIter<Arc<Frame>>,
+    live: BroadcastStream<Arc<Frame>>,
+    counters: Arc<Counters>,
+}
+
+impl Subscription {
+    pub(super) fn new(
+        topic: Arc<str>,
+        resync_first: bool,
+        replay: Vec<Arc<Frame>>,
+        live: tokio::sync::broadcast::Receiver<Arc<Frame>>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self {
+            topic,
+            resync_first,
+            replay: replay.into_iter(),
+            live: BroadcastStream::new(live),
+            counters,
+        }
+    }
+
+    /// The topic this subscription follows.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Delivery;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
+        if std::mem::take(&mut self.resync_first) {
+            return Poll::Ready(Some(Delivery::Resync));
+        }
+        if let Some(frame) = self.replay.next() {
+            return Poll::Ready(Some(Delivery::Update(frame)));
+        }
+        match Pin::new(&mut self.live).poll_next(cx) {
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Delivery::Update(frame))),
+            Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(_)))) => {
+                self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
+                Poll::Ready(Some(Delivery::Resync))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("topic", &self.topic)
+            .field("replay_pending", &self.replay.len())
+            .finish_non_exhaustive()
+    }
+}

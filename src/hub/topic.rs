@@ -1,0 +1,220 @@
+//! One topic's authoritative state: value, version, replay ring and fan-out.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use super::{Counters, Frame, Subscription};
+use crate::patch::effect;
+use crate::{Error, Limits, Patch, Snapshot, Update};
+
+pub(super) struct Topic {
+    name: Arc<str>,
+    state: Mutex<State>,
+    /// Sends each frame to every live subscriber; each receiver is a bounded
+    /// queue that reports when it fell behind.
+    fanout: broadcast::Sender<Arc<Frame>>,
+}
+
+struct State {
+    value: Value,
+    version: u64,
+    /// The most recent frames, oldest first, for subscribers that resume.
+    ring: VecDeque<Arc<Frame>>,
+    ring_capacity: usize,
+}
+
+impl Topic {
+    pub(super) fn new(name: &str, value: Value, ring_capacity: usize, queue: usize) -> Self {
+        Self {
+            name: name.into(),
+            state: Mutex::new(State {
+                value,
+                version: 0,
+                ring: VecDeque::with_capacity(ring_capacity.min(64)),
+                ring_capacity,
+            }),
+            fanout: broadcast::channel(queue.max(1)).0,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while the lock was held cannot leave the state half-changed:
+        // every change is applied atomically before anything else is touched.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn version(&self) -> u64 {
+        self.lock().version
+    }
+
+    pub(super) fn subscribers(&self) -> usize {
+        self.fanout.receiver_count()
+    }
+
+    pub(super) fn snapshot(&self) -> Snapshot {
+        let state = self.lock();
+        Snapshot::new(state.version, state.value.clone())
+    }
+
+    pub(super) fn read<R>(&self, read: impl FnOnce(&Value, u64) -> R) -> R {
+        let state = self.lock();
+        read(&state.value, state.version)
+    }
+
+    /// Publishes `patch` as the next update, unless it changes nothing.
+    /// Returns the topic's version after the call.
+    pub(super) fn publish(
+        &self,
+        patch: Patch,
+        limits: &Limits,
+        counters: &Counters,
+    ) -> Result<u64, Error> {
+        limits.check_patch(&patch)?;
+        let mut state = self.lock();
+        if !effect::changes(&state.value, &patch) {
+            return Ok(state.version);
+        }
+        self.publish_locked(&mut state, patch, limits, counters)
+    }
+
+    /// Calls `change` on a copy of the value and publishes the difference.
+    pub(super) fn update(
+        &self,
+        change: impl FnOnce(&mut Value),
+        limits: &Limits,
+        counters: &Counters,
+    ) -> Result<u64, Error> {
+        let mut state = self.lock();
+        let mut next = state.value.clone();
+        change(&mut next);
+        self.replace_locked(&mut state, next, limits, counters)
+    }
+
+    /// Makes `value` the topic's value, publishing the difference.
+    pub(super) fn set(
+        &self,
+        value: Value,
+        limits: &Limits,
+        counters: &Counters,
+    ) -> Result<u64, Error> {
+        let mut state = self.lock();
+        self.replace_locked(&mut state, value, limits, counters)
+    }
+
+    fn replace_locked(
+        &self,
+        state: &mut State,
+        next: Value,
+        limits: &Limits,
+        counters: &Counters,
+    ) -> Result<u64, Error> {
+        if crate::limits::value_depth(&next) > limits.depth() {
+            return Err(Error::TooDeep {
+                max: limits.depth(),
+            });
+        }
+        let Some(patch) = Patch::diff(&state.value, &next) else {
+            return Ok(state.version);
+        };
+        let frame = prepare(state, patch, limits)?;
+        // The diff, applied, gives exactly `next`: keep `next` itself.
+        state.value = next;
+        Ok(self.commit(state, frame, counters))
+    }
+
+    fn publish_locked(
+        &self,
+        state: &mut State,
+        patch: Patch,
+        limits: &Limits,
+        counters: &Counters,
+    ) -> Result<u64, Error> {
+        let frame = prepare(state, patch, limits)?;
+        // A patch that does not apply leaves value, version and subscribers
+        // untouched: `apply` is atomic and nothing was committed yet.
+        frame.update().patch.apply(&mut state.value)?;
+        Ok(self.commit(state, frame, counters))
+    }
+
+    /// Makes the prepared frame the topic's next version: into the ring and
+    /// out to every subscriber.
+    fn commit(&self, state: &mut State, frame: Frame, counters: &Counters) -> u64 {
+        state.version = frame.seq();
+        let frame = Arc::new(frame);
+        if state.ring_capacity > 0 {
+            if state.ring.len() == state.ring_capacity {
+                state.ring.pop_front();
+            }
+            state.ring.push_back(Arc::clone(&frame));
+        }
+        counters.published.fetch_add(1, Ordering::Relaxed);
+        // Having no receiver is not an error: nobody is listening yet.
+        let _ = self.fanout.send(frame);
+        state.version
+    }
+
+    /// A subscription that resumes after `since` (or starts now), taken under
+    /// the same lock as the state so that no update falls in between.
+    pub(super) fn subscribe(&self, since: Option<u64>, counters: Arc<Counters>) -> Subscription {
+        let state = self.lock();
+        let live = self.fanout.subscribe();
+        let (resync, replay) = match since {
+            None => (false, Vec::new()),
+            Some(since) if since == state.version => (false, Vec::new()),
+            Some(since) if since > state.version => (true, Vec::new()),
+            Some(since) => {
+                let oldest = state.ring.front().map_or(state.version + 1, |f| f.seq());
+                if since + 1 < oldest {
+                    (true, Vec::new())
+                } else {
+                    let skip = (since + 1 - oldest) as usize;
+                    (false, state.ring.iter().skip(skip).cloned().collect())
+                }
+            }
+        };
+        drop(state);
+        if resync {
+            counters.resyncs.fetch_add(1, Ordering::Relaxed);
+        }
+        Subscription::new(Arc::clone(&self.name), resync, replay, live, counters)
+    }
+
+    /// The snapshot and a live subscription, taken atomically.
+    pub(super) fn subscribe_with_snapshot(
+        &self,
+        counters: Arc<Counters>,
+    ) -> (Snapshot, Subscription) {
+        let state = self.lock();
+        let live = self.fanout.subscribe();
+        let snapshot = Snapshot::new(state.version, state.value.clone());
+        drop(state);
+        (
+            snapshot,
+            Subscription::new(Arc::clone(&self.name), false, Vec::new(), live, counters),
+        )
+    }
+}
+
+/// Numbers and serializes the next update, once, and checks its size. Nothing
+/// is changed yet.
+fn prepare(state: &State, patch: Patch, limits: &Limits) -> Result<Frame, Error> {
+    let update = Update {
+        seq: Some(state.version + 1),
+        patch,
+    };
+    let bytes = serde_json::to_vec(&update).expect("JSON values always serialize");
+    if bytes.len() > limits.message_bytes() {
+        return Err(Error::TooLarge {
+            size: bytes.len(),
+            max: limits.message_bytes(),
+        });
+    }
+    Ok(Frame::new(update, Bytes::from(bytes)))
+}

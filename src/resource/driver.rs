@@ -1,0 +1,343 @@
+//! The state machine behind every [`LiveResource`](crate::LiveResource): it
+//! opens the update stream, hands off to a snapshot, applies updates, and
+//! recovers from whatever goes wrong by resuming or resyncing.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokio::sync::watch;
+use tokio::time::Sleep;
+
+use super::watched::Watched;
+use crate::backoff::Retries;
+use crate::replica::{Backlog, Offer, Replica};
+use crate::source::{Event, EventStream, Permanent, Source};
+use crate::{Backoff, BoxError, Error, Limits, Snapshot, Status, Update};
+
+pub(crate) struct Driver {
+    source: Arc<dyn Source>,
+    phase: Phase,
+    retries: Retries,
+    idle_timeout: Option<Duration>,
+    /// A one-shot resource cannot fetch again: it gives up where a resilient
+    /// one recovers, passes stream errors on, and ends with its stream.
+    one_shot: bool,
+    status: watch::Sender<Status>,
+}
+
+enum Phase {
+    /// Waiting before the next attempt, which opens the stream from `since`.
+    Waiting {
+        sleep: Pin<Box<Sleep>>,
+        since: Option<u64>,
+    },
+    /// Opening the update stream from `since` (`None`: from now on, with a new snapshot).
+    Subscribing {
+        opening: BoxFuture<'static, Result<EventStream, BoxError>>,
+        since: Option<u64>,
+    },
+    /// Holding updates while the snapshot comes: from `fetch`, or as the
+    /// stream's own first event when the source includes one.
+    Fetching {
+        stream: Watched,
+        fetch: Option<BoxFuture<'static, Result<Snapshot, BoxError>>>,
+        backlog: Backlog,
+    },
+    /// Applying updates as they come; `replay` holds those that arrived
+    /// before the snapshot.
+    Live {
+        stream: Watched,
+        replay: std::vec::IntoIter<Update>,
+    },
+    /// No change can come any more.
+    Done,
+}
+
+/// How to recover from a failure.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Recovery {
+    /// Reconnect and resume after the current version.
+    Resume,
+    /// Updates were lost: resubscribe from the current version, and take a
+    /// new snapshot if the source cannot replay from there.
+    Gap,
+    /// Start over with a new snapshot.
+    Resync,
+}
+
+impl Driver {
+    pub(crate) fn new(source: Arc<dyn Source>, one_shot: bool) -> (Self, watch::Receiver<Status>) {
+        let (status, receiver) = watch::channel(Status::Connecting);
+        let idle_timeout = source.heartbeat().map(|period| period * 3);
+        let opening = open(&source, None);
+        let driver = Self {
+            source,
+            phase: Phase::Subscribing {
+                opening,
+                since: None,
+            },
+            retries: Retries::new(Backoff::default()),
+            idle_timeout,
+            one_shot,
+            status,
+        };
+        (driver, receiver)
+    }
+
+    pub(crate) fn set_backoff(&mut self, backoff: Backoff) {
+        self.retries = Retries::new(backoff);
+    }
+
+    pub(crate) fn set_idle_timeout(&mut self, timeout: Option<Duration>) {
+        self.idle_timeout = timeout;
+    }
+
+    /// `Ready(Some(Ok(())))` when the state changed, `Ready(Some(Err(_)))`
+    /// for an error to report, `Ready(None)` when no change can come any more.
+    pub(crate) fn poll_change(
+        &mut self,
+        cx: &mut Context<'_>,
+        limits: &Limits,
+        replica: &mut Option<Replica>,
+    ) -> Poll<Option<Result<(), Error>>> {
+        loop {
+            match &mut self.phase {
+                Phase::Waiting { sleep, since } => {
+                    ready!(sleep.poll_unpin(cx));
+                    let since = *since;
+                    self.phase = Phase::Subscribing {
+                        opening: open(&self.source, since),
+                        since,
+                    };
+                }
+                Phase::Subscribing { opening, since } => {
+                    let since = *since;
+                    match ready!(opening.poll_unpin(cx)) {
+                        Ok(stream) => self.opened(stream, since, replica.is_some()),
+                        Err(error) => {
+                            return self.recover(
+                                Error::Subscribe(error),
+                                Recovery::Resume,
+                                replica,
+                            );
+                        }
+                    }
+                }
+                Phase::Fetching {
+                    stream,
+                    fetch,
+                    backlog,
+                } => {
+                    let snapshot = match fetch.as_mut().map(|fetch| fetch.poll_unpin(cx)) {
+                        Some(Poll::Ready(Ok(snapshot))) => snapshot,
+                        Some(Poll::Ready(Err(error))) => {
+                            return self.recover(Error::Snapshot(error), Recovery::Resync, replica);
+                        }
+                        Some(Poll::Pending) | None => {
+                            // Hold what arrives while the snapshot is on its way:
+                            // those updates may be newer than the snapshot.
+                            match stream.poll_next(cx) {
+                                Poll::Pending => return Poll::Pending,
+                                Poll::Ready(Some(Ok(Event::Snapshot(snapshot)))) => snapshot,
+                                Poll::Ready(Some(Ok(Event::Update(update)))) => {
+                                    if let Err(error) = backlog.push(update, limits) {
+                                        return self.recover(error, Recovery::Resync, replica);
+                                    }
+                                    continue;
+                                }
+                                Poll::Ready(Some(Ok(Event::Heartbeat))) => continue,
+                                Poll::Ready(Some(Ok(Event::Resync))) => {
+                                    // The held updates may not line up with any
+                                    // snapshot now: start over.
+                                    self.retry(Recovery::Resync, replica, None);
+                                    continue;
+                                }
+                                Poll::Ready(Some(Err(error))) => {
+                                    return self.stream_failed(error, replica);
+                                }
+                                Poll::Ready(None) if self.one_shot && fetch.is_some() => {
+                                    // The stream is done, the snapshot still counts;
+                                    // the fetch was polled, so its waker is set.
+                                    return Poll::Pending;
+                                }
+                                Poll::Ready(None) => match self.stream_ended(replica) {
+                                    Some(done) => return done,
+                                    None => continue,
+                                },
+                            }
+                        }
+                    };
+                    let replay = std::mem::take(backlog).into_replay();
+                    // The new state is swapped in whole: no consumer sees a mix.
+                    *replica = Some(Replica::new(snapshot));
+                    let Phase::Fetching { stream, .. } =
+                        std::mem::replace(&mut self.phase, Phase::Done)
+                    else {
+                        unreachable!("in the Fetching arm");
+                    };
+                    self.go_live(stream, replay);
+                    return Poll::Ready(Some(Ok(())));
+                }
+                Phase::Live { stream, replay } => {
+                    let event = match replay.next() {
+                        Some(update) => Event::Update(update),
+                        None => match ready!(stream.poll_next(cx)) {
+                            Some(Ok(event)) => event,
+                            Some(Err(error)) => return self.stream_failed(error, replica),
+                            None => match self.stream_ended(replica) {
+                                Some(done) => return done,
+                                None => continue,
+                            },
+                        },
+                    };
+                    match event {
+                        Event::Update(update) => {
+                            let state = replica.as_mut().expect("a live resource has a state");
+                            match state.offer(update, limits) {
+                                Ok(Offer::Applied) => return Poll::Ready(Some(Ok(()))),
+                                Ok(Offer::Duplicate) => {}
+                                // Refused before it touched the state; if it had a
+                                // `seq`, the next update shows the gap it left.
+                                Err(error @ Error::TooDeep { .. }) => {
+                                    return Poll::Ready(Some(Err(error)));
+                                }
+                                Err(error @ Error::Gap { .. }) => {
+                                    return self.recover(error, Recovery::Gap, replica);
+                                }
+                                Err(error) => {
+                                    return self.recover(error, Recovery::Resync, replica);
+                                }
+                            }
+                        }
+                        Event::Snapshot(snapshot) => {
+                            *replica = Some(Replica::new(snapshot));
+                            return Poll::Ready(Some(Ok(())));
+                        }
+                        Event::Resync => self.retry(Recovery::Resync, replica, None),
+                        Event::Heartbeat => {}
+                    }
+                }
+                Phase::Done => return Poll::Ready(None),
+            }
+        }
+    }
+
+    /// The stream is open: resume on it, or hold it while a snapshot comes.
+    fn opened(&mut self, stream: EventStream, since: Option<u64>, has_state: bool) {
+        let stream = Watched::new(stream, self.idle_timeout);
+        if since.is_some() {
+            self.go_live(stream, Vec::new().into_iter());
+            return;
+        }
+        self.status.send_replace(if has_state {
+            Status::Resyncing
+        } else {
+            Status::Connecting
+        });
+        let fetch = (!self.source.includes_snapshot()).then(|| {
+            let source = Arc::clone(&self.source);
+            async move { source.snapshot().await }.boxed()
+        });
+        self.phase = Phase::Fetching {
+            stream,
+            fetch,
+            backlog: Backlog::default(),
+        };
+    }
+
+    fn go_live(&mut self, stream: Watched, replay: std::vec::IntoIter<Update>) {
+        self.phase = Phase::Live { stream, replay };
+        self.retries.live();
+        self.status.send_replace(Status::Live);
+    }
+
+    fn stream_failed(
+        &mut self,
+        error: Error,
+        replica: &mut Option<Replica>,
+    ) -> Poll<Option<Result<(), Error>>> {
+        if self.one_shot && !matches!(error, Error::IdleTimeout { .. }) {
+            // The stream may go on after an error: pass it on and keep reading.
+            return Poll::Ready(Some(Err(error)));
+        }
+        self.recover(error, Recovery::Resume, replica)
+    }
+
+    /// The stream ended: a one-shot resource ends too (`Some`); a resilient
+    /// one reconnects (`None`: go on driving), since a source that closes the
+    /// stream (a server restarting, a topic removed) may come back.
+    fn stream_ended(
+        &mut self,
+        replica: &Option<Replica>,
+    ) -> Option<Poll<Option<Result<(), Error>>>> {
+        if self.one_shot {
+            self.phase = Phase::Done;
+            self.status.send_replace(Status::Closed);
+            return Some(Poll::Ready(None));
+        }
+        self.retry(Recovery::Resume, replica, None);
+        None
+    }
+
+    /// Sets up recovery and reports `error`.
+    fn recover(
+        &mut self,
+        error: Error,
+        how: Recovery,
+        replica: &mut Option<Replica>,
+    ) -> Poll<Option<Result<(), Error>>> {
+        self.retry(how, replica, Some(&error));
+        Poll::Ready(Some(Err(error)))
+    }
+
+    /// Moves to the next attempt: wait, then resubscribe from the current
+    /// version (or from nothing, for a new snapshot). Gives up, to
+    /// [`Phase::Done`], when the policy says so, on a [`Permanent`] error, or
+    /// always when one-shot.
+    fn retry(&mut self, how: Recovery, replica: &Option<Replica>, error: Option<&Error>) {
+        let permanent = error
+            .and_then(std::error::Error::source)
+            .is_some_and(Permanent::is_permanent);
+        let next = if self.one_shot || permanent {
+            None
+        } else {
+            self.retries.next()
+        };
+        let Some((attempt, delay)) = next else {
+            self.phase = Phase::Done;
+            self.status.send_replace(Status::Failed);
+            return;
+        };
+        let since = match how {
+            Recovery::Resume | Recovery::Gap => replica.as_ref().and_then(Replica::version),
+            Recovery::Resync => None,
+        };
+        self.status.send_replace(match how {
+            Recovery::Resume => Status::Reconnecting { attempt, delay },
+            Recovery::Gap | Recovery::Resync => Status::Resyncing,
+        });
+        self.phase = if delay.is_zero() {
+            Phase::Subscribing {
+                opening: open(&self.source, since),
+                since,
+            }
+        } else {
+            Phase::Waiting {
+                sleep: Box::pin(tokio::time::sleep(delay)),
+                since,
+            }
+        };
+    }
+}
+
+fn open(
+    source: &Arc<dyn Source>,
+    since: Option<u64>,
+) -> BoxFuture<'static, Result<EventStream, BoxError>> {
+    let source = Arc::clone(source);
+    async move { source.updates(since).await }.boxed()
+}

@@ -1,0 +1,174 @@
+//! Where a resilient [`LiveResource`](crate::LiveResource) gets its data:
+//! a [`SnapshotSource`] for the whole state and an [`UpdateSource`] for the
+//! changes, usually one transport implementing both (a [`Source`]).
+//!
+//! Transports implement these traits; so does the in-process
+//! [`Hub`](crate::Hub), through [`Hub::source`](crate::Hub::source).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::{BoxError, Snapshot, Update};
+
+/// What an update stream delivers.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The whole state, to swap in: sources whose
+    /// [`includes_snapshot`](UpdateSource::includes_snapshot) is true begin a
+    /// stream opened without `since` with one.
+    Snapshot(Snapshot),
+    /// One change.
+    Update(Update),
+    /// The source cannot replay from the version asked for (or the consumer
+    /// fell too far behind): take a new snapshot. Updates after this event are
+    /// current again and are held while the snapshot is fetched.
+    Resync,
+    /// The connection is alive and nothing changed. Resets the idle timeout.
+    Heartbeat,
+}
+
+/// A stream of [`Event`]s, as returned by [`UpdateSource::updates`].
+pub type EventStream = BoxStream<'static, Result<Event, BoxError>>;
+
+/// Fetches the whole state of one resource.
+///
+/// # Examples
+///
+/// ```
+/// use live_resource::source::SnapshotSource;
+/// use live_resource::{BoxError, Snapshot};
+///
+/// /// A snapshot read from a local file.
+/// struct FromFile(std::path::PathBuf);
+///
+/// #[async_trait::async_trait]
+/// impl SnapshotSource for FromFile {
+///     async fn snapshot(&self) -> Result<Snapshot, BoxError> {
+///         let text = tokio::fs::read(&self.0).await?;
+///         Ok(live_resource::Limits::default().parse_snapshot(&text)?)
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait SnapshotSource: Send + Sync {
+    /// The current state, with its version when the source has one.
+    ///
+    /// # Errors
+    ///
+    /// Any transport error. Wrap it in [`Permanent`] when retrying cannot
+    /// help (the resource does not exist, access is denied).
+    async fn snapshot(&self) -> Result<Snapshot, BoxError>;
+}
+
+/// Opens a stream of the changes of one resource.
+#[async_trait]
+pub trait UpdateSource: Send + Sync {
+    /// Opens the update stream.
+    ///
+    /// With `since: Some(v)` the stream should begin with the updates after
+    /// version `v`, or with [`Event::Resync`] when it cannot replay from
+    /// there. With `since: None` it begins with what happens from now on
+    /// (or with a snapshot, see [`includes_snapshot`](UpdateSource::includes_snapshot)).
+    ///
+    /// # Errors
+    ///
+    /// Any transport error; [`Permanent`] when retrying cannot help.
+    async fn updates(&self, since: Option<u64>) -> Result<EventStream, BoxError>;
+
+    /// Whether a stream opened with `since: None` begins with an
+    /// [`Event::Snapshot`] taken atomically with the subscription. When it
+    /// does, the resource does not fetch snapshots separately. Default: `false`.
+    fn includes_snapshot(&self) -> bool {
+        false
+    }
+
+    /// How often the source sends something (an update or a
+    /// [`Event::Heartbeat`]) on a healthy connection, if it promises to.
+    /// A resource that hears nothing for three of these periods takes the
+    /// connection for dead and reconnects. Default: `None`, no idle timeout.
+    fn heartbeat(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// A transport that provides both halves: [`SnapshotSource`] and [`UpdateSource`].
+///
+/// Implemented for every type that implements both.
+pub trait Source: SnapshotSource + UpdateSource {}
+
+impl<S: SnapshotSource + UpdateSource + ?Sized> Source for S {}
+
+#[async_trait]
+impl<S: SnapshotSource + ?Sized> SnapshotSource for Arc<S> {
+    async fn snapshot(&self) -> Result<Snapshot, BoxError> {
+        (**self).snapshot().await
+    }
+}
+
+#[async_trait]
+impl<S: UpdateSource + ?Sized> UpdateSource for Arc<S> {
+    async fn updates(&self, since: Option<u64>) -> Result<EventStream, BoxError> {
+        (**self).updates(since).await
+    }
+
+    fn includes_snapshot(&self) -> bool {
+        (**self).includes_snapshot()
+    }
+
+    fn heartbeat(&self) -> Option<Duration> {
+        (**self).heartbeat()
+    }
+}
+
+/// Marks a source error that retrying cannot fix (a topic that does not
+/// exist, a subscription that is denied). A resilient resource that meets one
+/// stops retrying, reports it and ends.
+///
+/// # Examples
+///
+/// ```
+/// use live_resource::source::Permanent;
+/// use live_resource::BoxError;
+///
+/// let error: BoxError = Permanent::new("403 forbidden").into();
+/// assert!(Permanent::is_permanent(&*error));
+/// assert_eq!(error.to_string(), "403 forbidden");
+/// ```
+#[derive(Debug)]
+pub struct Permanent(BoxError);
+
+impl Permanent {
+    /// Marks `error` as permanent.
+    pub fn new(error: impl Into<BoxError>) -> Self {
+        Self(error.into())
+    }
+
+    /// Whether `error` is, or is caused by, a [`Permanent`] error.
+    pub fn is_permanent(error: &(dyn std::error::Error + 'static)) -> bool {
+        let mut cause = Some(error);
+        while let Some(error) = cause {
+            if error.is::<Permanent>() {
+                return true;
+            }
+            cause = error.source();
+        }
+        false
+    }
+}
+
+impl fmt::Display for Permanent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Permanent {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
