@@ -136,30 +136,37 @@ impl Patch {
         diff::diff(from, to)
     }
 
-    /// The deepest nesting of the values this patch carries (a scalar is 0,
-    /// `{}` and `[]` are 1).
+    /// How deep the patch nests as it is written on the wire: the merge or
+    /// replacement value's depth (a scalar is 0, `{}` and `[]` are 1), or for
+    /// JSON Patch the depth of the operations array (so `[{"op":..}]` is 2).
+    /// [`Limits::check_patch`](crate::Limits::check_patch) and
+    /// [`Limits::parse_update`](crate::Limits::parse_update) agree on it.
     ///
     /// ```
     /// use live_resource::Patch;
     /// use serde_json::json;
     ///
     /// assert_eq!(Patch::Merge(json!({"a": {"b": [1]}})).depth(), 3);
+    /// let ops = serde_json::from_value(json!([{"op": "add", "path": "/a", "value": {"b": 1}}])).unwrap();
+    /// assert_eq!(Patch::Json(ops).depth(), 3);
     /// ```
     pub fn depth(&self) -> usize {
+        use json_patch::PatchOperation as Op;
         match self {
             Self::Merge(value) | Self::Replace(value) => crate::limits::value_depth(value),
-            Self::Json(ops) => ops
-                .iter()
-                .map(|op| match op {
-                    json_patch::PatchOperation::Add(op) => crate::limits::value_depth(&op.value),
-                    json_patch::PatchOperation::Replace(op) => {
-                        crate::limits::value_depth(&op.value)
-                    }
-                    json_patch::PatchOperation::Test(op) => crate::limits::value_depth(&op.value),
-                    _ => 0,
-                })
-                .max()
-                .unwrap_or(0),
+            Self::Json(ops) => {
+                let deepest_value = ops
+                    .iter()
+                    .map(|op| match op {
+                        Op::Add(op) => crate::limits::value_depth(&op.value),
+                        Op::Replace(op) => crate::limits::value_depth(&op.value),
+                        Op::Test(op) => crate::limits::value_depth(&op.value),
+                        Op::Remove(_) | Op::Move(_) | Op::Copy(_) => 0,
+                    })
+                    .max();
+                // The array, each operation object, then the values inside.
+                deepest_value.map_or(1, |depth| 2 + depth)
+            }
         }
     }
 

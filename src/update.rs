@@ -1,5 +1,7 @@
 //! The two messages of the protocol: a snapshot and an update.
 
+use std::fmt;
+
 use serde::de::{self, Deserializer};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
@@ -104,36 +106,52 @@ impl Serialize for Update {
 
 impl<'de> Deserialize<'de> for Update {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        /// The wire form, with `Some(Value::Null)` kept apart from a missing member.
-        #[derive(Deserialize)]
-        struct Wire {
-            #[serde(default)]
-            seq: Option<u64>,
-            #[serde(default, deserialize_with = "present")]
-            merge: Option<Value>,
-            #[serde(default)]
-            patch: Option<json_patch::Patch>,
-            #[serde(default, deserialize_with = "present")]
-            replace: Option<Value>,
-        }
+        deserializer.deserialize_map(UpdateVisitor)
+    }
+}
 
-        fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-            Value::deserialize(deserializer).map(Some)
-        }
+/// Reads the wire form key by key: only a JSON object is an update (never an
+/// array of fields), a member that is present counts even when it is `null`,
+/// and unknown members (an envelope's `type`, `topic`) are skipped.
+struct UpdateVisitor;
 
-        let wire = Wire::deserialize(deserializer)?;
-        let patch = match (wire.merge, wire.patch, wire.replace) {
-            (Some(merge), None, None) => Patch::Merge(merge),
-            (None, Some(ops), None) => Patch::Json(ops),
-            (None, None, Some(value)) => Patch::Replace(value),
-            _ => {
+impl<'de> de::Visitor<'de> for UpdateVisitor {
+    type Value = Update;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(r#"an update object such as {"seq":18,"merge":{..}}"#)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Update, A::Error> {
+        let mut seq: Option<Option<u64>> = None;
+        let mut patch: Option<Patch> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let field = match key.as_ref() {
+                "seq" => {
+                    if seq.replace(map.next_value()?).is_some() {
+                        return Err(de::Error::duplicate_field("seq"));
+                    }
+                    continue;
+                }
+                "merge" => Patch::Merge(map.next_value()?),
+                "patch" => Patch::Json(map.next_value()?),
+                "replace" => Patch::Replace(map.next_value()?),
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if patch.replace(field).is_some() {
                 return Err(de::Error::custom(
-                    "an update needs exactly one of `merge`, `patch` or `replace`",
+                    "an update needs exactly one of `merge`, `patch` or `replace`, not two",
                 ));
             }
-        };
-        Ok(Self {
-            seq: wire.seq,
+        }
+        let patch = patch.ok_or_else(|| {
+            de::Error::custom("an update needs exactly one of `merge`, `patch` or `replace`")
+        })?;
+        Ok(Update {
+            seq: seq.flatten(),
             patch,
         })
     }
@@ -158,7 +176,7 @@ impl<'de> Deserialize<'de> for Update {
 /// assert_eq!(unversioned.version, None);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Snapshot<T = Value> {
     /// The version of this state: the `seq` of the last update it includes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,5 +205,44 @@ impl<T> Snapshot<T> {
             version: None,
             data,
         }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Snapshot<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(SnapshotVisitor(std::marker::PhantomData))
+    }
+}
+
+/// Reads `{"version":17,"data":..}`: only a JSON object, unknown members skipped.
+struct SnapshotVisitor<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<'de, T: Deserialize<'de>> de::Visitor<'de> for SnapshotVisitor<T> {
+    type Value = Snapshot<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(r#"a snapshot object such as {"version":17,"data":..}"#)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Snapshot<T>, A::Error> {
+        let mut version: Option<Option<u64>> = None;
+        let mut data: Option<T> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "version" if version.is_some() => {
+                    return Err(de::Error::duplicate_field("version"));
+                }
+                "version" => version = Some(map.next_value()?),
+                "data" if data.is_some() => return Err(de::Error::duplicate_field("data")),
+                "data" => data = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Snapshot {
+            version: version.flatten(),
+            data: data.ok_or_else(|| de::Error::missing_field("data"))?,
+        })
     }
 }

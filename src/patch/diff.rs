@@ -18,32 +18,29 @@ pub(super) fn diff(from: &Value, to: &Value) -> Option<Patch> {
     let mut arrays_replaced = false;
     let merge = match merge_diff(from, to, &mut arrays_replaced) {
         Ok(None) => return None,
-        Ok(Some(merge)) => Some(merge),
+        Ok(Some(merge)) => Some(Patch::Merge(merge)),
         Err(Inexpressible) => None,
     };
-    if let Some(merge) = &merge {
-        if !arrays_replaced {
-            return Some(Patch::Merge(merge.clone()));
-        }
+    // A JSON Patch can only be smaller where the merge patch replaced an array
+    // whole, and is needed where the merge form cannot say the change.
+    let json = (merge.is_none() || arrays_replaced).then(|| {
+        let mut ops = Vec::new();
+        json_diff(&mut PointerBuf::new(), from, to, &mut ops);
+        Patch::Json(json_patch::Patch(ops))
+    });
+    // The smallest wins; on a tie the merge form, which comes first.
+    let (best_len, best) = [merge, json]
+        .into_iter()
+        .flatten()
+        .map(|patch| (patch.encoded_len(), patch))
+        .reduce(|best, next| if next.0 < best.0 { next } else { best })
+        .expect("a merge patch or a JSON Patch is always made");
+    // Counting the new value stops as soon as it is no smaller, so this costs
+    // no more than the patch found.
+    if encoded_len_below(to, best_len).is_some() {
+        return Some(Patch::Replace(to.clone()));
     }
-
-    let mut ops = Vec::new();
-    json_diff(&mut PointerBuf::new(), from, to, &mut ops);
-    let json = Patch::Json(json_patch::Patch(ops));
-    let json_len = json.encoded_len();
-    if let Some(merge) = merge {
-        let merge = Patch::Merge(merge);
-        return Some(if json_len < merge.encoded_len() {
-            json
-        } else {
-            merge
-        });
-    }
-    if encoded_len(to) <= json_len {
-        Some(Patch::Replace(to.clone()))
-    } else {
-        Some(json)
-    }
+    Some(best)
 }
 
 /// The change contains a `null` member value, which a merge patch would read
@@ -180,17 +177,29 @@ fn child<'t>(path: &PointerBuf, token: impl Into<json_patch::jsonptr::Token<'t>>
 
 /// The length of `value` as compact JSON, counted without building the text.
 pub(super) fn encoded_len(value: &impl Serialize) -> usize {
-    struct Counter(usize);
+    encoded_len_below(value, usize::MAX).expect("JSON values always serialize")
+}
+
+/// The length of `value` as compact JSON if it is below `limit`; the count
+/// stops as soon as it reaches `limit`.
+fn encoded_len_below(value: &impl Serialize, limit: usize) -> Option<usize> {
+    struct Counter {
+        count: usize,
+        limit: usize,
+    }
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
+            self.count += buf.len();
+            if self.count >= self.limit {
+                return Err(std::io::ErrorKind::FileTooLarge.into());
+            }
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
-    let mut counter = Counter(0);
-    serde_json::to_writer(&mut counter, value).expect("JSON values always serialize");
-    counter.0
+    let mut counter = Counter { count: 0, limit };
+    serde_json::to_writer(&mut counter, value).ok()?;
+    Some(counter.count)
 }

@@ -25,19 +25,47 @@ use serde_json::{Map, Value};
 /// assert_eq!(doc, json!({"title": "Hello!", "author": {"givenName": "John"}}));
 /// ```
 pub fn merge(target: &mut Value, patch: &Value) {
-    let Value::Object(fields) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    let map = as_object(target);
+    match patch {
+        Value::Object(fields) => merge_fields(as_object(target), fields),
+        leaf => assign(target, leaf),
+    }
+}
+
+/// Merges an object patch's members into `map`.
+///
+/// Leaf members are written in place rather than through another call of
+/// [`merge`]: a small patch is mostly leaves, and the key lookups are the
+/// only other work.
+fn merge_fields(map: &mut Map<String, Value>, fields: &Map<String, Value>) {
     for (key, value) in fields {
-        if value.is_null() {
-            map.remove(key);
-        } else if let Some(slot) = map.get_mut(key) {
-            merge(slot, value);
-        } else {
-            map.insert(key.clone(), without_null_members(value.clone()));
+        match value {
+            Value::Null => {
+                map.remove(key);
+            }
+            Value::Object(nested) => match map.get_mut(key) {
+                Some(slot) => merge_fields(as_object(slot), nested),
+                None => {
+                    map.insert(key.clone(), without_null_members(value.clone()));
+                }
+            },
+            leaf => match map.get_mut(key) {
+                Some(slot) => assign(slot, leaf),
+                None => {
+                    map.insert(key.clone(), leaf.clone());
+                }
+            },
         }
+    }
+}
+
+/// `*target = value.clone()`, reusing the target's buffer when both are
+/// strings or both are arrays: a status text or a short history that changes
+/// at every update then costs no allocation.
+fn assign(target: &mut Value, value: &Value) {
+    match (target, value) {
+        (Value::String(target), Value::String(value)) => target.clone_from(value),
+        (Value::Array(target), Value::Array(value)) => target.clone_from(value),
+        (target, value) => *target = value.clone(),
     }
 }
 
@@ -56,18 +84,31 @@ pub fn merge(target: &mut Value, patch: &Value) {
 /// assert_eq!(doc, json!({"AAPL": {"price": 2.5, "volume": 10}}));
 /// ```
 pub fn merge_owned(target: &mut Value, patch: Value) {
-    let Value::Object(fields) = patch else {
-        *target = patch;
-        return;
-    };
-    let map = as_object(target);
+    match patch {
+        Value::Object(fields) => merge_fields_owned(as_object(target), fields),
+        leaf => *target = leaf,
+    }
+}
+
+/// [`merge_fields`], moving the patch's members instead of cloning them.
+fn merge_fields_owned(map: &mut Map<String, Value>, fields: Map<String, Value>) {
     for (key, value) in fields {
-        if value.is_null() {
-            map.remove(&key);
-        } else if let Some(slot) = map.get_mut(&key) {
-            merge_owned(slot, value);
-        } else {
-            map.insert(key, without_null_members(value));
+        match value {
+            Value::Null => {
+                map.remove(&key);
+            }
+            Value::Object(nested) => match map.get_mut(&key) {
+                Some(slot) => merge_fields_owned(as_object(slot), nested),
+                None => {
+                    map.insert(key, without_null_members(Value::Object(nested)));
+                }
+            },
+            leaf => match map.get_mut(&key) {
+                Some(slot) => *slot = leaf,
+                None => {
+                    map.insert(key, leaf);
+                }
+            },
         }
     }
 }
@@ -96,5 +137,45 @@ fn strip_null_members(value: &mut Value) {
     if let Value::Object(map) = value {
         map.retain(|_, member| !member.is_null());
         map.values_mut().for_each(strip_null_members);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// JSON values over a few keys, so that patches and targets share keys at
+    /// every level and every branch of the merge is taken.
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-3i64..3).prop_map(Value::from),
+            "[ab]{0,2}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map("[abc]", inner, 0..4)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn both_forms_agree_with_json_patch(target in value(), patch in value()) {
+            let mut expected = target.clone();
+            json_patch::merge(&mut expected, &patch);
+
+            let mut borrowed = target.clone();
+            super::merge(&mut borrowed, &patch);
+            prop_assert_eq!(&borrowed, &expected);
+
+            let mut owned = target;
+            super::merge_owned(&mut owned, patch);
+            prop_assert_eq!(&owned, &expected);
+        }
     }
 }
