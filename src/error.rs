@@ -75,6 +75,16 @@ pub enum Error {
         received: u64,
     },
 
+    /// A heartbeat said the source had sent an update this resource never
+    /// received: the last updates were lost, with no later one to show the gap.
+    #[error("the source sent updates up to seq {sent}, but only {version} arrived")]
+    Behind {
+        /// The version of the resource's state.
+        version: u64,
+        /// The `seq` of the last update the source sent.
+        sent: u64,
+    },
+
     /// More updates arrived before the snapshot than
     /// [`Limits::max_buffered_updates`](crate::Limits::max_buffered_updates) allows.
     #[error("more than {max} updates arrived while waiting for the snapshot")]
@@ -112,14 +122,15 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether updates were lost ([`Error::Gap`]) and the state needs a resync.
+    /// Whether updates were lost ([`Error::Gap`], [`Error::Behind`]) and the
+    /// state needs a resync.
     ///
     /// ```
     /// # use live_resource::Error;
     /// assert!(Error::Gap { expected: 3, received: 5 }.is_gap());
     /// ```
     pub fn is_gap(&self) -> bool {
-        matches!(self, Self::Gap { .. })
+        matches!(self, Self::Gap { .. } | Self::Behind { .. })
     }
 
     /// Whether the error is about one inbound message that broke a limit or the

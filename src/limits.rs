@@ -147,6 +147,19 @@ impl Limits {
         Ok(())
     }
 
+    /// Checks that applying `patch` to `target` cannot nest the state deeper
+    /// than [`max_depth`](Limits::max_depth): a JSON Patch can write a small
+    /// value far down a deep path.
+    pub(crate) fn check_write(&self, target: &Value, patch: &crate::Patch) -> Result<(), Error> {
+        self.check_patch(patch)?;
+        if crate::patch::effect::json_write_depth(target, patch) > self.max_depth {
+            return Err(Error::TooDeep {
+                max: self.max_depth,
+            });
+        }
+        Ok(())
+    }
+
     fn check_text(&self, bytes: &[u8], max: usize) -> Result<(), Error> {
         if bytes.len() > max {
             return Err(Error::TooLarge {

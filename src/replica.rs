@@ -68,7 +68,7 @@ impl Replica {
             }
             _ => {}
         }
-        limits.check_patch(&update.patch)?;
+        limits.check_write(&self.state, &update.patch)?;
         update.patch.apply_owned(&mut self.state)?;
         // An unversioned state adopts the first sequence number it sees: from
         // then on, gaps and duplicates are caught.

@@ -28,8 +28,13 @@ pub enum Event {
     /// fell too far behind): take a new snapshot. Updates after this event are
     /// current again and are held while the snapshot is fetched.
     Resync,
-    /// The connection is alive and nothing changed. Resets the idle timeout.
-    Heartbeat,
+    /// The connection is alive. Resets the idle timeout.
+    ///
+    /// With `Some(v)`, the version of the last update the source sent on this
+    /// stream, like a Kubernetes bookmark: a resource at an older version
+    /// knows updates were lost even when no later update comes to show the
+    /// gap ([`Error::Behind`](crate::Error::Behind)), and resubscribes.
+    Heartbeat(Option<u64>),
 }
 
 /// A stream of [`Event`]s, as returned by [`UpdateSource::updates`].
@@ -88,7 +93,7 @@ pub trait UpdateSource: Send + Sync {
     }
 
     /// How often the source sends something (an update or a
-    /// [`Event::Heartbeat`]) on a healthy connection, if it promises to.
+    /// [`Event::Heartbeat`](Event::Heartbeat)) on a healthy connection, if it promises to.
     /// A resource that hears nothing for three of these periods takes the
     /// connection for dead and reconnects. Default: `None`, no idle timeout.
     fn heartbeat(&self) -> Option<Duration> {

@@ -250,7 +250,7 @@ async fn a_silent_connection_is_taken_for_dead_after_three_heartbeats() {
     let connection = control.connection();
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        connection.send(Ok(Event::Heartbeat)).unwrap();
+        connection.send(Ok(Event::Heartbeat(Some(1)))).unwrap();
         assert!(resource.next().now_or_never().is_none());
     }
     assert_eq!(control.subscribes().len(), 1);

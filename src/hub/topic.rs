@@ -78,7 +78,14 @@ impl Topic {
     ) -> Result<u64, Error> {
         limits.check_patch(&patch)?;
         let mut state = self.lock();
+        limits.check_write(&state.value, &patch)?;
         if !effect::changes(&state.value, &patch) {
+            // Nothing to publish, but a JSON Patch's `test` operations are
+            // preconditions: they must still hold. Applying a patch found to
+            // change nothing leaves the value as it is.
+            if let Patch::Json(ops) = &patch {
+                json_patch::patch(&mut state.value, ops).map_err(Error::Apply)?;
+            }
             return Ok(state.version);
         }
         self.publish_locked(&mut state, patch, limits, counters)

@@ -19,6 +19,27 @@ pub(crate) fn changes(target: &Value, patch: &Patch) -> bool {
     }
 }
 
+/// How deep the state nests where a JSON Patch writes: a value written at a
+/// pointer of `k` tokens sits inside `k` containers. Merge patches and
+/// replacements nest the state exactly as deep as they are themselves, which
+/// [`Patch::depth`] already bounds, so they count 0 here.
+pub(crate) fn json_write_depth(target: &Value, patch: &Patch) -> usize {
+    let Patch::Json(ops) = patch else {
+        return 0;
+    };
+    let depth = crate::limits::value_depth;
+    ops.iter()
+        .map(|op| match op {
+            PatchOperation::Add(op) => op.path.count() + depth(&op.value),
+            PatchOperation::Replace(op) => op.path.count() + depth(&op.value),
+            PatchOperation::Copy(op) => op.path.count() + op.from.resolve(target).map_or(0, depth),
+            PatchOperation::Move(op) => op.path.count() + op.from.resolve(target).map_or(0, depth),
+            PatchOperation::Remove(_) | PatchOperation::Test(_) => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 fn merge_changes(target: &Value, patch: &Value) -> bool {
     let Value::Object(fields) = patch else {
         return target != patch;

@@ -149,7 +149,7 @@ impl Driver {
                                     }
                                     continue;
                                 }
-                                Poll::Ready(Some(Ok(Event::Heartbeat))) => continue,
+                                Poll::Ready(Some(Ok(Event::Heartbeat(_)))) => continue,
                                 Poll::Ready(Some(Ok(Event::Resync))) => {
                                     // The held updates may not line up with any
                                     // snapshot now: start over.
@@ -218,7 +218,15 @@ impl Driver {
                             return Poll::Ready(Some(Ok(())));
                         }
                         Event::Resync => self.retry(Recovery::Resync, replica, None),
-                        Event::Heartbeat => {}
+                        Event::Heartbeat(Some(sent)) => {
+                            let state = replica.as_ref().expect("a live resource has a state");
+                            if let Some(version) = state.version().filter(|version| *version < sent)
+                            {
+                                let error = Error::Behind { version, sent };
+                                return self.recover(error, Recovery::Gap, replica);
+                            }
+                        }
+                        Event::Heartbeat(None) => {}
                     }
                 }
                 Phase::Done => return Poll::Ready(None),
