@@ -85,3 +85,8 @@ pub use update::{Snapshot, Update};
 
 /// The `json-patch` crate, whose operation types [`Patch::Json`] carries.
 pub use json_patch;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
