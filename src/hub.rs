@@ -334,6 +334,21 @@ impl Hub {
         self.topic(topic).ok().map(|topic| topic.snapshot())
     }
 
+    /// The current version of `topic`, or `None` if there is no such topic.
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// let hub = Hub::new();
+    /// hub.set("quotes", json!({"AAPL": 189.5}))?;
+    /// assert_eq!(hub.version("quotes"), Some(0));
+    /// assert_eq!(hub.version("nope"), None);
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn version(&self, topic: &str) -> Option<u64> {
+        self.topic(topic).ok().map(|topic| topic.version())
+    }
+
     /// Reads `topic`'s value and version without cloning them, or `None` if
     /// there is no such topic. Publishers of the topic wait while `read` runs.
     ///

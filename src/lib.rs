@@ -64,12 +64,16 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;
+pub mod client;
 mod error;
 pub mod hub;
 mod limits;
 pub mod patch;
 mod replica;
 mod resource;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
 pub mod source;
 mod status;
 mod update;

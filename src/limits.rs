@@ -133,6 +133,14 @@ impl Limits {
         serde_json::from_slice(bytes).map_err(Error::Malformed)
     }
 
+    /// Parses any message from a peer (a WebSocket client's request, say)
+    /// after checking its size against [`max_message_bytes`](Limits::max_message_bytes)
+    /// and its depth.
+    pub(crate) fn parse_message<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
+        self.check_text(bytes, self.max_message_bytes)?;
+        serde_json::from_slice(bytes).map_err(Error::Malformed)
+    }
+
     /// Checks an in-memory patch against [`max_depth`](Limits::max_depth).
     ///
     /// # Errors

@@ -1,6 +1,8 @@
 //! An update as the hub publishes it: serialized once, shared by every subscriber.
 
-use bytes::Bytes;
+use std::sync::{Arc, OnceLock};
+
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Update;
 
@@ -29,13 +31,60 @@ use crate::Update;
 /// ```
 #[derive(Debug)]
 pub struct Frame {
+    topic: Arc<str>,
     update: Update,
     bytes: Bytes,
+    envelope: OnceLock<Bytes>,
 }
 
 impl Frame {
-    pub(crate) fn new(update: Update, bytes: Bytes) -> Self {
-        Self { update, bytes }
+    pub(crate) fn new(topic: Arc<str>, update: Update, bytes: Bytes) -> Self {
+        Self {
+            topic,
+            update,
+            bytes,
+            envelope: OnceLock::new(),
+        }
+    }
+
+    /// The topic this update belongs to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The update in the WebSocket envelope form,
+    /// `{"type":"update","topic":"quotes","seq":18,"merge":{..}}`: built from
+    /// [`bytes`](Frame::bytes) on first use, once, and shared after that.
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> live_resource::Result<()> {
+    /// # use futures::StreamExt;
+    /// let hub = Hub::new();
+    /// hub.set("quotes", json!({}))?;
+    /// let mut subscription = hub.subscribe("quotes", None)?;
+    /// hub.merge("quotes", json!({"AAPL": 1.5}))?;
+    /// let live_resource::hub::Delivery::Update(frame) = subscription.next().await.unwrap() else { panic!() };
+    /// assert_eq!(
+    ///     &frame.envelope()[..],
+    ///     br#"{"type":"update","topic":"quotes","seq":1,"merge":{"AAPL":1.5}}"#
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn envelope(&self) -> &Bytes {
+        self.envelope.get_or_init(|| {
+            let topic = serde_json::to_string(&*self.topic).expect("a string serializes");
+            let mut envelope = BytesMut::with_capacity(self.bytes.len() + topic.len() + 32);
+            envelope.put_slice(br#"{"type":"update","topic":"#);
+            envelope.put_slice(topic.as_bytes());
+            envelope.put_u8(b',');
+            // The update's own members, without its opening brace.
+            envelope.put_slice(&self.bytes[1..]);
+            envelope.freeze()
+        })
     }
 
     /// The version this update brings its topic to.

@@ -130,7 +130,7 @@ impl Topic {
         let Some(patch) = Patch::diff(&state.value, &next) else {
             return Ok(state.version);
         };
-        let frame = prepare(state, patch, limits)?;
+        let frame = prepare(&self.name, state, patch, limits)?;
         // The diff, applied, gives exactly `next`: keep `next` itself.
         state.value = next;
         Ok(self.commit(state, frame, counters))
@@ -143,7 +143,7 @@ impl Topic {
         limits: &Limits,
         counters: &Counters,
     ) -> Result<u64, Error> {
-        let frame = prepare(state, patch, limits)?;
+        let frame = prepare(&self.name, state, patch, limits)?;
         // A patch that does not apply leaves value, version and subscribers
         // untouched: `apply` is atomic and nothing was committed yet.
         frame.update().patch.apply(&mut state.value)?;
@@ -211,7 +211,7 @@ impl Topic {
 
 /// Numbers and serializes the next update, once, and checks its size. Nothing
 /// is changed yet.
-fn prepare(state: &State, patch: Patch, limits: &Limits) -> Result<Frame, Error> {
+fn prepare(topic: &Arc<str>, state: &State, patch: Patch, limits: &Limits) -> Result<Frame, Error> {
     let update = Update {
         seq: Some(state.version + 1),
         patch,
@@ -223,5 +223,5 @@ fn prepare(state: &State, patch: Patch, limits: &Limits) -> Result<Frame, Error>
             max: limits.message_bytes(),
         });
     }
-    Ok(Frame::new(update, Bytes::from(bytes)))
+    Ok(Frame::new(Arc::clone(topic), update, Bytes::from(bytes)))
 }

@@ -1,0 +1,145 @@
+//! The axum server: a [`Hub`]'s topics over HTTP, Server-Sent Events and
+//! WebSocket, in the wire protocol every client of this crate speaks.
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `GET /live` | the topics with their versions and subscriber counts, and the server's counters |
+//! | `GET /live/{topic}` | the snapshot `{"version":17,"data":..}`, `ETag: "17"`, 304 on a matching `If-None-Match` |
+//! | `GET /live/{topic}/events[?since=17]` | SSE: `update` events with `id` = `seq`, `resync`, `heartbeat`; `Last-Event-ID` wins over `since` |
+//! | `GET /live/ws` | WebSocket, many topics on one connection: `subscribe`, `unsubscribe`; `snapshot`, `update`, `resync`, `heartbeat`, `error` |
+//!
+//! Topics may contain `/`. An unknown topic is a 404 (an `error` message over
+//! WebSocket), a denied one a 403; both with a body `{"error":".."}`.
+//!
+//! # Heartbeats
+//!
+//! Every stream carries a heartbeat each [`Config::heartbeat`] (15 s by
+//! default) with the `seq` of the last update sent on it. SSE sends it as a
+//! named `heartbeat` event rather than a comment: browsers' `EventSource`
+//! ignore it just the same, and a client of this crate learns from it that it
+//! missed an update even when no later update comes to show the gap.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use live_resource::Hub;
+//! use serde_json::json;
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let hub = Hub::new();
+//! hub.set("quotes", json!({"AAPL": 189.5}))?;
+//!
+//! let app = live_resource::server::router(hub.clone());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod authorize;
+mod config;
+mod listing;
+mod snapshot;
+mod sse;
+mod stats;
+mod ws;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub use authorize::{Authorize, Denied};
+pub use config::Config;
+use stats::Stats;
+
+use crate::Hub;
+
+/// The routes of this module for `hub`, with the default [`Config`].
+///
+/// Mount it beside the application's own routes, and add layers (CORS,
+/// compression, auth) as for any axum router.
+pub fn router(hub: Hub) -> Router {
+    router_with(hub, Config::default())
+}
+
+/// The routes of this module for `hub`, with `config`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use live_resource::Hub;
+/// use live_resource::server::{Config, router_with};
+///
+/// let config = Config::default()
+///     .heartbeat(Duration::from_secs(10))
+///     .max_topics_per_connection(64)
+///     .authorize(|request: &axum::http::request::Parts, topic: &str| {
+///         // Private topics only for the user they belong to.
+///         !topic.starts_with("users/") || request.headers().contains_key("authorization")
+///     });
+/// let app: axum::Router = router_with(Hub::new(), config);
+/// ```
+pub fn router_with(hub: Hub, config: Config) -> Router {
+    let state = AppState {
+        hub,
+        config: Arc::new(config),
+        stats: Arc::default(),
+    };
+    Router::new()
+        .route("/live", get(listing::list))
+        .route("/live/ws", get(ws::upgrade))
+        .route("/live/{*path}", get(by_path))
+        .with_state(state)
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+struct AppState {
+    hub: Hub,
+    config: Arc<Config>,
+    stats: Arc<Stats>,
+}
+
+/// `/live/{topic}` is a snapshot, `/live/{topic}/events` its SSE stream: the
+/// topic may itself contain `/`, so the suffix decides.
+async fn by_path(
+    state: axum::extract::State<AppState>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    request: axum::http::request::Parts,
+) -> Response {
+    match path.strip_suffix("/events") {
+        Some(topic) => sse::events(state, topic.to_owned(), request).await,
+        None => snapshot::snapshot(state, path, request).await,
+    }
+}
+
+/// An error response with a body `{"error":".."}`.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "error": message.into() });
+    (status, axum::Json(body)).into_response()
+}
+
+/// Whether `topic` exists and `request` may read it: the response to send
+/// otherwise.
+async fn check_access(
+    state: &AppState,
+    request: &axum::http::request::Parts,
+    topic: &str,
+) -> Result<(), Response> {
+    if let Err(denied) = state.config.authorizer().authorize(request, topic).await {
+        tracing::debug!(topic, reason = %denied, "access denied");
+        return Err(error(StatusCode::FORBIDDEN, denied.to_string()));
+    }
+    if state.hub.version(topic).is_none() {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            format!("unknown topic `{topic}`"),
+        ));
+    }
+    Ok(())
+}

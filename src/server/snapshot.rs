@@ -1,0 +1,67 @@
+//! `GET /live/{topic}`: the snapshot, with an ETag.
+
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{AppState, check_access, error};
+use crate::Snapshot;
+
+pub(super) async fn snapshot(
+    State(state): State<AppState>,
+    topic: String,
+    request: Parts,
+) -> Response {
+    if let Err(response) = check_access(&state, &request, &topic).await {
+        return response;
+    }
+    let Some(version) = state.hub.version(&topic) else {
+        return error(StatusCode::NOT_FOUND, format!("unknown topic `{topic}`"));
+    };
+    let etag = |version: u64| {
+        HeaderValue::from_str(&format!("\"{version}\""))
+            .expect("digits and quotes are a valid header")
+    };
+    if matches_etag(&request, version) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag(version))]).into_response();
+    }
+    // Serialized while the topic is read, so body and version agree.
+    let Some((version, body)) = state.hub.read(&topic, |data, version| {
+        let snapshot = Snapshot::new(version, data);
+        (
+            version,
+            serde_json::to_vec(&snapshot).expect("JSON values always serialize"),
+        )
+    }) else {
+        return error(StatusCode::NOT_FOUND, format!("unknown topic `{topic}`"));
+    };
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::ETAG, etag(version)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Whether `If-None-Match` names the current version (or is `*`).
+fn matches_etag(request: &Parts, version: u64) -> bool {
+    let Some(value) = request
+        .headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let current = format!("\"{version}\"");
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == current || tag.strip_prefix("W/") == Some(current.as_str()))
+}

@@ -1,0 +1,117 @@
+//! `GET /live/{topic}/events`: a topic's updates as Server-Sent Events.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::stats::{Counter, Gauge, Guard};
+use super::{AppState, check_access, error};
+use crate::hub::{Delivery, Subscription};
+
+pub(super) async fn events(
+    State(state): State<AppState>,
+    topic: String,
+    request: Parts,
+) -> Response {
+    if let Err(response) = check_access(&state, &request, &topic).await {
+        return response;
+    }
+    let since = match resume_point(&request) {
+        Ok(since) => since,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let subscription = match state.hub.subscribe(&topic, since) {
+        Ok(subscription) => subscription,
+        Err(refused) => return error(StatusCode::NOT_FOUND, refused.to_string()),
+    };
+    tracing::debug!(topic, ?since, "sse stream opened");
+    let stream = Stream {
+        subscription,
+        heartbeat: heartbeat_timer(&state),
+        last_sent: since,
+        state: state.clone(),
+        _client: state.stats.open(Gauge::Clients),
+    };
+    let events = futures::stream::unfold(stream, |mut stream| async move {
+        let event = stream.next_event().await?;
+        Some((Ok::<_, Infallible>(event), stream))
+    });
+    let mut response = Sse::new(events).into_response();
+    // Proxies must pass events on as they come, not buffer them.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// Where to resume: `Last-Event-ID` wins over `?since=`.
+fn resume_point(request: &Parts) -> Result<Option<u64>, String> {
+    if let Some(id) = request.headers.get("last-event-id") {
+        let id = id.to_str().unwrap_or_default().trim();
+        return id
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("Last-Event-ID `{id}` is not a sequence number"));
+    }
+    let Some(query) = request.uri.query() else {
+        return Ok(None);
+    };
+    for pair in query.split('&') {
+        if let Some(value) = pair.strip_prefix("since=") {
+            return value
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("since `{value}` is not a sequence number"));
+        }
+    }
+    Ok(None)
+}
+
+pub(super) fn heartbeat_timer(state: &AppState) -> tokio::time::Interval {
+    let period = state.config.heartbeat_period();
+    let mut timer = tokio::time::interval_at(Instant::now() + period, period);
+    timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    timer
+}
+
+struct Stream {
+    subscription: Subscription,
+    heartbeat: tokio::time::Interval,
+    /// The `seq` of the last update sent on this stream, for heartbeats.
+    last_sent: Option<u64>,
+    state: AppState,
+    _client: Guard,
+}
+
+impl Stream {
+    /// The next event to send; `None` when the topic is gone.
+    async fn next_event(&mut self) -> Option<Event> {
+        tokio::select! {
+            delivery = self.subscription.next() => match delivery? {
+                Delivery::Update(frame) => {
+                    self.last_sent = Some(frame.seq());
+                    self.state.stats.count(Counter::UpdatesSent);
+                    let data = std::str::from_utf8(frame.bytes()).expect("serde_json writes UTF-8");
+                    Some(Event::default().event("update").id(frame.seq().to_string()).data(data))
+                }
+                Delivery::Resync => {
+                    self.state.stats.count(Counter::Resyncs);
+                    Some(Event::default().event("resync").data("{}"))
+                }
+            },
+            _ = self.heartbeat.tick() => {
+                let seq = self.last_sent.map_or_else(|| "null".to_owned(), |seq| seq.to_string());
+                Some(Event::default().event("heartbeat").data(format!(r#"{{"seq":{seq}}}"#)))
+            }
+        }
+    }
+}

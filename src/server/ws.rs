@@ -1,0 +1,268 @@
+//! `GET /live/ws`: many topics over one WebSocket connection.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::request::Parts;
+use axum::response::Response;
+use futures::stream::BoxStream;
+use futures::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio_stream::StreamMap;
+
+use super::AppState;
+use super::sse::heartbeat_timer;
+use super::stats::{Counter, Gauge, Guard};
+use crate::Error;
+use crate::hub::Delivery;
+
+pub(super) async fn upgrade(
+    State(state): State<AppState>,
+    request: Parts,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let limit = state.config.client_limits().message_bytes();
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| async move {
+            let reason = Connection::new(state, request).run(socket).await;
+            tracing::info!(%reason, "websocket disconnected");
+        })
+}
+
+/// What a client sends.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Request {
+    Subscribe {
+        topic: String,
+        #[serde(default)]
+        since: Option<u64>,
+    },
+    Unsubscribe {
+        topic: String,
+    },
+}
+
+/// What the server sends, besides updates (whose bytes the hub made once).
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Reply<'a> {
+    Snapshot {
+        topic: &'a str,
+        version: u64,
+        data: &'a Value,
+    },
+    Resync {
+        topic: &'a str,
+    },
+    Heartbeat {
+        topic: &'a str,
+        seq: Option<u64>,
+    },
+    Error {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<&'a str>,
+        code: &'static str,
+        message: String,
+    },
+}
+
+/// A topic's deliveries, then `None` once when the topic is removed.
+type Deliveries = BoxStream<'static, Option<Delivery>>;
+
+/// One subscribed topic.
+struct Followed {
+    /// The `seq` of the last update sent for this topic, for heartbeats.
+    last_sent: Option<u64>,
+    _counted: Guard,
+}
+
+struct Connection {
+    state: AppState,
+    request: Parts,
+    streams: StreamMap<String, Deliveries>,
+    followed: HashMap<String, Followed>,
+    _client: Guard,
+}
+
+/// Why the connection ended, for the log.
+type Reason = String;
+
+impl Connection {
+    fn new(state: AppState, request: Parts) -> Self {
+        let client = state.stats.open(Gauge::Clients);
+        Self {
+            state,
+            request,
+            streams: StreamMap::new(),
+            followed: HashMap::new(),
+            _client: client,
+        }
+    }
+
+    async fn run(mut self, socket: WebSocket) -> Reason {
+        tracing::info!(uri = %self.request.uri, "websocket connected");
+        let (mut sink, mut inbound) = socket.split();
+        let mut heartbeat = heartbeat_timer(&self.state);
+        loop {
+            let outgoing = tokio::select! {
+                message = inbound.next() => match message {
+                    None => return "the client went away".into(),
+                    Some(Err(error)) => return format!("read failed: {error}"),
+                    Some(Ok(Message::Close(frame))) => {
+                        return format!("the client closed: {:?}", frame.map(|f| f.code));
+                    }
+                    Some(Ok(Message::Text(text))) => self.handle(text.as_bytes()).await,
+                    Some(Ok(Message::Binary(_))) => vec![self.refusal(None, "bad_message", "binary frames are not part of the protocol")],
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
+                },
+                Some((topic, delivery)) = self.streams.next(), if !self.streams.is_empty() => {
+                    vec![self.deliver(&topic, delivery)]
+                }
+                _ = heartbeat.tick() => {
+                    let mut beats = vec![Message::Ping(Default::default())];
+                    beats.extend(self.followed.iter().map(|(topic, followed)| {
+                        text(&Reply::Heartbeat { topic, seq: followed.last_sent })
+                    }));
+                    beats
+                }
+            };
+            for message in outgoing {
+                if let Err(error) = sink.send(message).await {
+                    return format!("write failed: {error}");
+                }
+            }
+        }
+    }
+
+    /// A client's request: the replies it gets.
+    async fn handle(&mut self, bytes: &[u8]) -> Vec<Message> {
+        let request = match self
+            .state
+            .config
+            .client_limits()
+            .parse_message::<Request>(bytes)
+        {
+            Ok(request) => request,
+            Err(error) => {
+                let code = match error {
+                    Error::TooLarge { .. } => "too_large",
+                    Error::TooDeep { .. } => "too_deep",
+                    _ => "bad_message",
+                };
+                return vec![self.refusal(None, code, error.to_string())];
+            }
+        };
+        match request {
+            Request::Subscribe { topic, since } => self.subscribe(topic, since).await,
+            Request::Unsubscribe { topic } => {
+                tracing::debug!(topic, "unsubscribed");
+                self.streams.remove(&topic);
+                self.followed.remove(&topic);
+                Vec::new()
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, topic: String, since: Option<u64>) -> Vec<Message> {
+        let config = &self.state.config;
+        if let Err(denied) = config.authorizer().authorize(&self.request, &topic).await {
+            tracing::debug!(topic, reason = %denied, "subscription denied");
+            return vec![self.refusal(Some(&topic), "forbidden", denied.to_string())];
+        }
+        let limit = config.topics_per_connection();
+        if !self.followed.contains_key(&topic) && self.followed.len() >= limit {
+            let message = format!("a connection may follow at most {limit} topics");
+            return vec![self.refusal(Some(&topic), "too_many_subscriptions", message)];
+        }
+        let hub = &self.state.hub;
+        let (replies, subscription) = match since {
+            Some(since) => (Vec::new(), hub.subscribe(&topic, Some(since))),
+            None => match hub.subscribe_with_snapshot(&topic) {
+                Ok((snapshot, subscription)) => {
+                    let version = snapshot.version.expect("the hub numbers its states");
+                    let reply = Reply::Snapshot {
+                        topic: &topic,
+                        version,
+                        data: &snapshot.data,
+                    };
+                    (vec![text(&reply)], Ok(subscription))
+                }
+                Err(error) => (Vec::new(), Err(error)),
+            },
+        };
+        let subscription = match subscription {
+            Ok(subscription) => subscription,
+            Err(error) => {
+                return vec![self.refusal(Some(&topic), "unknown_topic", error.to_string())];
+            }
+        };
+        tracing::debug!(topic, ?since, "subscribed");
+        let deliveries = subscription
+            .map(Some)
+            .chain(futures::stream::once(async { None }));
+        self.streams.insert(topic.clone(), deliveries.boxed());
+        self.followed.insert(
+            topic,
+            Followed {
+                last_sent: since,
+                _counted: self.state.stats.open(Gauge::Subscriptions),
+            },
+        );
+        replies
+    }
+
+    /// A hub delivery for `topic`, as the message to send.
+    fn deliver(&mut self, topic: &str, delivery: Option<Delivery>) -> Message {
+        match delivery {
+            Some(Delivery::Update(frame)) => {
+                if let Some(followed) = self.followed.get_mut(topic) {
+                    followed.last_sent = Some(frame.seq());
+                }
+                self.state.stats.count(Counter::UpdatesSent);
+                let envelope =
+                    Utf8Bytes::try_from(frame.envelope().clone()).expect("serde_json writes UTF-8");
+                Message::Text(envelope)
+            }
+            Some(Delivery::Resync) => {
+                self.state.stats.count(Counter::Resyncs);
+                text(&Reply::Resync { topic })
+            }
+            None => {
+                self.followed.remove(topic);
+                let reply = Reply::Error {
+                    topic: Some(topic),
+                    code: "unknown_topic",
+                    message: format!("topic `{topic}` was removed"),
+                };
+                text(&reply)
+            }
+        }
+    }
+
+    fn refusal(
+        &self,
+        topic: Option<&str>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Message {
+        self.state.stats.count(Counter::Refused);
+        text(&Reply::Error {
+            topic,
+            code,
+            message: message.into(),
+        })
+    }
+}
+
+fn text(reply: &Reply<'_>) -> Message {
+    Message::Text(
+        serde_json::to_string(reply)
+            .expect("replies always serialize")
+            .into(),
+    )
+}

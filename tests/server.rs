@@ -1,0 +1,440 @@
+//! The axum server over real loopback connections: snapshots, SSE and
+//! WebSocket, and every kind of bad request.
+#![cfg(all(feature = "server", feature = "http", feature = "ws"))]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use live_resource::Hub;
+use live_resource::server::{Config, router_with};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+async fn serve(hub: Hub, config: Config) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router_with(hub, config)).await });
+    addr
+}
+
+fn hub() -> Hub {
+    let hub = Hub::new();
+    hub.set("quotes", json!({"AAPL": 189.5})).unwrap();
+    hub.set("users/7/notifications", json!({"items": []}))
+        .unwrap();
+    hub
+}
+
+#[tokio::test]
+async fn snapshots_carry_an_etag_and_honour_if_none_match() {
+    let hub = hub();
+    hub.merge("quotes", json!({"AAPL": 190.0})).unwrap();
+    let addr = serve(hub, Config::default()).await;
+    let client = reqwest::Client::new();
+
+    let response = client
+        .get(format!("http://{addr}/live/quotes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["etag"], "\"1\"");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"version": 1, "data": {"AAPL": 190.0}}));
+
+    let cached = client
+        .get(format!("http://{addr}/live/quotes"))
+        .header("if-none-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+    let stale = client
+        .get(format!("http://{addr}/live/quotes"))
+        .header("if-none-match", "\"0\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 200);
+}
+
+#[tokio::test]
+async fn topics_may_contain_slashes_and_unknown_ones_are_404() {
+    let addr = serve(hub(), Config::default()).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("http://{addr}/live/users/7/notifications"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let missing = client
+        .get(format!("http://{addr}/live/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("nope"), "{body}");
+
+    let missing_events = client
+        .get(format!("http://{addr}/live/nope/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing_events.status(), 404);
+}
+
+#[tokio::test]
+async fn the_authorization_hook_denies_with_403() {
+    let config =
+        Config::default().authorize(|request: &axum::http::request::Parts, topic: &str| {
+            !topic.starts_with("users/") || request.headers.get("authorization").is_some()
+        });
+    let addr = serve(hub(), config).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/live/users/7/notifications");
+    let denied = client.get(&url).send().await.unwrap();
+    assert_eq!(denied.status(), 403);
+    let body: Value = denied.json().await.unwrap();
+    assert!(body["error"].is_string());
+    let allowed = client
+        .get(&url)
+        .header("authorization", "Bearer x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    let events = client.get(format!("{url}/events")).send().await.unwrap();
+    assert_eq!(events.status(), 403);
+}
+
+#[tokio::test]
+async fn the_listing_shows_topics_and_counters() {
+    let addr = serve(hub(), Config::default()).await;
+    let body: Value = reqwest::get(format!("http://{addr}/live"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = body["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["quotes", "users/7/notifications"]);
+    assert!(body["server"]["clients"].is_u64());
+    assert!(body["hub"]["published"].is_u64());
+}
+
+/// Reads SSE events (name, id, data) from a response until `count` are read.
+async fn sse_events(
+    response: reqwest::Response,
+    count: usize,
+) -> Vec<(String, Option<String>, String)> {
+    let mut body = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while events.len() < count {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("events in time");
+        buffer.push_str(std::str::from_utf8(&chunk.unwrap().unwrap()).unwrap());
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let (mut name, mut id, mut data) = (String::from("message"), None, String::new());
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("event:") {
+                    name = value.trim().to_owned();
+                } else if let Some(value) = line.strip_prefix("id:") {
+                    id = Some(value.trim().to_owned());
+                } else if let Some(value) = line.strip_prefix("data:") {
+                    data.push_str(value.trim());
+                }
+            }
+            events.push((name, id, data));
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn sse_replays_since_and_last_event_id_wins() {
+    let hub = hub();
+    for price in [191.0, 192.0, 193.0] {
+        hub.merge("quotes", json!({"AAPL": price})).unwrap();
+    }
+    let addr = serve(hub.clone(), Config::default()).await;
+    let client = reqwest::Client::new();
+
+    let response = client
+        .get(format!("http://{addr}/live/quotes/events?since=0"))
+        .header("last-event-id", "2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let publisher = hub.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        publisher.merge("quotes", json!({"AAPL": 194.0})).unwrap();
+    });
+    let events = sse_events(response, 2).await;
+    assert_eq!(
+        events[0],
+        (
+            "update".into(),
+            Some("3".into()),
+            r#"{"seq":3,"merge":{"AAPL":193.0}}"#.into()
+        )
+    );
+    assert_eq!(events[1].1.as_deref(), Some("4"));
+}
+
+#[tokio::test]
+async fn sse_says_resync_when_it_cannot_replay_and_sends_heartbeats_with_the_seq() {
+    let hub = Hub::builder().replay(2).build();
+    hub.set("t", json!({"n": 0})).unwrap();
+    for n in 1..=5 {
+        hub.merge("t", json!({"n": n})).unwrap();
+    }
+    let config = Config::default().heartbeat(Duration::from_millis(100));
+    let addr = serve(hub, config).await;
+    let response = reqwest::get(format!("http://{addr}/live/t/events?since=1"))
+        .await
+        .unwrap();
+    let events = sse_events(response, 2).await;
+    assert_eq!(events[0].0, "resync");
+    assert_eq!(events[1], ("heartbeat".into(), None, r#"{"seq":1}"#.into()));
+}
+
+#[tokio::test]
+async fn sse_rejects_a_bad_resume_point() {
+    let addr = serve(hub(), Config::default()).await;
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/live/quotes/events"))
+        .header("last-event-id", "yesterday")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn ws(addr: SocketAddr) -> Socket {
+    tokio_tungstenite::connect_async(format!("ws://{addr}/live/ws"))
+        .await
+        .unwrap()
+        .0
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The next JSON text message, skipping pings.
+async fn receive(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message in time")
+            .expect("the connection is open")
+            .unwrap();
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_carries_many_topics_with_snapshots_and_replays() {
+    let hub = hub();
+    hub.merge("quotes", json!({"AAPL": 190.0})).unwrap();
+    let addr = serve(hub.clone(), Config::default()).await;
+    let mut socket = ws(addr).await;
+
+    send(&mut socket, json!({"type": "subscribe", "topic": "quotes"})).await;
+    assert_eq!(
+        receive(&mut socket).await,
+        json!({"type": "snapshot", "topic": "quotes", "version": 1, "data": {"AAPL": 190.0}})
+    );
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topic": "users/7/notifications", "since": 0}),
+    )
+    .await;
+    // Make sure the second subscription is in place before publishing.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    hub.merge("users/7/notifications", json!({"items": ["hello"]}))
+        .unwrap();
+    hub.merge("quotes", json!({"AAPL": 191.0})).unwrap();
+    let mut received = vec![receive(&mut socket).await, receive(&mut socket).await];
+    received.sort_by_key(|m| m["topic"].as_str().unwrap().to_owned());
+    assert_eq!(
+        received[0],
+        json!({"type": "update", "topic": "quotes", "seq": 2, "merge": {"AAPL": 191.0}})
+    );
+    assert_eq!(received[1]["topic"], "users/7/notifications");
+    assert_eq!(received[1]["seq"], 1);
+
+    send(
+        &mut socket,
+        json!({"type": "unsubscribe", "topic": "quotes"}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    hub.merge("quotes", json!({"AAPL": 192.0})).unwrap();
+    hub.merge("users/7/notifications", json!({"items": ["again"]}))
+        .unwrap();
+    assert_eq!(receive(&mut socket).await["topic"], "users/7/notifications");
+}
+
+#[tokio::test]
+async fn websocket_garbage_gets_an_error_and_the_connection_survives() {
+    let hub = hub();
+    let addr = serve(hub.clone(), Config::default()).await;
+    let mut socket = ws(addr).await;
+    let mut bystander = ws(addr).await;
+    send(
+        &mut bystander,
+        json!({"type": "subscribe", "topic": "quotes", "since": 0}),
+    )
+    .await;
+
+    socket
+        .send(Message::Text("{not json".into()))
+        .await
+        .unwrap();
+    let reply = receive(&mut socket).await;
+    assert_eq!(
+        (reply["type"].as_str(), reply["code"].as_str()),
+        (Some("error"), Some("bad_message"))
+    );
+    send(&mut socket, json!({"type": "dance"})).await;
+    assert_eq!(receive(&mut socket).await["code"], "bad_message");
+    socket
+        .send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    assert_eq!(receive(&mut socket).await["code"], "bad_message");
+    let deep = (0..40).fold(json!(1), |inner, _| json!([inner]));
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topic": "quotes", "since": deep}),
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["code"], "too_deep");
+    send(&mut socket, json!({"type": "subscribe", "topic": "nope"})).await;
+    let unknown = receive(&mut socket).await;
+    assert_eq!(
+        (unknown["code"].as_str(), unknown["topic"].as_str()),
+        (Some("unknown_topic"), Some("nope"))
+    );
+
+    // Still alive, and the other client never noticed.
+    send(&mut socket, json!({"type": "subscribe", "topic": "quotes"})).await;
+    assert_eq!(receive(&mut socket).await["type"], "snapshot");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    hub.merge("quotes", json!({"AAPL": 1.0})).unwrap();
+    assert_eq!(receive(&mut bystander).await["seq"], 1);
+    assert_eq!(receive(&mut socket).await["seq"], 1);
+}
+
+#[tokio::test]
+async fn websocket_limits_topics_and_closes_on_oversized_frames() {
+    let hub = hub();
+    for n in 0..3 {
+        hub.set(&format!("t{n}"), json!(n)).unwrap();
+    }
+    let config = Config::default()
+        .max_topics_per_connection(2)
+        .limits(live_resource::Limits::default().max_message_bytes(1024));
+    let addr = serve(hub, config).await;
+    let mut socket = ws(addr).await;
+    for n in 0..2 {
+        send(
+            &mut socket,
+            json!({"type": "subscribe", "topic": format!("t{n}")}),
+        )
+        .await;
+        assert_eq!(receive(&mut socket).await["type"], "snapshot");
+    }
+    send(&mut socket, json!({"type": "subscribe", "topic": "t2"})).await;
+    let refused = receive(&mut socket).await;
+    assert_eq!(
+        (refused["code"].as_str(), refused["topic"].as_str()),
+        (Some("too_many_subscriptions"), Some("t2"))
+    );
+    // Resubscribing to a followed topic is not a new one.
+    send(&mut socket, json!({"type": "subscribe", "topic": "t1"})).await;
+    assert_eq!(receive(&mut socket).await["type"], "snapshot");
+
+    let huge = format!(r#"{{"type":"subscribe","topic":"{}"}}"#, "x".repeat(4096));
+    let _ = socket.send(Message::Text(huge.into())).await;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "an oversized frame closes the connection");
+}
+
+#[tokio::test]
+async fn websocket_heartbeats_name_each_topic_and_its_last_seq() {
+    let hub = hub();
+    let addr = serve(
+        hub.clone(),
+        Config::default().heartbeat(Duration::from_millis(100)),
+    )
+    .await;
+    let mut socket = ws(addr).await;
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topic": "quotes", "since": 0}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    hub.merge("quotes", json!({"AAPL": 2.0})).unwrap();
+    assert_eq!(receive(&mut socket).await["seq"], 1);
+    let beat = receive(&mut socket).await;
+    assert_eq!(
+        beat,
+        json!({"type": "heartbeat", "topic": "quotes", "seq": 1})
+    );
+}
+
+#[tokio::test]
+async fn websocket_tells_subscribers_when_a_topic_is_removed() {
+    let hub = hub();
+    let addr = serve(hub.clone(), Config::default()).await;
+    let mut socket = ws(addr).await;
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topic": "quotes", "since": 0}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    hub.remove("quotes");
+    let reply = receive(&mut socket).await;
+    assert_eq!(
+        (reply["code"].as_str(), reply["topic"].as_str()),
+        (Some("unknown_topic"), Some("quotes"))
+    );
+}
