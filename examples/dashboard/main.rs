@@ -1,0 +1,118 @@
+//! The dashboard: one server publishing live finance quotes, user activity,
+//! per-client notifications with priorities, a log console and a
+//! record-generation job, followed by Rust clients over WebSocket and SSE, and
+//! by a browser page at `/`.
+//!
+//! ```sh
+//! cargo run --example dashboard                 # server, publishers and Rust clients
+//! cargo run --example dashboard -- --serve-only # just the server: open http://127.0.0.1:7878/
+//! cargo run --example dashboard -- --addr 127.0.0.1:9000 --for 10
+//! ```
+//!
+//! The first line printed is `listening on http://ADDR`.
+
+mod clients;
+mod publishers;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, Method, header};
+use axum::response::Html;
+use axum::routing::get;
+use live_resource::Hub;
+use tower_http::cors::CorsLayer;
+
+struct Options {
+    addr: SocketAddr,
+    serve_only: bool,
+    run_for: Option<Duration>,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        addr: SocketAddr::from(([127, 0, 0, 1], 7878)),
+        serve_only: false,
+        run_for: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => {
+                let value = args
+                    .next()
+                    .ok_or("--addr needs an address, like 127.0.0.1:7878")?;
+                options.addr = value.parse().map_err(|e| format!("--addr {value}: {e}"))?;
+            }
+            "--serve-only" => options.serve_only = true,
+            "--for" => {
+                let value = args.next().ok_or("--for needs a number of seconds")?;
+                let seconds: u64 = value.parse().map_err(|e| format!("--for {value}: {e}"))?;
+                options.run_for = Some(Duration::from_secs(seconds));
+            }
+            "-h" | "--help" => {
+                return Err(
+                    "usage: dashboard [--addr HOST:PORT] [--serve-only] [--for SECONDS]".into(),
+                );
+            }
+            other => return Err(format!("unknown argument `{other}` (try --help)")),
+        }
+    }
+    Ok(options)
+}
+
+#[tokio::main]
+async fn main() {
+    let options = match options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+
+    let hub = Hub::new();
+    publishers::start(&hub);
+
+    // A browser app on another origin may read the live routes with its
+    // cookies: name the origins, never a wildcard with credentials.
+    let cors = CorsLayer::new()
+        .allow_origin([
+            HeaderValue::from_static("http://localhost:3000"),
+            HeaderValue::from_static("http://127.0.0.1:3000"),
+        ])
+        .allow_methods([Method::GET])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::IF_NONE_MATCH,
+            "last-event-id".parse().unwrap(),
+        ])
+        .allow_credentials(true);
+    let app = live_resource::server::router(hub.clone())
+        .route("/", get(|| async { Html(include_str!("page.html")) }))
+        .layer(cors);
+
+    let listener = match tokio::net::TcpListener::bind(options.addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot listen on {}: {error}", options.addr);
+            std::process::exit(1);
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    println!("listening on http://{addr}");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    if !options.serve_only {
+        clients::start(addr);
+    }
+    match options.run_for {
+        Some(duration) => tokio::time::sleep(duration).await,
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    server.abort();
+}
