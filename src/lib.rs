@@ -59,8 +59,12 @@
 //!
 //! | feature | what it adds |
 //! | --- | --- |
-//! | *(none)* | the merge engine, the wire types and [`LiveResource`] over any future and stream |
-//! | `full` | every feature below |
+//! | *(none)* | the merge engine, the wire types, [`LiveResource`] over any future and stream, the in-process [`Hub`] |
+//! | `server` | `server::router`: a hub's topics over HTTP snapshots, SSE and WebSocket (axum) |
+//! | `http` | `client::http::HttpSnapshot`: snapshots from our server or any REST endpoint (reqwest, rustls) |
+//! | `sse` | `client::sse::SseSource`: a source over Server-Sent Events (implies `http`) |
+//! | `ws` | `client::ws::WsClient`: many topics over one WebSocket connection (tokio-tungstenite) |
+//! | `full` | every feature above |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;

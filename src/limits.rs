@@ -133,10 +133,26 @@ impl Limits {
         serde_json::from_slice(bytes).map_err(Error::Malformed)
     }
 
-    /// Parses any message from a peer (a WebSocket client's request, say)
-    /// after checking its size against [`max_message_bytes`](Limits::max_message_bytes)
-    /// and its depth.
-    pub(crate) fn parse_message<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
+    /// Parses any message from a peer (a WebSocket envelope, a control
+    /// request) after checking its size against
+    /// [`max_message_bytes`](Limits::max_message_bytes) and its depth: the
+    /// building block for transports of one's own.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`], [`Error::TooDeep`], or [`Error::Malformed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use live_resource::Limits;
+    /// use serde_json::Value;
+    ///
+    /// let message: Value = Limits::default().parse_message(br#"{"type":"resync","topic":"quotes"}"#)?;
+    /// assert_eq!(message["topic"], "quotes");
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn parse_message<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
         self.check_text(bytes, self.max_message_bytes)?;
         serde_json::from_slice(bytes).map_err(Error::Malformed)
     }

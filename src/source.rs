@@ -153,6 +153,16 @@ impl Permanent {
         Self(error.into())
     }
 
+    /// The error that was marked permanent.
+    pub fn get_ref(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+
+    /// The error that was marked permanent, unmarked.
+    pub fn into_inner(self) -> BoxError {
+        self.0
+    }
+
     /// Whether `error` is, or is caused by, a [`Permanent`] error.
     pub fn is_permanent(error: &(dyn std::error::Error + 'static)) -> bool {
         let mut cause = Some(error);

@@ -281,7 +281,7 @@ async fn websocket_carries_many_topics_with_snapshots_and_replays() {
     hub.merge("users/7/notifications", json!({"items": ["hello"]}))
         .unwrap();
     hub.merge("quotes", json!({"AAPL": 191.0})).unwrap();
-    let mut received = vec![receive(&mut socket).await, receive(&mut socket).await];
+    let mut received = [receive(&mut socket).await, receive(&mut socket).await];
     received.sort_by_key(|m| m["topic"].as_str().unwrap().to_owned());
     assert_eq!(
         received[0],

@@ -1,1 +1,652 @@
-//! In progress.
+//! Snapshots over HTTP: [`HttpSnapshot`], a [`SnapshotSource`] for the
+//! crate's own server (`GET /live/{topic}`) or for any REST endpoint.
+//!
+//! A failed request is an [`HttpError`], which names the URL, and the status
+//! and the server's own `{"error":..}` text when there is a response.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{RequestBuilder, Response, StatusCode, Url};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+use crate::source::{Permanent, SnapshotSource};
+use crate::{BoxError, Limits, Snapshot};
+
+/// How long a snapshot request may take, by default: from connecting to the
+/// last byte of the body.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How much of an error response is read for its `{"error":..}` text.
+const ERROR_BODY_BYTES: usize = 16 * 1024;
+
+/// The start of the envelope a REST body is checked in: see [`check_depth`].
+const ENVELOPE_START: &[u8] = br#"{"data":"#;
+
+/// A [`SnapshotSource`] that GETs the whole state of a resource over HTTP.
+///
+/// Two kinds of endpoint are served:
+///
+/// - [`HttpSnapshot::live`]: the crate's own server, `GET {base}/live/{topic}`
+///   answering `{"version":17,"data":..}`;
+/// - [`HttpSnapshot::rest`]: any endpoint that answers with the resource
+///   itself as the body, its version (when it has one) in a header named by
+///   [`version_header`](HttpSnapshot::version_header).
+///
+/// The body is read as a stream and refused with
+/// [`Error::TooLarge`](crate::Error::TooLarge) as soon as it passes
+/// [`Limits::snapshot_bytes`], without being held whole; its nesting is
+/// checked against [`Limits::depth`] before it is parsed.
+///
+/// # Errors
+///
+/// [`snapshot`](SnapshotSource::snapshot) fails with an [`HttpError`] that
+/// names the URL:
+///
+/// - `401 Unauthorized` and `403 Forbidden` are wrapped in [`Permanent`]:
+///   retrying cannot help, and a resilient
+///   [`LiveResource`](crate::LiveResource) gives up;
+/// - other error statuses (`404`, `5xx`), failures to connect, time-outs and
+///   refused bodies are ordinary errors, which a resilient resource retries;
+/// - an invalid URL or header, given when the source was built, fails every
+///   request with a [`Permanent`] error.
+///
+/// # Examples
+///
+/// The crate's own server, with a bearer token:
+///
+/// ```no_run
+/// use futures::StreamExt;
+/// use live_resource::LiveResource;
+/// use live_resource::client::http::HttpSnapshot;
+/// use live_resource::source::SnapshotSource;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), live_resource::BoxError> {
+/// let quotes = HttpSnapshot::live("https://example.com", "quotes")
+///     .header("authorization", "Bearer 8f2c1e");
+/// let snapshot = quotes.snapshot().await?;
+/// println!("version {:?}: {}", snapshot.version, snapshot.data);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Any REST endpoint that puts the version in its `ETag`:
+///
+/// ```no_run
+/// use live_resource::Limits;
+/// use live_resource::client::http::HttpSnapshot;
+/// use live_resource::source::SnapshotSource;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), live_resource::BoxError> {
+/// let board = HttpSnapshot::rest("https://api.example.com/v2/board")
+///     .version_header("etag")
+///     .limits(Limits::default().max_snapshot_bytes(8 << 20));
+/// let snapshot = board.snapshot().await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Mistakes in the configuration are reported by the first request, as a
+/// [`Permanent`] error:
+///
+/// ```
+/// use live_resource::client::http::HttpSnapshot;
+/// use live_resource::source::{Permanent, SnapshotSource};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let source = HttpSnapshot::live("localhost:3000", "quotes"); // no scheme
+/// let error = source.snapshot().await.unwrap_err();
+/// assert!(Permanent::is_permanent(&*error));
+/// assert!(error.to_string().starts_with("invalid URL `localhost:3000`"), "{error}");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct HttpSnapshot {
+    url: Result<Url, String>,
+    format: Format,
+    pub(super) http: Http,
+}
+
+/// What the body of a snapshot response is.
+#[derive(Clone, Debug)]
+enum Format {
+    /// The wire form `{"version":17,"data":..}`.
+    Live,
+    /// The resource itself; its version in this header, if any.
+    Rest { version_header: Option<HeaderName> },
+}
+
+impl HttpSnapshot {
+    /// The snapshot of `topic` from the crate's own server at `base_url`:
+    /// `GET {base_url}/live/{topic}`.
+    ///
+    /// `base_url` may carry a path (`https://example.com/api`); each
+    /// `/`-separated part of `topic` is one path segment, percent-encoded.
+    pub fn live(base_url: &str, topic: &str) -> Self {
+        Self::with(topic_url(base_url, topic, None), Format::Live)
+    }
+
+    /// The snapshot at any REST endpoint that answers with the resource
+    /// itself as the JSON body.
+    ///
+    /// The snapshot is unversioned unless a
+    /// [`version_header`](HttpSnapshot::version_header) is named.
+    pub fn rest(url: &str) -> Self {
+        Self::with(
+            parse_url(url),
+            Format::Rest {
+                version_header: None,
+            },
+        )
+    }
+
+    fn with(url: Result<Url, String>, format: Format) -> Self {
+        Self {
+            url,
+            format,
+            http: Http::default(),
+        }
+    }
+
+    /// Names the response header that carries the version of a
+    /// [`rest`](HttpSnapshot::rest) snapshot, as a decimal `u64`
+    /// (`x-resource-version: 17`). For `etag`, a quoted tag (`"17"`, or the
+    /// weak `W/"17"`) is accepted too.
+    ///
+    /// A response without the header, or with a value that is not a
+    /// version, fails with an (ordinary) [`HttpError`]. A
+    /// [`live`](HttpSnapshot::live) snapshot carries its version in its body,
+    /// and this setting does not apply to it.
+    pub fn version_header<K>(mut self, name: K) -> Self
+    where
+        K: TryInto<HeaderName>,
+        K::Error: fmt::Display,
+    {
+        match name.try_into() {
+            Ok(name) => {
+                if let Format::Rest { version_header } = &mut self.format {
+                    *version_header = Some(name);
+                }
+            }
+            Err(error) => self
+                .http
+                .misconfigured(format!("the version header name is invalid: {error}")),
+        }
+        self
+    }
+
+    /// Sends requests with this client instead of a new one of its own, to
+    /// share its connection pool and settings: give one client to every
+    /// source of the same server.
+    ///
+    /// A time-out set on the client applies to every request made with it;
+    /// give an [`SseSource`](crate::client::sse::SseSource) a client without
+    /// one, or its event streams are cut when it runs out.
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.http.client = client;
+        self
+    }
+
+    /// Adds a header to every request: credentials, a cookie.
+    ///
+    /// An invalid name or value fails every request with a [`Permanent`]
+    /// error that says which. The values are never shown by `Debug`.
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        K::Error: fmt::Display,
+        V: TryInto<HeaderValue>,
+        V::Error: fmt::Display,
+    {
+        self.http.header(name, value);
+        self
+    }
+
+    /// Sets the bounds the body is checked against (default
+    /// [`Limits::default`]): its size, [`Limits::max_snapshot_bytes`], and
+    /// its nesting, [`Limits::max_depth`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.http.limits = limits;
+        self
+    }
+
+    /// Sets how long one request may take, from connecting to the last byte
+    /// of the body (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.http.timeout = timeout;
+        self
+    }
+
+    /// The URL requested, or why it is invalid.
+    pub(super) fn url(&self) -> Result<&Url, BoxError> {
+        self.url
+            .as_ref()
+            .map_err(|error| Permanent::new(error.clone()).into())
+    }
+}
+
+#[async_trait]
+impl SnapshotSource for HttpSnapshot {
+    /// GETs the snapshot.
+    ///
+    /// # Errors
+    ///
+    /// An [`HttpError`], wrapped in [`Permanent`] for `401` and `403`; see
+    /// [`HttpSnapshot`].
+    async fn snapshot(&self) -> Result<Snapshot, BoxError> {
+        let url = self.url()?;
+        let request = self
+            .http
+            .get(url)?
+            .header(header::ACCEPT, "application/json")
+            .timeout(self.http.timeout);
+        let response = self.http.send(request, url).await?;
+        let refused = |error| HttpError::new(url, Kind::Body(error));
+        match &self.format {
+            Format::Live => {
+                let mut body = Vec::new();
+                self.http.read_body(response, &mut body, url).await?;
+                Ok(self.http.limits.parse_snapshot(&body).map_err(refused)?)
+            }
+            Format::Rest { version_header } => {
+                let version = match version_header {
+                    Some(name) => Some(header_version(url, &response, name)?),
+                    None => None,
+                };
+                let mut envelope = ENVELOPE_START.to_vec();
+                self.http.read_body(response, &mut envelope, url).await?;
+                envelope.push(b'}');
+                check_depth(&self.http.limits, &envelope).map_err(refused)?;
+                let body = &envelope[ENVELOPE_START.len()..envelope.len() - 1];
+                let data: Value = serde_json::from_slice(body)
+                    .map_err(|error| refused(crate::Error::Malformed(error)))?;
+                Ok(Snapshot { version, data })
+            }
+        }
+    }
+}
+
+impl fmt::Debug for HttpSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("HttpSnapshot");
+        match &self.url {
+            Ok(url) => debug.field("url", &url.as_str()),
+            Err(error) => debug.field("url", error),
+        };
+        debug
+            .field("format", &self.format)
+            .field("http", &self.http)
+            .finish()
+    }
+}
+
+/// What every request of a client shares: the client, the headers added to
+/// each request, the limits and the time-out.
+#[derive(Clone)]
+pub(super) struct Http {
+    client: reqwest::Client,
+    headers: HeaderMap,
+    /// The first mistake in the configuration, reported by every request.
+    misconfigured: Option<String>,
+    pub(super) limits: Limits,
+    pub(super) timeout: Duration,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self {
+            client: reqwest::Client::new(),
+            headers: HeaderMap::new(),
+            misconfigured: None,
+            limits: Limits::default(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl Http {
+    fn misconfigured(&mut self, error: String) {
+        self.misconfigured.get_or_insert(error);
+    }
+
+    pub(super) fn header<K, V>(&mut self, name: K, value: V)
+    where
+        K: TryInto<HeaderName>,
+        K::Error: fmt::Display,
+        V: TryInto<HeaderValue>,
+        V::Error: fmt::Display,
+    {
+        let name = match name.try_into() {
+            Ok(name) => name,
+            Err(error) => return self.misconfigured(format!("a header name is invalid: {error}")),
+        };
+        match value.try_into() {
+            Ok(value) => {
+                self.headers.append(name, value);
+            }
+            Err(error) => self.misconfigured(format!("invalid value for header `{name}`: {error}")),
+        }
+    }
+
+    /// A GET of `url`, to add headers to and [`send`](Http::send).
+    ///
+    /// # Errors
+    ///
+    /// A [`Permanent`] error when the configuration has a mistake.
+    pub(super) fn get(&self, url: &Url) -> Result<RequestBuilder, BoxError> {
+        if let Some(error) = &self.misconfigured {
+            return Err(Permanent::new(error.clone()).into());
+        }
+        Ok(self.client.get(url.clone()))
+    }
+
+    /// Sends `request` with the configured headers, which come last so that
+    /// they may replace the ones set before, and returns the response if its
+    /// status is a success.
+    ///
+    /// # Errors
+    ///
+    /// An [`HttpError`]: the request failed, or the status is an error, then
+    /// with the server's `{"error":..}` text; wrapped in [`Permanent`] for
+    /// `401` and `403`.
+    pub(super) async fn send(
+        &self,
+        request: RequestBuilder,
+        url: &Url,
+    ) -> Result<Response, BoxError> {
+        let response = request
+            .headers(self.headers.clone())
+            .send()
+            .await
+            .map_err(|error| HttpError::request(url, error))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let message = error_text(response).await;
+        let error = HttpError::new(url, Kind::Status { status, message });
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            return Err(Permanent::new(error).into());
+        }
+        Err(error.into())
+    }
+
+    /// Appends the body of `response` to `buffer`, refusing it as soon as it
+    /// is known to pass [`Limits::snapshot_bytes`].
+    async fn read_body(
+        &self,
+        mut response: Response,
+        buffer: &mut Vec<u8>,
+        url: &Url,
+    ) -> Result<(), HttpError> {
+        let max = self.limits.snapshot_bytes();
+        let too_large =
+            |size| HttpError::new(url, Kind::Body(crate::Error::TooLarge { size, max }));
+        if let Some(length) = response.content_length() {
+            let length = usize::try_from(length).unwrap_or(usize::MAX);
+            if length > max {
+                return Err(too_large(length));
+            }
+            buffer.reserve(length);
+        }
+        let start = buffer.len();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| HttpError::request(url, error))?
+        {
+            let size = buffer.len() - start + chunk.len();
+            if size > max {
+                return Err(too_large(size));
+            }
+            buffer.extend_from_slice(&chunk);
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Http {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values are credentials, often: only their names are shown.
+        let names: Vec<&str> = self.headers.keys().map(HeaderName::as_str).collect();
+        f.debug_struct("Http")
+            .field("headers", &names)
+            .field("misconfigured", &self.misconfigured)
+            .field("limits", &self.limits)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `{base}/live/{topic}`, then `/{suffix}` if given.
+pub(super) fn topic_url(base: &str, topic: &str, suffix: Option<&str>) -> Result<Url, String> {
+    let mut url = parse_url(base)?;
+    url.path_segments_mut()
+        .map_err(|()| format!("invalid URL `{base}`: it cannot have a path"))?
+        .pop_if_empty()
+        .push("live")
+        .extend(topic.split('/'))
+        .extend(suffix);
+    Ok(url)
+}
+
+fn parse_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|error| format!("invalid URL `{text}`: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "invalid URL `{text}`: the scheme must be http or https"
+        ));
+    }
+    Ok(url)
+}
+
+/// The version in the header `name` of a REST response.
+fn header_version(url: &Url, response: &Response, name: &HeaderName) -> Result<u64, HttpError> {
+    let value = response.headers().get(name);
+    let version = value
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| parse_version(name, text));
+    version.ok_or_else(|| {
+        let value = value.map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        HttpError::new(
+            url,
+            Kind::Version {
+                header: name.clone(),
+                value,
+            },
+        )
+    })
+}
+
+/// `17`; for an `etag`, `"17"` and `W/"17"` too.
+fn parse_version(name: &HeaderName, text: &str) -> Option<u64> {
+    let mut text = text.trim();
+    if *name == header::ETAG {
+        text = text.strip_prefix("W/").unwrap_or(text);
+        if let Some(tag) = text.strip_prefix('"').and_then(|tag| tag.strip_suffix('"')) {
+            text = tag;
+        }
+    }
+    text.parse().ok()
+}
+
+/// Checks the nesting of `envelope`, a REST body wrapped as the `data` of
+/// `{"data":..}`, by the rule a snapshot in the wire form is checked with.
+/// The body is parsed on its own afterwards, so only the depth check counts
+/// here.
+fn check_depth(limits: &Limits, envelope: &[u8]) -> Result<(), crate::Error> {
+    // The size was checked while reading.
+    let limits = limits.clone().max_snapshot_bytes(usize::MAX);
+    match limits.parse_snapshot::<IgnoredAny>(envelope) {
+        Err(error @ crate::Error::TooDeep { .. }) => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// The `{"error":..}` text of an error response, if it has one within
+/// [`ERROR_BODY_BYTES`].
+async fn error_text(mut response: Response) -> Option<String> {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        error: String,
+    }
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        if body.len() + chunk.len() > ERROR_BODY_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice::<ErrorBody>(&body)
+        .ok()
+        .map(|body| body.error)
+}
+
+/// A request of an HTTP client that failed: it names the URL, and the status
+/// and the server's own error text when the server answered.
+///
+/// [`HttpSnapshot`] and [`SseSource`](crate::client::sse::SseSource) return
+/// it boxed, wrapped in [`Permanent`] for `401` and `403`. When the response
+/// body was refused by the [`Limits`], the [`source`](StdError::source) is
+/// the crate's [`Error`](crate::Error) that says why.
+///
+/// # Examples
+///
+/// ```no_run
+/// use live_resource::client::http::{HttpError, HttpSnapshot};
+/// use live_resource::source::SnapshotSource;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let source = HttpSnapshot::live("http://localhost:3000", "no-such-topic");
+/// let error = source.snapshot().await.unwrap_err();
+/// if let Some(error) = error.downcast_ref::<HttpError>() {
+///     assert_eq!(error.status(), Some(reqwest::StatusCode::NOT_FOUND));
+///     println!("{}", error.server_message().unwrap_or("no reason given"));
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct HttpError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    url: Url,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+pub(super) enum Kind {
+    /// The server answered with an error status.
+    Status {
+        status: StatusCode,
+        message: Option<String>,
+    },
+    /// The request could not be sent, or the response not read.
+    Request(reqwest::Error),
+    /// No response came in time.
+    #[cfg(feature = "sse")]
+    TimedOut(Duration),
+    /// The body was refused by the limits, or did not parse.
+    Body(crate::Error),
+    /// The version header was missing or did not hold a version.
+    Version {
+        header: HeaderName,
+        value: Option<String>,
+    },
+    /// The response was not what the protocol says.
+    #[cfg(feature = "sse")]
+    Protocol(String),
+}
+
+impl HttpError {
+    pub(super) fn new(url: &Url, kind: Kind) -> Self {
+        Self(Box::new(Inner {
+            url: url.clone(),
+            kind,
+        }))
+    }
+
+    pub(super) fn request(url: &Url, error: reqwest::Error) -> Self {
+        // The URL is already ours to show.
+        Self::new(url, Kind::Request(error.without_url()))
+    }
+
+    /// The URL requested.
+    pub fn url(&self) -> &Url {
+        &self.0.url
+    }
+
+    /// The status of the response, when the server answered with an error status.
+    pub fn status(&self) -> Option<StatusCode> {
+        match &self.0.kind {
+            Kind::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The text of the server's `{"error":..}` body, when it answered with one.
+    pub fn server_message(&self) -> Option<&str> {
+        match &self.0.kind {
+            Kind::Status { message, .. } => message.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GET {}: ", self.0.url)?;
+        match &self.0.kind {
+            Kind::Status { status, message } => {
+                write!(f, "{status}")?;
+                match message {
+                    Some(message) => write!(f, ": {message}"),
+                    None => Ok(()),
+                }
+            }
+            Kind::Request(error) => {
+                // reqwest's own message is terse ("error sending request"):
+                // the reason is in its causes.
+                write!(f, "{error}")?;
+                let mut cause = error.source();
+                while let Some(error) = cause {
+                    write!(f, ": {error}")?;
+                    cause = error.source();
+                }
+                Ok(())
+            }
+            #[cfg(feature = "sse")]
+            Kind::TimedOut(after) => write!(f, "no response within {after:?}"),
+            Kind::Body(error) => write!(f, "response refused: {error}"),
+            Kind::Version {
+                header,
+                value: None,
+            } => write!(f, "no `{header}` header with the version"),
+            Kind::Version {
+                header,
+                value: Some(value),
+            } => write!(f, "the `{header}` header `{value}` is not a version"),
+            #[cfg(feature = "sse")]
+            Kind::Protocol(message) => f.write_str(message),
+        }
+    }
+}
+
+impl StdError for HttpError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.0.kind {
+            Kind::Request(error) => Some(error),
+            Kind::Body(error) => Some(error),
+            _ => None,
+        }
+    }
+}

@@ -272,6 +272,12 @@ impl Driver {
             // The stream may go on after an error: pass it on and keep reading.
             return Poll::Ready(Some(Err(error)));
         }
+        if is_bad_message(&error) {
+            // One refused message is not a broken connection: report it and
+            // read on. If it carried a `seq`, the next update or heartbeat
+            // shows the gap it left and the usual recovery follows.
+            return Poll::Ready(Some(Err(error)));
+        }
         self.recover(error, Recovery::Resume, replica)
     }
 
@@ -340,6 +346,17 @@ impl Driver {
             }
         };
     }
+}
+
+/// Whether a stream's error item is about one message (malformed, too large,
+/// too deep) rather than the connection.
+fn is_bad_message(error: &Error) -> bool {
+    let Error::Updates(inner) = error else {
+        return false;
+    };
+    inner
+        .downcast_ref::<Error>()
+        .is_some_and(Error::is_bad_message)
 }
 
 fn open(

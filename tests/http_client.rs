@@ -1,0 +1,463 @@
+#![cfg(all(feature = "http", feature = "server"))]
+//! `HttpSnapshot`: the crate's own snapshot form and plain REST bodies,
+//! error statuses, and the limits, against fake axum servers on loopback.
+
+#[path = "support/fake_server.rs"]
+mod fake_server;
+
+use std::convert::Infallible;
+use std::error::Error as StdError;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use fake_server::FakeServer;
+use futures::StreamExt;
+use live_resource::client::http::{HttpError, HttpSnapshot};
+use live_resource::source::{Permanent, SnapshotSource};
+use live_resource::{BoxError, Error, Limits, Snapshot};
+use serde_json::{Value, json};
+
+/// How long any one request of a test may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+async fn fetch(source: &HttpSnapshot) -> Result<Snapshot, BoxError> {
+    tokio::time::timeout(PATIENCE, source.snapshot())
+        .await
+        .expect("the request finishes")
+}
+
+async fn fetch_err(source: &HttpSnapshot) -> BoxError {
+    match fetch(source).await {
+        Ok(snapshot) => panic!("expected an error, got {snapshot:?}"),
+        Err(error) => error,
+    }
+}
+
+/// The first error of type `E` in the chain of `error`.
+fn find<'a, E: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a E> {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        cause = error.source();
+    }
+    None
+}
+
+/// The crate's error behind a refused body.
+fn refusal(error: &BoxError) -> &Error {
+    find::<Error>(&**error).unwrap_or_else(|| panic!("no crate error in {error}"))
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// What the fake servers saw of a request.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Seen {
+    path: String,
+    authorization: Option<String>,
+    accept: Option<String>,
+}
+
+type Log = Arc<Mutex<Vec<Seen>>>;
+
+fn record(log: &Log, uri: &Uri, headers: &HeaderMap) {
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|value: &header::HeaderValue| value.to_str().unwrap().to_owned())
+    };
+    log.lock().unwrap().push(Seen {
+        path: uri.path().to_owned(),
+        authorization: text(header::AUTHORIZATION),
+        accept: text(header::ACCEPT),
+    });
+}
+
+/// The crate's own snapshot route, `{"version":17,"data":..}` for any topic.
+fn ours(log: Log) -> Router {
+    let handler = move |uri: Uri, headers: HeaderMap| {
+        let log = Arc::clone(&log);
+        async move {
+            record(&log, &uri, &headers);
+            let body = json!({"version": 17, "data": {"path": uri.path(), "done": 40}});
+            let mut response = json_response(StatusCode::OK, body);
+            response
+                .headers_mut()
+                .insert(header::ETAG, "\"17\"".parse().unwrap());
+            response
+        }
+    };
+    Router::new()
+        .route("/live/{*topic}", get(handler.clone()))
+        .route("/api/live/{*topic}", get(handler))
+}
+
+#[tokio::test]
+async fn a_snapshot_in_the_wire_form_is_read_with_its_version() {
+    let log = Log::default();
+    let server = FakeServer::start(ours(Arc::clone(&log))).await;
+
+    let source =
+        HttpSnapshot::live(&server.url(), "jobs/42").header("authorization", "Bearer t0k3n");
+    let snapshot = fetch(&source).await.unwrap();
+    assert_eq!(
+        snapshot,
+        Snapshot::new(17, json!({"path": "/live/jobs/42", "done": 40}))
+    );
+
+    // A base URL with a path and a trailing slash; a topic that needs escaping.
+    let source = HttpSnapshot::live(&format!("{}/api/", server.url()), "a b/c?d");
+    let snapshot = fetch(&source).await.unwrap();
+    assert_eq!(snapshot.data["path"], "/api/live/a%20b/c%3Fd");
+
+    let seen = log.lock().unwrap().clone();
+    assert_eq!(
+        seen[0],
+        Seen {
+            path: "/live/jobs/42".into(),
+            authorization: Some("Bearer t0k3n".into()),
+            accept: Some("application/json".into()),
+        }
+    );
+    assert_eq!(seen[1].authorization, None);
+    assert_eq!(seen.len(), 2);
+}
+
+#[tokio::test]
+async fn the_debug_form_shows_header_names_but_not_their_values() {
+    let source =
+        HttpSnapshot::live("http://127.0.0.1:1", "quotes").header("cookie", "session=s3cr3t");
+    let debug = format!("{source:?}");
+    assert!(debug.contains("http://127.0.0.1:1/live/quotes"), "{debug}");
+    assert!(debug.contains("cookie"), "{debug}");
+    assert!(!debug.contains("s3cr3t"), "{debug}");
+}
+
+/// A REST endpoint answering `body` with the header `name: value`, if given.
+fn rest(route: &str, body: Value, version: Option<(&'static str, &'static str)>) -> Router {
+    Router::new().route(
+        route,
+        get(move || async move {
+            let mut response = json_response(StatusCode::OK, body);
+            if let Some((name, value)) = version {
+                response.headers_mut().insert(name, value.parse().unwrap());
+            }
+            response
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_rest_body_is_the_resource_with_its_version_in_a_header() {
+    let board = json!({"aapl": {"price": 189.5}, "list": [1, 2]});
+    let router = rest(
+        "/v2/board",
+        board.clone(),
+        Some(("x-resource-version", "5")),
+    );
+    let server = FakeServer::start(router).await;
+    let url = format!("{}/v2/board", server.url());
+
+    let versioned = HttpSnapshot::rest(&url).version_header("X-Resource-Version");
+    assert_eq!(
+        fetch(&versioned).await.unwrap(),
+        Snapshot::new(5, board.clone())
+    );
+
+    let unversioned = HttpSnapshot::rest(&url);
+    assert_eq!(
+        fetch(&unversioned).await.unwrap(),
+        Snapshot::unversioned(board)
+    );
+}
+
+#[tokio::test]
+async fn a_rest_version_may_be_a_quoted_etag() {
+    for (etag, version) in [("\"17\"", 17), ("W/\"18\"", 18), ("19", 19)] {
+        let server = FakeServer::start(rest("/doc", json!([1]), Some(("etag", etag)))).await;
+        let source = HttpSnapshot::rest(&format!("{}/doc", server.url())).version_header("etag");
+        assert_eq!(
+            fetch(&source).await.unwrap(),
+            Snapshot::new(version, json!([1])),
+            "{etag}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_missing_or_unusable_version_header_is_a_retryable_error() {
+    let cases = [
+        (None, "no `x-version` header"),
+        (
+            Some(("x-version", "\"17\"")),
+            "`x-version` header `\"17\"` is not a version",
+        ),
+        (
+            Some(("x-version", "seventeen")),
+            "`x-version` header `seventeen`",
+        ),
+    ];
+    for (version, expected) in cases {
+        let server = FakeServer::start(rest("/doc", json!({}), version)).await;
+        let url = format!("{}/doc", server.url());
+        let error = fetch_err(&HttpSnapshot::rest(&url).version_header("x-version")).await;
+        assert!(!Permanent::is_permanent(&*error), "{error}");
+        let message = error.to_string();
+        assert!(
+            message.contains(&url) && message.contains(expected),
+            "{message}"
+        );
+    }
+}
+
+/// A server that answers every request with `status` and `{"error": text}`.
+fn failing(status: StatusCode, text: &'static str) -> Router {
+    Router::new().fallback(move || async move { json_response(status, json!({"error": text})) })
+}
+
+#[tokio::test]
+async fn not_found_is_retryable_and_says_what_and_where() {
+    let server = FakeServer::start(failing(StatusCode::NOT_FOUND, "unknown topic `nope`")).await;
+    let error = fetch_err(&HttpSnapshot::live(&server.url(), "nope")).await;
+
+    assert!(!Permanent::is_permanent(&*error), "{error}");
+    let url = format!("{}/live/nope", server.url());
+    assert_eq!(
+        error.to_string(),
+        format!("GET {url}: 404 Not Found: unknown topic `nope`")
+    );
+    let http = error.downcast_ref::<HttpError>().expect("an HttpError");
+    assert_eq!(http.status(), Some(StatusCode::NOT_FOUND));
+    assert_eq!(http.server_message(), Some("unknown topic `nope`"));
+    assert_eq!(http.url().as_str(), url);
+}
+
+#[tokio::test]
+async fn forbidden_and_unauthorized_are_permanent() {
+    for (status, text) in [
+        (StatusCode::FORBIDDEN, "topic `secret` is denied"),
+        (StatusCode::UNAUTHORIZED, "log in first"),
+    ] {
+        let server = FakeServer::start(failing(status, text)).await;
+        let error = fetch_err(&HttpSnapshot::live(&server.url(), "secret")).await;
+        assert!(Permanent::is_permanent(&*error), "{status}: {error}");
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("{}/live/secret", server.url())),
+            "{message}"
+        );
+        assert!(message.contains(&status.to_string()), "{message}");
+        assert!(message.contains(text), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn server_errors_and_refused_connections_are_retryable() {
+    let server = FakeServer::start(failing(StatusCode::SERVICE_UNAVAILABLE, "restarting")).await;
+    let error = fetch_err(&HttpSnapshot::live(&server.url(), "quotes")).await;
+    assert!(!Permanent::is_permanent(&*error), "{error}");
+    assert!(
+        error
+            .to_string()
+            .ends_with("503 Service Unavailable: restarting"),
+        "{error}"
+    );
+
+    // A server without an `{"error":..}` body.
+    let router =
+        Router::new().fallback(|| async { (StatusCode::BAD_GATEWAY, "<html>oops</html>") });
+    let server = FakeServer::start(router).await;
+    let error = fetch_err(&HttpSnapshot::live(&server.url(), "quotes")).await;
+    assert!(
+        error.to_string().ends_with("/live/quotes: 502 Bad Gateway"),
+        "{error}"
+    );
+
+    // A port nobody listens on any more.
+    let closed = FakeServer::start(Router::new()).await;
+    let url = format!("http://{}", closed.addr());
+    closed.stop();
+    let error = fetch_err(&HttpSnapshot::live(&url, "quotes")).await;
+    assert!(!Permanent::is_permanent(&*error), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("GET {url}/live/quotes: ")),
+        "{error}"
+    );
+    assert_eq!(error.downcast_ref::<HttpError>().unwrap().status(), None);
+}
+
+#[tokio::test]
+async fn a_mistake_in_the_configuration_is_permanent() {
+    let source = HttpSnapshot::live("http://127.0.0.1:1", "quotes").header("x-token", "two\nlines");
+    let error = fetch_err(&source).await;
+    assert!(Permanent::is_permanent(&*error), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("invalid value for header `x-token`"),
+        "{error}"
+    );
+
+    let source = HttpSnapshot::rest("http://127.0.0.1:1/doc").version_header("bad header");
+    let error = fetch_err(&source).await;
+    assert!(Permanent::is_permanent(&*error), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("the version header name is invalid"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out() {
+    let router = Router::new().fallback(|| async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        "too late"
+    });
+    let server = FakeServer::start(router).await;
+    let source = HttpSnapshot::live(&server.url(), "quotes").timeout(Duration::from_millis(200));
+    let error = fetch_err(&source).await;
+    assert!(!Permanent::is_permanent(&*error), "{error}");
+    assert!(error.to_string().contains("timed out"), "{error}");
+}
+
+#[tokio::test]
+async fn a_body_longer_than_the_limit_is_refused_by_its_length() {
+    let body = format!(r#"{{"version":1,"data":"{}"}}"#, "x".repeat(64 * 1024));
+    let size = body.len();
+    let router = Router::new().fallback(move || async move { body });
+    let server = FakeServer::start(router).await;
+
+    let limits = Limits::default().max_snapshot_bytes(1024);
+    let error = fetch_err(&HttpSnapshot::live(&server.url(), "big").limits(limits)).await;
+    assert!(!Permanent::is_permanent(&*error), "{error}");
+    assert!(
+        matches!(refusal(&error), Error::TooLarge { size: s, max: 1024 } if *s == size),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_body_past_the_limit_is_refused_before_it_is_read_whole() {
+    const CHUNK: usize = 64 * 1024;
+    const CHUNKS: usize = 4096; // 256 MiB, if it were all sent
+    let produced = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&produced);
+    let router = Router::new().fallback(move || {
+        let counter = Arc::clone(&counter);
+        async move {
+            let head =
+                futures::stream::once(async { Bytes::from_static(br#"{"version":1,"data":""#) });
+            let filler = futures::stream::iter(0..CHUNKS).map(move |_| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                Bytes::from(vec![b'x'; CHUNK])
+            });
+            Body::from_stream(head.chain(filler).map(Ok::<_, Infallible>))
+        }
+    });
+    let server = FakeServer::start(router).await;
+
+    let limits = Limits::default().max_snapshot_bytes(256 * 1024);
+    let source = HttpSnapshot::live(&server.url(), "endless").limits(limits);
+    let error = fetch_err(&source).await;
+    match refusal(&error) {
+        Error::TooLarge { size, max } => {
+            assert_eq!(*max, 256 * 1024);
+            assert!(*size > *max && *size <= *max + CHUNK, "{size}");
+        }
+        other => panic!("expected TooLarge, got {other}"),
+    }
+    // The connection is dropped: the server stops once the socket buffers are full.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = produced.load(Ordering::Relaxed);
+    assert!(
+        sent < CHUNKS / 8,
+        "the server produced {sent} of {CHUNKS} chunks"
+    );
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_refused() {
+    let cases = [
+        ("/live/q", r#"{"version":1,"data":"#),
+        ("/live/q", "[1,2]"),
+        ("/live/q", r#"{"version":"one","data":1}"#),
+        ("/live/q", r#"{"version":1}"#),
+        ("/doc", r#"{"a":"#),
+        ("/doc", r#"{"a":1} {"b":2}"#),
+        ("/doc", ""),
+    ];
+    for (path, body) in cases {
+        let router = Router::new().fallback(move || async move { body });
+        let server = FakeServer::start(router).await;
+        let source = if path == "/doc" {
+            HttpSnapshot::rest(&format!("{}/doc", server.url()))
+        } else {
+            HttpSnapshot::live(&server.url(), "q")
+        };
+        let error = fetch_err(&source).await;
+        assert!(
+            matches!(refusal(&error), Error::Malformed(_)),
+            "{body}: {error}"
+        );
+        assert!(!Permanent::is_permanent(&*error), "{error}");
+        assert!(
+            error.to_string().contains("response refused: malformed"),
+            "{error}"
+        );
+    }
+}
+
+/// `{"a":{"a":..1..}}`, `depth` objects deep.
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(json!(1), |inner, _| json!({ "a": inner }))
+}
+
+#[tokio::test]
+async fn bodies_nested_past_the_limit_are_refused_in_either_form() {
+    let limits = Limits::default().max_depth(4);
+    for depth in [4, 5, 200] {
+        let data = nested(depth);
+        let wire = json!({"version": 3, "data": data.clone()}).to_string();
+        let plain = data.to_string();
+        let router = Router::new()
+            .route("/live/q", get(move || async move { wire }))
+            .route("/doc", get(move || async move { plain }));
+        let server = FakeServer::start(router).await;
+        let sources = [
+            HttpSnapshot::live(&server.url(), "q").limits(limits.clone()),
+            HttpSnapshot::rest(&format!("{}/doc", server.url())).limits(limits.clone()),
+        ];
+        for source in sources {
+            let result = fetch(&source).await;
+            if depth <= 4 {
+                assert_eq!(result.unwrap().data, data, "{source:?}");
+            } else {
+                let error = result.unwrap_err();
+                assert!(
+                    matches!(refusal(&error), Error::TooDeep { max: 4 }),
+                    "{error}"
+                );
+            }
+        }
+    }
+}
