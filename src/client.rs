@@ -13,3 +13,7 @@ pub mod sse;
 #[cfg(feature = "ws")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ws")))]
 pub mod ws;
+
+#[cfg(feature = "socketio-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "socketio-client")))]
+pub mod socketio;

@@ -78,6 +78,9 @@ mod resource;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
+#[cfg(feature = "socketio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "socketio")))]
+pub mod socketio;
 pub mod source;
 mod status;
 mod update;
