@@ -68,19 +68,19 @@ impl Config {
         self
     }
 
-    pub(super) fn heartbeat_period(&self) -> Duration {
+    pub(crate) fn heartbeat_period(&self) -> Duration {
         self.heartbeat
     }
 
-    pub(super) fn topics_per_connection(&self) -> usize {
+    pub(crate) fn topics_per_connection(&self) -> usize {
         self.max_topics_per_connection
     }
 
-    pub(super) fn client_limits(&self) -> &Limits {
+    pub(crate) fn client_limits(&self) -> &Limits {
         &self.limits
     }
 
-    pub(super) fn authorizer(&self) -> &dyn Authorize {
+    pub(crate) fn authorizer(&self) -> &dyn Authorize {
         &*self.authorize
     }
 }
