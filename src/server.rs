@@ -80,7 +80,7 @@ pub fn router(hub: Hub) -> Router {
 ///     .max_topics_per_connection(64)
 ///     .authorize(|request: &axum::http::request::Parts, topic: &str| {
 ///         // Private topics only for the user they belong to.
-///         !topic.starts_with("users/") || request.headers().contains_key("authorization")
+///         !topic.starts_with("users/") || request.headers.contains_key("authorization")
 ///     });
 /// let app: axum::Router = router_with(Hub::new(), config);
 /// ```

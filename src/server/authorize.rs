@@ -23,7 +23,7 @@ use axum::http::request::Parts;
 /// #[async_trait]
 /// impl Authorize for SessionCookie {
 ///     async fn authorize(&self, request: &Parts, topic: &str) -> Result<(), Denied> {
-///         let cookies = request.headers().get("cookie").and_then(|v| v.to_str().ok()).unwrap_or("");
+///         let cookies = request.headers.get("cookie").and_then(|v| v.to_str().ok()).unwrap_or("");
 ///         match topic.strip_prefix("users/") {
 ///             None => Ok(()),
 ///             Some(rest) if cookies.contains(&format!("user={}", rest.split('/').next().unwrap_or(""))) => Ok(()),
