@@ -64,6 +64,8 @@
 //! | `http` | `client::http::HttpSnapshot`: snapshots from our server or any REST endpoint (reqwest, rustls) |
 //! | `sse` | `client::sse::SseSource`: a source over Server-Sent Events (implies `http`) |
 //! | `ws` | `client::ws::WsClient`: many topics over one WebSocket connection (tokio-tungstenite) |
+//! | `socketio` | `socketio::layer`: a hub's topics for Socket.IO front ends, beside the axum router (socketioxide; needs Rust 1.94) |
+//! | `socketio-client` | `client::socketio::SocketIoClient`: envelope and legacy sources over a Socket.IO server (Engine.IO v4 over tokio-tungstenite) |
 //! | `full` | every feature above |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

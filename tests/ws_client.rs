@@ -396,10 +396,8 @@ async fn bad_messages_are_errors_on_their_topic_and_the_last_good_state_stays() 
         assert_eq!(ws_error(&error).topic(), Some("a"));
         assert_eq!(json, Some(json!({"n": 2})), "the last good state stays");
         assert_eq!(version, Some(2));
-
-        // The resource resubscribes after its last good seq, on the same connection.
-        assert_eq!(connection.received().await, unsubscribe("a"));
-        assert_eq!(connection.received().await, subscribe("a", Some(2)));
+        // One bad message is not a broken stream: the resource reads on, and
+        // the gap a lost update leaves would show on the next one.
     }
 
     connection.update("a", 3, json!({"n": 3}));

@@ -354,9 +354,18 @@ fn is_bad_message(error: &Error) -> bool {
     let Error::Updates(inner) = error else {
         return false;
     };
-    inner
-        .downcast_ref::<Error>()
-        .is_some_and(Error::is_bad_message)
+    // Transports may wrap the crate's error in their own: look down the chain.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&**inner);
+    while let Some(error) = cause {
+        if error
+            .downcast_ref::<Error>()
+            .is_some_and(Error::is_bad_message)
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 fn open(

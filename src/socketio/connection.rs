@@ -1,0 +1,272 @@
+//! One Socket.IO client: the topics it follows, in a task of its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde::Serialize;
+use serde_json::Value;
+use socketioxide::extract::SocketRef;
+use socketioxide::socket::DisconnectReason;
+use socketioxide::{SendError, SocketError};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_stream::StreamMap;
+
+use super::Shared;
+use super::request::{Kind, Requests};
+use crate::hub::Delivery;
+
+/// How many requests of one client may wait for its task.
+const REQUESTS: usize = 64;
+
+/// The first and the longest wait before a packet is offered again to a
+/// client whose queue is full.
+const FULL_WAIT: (Duration, Duration) = (Duration::from_millis(5), Duration::from_millis(200));
+
+/// What the socket's handlers tell its task.
+#[derive(Debug)]
+pub(super) enum Command {
+    Subscribe { topic: String, since: Option<u64> },
+    Unsubscribe { topic: String },
+    Closed(DisconnectReason),
+}
+
+/// What the server sends, besides updates (whose bytes the hub made once).
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub(super) enum Reply<'a> {
+    Snapshot {
+        topic: &'a str,
+        version: u64,
+        data: &'a Value,
+    },
+    Resync {
+        topic: &'a str,
+    },
+    Heartbeat {
+        topic: &'a str,
+        seq: Option<u64>,
+    },
+    Error {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<&'a str>,
+        code: &'static str,
+        message: String,
+    },
+}
+
+/// A topic's deliveries, then `None` once when the topic is removed.
+type Deliveries = BoxStream<'static, Option<Delivery>>;
+
+/// The socket is gone: nothing more can be sent to it.
+struct Gone;
+
+/// Sets the socket's handlers and starts its task. Called while the socket
+/// connects, before the client can send anything.
+pub(super) fn start(shared: Arc<Shared>, socket: SocketRef) {
+    let (commands, receiver) = mpsc::channel(REQUESTS);
+    let limits = shared.config.client_limits().clone();
+    for (event, kind) in [
+        ("subscribe", Kind::Subscribe),
+        ("unsubscribe", Kind::Unsubscribe),
+    ] {
+        let handler = Requests {
+            kind,
+            limits: limits.clone(),
+            commands: commands.clone(),
+        };
+        socket.on(event, handler);
+    }
+    socket.on_disconnect(move |socket: SocketRef, reason: DisconnectReason| {
+        let commands = commands.clone();
+        async move {
+            tracing::info!(id = %socket.id, namespace = socket.ns(), %reason, "socket.io client disconnected");
+            let _ = commands.send(Command::Closed(reason)).await;
+        }
+    });
+    let connection = Connection {
+        shared,
+        socket,
+        commands: receiver,
+        streams: StreamMap::new(),
+        last_sent: HashMap::new(),
+    };
+    tokio::spawn(connection.run());
+}
+
+struct Connection {
+    shared: Arc<Shared>,
+    socket: SocketRef,
+    commands: mpsc::Receiver<Command>,
+    streams: StreamMap<String, Deliveries>,
+    /// The topics followed, each with the `seq` of the last update sent for
+    /// it, for heartbeats.
+    last_sent: HashMap<String, Option<u64>>,
+}
+
+impl Connection {
+    async fn run(mut self) {
+        let period = self.shared.config.heartbeat_period();
+        let mut heartbeat = tokio::time::interval_at(Instant::now() + period, period);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let ended = loop {
+            let sent = tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(Command::Subscribe { topic, since }) => self.subscribe(topic, since).await,
+                    Some(Command::Unsubscribe { topic }) => {
+                        tracing::debug!(id = %self.socket.id, topic, "unsubscribed");
+                        self.streams.remove(&topic);
+                        self.last_sent.remove(&topic);
+                        Ok(())
+                    }
+                    Some(Command::Closed(reason)) => break reason.to_string(),
+                    None => break "its handlers are gone".to_owned(),
+                },
+                Some((topic, delivery)) = self.streams.next(), if !self.streams.is_empty() => {
+                    self.deliver(&topic, delivery).await
+                }
+                _ = heartbeat.tick() => self.beat().await,
+            };
+            if sent.is_err() {
+                break "it cannot be written to".to_owned();
+            }
+        };
+        tracing::debug!(id = %self.socket.id, topics = self.last_sent.len(), ended, "socket.io client task ended");
+    }
+
+    async fn subscribe(&mut self, topic: String, since: Option<u64>) -> Result<(), Gone> {
+        let config = &self.shared.config;
+        let parts = self.socket.req_parts();
+        if let Err(denied) = config.authorizer().authorize(parts, &topic).await {
+            tracing::debug!(id = %self.socket.id, topic, reason = %denied, "subscription denied");
+            return refuse(&self.socket, Some(&topic), "forbidden", denied.to_string()).await;
+        }
+        let limit = config.topics_per_connection();
+        if !self.last_sent.contains_key(&topic) && self.last_sent.len() >= limit {
+            let message = format!("a connection may follow at most {limit} topics");
+            return refuse(
+                &self.socket,
+                Some(&topic),
+                "too_many_subscriptions",
+                message,
+            )
+            .await;
+        }
+        let hub = &self.shared.hub;
+        let subscribed = match since {
+            Some(since) => hub.subscribe(&topic, Some(since)).map(|s| (None, s)),
+            None => hub
+                .subscribe_with_snapshot(&topic)
+                .map(|(snapshot, s)| (Some(snapshot), s)),
+        };
+        let (snapshot, subscription) = match subscribed {
+            Ok(subscribed) => subscribed,
+            Err(error) => {
+                return refuse(
+                    &self.socket,
+                    Some(&topic),
+                    "unknown_topic",
+                    error.to_string(),
+                )
+                .await;
+            }
+        };
+        tracing::debug!(id = %self.socket.id, topic, ?since, "subscribed");
+        // A new subscription replaces the old one at once: nothing of the
+        // old one may follow the new snapshot.
+        self.streams.remove(&topic);
+        let mut last_sent = since;
+        if let Some(snapshot) = snapshot {
+            let version = snapshot.version.expect("the hub numbers its states");
+            let reply = Reply::Snapshot {
+                topic: &topic,
+                version,
+                data: &snapshot.data,
+            };
+            emit(&self.socket, "snapshot", &reply).await?;
+            last_sent = Some(version);
+        }
+        let deliveries = subscription
+            .map(Some)
+            .chain(futures::stream::once(async { None }));
+        self.streams.insert(topic.clone(), deliveries.boxed());
+        self.last_sent.insert(topic, last_sent);
+        Ok(())
+    }
+
+    /// Sends a hub delivery for `topic`.
+    async fn deliver(&mut self, topic: &str, delivery: Option<Delivery>) -> Result<(), Gone> {
+        match delivery {
+            Some(Delivery::Update(frame)) => {
+                if let Some(last_sent) = self.last_sent.get_mut(topic) {
+                    *last_sent = Some(frame.seq());
+                }
+                let envelope = self.shared.envelopes.get(&frame);
+                emit(&self.socket, "update", &*envelope).await
+            }
+            Some(Delivery::Resync) => emit(&self.socket, "resync", &Reply::Resync { topic }).await,
+            None => {
+                self.last_sent.remove(topic);
+                let message = format!("topic `{topic}` was removed");
+                refuse(&self.socket, Some(topic), "unknown_topic", message).await
+            }
+        }
+    }
+
+    /// A heartbeat for every topic followed; ends a task whose socket left
+    /// without a word.
+    async fn beat(&mut self) -> Result<(), Gone> {
+        if !self.socket.connected() {
+            return Err(Gone);
+        }
+        for (topic, seq) in &self.last_sent {
+            let reply = Reply::Heartbeat { topic, seq: *seq };
+            emit(&self.socket, "heartbeat", &reply).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Emits an `error` about `topic`, or about a request when `None`.
+async fn refuse(
+    socket: &SocketRef,
+    topic: Option<&str>,
+    code: &'static str,
+    message: String,
+) -> Result<(), Gone> {
+    let reply = Reply::Error {
+        topic,
+        code,
+        message,
+    };
+    emit(socket, "error", &reply).await
+}
+
+/// Emits `data`, waiting while the client's queue is full: meanwhile the
+/// hub's own bounded queue holds the topic's updates, and tells the client
+/// to resync if it overflows.
+async fn emit<T: ?Sized + Serialize>(
+    socket: &SocketRef,
+    event: &str,
+    data: &T,
+) -> Result<(), Gone> {
+    let mut wait = FULL_WAIT.0;
+    loop {
+        match socket.emit(event, data) {
+            Ok(()) => return Ok(()),
+            Err(SendError::Socket(SocketError::InternalChannelFull)) if socket.connected() => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(FULL_WAIT.1);
+            }
+            Err(SendError::Socket(_)) => return Err(Gone),
+            Err(SendError::Serialize(error)) => {
+                // Only values that are not JSON fail here, and the hub holds none.
+                tracing::error!(id = %socket.id, event, %error, "socket.io message not serialized");
+                return Ok(());
+            }
+        }
+    }
+}

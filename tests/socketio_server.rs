@@ -1,0 +1,362 @@
+//! The Socket.IO server (`live_resource::socketio`): a Node.js
+//! `socket.io-client` 4.8 front end and this crate's Rust client follow the
+//! same topic and reach the same state; a cut connection resumes with
+//! `since` and loses nothing; the requests, refusals, heartbeats and the
+//! familiar server calls.
+//!
+//! The Node tests need `node` and `npm ci --prefix tests/node`: without
+//! them they are skipped with a reason, and with
+//! `LIVE_RESOURCE_REQUIRE_PEERS=1` (as in CI) they fail.
+#![cfg(all(feature = "socketio", feature = "socketio-client"))]
+
+#[path = "node/peer.rs"]
+mod peer;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::StreamExt;
+use live_resource::client::socketio::{SocketIoClient, SocketIoError};
+use live_resource::server::Config;
+use live_resource::socketio::Handle;
+use live_resource::socketio::socketioxide::socket::Sid;
+use live_resource::source::{Event, Permanent, UpdateSource};
+use live_resource::{Backoff, Hub, LiveResource, Status};
+use peer::{Proxy, STEP, peers};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+async fn within<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(STEP, future)
+        .await
+        .expect("the step timed out")
+}
+
+fn fast_backoff() -> Backoff {
+    Backoff::default()
+        .initial(Duration::from_millis(20))
+        .max(Duration::from_millis(200))
+}
+
+/// The axum router and the Socket.IO layer of `hub`, on one loopback port.
+async fn serve(hub: &Hub, config: Config) -> (SocketAddr, Handle) {
+    let (layer, io) = live_resource::socketio::layer_with(hub.clone(), config.clone());
+    let app = live_resource::server::router_with(hub.clone(), config).layer(layer);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, io)
+}
+
+/// Reads `resource` until its version is `version`, and returns its state.
+async fn until_version(resource: &mut LiveResource<Value>, version: u64) -> Value {
+    within(async {
+        loop {
+            let state = resource.next().await.expect("the resource goes on");
+            if let Ok(state) = state {
+                if resource.version() == Some(version) {
+                    return state;
+                }
+            }
+        }
+    })
+    .await
+}
+
+fn board() -> Value {
+    json!({
+        "AAPL": {"price": 189.5, "volume": 1200},
+        "MSFT": {"price": 410.25, "volume": 800},
+        "halted": [],
+    })
+}
+
+/// A change of the board: prices move, a symbol comes and goes, a nested
+/// member is deleted.
+fn change(hub: &Hub, tick: u64) {
+    let price = 189.5 + tick as f64 / 4.0;
+    let patch = match tick % 4 {
+        0 => json!({"AAPL": {"price": price, "volume": 1200 + tick}}),
+        1 => json!({"NVDA": {"price": 120.0 + tick as f64}}),
+        2 => json!({"NVDA": null, "MSFT": {"volume": null}}),
+        _ => json!({"MSFT": {"volume": 800 + tick}, "halted": ["NVDA"]}),
+    };
+    hub.merge("board", patch).unwrap();
+}
+
+#[tokio::test]
+async fn a_node_front_end_and_a_rust_client_reach_the_same_state() {
+    let Some(peers) = peers() else { return };
+    let hub = Hub::new();
+    hub.set("board", board()).unwrap();
+    let (addr, io) = serve(&hub, Config::default()).await;
+    let url = format!("http://{addr}");
+
+    let mut node = peers.spawn("subscriber.mjs", &[&url, "board"]);
+    node.wait_for("its snapshot", |line| line["event"] == "snapshot")
+        .await;
+    let mut rust =
+        LiveResource::<Value>::connect(SocketIoClient::new(&url).topic("board")).every_state();
+    assert_eq!(within(rust.next()).await.unwrap().unwrap(), board());
+    assert_eq!(io.clients(), 2);
+
+    for tick in 1..=40 {
+        change(&hub, tick);
+    }
+    let expected = hub.snapshot("board").unwrap();
+    assert_eq!(expected.version, Some(40));
+    let seen = node
+        .wait_for("the last state", |line| line["version"] == 40)
+        .await;
+    assert_eq!(seen["state"], expected.data, "the Node front end");
+    assert_eq!(
+        until_version(&mut rust, 40).await,
+        expected.data,
+        "the Rust client"
+    );
+}
+
+#[tokio::test]
+async fn a_cut_connection_resumes_with_since_and_loses_nothing() {
+    let Some(peers) = peers() else { return };
+    let hub = Hub::new();
+    hub.set("board", board()).unwrap();
+    let (addr, _io) = serve(&hub, Config::default()).await;
+    let proxy = Proxy::start(addr).await;
+    let url = format!("http://{}", proxy.addr);
+
+    let mut node = peers.spawn("subscriber.mjs", &[&url, "board"]);
+    let mut rust = LiveResource::<Value>::connect(SocketIoClient::new(&url).topic("board"))
+        .with_backoff(fast_backoff());
+    node.wait_for("its snapshot", |line| line["event"] == "snapshot")
+        .await;
+    for tick in 1..=5 {
+        change(&hub, tick);
+    }
+    node.wait_for("version 5", |line| line["version"] == 5)
+        .await;
+    until_version(&mut rust, 5).await;
+
+    proxy.cut();
+    node.wait_for("the disconnect", |line| line["event"] == "disconnect")
+        .await;
+    // Published while both are away or coming back.
+    for tick in 6..=12 {
+        change(&hub, tick);
+    }
+    let resumed = node
+        .wait_for("a resume", |line| line["event"] == "subscribe")
+        .await;
+    assert_eq!(
+        resumed["since"], 5,
+        "the front end resumes after its version"
+    );
+    let expected = hub.snapshot("board").unwrap().data;
+    let seen = node
+        .wait_for("the last state", |line| line["version"] == 12)
+        .await;
+    assert_eq!(seen["state"], expected);
+    let snapshots = node
+        .drain()
+        .iter()
+        .filter(|line| line["event"] == "snapshot" || line["event"] == "resync")
+        .count();
+    assert_eq!(snapshots, 0, "replayed, not re-snapshotted");
+    assert_eq!(until_version(&mut rust, 12).await, expected);
+}
+
+#[tokio::test]
+async fn unsubscribe_stops_the_updates_and_bad_requests_are_refused() {
+    let Some(peers) = peers() else { return };
+    let hub = Hub::new();
+    hub.set("board", board()).unwrap();
+    let (addr, _io) = serve(&hub, Config::default()).await;
+    let url = format!("http://{addr}");
+    let mut node = peers.spawn("subscriber.mjs", &[&url, "board"]);
+    node.wait_for("its snapshot", |line| line["event"] == "snapshot")
+        .await;
+
+    let garbage = json!({"op": "emit", "event": "subscribe", "data": "board"});
+    node.command(garbage).await;
+    let refusal = node
+        .wait_for("a refusal", |line| line["event"] == "error")
+        .await;
+    assert_eq!(refusal["code"], "bad_message");
+    assert!(
+        refusal.get("topic").is_none(),
+        "about the request: {refusal}"
+    );
+
+    change(&hub, 1);
+    node.wait_for("version 1", |line| line["version"] == 1)
+        .await;
+    node.command(json!({"op": "unsubscribe"})).await;
+    // Requests are handled in order: once the refusal of the next one comes,
+    // the unsubscribe is done.
+    let unknown = json!({"op": "emit", "event": "subscribe", "data": {"topic": "nope"}});
+    node.command(unknown).await;
+    let refusal = node
+        .wait_for("a refusal", |line| line["event"] == "error")
+        .await;
+    assert_eq!(refusal["code"], "unknown_topic");
+    assert_eq!(refusal["topic"], "nope");
+
+    change(&hub, 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = node.drain();
+    assert!(
+        after.iter().all(|line| line["version"] != 2),
+        "no update after unsubscribe: {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_authorization_hook_and_unknown_topics_refuse_rust_clients() {
+    let hub = Hub::new();
+    hub.set("public", json!({"a": 1})).unwrap();
+    hub.set("admin/secrets", json!({"b": 2})).unwrap();
+    let config = Config::default()
+        .authorize(|_: &axum::http::request::Parts, topic: &str| !topic.starts_with("admin/"));
+    let (addr, _io) = serve(&hub, config).await;
+    let client = SocketIoClient::new(format!("http://{addr}"));
+
+    let mut denied =
+        LiveResource::<Value>::connect(client.topic("admin/secrets")).with_backoff(fast_backoff());
+    let status = denied.status();
+    let error = within(denied.next()).await.unwrap().unwrap_err();
+    let cause = std::error::Error::source(&error).unwrap();
+    assert!(Permanent::is_permanent(cause), "{error}");
+    let sio = find::<SocketIoError>(cause).expect("a socket.io error");
+    assert_eq!(sio.server_code(), Some("forbidden"));
+    assert!(
+        within(denied.next()).await.is_none(),
+        "a permanent error ends it"
+    );
+    assert_eq!(*status.borrow(), Status::Failed);
+
+    let mut unknown = client.topic("nope").updates(None).await.unwrap();
+    let error = within(unknown.next()).await.unwrap().unwrap_err();
+    let sio = find::<SocketIoError>(&*error).expect("a socket.io error");
+    assert_eq!(sio.server_code(), Some("unknown_topic"));
+    assert!(!Permanent::is_permanent(&*error), "the topic may come");
+    assert!(within(unknown.next()).await.is_none());
+
+    let mut public = LiveResource::<Value>::connect(client.topic("public"));
+    assert_eq!(
+        within(public.next()).await.unwrap().unwrap(),
+        json!({"a": 1})
+    );
+}
+
+/// `error` or one of its causes, as an `E`.
+fn find<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        cause = match error.downcast_ref::<Permanent>() {
+            Some(permanent) => Some(permanent.get_ref()),
+            None => error.source(),
+        };
+    }
+    None
+}
+
+#[tokio::test]
+async fn heartbeats_carry_the_last_seq_sent() {
+    let hub = Hub::new();
+    hub.set("quotes", json!({"AAPL": 1})).unwrap();
+    let config = Config::default().heartbeat(Duration::from_millis(100));
+    let (addr, _io) = serve(&hub, config).await;
+    let mut events = SocketIoClient::new(format!("http://{addr}"))
+        .topic("quotes")
+        .updates(None)
+        .await
+        .unwrap();
+    let first = within(async {
+        loop {
+            match events.next().await.unwrap().unwrap() {
+                // Engine.IO pings are heartbeats too, without a version.
+                Event::Heartbeat(None) => {}
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert!(
+        matches!(first, Event::Snapshot(ref s) if s.version == Some(0)),
+        "{first:?}"
+    );
+    hub.merge("quotes", json!({"AAPL": 2})).unwrap();
+    let heartbeat = within(async {
+        loop {
+            match events.next().await.unwrap().unwrap() {
+                Event::Heartbeat(Some(seq)) => return seq,
+                Event::Update(update) => assert_eq!(update.seq, Some(1)),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(heartbeat, 1);
+}
+
+#[tokio::test]
+async fn the_familiar_server_calls_reach_node_clients() {
+    let Some(peers) = peers() else { return };
+    let hub = Hub::new();
+    hub.set("board", board()).unwrap();
+    let (addr, io) = serve(&hub, Config::default()).await;
+    let url = format!("http://{addr}");
+    let mut first = peers.spawn("subscriber.mjs", &[&url, "board"]);
+    let mut second = peers.spawn("subscriber.mjs", &[&url, "board"]);
+    let connected = first
+        .wait_for("its connect", |line| line["event"] == "connect")
+        .await;
+    second
+        .wait_for("its connect", |line| line["event"] == "connect")
+        .await;
+    within(async {
+        while io.clients() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+
+    io.emit("announcement", &json!({"text": "markets open"}))
+        .await
+        .unwrap();
+    for node in [&mut first, &mut second] {
+        let line = node
+            .wait_for("the announcement", |line| line["name"] == "announcement")
+            .await;
+        assert_eq!(line["args"], json!([{"text": "markets open"}]));
+    }
+
+    let id: Sid = connected["id"].as_str().unwrap().parse().unwrap();
+    io.emit_to(id, "notification", &json!({"priority": "high"}))
+        .unwrap();
+    let line = first
+        .wait_for("the notification", |line| line["name"] == "notification")
+        .await;
+    assert_eq!(line["args"], json!([{"priority": "high"}]));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        second
+            .drain()
+            .iter()
+            .all(|line| line["name"] != "notification"),
+        "only the one client"
+    );
+
+    drop(first);
+    within(async {
+        while io.clients() > 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
