@@ -9,7 +9,9 @@
 //! cargo run --example dashboard -- --addr 127.0.0.1:9000 --for 10
 //! ```
 //!
-//! The first line printed is `listening on http://ADDR`.
+//! The first line printed is `listening on http://ADDR`. With the `socketio`
+//! feature, Socket.IO clients can subscribe at the same address
+//! (`/socket.io/`), with the events of `live_resource::socketio`.
 
 mod clients;
 mod publishers;
@@ -89,8 +91,11 @@ async fn main() {
         ])
         .allow_credentials(true);
     let app = live_resource::server::router(hub.clone())
-        .route("/", get(|| async { Html(include_str!("page.html")) }))
-        .layer(cors);
+        .route("/", get(|| async { Html(include_str!("page.html")) }));
+    // Socket.IO front ends subscribe at `/socket.io/` on the same address.
+    #[cfg(feature = "socketio")]
+    let app = app.layer(live_resource::socketio::layer(hub.clone()).0);
+    let app = app.layer(cors);
 
     let listener = match tokio::net::TcpListener::bind(options.addr).await {
         Ok(listener) => listener,
@@ -103,7 +108,7 @@ async fn main() {
         .local_addr()
         .expect("a bound listener has an address");
     println!("listening on http://{addr}");
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move { axum::serve(listener, app).await });
 
     if !options.serve_only {
         clients::start(addr);
@@ -114,5 +119,5 @@ async fn main() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
-    server.abort();
+    // Returning ends the runtime: server, publishers and clients stop together.
 }
