@@ -40,6 +40,7 @@
 mod authorize;
 mod config;
 mod listing;
+pub(crate) mod protocol;
 mod snapshot;
 mod sse;
 mod stats;

@@ -6,13 +6,12 @@ use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::request::Parts;
 use axum::response::Response;
-use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Deserialize;
 use tokio_stream::StreamMap;
 
 use super::AppState;
+use super::protocol::{Deliveries, Reply};
 use super::sse::heartbeat_timer;
 use super::stats::{Counter, Gauge, Guard};
 use crate::Error;
@@ -46,33 +45,6 @@ enum Request {
         topic: String,
     },
 }
-
-/// What the server sends, besides updates (whose bytes the hub made once).
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum Reply<'a> {
-    Snapshot {
-        topic: &'a str,
-        version: u64,
-        data: &'a Value,
-    },
-    Resync {
-        topic: &'a str,
-    },
-    Heartbeat {
-        topic: &'a str,
-        seq: Option<u64>,
-    },
-    Error {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        topic: Option<&'a str>,
-        code: &'static str,
-        message: String,
-    },
-}
-
-/// A topic's deliveries, then `None` once when the topic is removed.
-type Deliveries = BoxStream<'static, Option<Delivery>>;
 
 /// One subscribed topic.
 struct Followed {

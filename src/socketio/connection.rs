@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::stream::BoxStream;
 use serde::Serialize;
-use serde_json::Value;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::DisconnectReason;
 use socketioxide::{SendError, SocketError};
@@ -34,32 +32,7 @@ pub(super) enum Command {
     Closed(DisconnectReason),
 }
 
-/// What the server sends, besides updates (whose bytes the hub made once).
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub(super) enum Reply<'a> {
-    Snapshot {
-        topic: &'a str,
-        version: u64,
-        data: &'a Value,
-    },
-    Resync {
-        topic: &'a str,
-    },
-    Heartbeat {
-        topic: &'a str,
-        seq: Option<u64>,
-    },
-    Error {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        topic: Option<&'a str>,
-        code: &'static str,
-        message: String,
-    },
-}
-
-/// A topic's deliveries, then `None` once when the topic is removed.
-type Deliveries = BoxStream<'static, Option<Delivery>>;
+pub(super) use crate::server::protocol::{Deliveries, Reply};
 
 /// The socket is gone: nothing more can be sent to it.
 struct Gone;
