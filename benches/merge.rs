@@ -1,3 +1,120 @@
-//! Merge benchmarks (placeholder until the suite lands).
+//! Merge benchmarks: the cost of one small merge patch on a large state.
+//!
+//! The design promises that cost follows the patch, not the document: setting
+//! one price on a 1 MB dashboard should cost about what it costs on a 1 KB one.
+//! Each benchmark keeps one document for all its iterations and mutates it in
+//! place, alternating between two prices so that every merge really writes.
+//!
+//! - `merge/small_patch/*`: [`live_resource::patch::merge`] against
+//!   [`json_patch::merge`], and [`live_resource::patch::merge_owned`] (which
+//!   consumes a fresh copy of the patch each time; `patch_clone` is that copy
+//!   alone).
+//! - `wire/parse_apply/*`: from update text to applied state, ours through
+//!   [`Limits::parse_update`] and [`Patch::apply_owned`](live_resource::Patch::apply_owned),
+//!   the peer through `serde_json::from_slice` and `json_patch::merge`.
 
-fn main() {}
+mod support;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use live_resource::Limits;
+use serde_json::Value;
+
+/// The dashboard sizes measured, as (label, approximate bytes of compact JSON).
+const SIZES: [(&str, usize); 3] = [("1KB", 1 << 10), ("100KB", 100 << 10), ("1MB", 1 << 20)];
+
+/// A dashboard of about `bytes`, and the two patches that set the price of
+/// its middle symbol.
+fn fixture(bytes: usize) -> (Value, [Value; 2]) {
+    let doc = support::dashboard(bytes);
+    let middle = support::symbol(doc.as_object().map_or(0, |board| board.len() / 2));
+    let patches = [1.23, 4.56].map(|price| support::price_patch(&middle, price));
+    (doc, patches)
+}
+
+fn configure<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50);
+    group
+}
+
+fn small_patch(c: &mut Criterion) {
+    let mut group = configure(c, "merge/small_patch");
+    for (label, bytes) in SIZES {
+        let (doc, patches) = fixture(bytes);
+
+        let mut target = doc.clone();
+        let mut turn = 0;
+        group.bench_function(format!("live_resource/{label}"), |b| {
+            b.iter(|| {
+                turn ^= 1;
+                live_resource::patch::merge(black_box(&mut target), black_box(&patches[turn]));
+            });
+        });
+
+        let mut target = doc.clone();
+        group.bench_function(format!("json_patch/{label}"), |b| {
+            b.iter(|| {
+                turn ^= 1;
+                json_patch::merge(black_box(&mut target), black_box(&patches[turn]));
+            });
+        });
+
+        // The owned form consumes its patch, so each iteration clones one:
+        // `patch_clone` measures that copy alone, to subtract.
+        let mut target = doc;
+        group.bench_function(format!("live_resource_owned/{label}"), |b| {
+            b.iter(|| {
+                turn ^= 1;
+                let patch = black_box(&patches[turn]).clone();
+                live_resource::patch::merge_owned(black_box(&mut target), patch);
+            });
+        });
+        group.bench_function(format!("patch_clone/{label}"), |b| {
+            b.iter(|| {
+                turn ^= 1;
+                black_box(patches[turn].clone())
+            });
+        });
+    }
+    group.finish();
+}
+
+fn parse_apply(c: &mut Criterion) {
+    let mut group = configure(c, "wire/parse_apply");
+    let limits = Limits::default();
+    for (label, bytes) in SIZES {
+        let (doc, patches) = fixture(bytes);
+        let texts = [(17, &patches[0]), (18, &patches[1])]
+            .map(|(seq, patch)| format!(r#"{{"seq":{seq},"merge":{patch}}}"#).into_bytes());
+
+        let mut target = doc.clone();
+        let mut turn = 0;
+        group.bench_function(format!("live_resource/{label}"), |b| {
+            b.iter(|| {
+                turn ^= 1;
+                let update = limits.parse_update(black_box(&texts[turn])).unwrap();
+                update.patch.apply_owned(black_box(&mut target)).unwrap();
+            });
+        });
+
+        let mut target = doc;
+        group.bench_function(format!("json_patch/{label}"), |b| {
+            b.iter(|| {
+                turn ^= 1;
+                let message: Value = serde_json::from_slice(black_box(&texts[turn])).unwrap();
+                json_patch::merge(black_box(&mut target), &message["merge"]);
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, small_patch, parse_apply);
+criterion_main!(benches);

@@ -2,7 +2,14 @@
 //!
 //! Both forms look a key up before they allocate it, so a patch that touches
 //! existing fields allocates nothing but the leaf values it writes. The owned
-//! form moves those leaf values out of the patch instead of cloning them.
+//! form moves those leaf values out of the patch instead of cloning them; the
+//! borrowed form writes a string or an array into the buffer of the one it
+//! replaces.
+//!
+//! What is left is the key lookups: with `serde_json`'s default `Map` (a
+//! `BTreeMap`) each costs O(log n) string comparisons, so a one-field patch
+//! on a 1 MB object costs two to three times what it costs on a 1 KB one;
+//! with its `preserve_order` feature (an `IndexMap`) the cost does not grow.
 
 use serde_json::{Map, Value};
 

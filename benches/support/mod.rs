@@ -1,0 +1,40 @@
+//! The document both bench suites work on: a market dashboard of symbols.
+
+use serde_json::{Value, json};
+
+/// The key of symbol number `index`.
+pub(crate) fn symbol(index: usize) -> String {
+    format!("SYM{index:05}")
+}
+
+/// A dashboard of as many symbols as fit in about `bytes` of compact JSON,
+/// each `{"price","volume","bid","ask","name","history"}`.
+pub(crate) fn dashboard(bytes: usize) -> Value {
+    let mut board = serde_json::Map::new();
+    let mut len = 2; // the braces
+    for index in 0.. {
+        let key = symbol(index);
+        let base = 100.0 + index as f64 * 0.25;
+        let quote = json!({
+            "price": base,
+            "volume": 1_000 + index * 7,
+            "bid": base - 0.05,
+            "ask": base + 0.05,
+            "name": format!("Company {index} Holdings"),
+            "history": [base - 1.5, base - 1.0, base - 0.5, base],
+        });
+        // `"key":` plus the quote, plus a comma after the first.
+        let entry = key.len() + 3 + quote.to_string().len() + usize::from(index > 0);
+        if len + entry > bytes && index > 0 {
+            break;
+        }
+        len += entry;
+        board.insert(key, quote);
+    }
+    Value::Object(board)
+}
+
+/// The patch that sets one symbol's price: `{"SYM00123":{"price":1.23}}`.
+pub(crate) fn price_patch(symbol: &str, price: f64) -> Value {
+    json!({ symbol: { "price": price } })
+}
