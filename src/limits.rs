@@ -191,8 +191,10 @@ impl Limits {
                 max,
             });
         }
-        // The envelope itself is one level: allow the payload `max_depth` below it.
-        if text_depth(bytes) > self.max_depth + 1 {
+        // The envelope itself is one level: allow the payload `max_depth` below
+        // it. Text cannot nest deeper than it is long, so short messages skip
+        // the scan.
+        if bytes.len() > self.max_depth + 1 && text_depth(bytes) > self.max_depth + 1 {
             return Err(Error::TooDeep {
                 max: self.max_depth,
             });
