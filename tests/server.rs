@@ -438,3 +438,60 @@ async fn websocket_tells_subscribers_when_a_topic_is_removed() {
         (Some("unknown_topic"), Some("quotes"))
     );
 }
+
+#[tokio::test]
+async fn the_listing_shows_only_topics_the_request_may_read() {
+    let config =
+        Config::default().authorize(|request: &axum::http::request::Parts, topic: &str| {
+            !topic.starts_with("users/") || request.headers.get("authorization").is_some()
+        });
+    let addr = serve(hub(), config).await;
+    let body: Value = reqwest::get(format!("http://{addr}/live"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = body["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["quotes"]);
+}
+
+#[tokio::test]
+async fn a_refused_resubscribe_ends_the_old_subscription() {
+    let allowed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let gate = std::sync::Arc::clone(&allowed);
+    let config = Config::default().authorize(move |_: &axum::http::request::Parts, _: &str| {
+        gate.load(std::sync::atomic::Ordering::SeqCst)
+    });
+    let hub = hub();
+    let addr = serve(hub.clone(), config).await;
+    let mut socket = ws(addr).await;
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topic": "quotes", "since": 0}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    hub.merge("quotes", json!({"AAPL": 1.0})).unwrap();
+    assert_eq!(receive(&mut socket).await["seq"], 1);
+
+    // Access is revoked; the client asks again and is refused.
+    allowed.store(false, std::sync::atomic::Ordering::SeqCst);
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topic": "quotes", "since": 1}),
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["code"], "forbidden");
+    hub.merge("quotes", json!({"AAPL": 2.0})).unwrap();
+    let quiet = tokio::time::timeout(Duration::from_millis(300), socket.next()).await;
+    assert!(
+        quiet.is_err(),
+        "no more updates of a refused topic: {quiet:?}"
+    );
+}

@@ -221,7 +221,11 @@ fn follow(
         match outcome {
             Poll::Ready(Some(Ok(()))) => {}
             Poll::Ready(Some(Err(error))) => {
-                publisher.send_modify(|current| current.last_error = Some(Arc::new(error)));
+                // Recorded without waking the subscribers: the state did not change.
+                publisher.send_if_modified(|current| {
+                    current.last_error = Some(Arc::new(error));
+                    false
+                });
             }
             Poll::Ready(None) => return Poll::Ready(()),
             Poll::Pending => return Poll::Pending,

@@ -2,12 +2,28 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::request::Parts;
 
 use super::AppState;
 
-pub(super) async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
+/// The topics this request may read (the [`Authorize`](super::Authorize) hook
+/// decides, as for their snapshots), the hub's totals and the server's counters.
+pub(super) async fn list(State(state): State<AppState>, request: Parts) -> Json<serde_json::Value> {
+    let mut topics = state.hub.topics();
+    let mut readable = Vec::with_capacity(topics.len());
+    for topic in topics.drain(..) {
+        if state
+            .config
+            .authorizer()
+            .authorize(&request, &topic.name)
+            .await
+            .is_ok()
+        {
+            readable.push(topic);
+        }
+    }
     Json(serde_json::json!({
-        "topics": state.hub.topics(),
+        "topics": readable,
         "hub": state.hub.stats(),
         "server": state.stats.snapshot(),
     }))

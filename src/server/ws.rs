@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::request::Parts;
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
@@ -84,7 +84,15 @@ impl Connection {
             let outgoing = tokio::select! {
                 message = inbound.next() => match message {
                     None => return "the client went away".into(),
-                    Some(Err(error)) => return format!("read failed: {error}"),
+                    Some(Err(error)) => {
+                        let reason = error.to_string();
+                        // tungstenite refuses an oversized message with a capacity
+                        // error and stops reading; say so with the standard code.
+                        let code = if reason.contains("too long") || reason.contains("Space limit") { 1009 } else { 1011 };
+                        let close = CloseFrame { code, reason: "message refused".into() };
+                        let _ = sink.send(Message::Close(Some(close))).await;
+                        return format!("read failed: {reason}");
+                    }
                     Some(Ok(Message::Close(frame))) => {
                         return format!("the client closed: {:?}", frame.map(|f| f.code));
                     }
@@ -141,15 +149,21 @@ impl Connection {
     }
 
     async fn subscribe(&mut self, topic: String, since: Option<u64>) -> Vec<Message> {
-        let config = &self.state.config;
+        let state = self.state.clone();
+        let config = &state.config;
+        // A subscription asked for again is replaced, and a refused one must
+        // not leave the old one running: drop it first.
+        self.streams.remove(&topic);
+        self.followed.remove(&topic);
+        // The count first: it is cheap, the hook may not be.
+        let limit = config.topics_per_connection();
+        if self.followed.len() >= limit {
+            let message = format!("a connection may follow at most {limit} topics");
+            return vec![self.refusal(Some(&topic), "too_many_subscriptions", message)];
+        }
         if let Err(denied) = config.authorizer().authorize(&self.request, &topic).await {
             tracing::debug!(topic, reason = %denied, "subscription denied");
             return vec![self.refusal(Some(&topic), "forbidden", denied.to_string())];
-        }
-        let limit = config.topics_per_connection();
-        if !self.followed.contains_key(&topic) && self.followed.len() >= limit {
-            let message = format!("a connection may follow at most {limit} topics");
-            return vec![self.refusal(Some(&topic), "too_many_subscriptions", message)];
         }
         let hub = &self.state.hub;
         let (replies, subscription) = match since {

@@ -111,14 +111,15 @@ impl Connection {
     }
 
     async fn subscribe(&mut self, topic: String, since: Option<u64>) -> Result<(), Gone> {
-        let config = &self.shared.config;
-        let parts = self.socket.req_parts();
-        if let Err(denied) = config.authorizer().authorize(parts, &topic).await {
-            tracing::debug!(id = %self.socket.id, topic, reason = %denied, "subscription denied");
-            return refuse(&self.socket, Some(&topic), "forbidden", denied.to_string()).await;
-        }
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
+        // A subscription asked for again is replaced, and a refused one must
+        // not leave the old one running: drop it first.
+        self.streams.remove(&topic);
+        self.last_sent.remove(&topic);
+        // The count first: it is cheap, the hook may not be.
         let limit = config.topics_per_connection();
-        if !self.last_sent.contains_key(&topic) && self.last_sent.len() >= limit {
+        if self.last_sent.len() >= limit {
             let message = format!("a connection may follow at most {limit} topics");
             return refuse(
                 &self.socket,
@@ -128,7 +129,12 @@ impl Connection {
             )
             .await;
         }
-        let hub = &self.shared.hub;
+        let parts = self.socket.req_parts();
+        if let Err(denied) = config.authorizer().authorize(parts, &topic).await {
+            tracing::debug!(id = %self.socket.id, topic, reason = %denied, "subscription denied");
+            return refuse(&self.socket, Some(&topic), "forbidden", denied.to_string()).await;
+        }
+        let hub = &shared.hub;
         let subscribed = match since {
             Some(since) => hub.subscribe(&topic, Some(since)).map(|s| (None, s)),
             None => hub

@@ -103,7 +103,11 @@ pub(super) async fn open(
         outlet: Outlet::new(events),
         mode,
         config: config.clone(),
-        silence: open.ping_interval.saturating_add(open.ping_timeout),
+        // The server's numbers, bounded: a huge interval must not overflow a deadline.
+        silence: open
+            .ping_interval
+            .saturating_add(open.ping_timeout)
+            .min(Duration::from_secs(24 * 60 * 60)),
         url,
     };
     tokio::spawn(connection.run());
