@@ -342,3 +342,38 @@ async fn a_failed_snapshot_is_retried_with_a_new_handoff() {
     assert_eq!(next_state(&mut resource).await, json!({"n": 9}));
     assert_eq!(control.subscribes(), [None, None]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_message_is_not_fetched_again_by_a_replay() {
+    // A replay from the refusing version would bring the same message back,
+    // and refuse it again, for ever: recovery takes a new snapshot instead.
+    let (source, control) = scripted(None);
+    let mut resource = LiveResource::<Value>::connect(source)
+        .with_limits(live_resource::Limits::default().max_depth(2));
+    assert!(resource.next().now_or_never().is_none());
+    control.snapshot(Snapshot::new(1, json!({"n": 1})));
+    next_state(&mut resource).await;
+
+    let connection = control.connection();
+    connection
+        .send(update(2, json!({"deep": {"deeper": {"deepest": 1}}})))
+        .unwrap();
+    assert!(matches!(
+        next_error(&mut resource).await,
+        Error::TooDeep { max: 2 }
+    ));
+    connection.send(update(3, json!({"n": 3}))).unwrap();
+    assert!(next_error(&mut resource).await.is_gap());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(resource.next().now_or_never().is_none());
+    assert_eq!(
+        control.subscribes(),
+        [None, None],
+        "a new snapshot, not a replay from 1"
+    );
+    control.snapshot(Snapshot::new(
+        3,
+        json!({"n": 3, "deep": "flattened by the server"}),
+    ));
+    assert_eq!(next_state(&mut resource).await["n"], 3);
+}

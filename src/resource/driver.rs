@@ -26,6 +26,10 @@ pub(crate) struct Driver {
     /// A one-shot resource cannot fetch again: it gives up where a resilient
     /// one recovers, passes stream errors on, and ends with its stream.
     one_shot: bool,
+    /// The version the state was at when a message was last refused (too
+    /// large, too deep, malformed). Resuming from there would only bring the
+    /// same message back, so recovery from that version takes a new snapshot.
+    refused_at: Option<u64>,
     status: watch::Sender<Status>,
 }
 
@@ -83,6 +87,7 @@ impl Driver {
             retries: Retries::new(Backoff::default()),
             idle_timeout,
             one_shot,
+            refused_at: None,
             status,
         };
         (driver, receiver)
@@ -174,6 +179,7 @@ impl Driver {
                     let replay = std::mem::take(backlog).into_replay();
                     // The new state is swapped in whole: no consumer sees a mix.
                     *replica = Some(Replica::new(snapshot));
+                    self.refused_at = None;
                     let Phase::Fetching { stream, .. } =
                         std::mem::replace(&mut self.phase, Phase::Done)
                     else {
@@ -198,11 +204,15 @@ impl Driver {
                         Event::Update(update) => {
                             let state = replica.as_mut().expect("a live resource has a state");
                             match state.offer(update, limits) {
-                                Ok(Offer::Applied) => return Poll::Ready(Some(Ok(()))),
+                                Ok(Offer::Applied) => {
+                                    self.refused_at = None;
+                                    return Poll::Ready(Some(Ok(())));
+                                }
                                 Ok(Offer::Duplicate) => {}
                                 // Refused before it touched the state; if it had a
                                 // `seq`, the next update shows the gap it left.
                                 Err(error @ Error::TooDeep { .. }) => {
+                                    self.refused_at = state.version();
                                     return Poll::Ready(Some(Err(error)));
                                 }
                                 Err(error @ Error::Gap { .. }) => {
@@ -215,6 +225,7 @@ impl Driver {
                         }
                         Event::Snapshot(snapshot) => {
                             *replica = Some(Replica::new(snapshot));
+                            self.refused_at = None;
                             return Poll::Ready(Some(Ok(())));
                         }
                         Event::Resync => self.retry(Recovery::Resync, replica, None),
@@ -276,6 +287,7 @@ impl Driver {
             // One refused message is not a broken connection: report it and
             // read on. If it carried a `seq`, the next update or heartbeat
             // shows the gap it left and the usual recovery follows.
+            self.refused_at = replica.as_ref().and_then(Replica::version);
             return Poll::Ready(Some(Err(error)));
         }
         self.recover(error, Recovery::Resume, replica)
@@ -326,8 +338,13 @@ impl Driver {
             self.status.send_replace(Status::Failed);
             return;
         };
+        let current = replica.as_ref().and_then(Replica::version);
         let since = match how {
-            Recovery::Resume | Recovery::Gap => replica.as_ref().and_then(Replica::version),
+            // A replay would bring back the message this state refused.
+            Recovery::Resume | Recovery::Gap if current.is_some() && current == self.refused_at => {
+                None
+            }
+            Recovery::Resume | Recovery::Gap => current,
             Recovery::Resync => None,
         };
         self.status.send_replace(match how {
