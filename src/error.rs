@@ -75,6 +75,17 @@ pub enum Error {
         received: u64,
     },
 
+    /// A JSON Patch `copy` or `move` reads from a place an earlier operation
+    /// of the same patch changed. Refused: such copies can copy their own
+    /// copies and double the state with every operation.
+    #[error(
+        "JSON Patch operation {operation} copies from a place the same patch changed: refused, since such copies can grow the state without bound"
+    )]
+    SelfCopy {
+        /// The index of the refused operation.
+        operation: usize,
+    },
+
     /// A heartbeat said the source had sent an update this resource never
     /// received: the last updates were lost, with no later one to show the gap.
     #[error("the source sent updates up to seq {sent}, but only {version} arrived")]

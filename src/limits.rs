@@ -171,17 +171,12 @@ impl Limits {
         Ok(())
     }
 
-    /// Checks that applying `patch` to `target` cannot nest the state deeper
-    /// than [`max_depth`](Limits::max_depth): a JSON Patch can write a small
-    /// value far down a deep path.
+    /// Checks that applying `patch` to `target` stays within the bounds: a
+    /// JSON Patch can write a small value far down a deep path, or copy what
+    /// is already there (see `patch::effect::check_json_ops`).
     pub(crate) fn check_write(&self, target: &Value, patch: &crate::Patch) -> Result<(), Error> {
         self.check_patch(patch)?;
-        if crate::patch::effect::json_write_depth(target, patch) > self.max_depth {
-            return Err(Error::TooDeep {
-                max: self.max_depth,
-            });
-        }
-        Ok(())
+        crate::patch::effect::check_json_ops(target, patch, self.max_depth, self.max_message_bytes)
     }
 
     fn check_text(&self, bytes: &[u8], max: usize) -> Result<(), Error> {

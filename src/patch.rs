@@ -5,7 +5,7 @@
 //! for what a merge patch cannot say (array element edits, explicit `null`
 //! values). [`Patch::Replace`] swaps the whole value.
 
-mod diff;
+pub(crate) mod diff;
 pub(crate) mod effect;
 mod merge;
 

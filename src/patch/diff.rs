@@ -176,7 +176,7 @@ fn child<'t>(path: &PointerBuf, token: impl Into<json_patch::jsonptr::Token<'t>>
 }
 
 /// The length of `value` as compact JSON, counted without building the text.
-pub(super) fn encoded_len(value: &impl Serialize) -> usize {
+pub(crate) fn encoded_len(value: &impl Serialize) -> usize {
     encoded_len_below(value, usize::MAX).expect("JSON values always serialize")
 }
 

@@ -3,9 +3,11 @@
 //! of the document.
 
 use json_patch::PatchOperation;
+use json_patch::jsonptr::Pointer;
 use serde_json::Value;
 
 use super::Patch;
+use crate::Error;
 
 /// Whether applying `patch` to `target` would change it. Exact for merge
 /// patches and replacements; for JSON Patch, operations are taken as changes
@@ -19,25 +21,95 @@ pub(crate) fn changes(target: &Value, patch: &Patch) -> bool {
     }
 }
 
-/// How deep the state nests where a JSON Patch writes: a value written at a
-/// pointer of `k` tokens sits inside `k` containers. Merge patches and
-/// replacements nest the state exactly as deep as they are themselves, which
-/// [`Patch::depth`] already bounds, so they count 0 here.
-pub(crate) fn json_write_depth(target: &Value, patch: &Patch) -> usize {
+/// Checks what a JSON Patch would do to `target` against the bounds, without
+/// applying it. Merge patches and replacements nest and grow the state exactly
+/// as much as they are deep and long themselves, which the message checks
+/// already bound; a JSON Patch can do more with little text:
+///
+/// - a value written at a pointer of `k` tokens sits inside `k` containers, so
+///   a small value can land far down a deep path ([`Error::TooDeep`]);
+/// - `copy` duplicates what is already there, so the values copied count
+///   against the message size ([`Error::TooLarge`]);
+/// - a `copy` or `move` from a place that an earlier operation of the same
+///   patch changed could copy its own copies, doubling the state with every
+///   operation ([`Error::SelfCopy`]). Refusing those also keeps the first two
+///   checks, made against `target` as it is, exact.
+pub(crate) fn check_json_ops(
+    target: &Value,
+    patch: &Patch,
+    max_depth: usize,
+    max_bytes: usize,
+) -> Result<(), Error> {
     let Patch::Json(ops) = patch else {
-        return 0;
+        return Ok(());
     };
     let depth = crate::limits::value_depth;
-    ops.iter()
-        .map(|op| match op {
-            PatchOperation::Add(op) => op.path.count() + depth(&op.value),
-            PatchOperation::Replace(op) => op.path.count() + depth(&op.value),
-            PatchOperation::Copy(op) => op.path.count() + op.from.resolve(target).map_or(0, depth),
-            PatchOperation::Move(op) => op.path.count() + op.from.resolve(target).map_or(0, depth),
-            PatchOperation::Remove(_) | PatchOperation::Test(_) => 0,
-        })
-        .max()
-        .unwrap_or(0)
+    let mut written: Vec<&Pointer> = Vec::new();
+    let mut copied = 0usize;
+    for (index, op) in ops.iter().enumerate() {
+        let (path, deepest) = match op {
+            PatchOperation::Add(op) => (&*op.path, op.path.count() + depth(&op.value)),
+            PatchOperation::Replace(op) => (&*op.path, op.path.count() + depth(&op.value)),
+            PatchOperation::Copy(op) => {
+                let source = source(target, &op.from, &written, index)?;
+                copied = copied.saturating_add(source.map_or(0, super::diff::encoded_len));
+                if copied > max_bytes {
+                    return Err(Error::TooLarge {
+                        size: copied,
+                        max: max_bytes,
+                    });
+                }
+                (&*op.path, op.path.count() + source.map_or(0, depth))
+            }
+            PatchOperation::Move(op) => {
+                let source = source(target, &op.from, &written, index)?;
+                written.push(&op.from);
+                (&*op.path, op.path.count() + source.map_or(0, depth))
+            }
+            PatchOperation::Remove(op) => (&*op.path, 0),
+            PatchOperation::Test(_) => continue,
+        };
+        if deepest > max_depth {
+            return Err(Error::TooDeep { max: max_depth });
+        }
+        written.push(changed(target, op, path));
+    }
+    Ok(())
+}
+
+/// What an operation writing at `path` changes: the path itself, or the whole
+/// array when it inserts into or removes from one, since that moves every
+/// element after it to another index.
+fn changed<'p>(target: &Value, op: &PatchOperation, path: &'p Pointer) -> &'p Pointer {
+    let shifts = matches!(
+        op,
+        PatchOperation::Add(_)
+            | PatchOperation::Remove(_)
+            | PatchOperation::Copy(_)
+            | PatchOperation::Move(_)
+    );
+    match path.parent() {
+        Some(parent) if shifts => match parent.resolve(target) {
+            Ok(Value::Object(_)) => path,
+            // An array, or a place this patch itself creates.
+            _ => parent,
+        },
+        _ => path,
+    }
+}
+
+/// What a `copy` or `move` reads, refused if an earlier operation wrote there.
+fn source<'t>(
+    target: &'t Value,
+    from: &Pointer,
+    written: &[&Pointer],
+    operation: usize,
+) -> Result<Option<&'t Value>, Error> {
+    let overlaps = |path: &&Pointer| path.starts_with(from) || from.starts_with(path);
+    if written.iter().any(overlaps) {
+        return Err(Error::SelfCopy { operation });
+    }
+    Ok(from.resolve(target).ok())
 }
 
 fn merge_changes(target: &Value, patch: &Value) -> bool {
