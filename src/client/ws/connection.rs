@@ -254,7 +254,7 @@ impl Connection {
                 self.topics
                     .entry(topic)
                     .or_default()
-                    .push(Outlet::new(id, events));
+                    .push(Outlet::new(id, events, since));
                 self.write_text(text).await
             }
             Command::Unsubscribe { id, topic } => {

@@ -29,6 +29,12 @@ pub(super) struct Outlet {
     events: mpsc::Sender<Item>,
     /// The last item queued is a resync.
     resync_queued: bool,
+    /// For a subscription that resumes after version `v`: `v + 1`, until the
+    /// server's answer begins (that update, a resync or a snapshot). Frames of
+    /// the connection's earlier subscription to the topic may still be on
+    /// their way; newer ones would look like a gap, and their heartbeats like
+    /// lost updates, so they are not passed on.
+    awaiting: Option<u64>,
 }
 
 /// What became of an item handed to [`Outlet::deliver`].
@@ -45,11 +51,36 @@ pub(super) enum Delivered {
 }
 
 impl Outlet {
-    pub(super) fn new(id: u64, events: mpsc::Sender<Item>) -> Self {
+    pub(super) fn new(id: u64, events: mpsc::Sender<Item>, since: Option<u64>) -> Self {
         Self {
             id,
             events,
             resync_queued: false,
+            awaiting: since.map(|since| since.saturating_add(1)),
+        }
+    }
+
+    /// Whether `item` is a stale frame of an earlier subscription (see
+    /// `awaiting`); the answer to this one ends the wait.
+    fn is_stale(&mut self, item: &Item) -> bool {
+        let Some(next) = self.awaiting else {
+            return false;
+        };
+        match item {
+            Ok(Event::Update(update)) => match update.seq {
+                Some(seq) if seq > next => true,
+                Some(seq) if seq == next => {
+                    self.awaiting = None;
+                    false
+                }
+                _ => false,
+            },
+            Ok(Event::Heartbeat(_)) => true,
+            Ok(_) => {
+                self.awaiting = None;
+                false
+            }
+            Err(_) => false,
         }
     }
 
@@ -62,6 +93,9 @@ impl Outlet {
     pub(super) fn deliver(&mut self, item: Item) -> Delivered {
         if self.events.is_closed() {
             return Delivered::Closed;
+        }
+        if self.is_stale(&item) {
+            return Delivered::Dropped;
         }
         // Only this task sends, so the free slots can only grow between the
         // check and the send.
@@ -186,7 +220,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_keeps_its_last_slot_for_a_resync() {
         let (sender, mut receiver) = mpsc::channel(3);
-        let mut outlet = Outlet::new(1, sender);
+        let mut outlet = Outlet::new(1, sender, None);
         assert_eq!(outlet.deliver(update(1)), Delivered::Queued);
         assert_eq!(outlet.deliver(update(2)), Delivered::Queued);
         assert_eq!(outlet.deliver(update(3)), Delivered::Resync);
@@ -215,7 +249,7 @@ mod tests {
     #[tokio::test]
     async fn a_resync_read_early_is_followed_by_another_on_the_next_drop() {
         let (sender, mut receiver) = mpsc::channel(2);
-        let mut outlet = Outlet::new(1, sender);
+        let mut outlet = Outlet::new(1, sender, None);
         assert_eq!(outlet.deliver(update(1)), Delivered::Queued);
         assert_eq!(outlet.deliver(update(2)), Delivered::Resync);
         assert_eq!(receiver.recv().await.unwrap().unwrap(), update(1).unwrap());
@@ -223,6 +257,34 @@ mod tests {
         assert_eq!(outlet.deliver(update(3)), Delivered::Queued);
         assert_eq!(outlet.deliver(update(4)), Delivered::Resync);
         assert_eq!(receiver.recv().await.unwrap().unwrap(), update(3).unwrap());
+        assert_eq!(receiver.recv().await.unwrap().unwrap(), Event::Resync);
+    }
+
+    #[tokio::test]
+    async fn a_resumed_subscription_skips_stale_frames_until_its_answer() {
+        let (sender, mut receiver) = mpsc::channel(8);
+        let mut outlet = Outlet::new(1, sender, Some(4));
+        // Frames of the connection's earlier subscription, still in flight.
+        assert_eq!(outlet.deliver(update(9)), Delivered::Dropped);
+        assert_eq!(
+            outlet.deliver(Ok(Event::Heartbeat(Some(9)))),
+            Delivered::Dropped
+        );
+        // The answer to this one: the replay from 5.
+        assert_eq!(outlet.deliver(update(5)), Delivered::Queued);
+        assert_eq!(outlet.deliver(update(6)), Delivered::Queued);
+        assert_eq!(receiver.recv().await.unwrap().unwrap(), update(5).unwrap());
+        assert_eq!(receiver.recv().await.unwrap().unwrap(), update(6).unwrap());
+
+        let (sender, mut receiver) = mpsc::channel(8);
+        let mut outlet = Outlet::new(2, sender, Some(4));
+        assert_eq!(outlet.deliver(update(9)), Delivered::Dropped);
+        assert_eq!(outlet.deliver(Ok(Event::Resync)), Delivered::Queued);
+        assert_eq!(
+            outlet.deliver(update(12)),
+            Delivered::Queued,
+            "live after the resync"
+        );
         assert_eq!(receiver.recv().await.unwrap().unwrap(), Event::Resync);
     }
 
