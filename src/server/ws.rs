@@ -1,11 +1,13 @@
 //! `GET /live/ws`: many topics over one WebSocket connection.
 
 use std::collections::HashMap;
+use std::task::Poll;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::request::Parts;
 use axum::response::Response;
+
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio_stream::StreamMap;
@@ -24,6 +26,11 @@ pub(super) async fn upgrade(
 ) -> Response {
     let limit = state.config.client_limits().message_bytes();
     upgrade
+        // tungstenite zero-fills its whole read buffer before each read, and
+        // our loop reads after every delivery: a small buffer keeps an idle
+        // subscriber near 16 KiB instead of 148 KiB, and halves the CPU.
+        // Client messages are small requests, so 1 KiB reads cost nothing.
+        .read_buffer_size(1024)
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
@@ -64,6 +71,9 @@ struct Connection {
 /// Why the connection ended, for the log.
 type Reason = String;
 
+/// How many ready deliveries one write gathers before it flushes.
+const BATCH: usize = 64;
+
 impl Connection {
     fn new(state: AppState, request: Parts) -> Self {
         let client = state.stats.open(Gauge::Clients);
@@ -101,7 +111,9 @@ impl Connection {
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
                 },
                 Some((topic, delivery)) = self.streams.next(), if !self.streams.is_empty() => {
-                    vec![self.deliver(&topic, delivery)]
+                    let mut batch = vec![self.deliver(&topic, delivery)];
+                    self.ready_deliveries(&mut batch).await;
+                    batch
                 }
                 _ = heartbeat.tick() => {
                     let mut beats = vec![Message::Ping(Default::default())];
@@ -111,11 +123,32 @@ impl Connection {
                     beats
                 }
             };
+            // Written together and flushed once: one syscall for a burst.
             for message in outgoing {
-                if let Err(error) = sink.send(message).await {
+                if let Err(error) = sink.feed(message).await {
                     return format!("write failed: {error}");
                 }
             }
+            if let Err(error) = sink.flush().await {
+                return format!("write failed: {error}");
+            }
+        }
+    }
+
+    /// Adds the deliveries that are ready now (at most [`BATCH`]) to `batch`,
+    /// without waiting. Polled with this task's own waker, so nothing that
+    /// becomes ready later is missed.
+    async fn ready_deliveries(&mut self, batch: &mut Vec<Message>) {
+        while batch.len() < BATCH {
+            let ready = std::future::poll_fn(|cx| match self.streams.poll_next_unpin(cx) {
+                Poll::Ready(next) => Poll::Ready(next),
+                Poll::Pending => Poll::Ready(None),
+            })
+            .await;
+            let Some((topic, delivery)) = ready else {
+                return;
+            };
+            batch.push(self.deliver(&topic, delivery));
         }
     }
 

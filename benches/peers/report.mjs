@@ -1,0 +1,114 @@
+// Turns the JSON lines of one run (fanout merge, merge.mjs, fanout load,
+// load.mjs) into the Markdown tables of RESULTS.md.
+//
+// usage: node report.mjs RESULTS_JSONL
+import { execSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+const [path] = process.argv.slice(2);
+const lines = readFileSync(path, "utf8")
+  .split("\n")
+  .filter((line) => line.startsWith("{"))
+  .map((line) => JSON.parse(line));
+const out = [];
+const print = (line = "") => out.push(line);
+const sh = (command) => {
+  try {
+    return execSync(command, { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+  } catch {
+    return "?";
+  }
+};
+
+const ns = (value) => (value === undefined ? "–" : value < 10000 ? `${value.toFixed(0)} ns` : `${(value / 1000).toFixed(1)} µs`);
+const times = (slow, fast) => (slow && fast ? `${(slow / fast).toFixed(1)}×` : "–");
+const us = (value) => (value >= 10000 ? `${(value / 1000).toFixed(1)} ms` : `${value} µs`);
+const rate = (value) => (value >= 1e6 ? `${(value / 1e6).toFixed(2)} M/s` : `${(value / 1e3).toFixed(0)} k/s`);
+const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
+
+print(`Machine: ${sh("nproc")} cores (${sh("lscpu | sed -n 's/^Model name: *//p'")}), ` +
+  `${sh("free -g | awk '/Mem:/ {print $2}'")} GiB; ${sh("uname -sr")}; ` +
+  `${sh("rustc --version")}; node ${sh("node --version")}; load average at the end: ${sh("cut -d' ' -f1-3 /proc/loadavg")}.`);
+print();
+
+const merges = lines.filter((line) => line.bench === "merge");
+if (merges.length) {
+  const find = (side, impl, input, size) =>
+    merges.find((m) => m.side === side && m.impl === impl && m.input === input && m.size === size)?.ns_median;
+  print("### Merge: one single-price patch into a dashboard (median ns per patch)");
+  print();
+  print("| document | input | live-resource | json_patch::merge | Node json-merge-patch | Node spread (shallow, wrong) | vs json_patch | vs json-merge-patch |");
+  print("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const size of ["1KB", "100KB", "1MB"]) {
+    const bytes = merges.find((m) => m.size === size)?.doc_bytes ?? 0;
+    const label = `${size} (${bytes.toLocaleString("en")} B)`;
+    const ours = find("rust", "live_resource::patch::merge", "value", size);
+    const owned = find("rust", "live_resource::patch::merge_owned", "value", size);
+    const peer = find("rust", "json_patch::merge", "value", size);
+    const node = find("node", "json-merge-patch", "value", size);
+    const spread = find("node", "spread {...state, ...update}", "value", size);
+    print(`| ${label} | value | ${ns(ours)} (\`merge\`), ${ns(owned)} (\`merge_owned\`) | ${ns(peer)} | ${ns(node)} | ${ns(spread)} | ${times(peer, ours)} | ${times(node, ours)} |`);
+    const wire = find("rust", "Limits::parse_update + Patch::apply_owned", "wire", size);
+    const peerWire = find("rust", "serde_json::from_slice + json_patch::merge", "wire", size);
+    const nodeWire = find("node", "JSON.parse + json-merge-patch", "wire", size);
+    const spreadWire = find("node", "JSON.parse + spread", "wire", size);
+    print(`| ${label} | wire text | ${ns(wire)} | ${ns(peerWire)} | ${ns(nodeWire)} | ${ns(spreadWire)} | ${times(peerWire, wire)} | ${times(nodeWire, wire)} |`);
+  }
+  const flat = (impl, input) => times(find("rust", impl, input, "1MB"), find("rust", impl, input, "1KB"));
+  print();
+  print(`1 MB ÷ 1 KB for live-resource: \`merge\` ${flat("live_resource::patch::merge", "value")}, ` +
+    `\`merge_owned\` ${flat("live_resource::patch::merge_owned", "value")}, ` +
+    `wire ${flat("Limits::parse_update + Patch::apply_owned", "wire")} (1.0× is flat).`);
+  print();
+}
+
+const SMALL_STATE = 1024;
+const allFanouts = lines.filter((line) => line.bench === "fanout");
+const fanouts = allFanouts.filter((run) => (run.state_bytes ?? SMALL_STATE) <= SMALL_STATE);
+for (const loader of ["rust", "node"]) {
+  const runs = fanouts.filter((run) => run.loader === loader);
+  if (!runs.length) continue;
+  const clients = loader === "rust"
+    ? "the same Rust load generator (`fanout load`, tokio-tungstenite, serde_json parse of every message) for both servers"
+    : "Node.js clients as apps use them: `socket.io-client` for Socket.IO, `ws` + JSON.parse for live-resource";
+  print(`### Fan-out, ${clients}`);
+  print();
+  print("| subscribers | server | deliveries/s (burst) | latency p50 / p99 (paced) | server CPU, burst / paced | server CPU per delivery (burst) | load generator CPU, burst | RSS per idle subscriber | complete |");
+  print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  const counts = [...new Set(runs.map((run) => run.subscribers))].sort((a, b) => a - b);
+  for (const k of counts) {
+    const pair = ["live-resource", "socket.io"].map((server) => runs.find((r) => r.server === server && r.subscribers === k));
+    for (const run of pair) {
+      if (!run) continue;
+      const perDelivery = (run.cpu_burst_s * 1e6) / (run.subscribers * run.updates);
+      print(`| ${k.toLocaleString("en")} | ${run.server} | ${rate(run.deliveries_per_s)} | ${us(run.p50_us)} / ${us(run.p99_us)} | ${run.cpu_burst_s.toFixed(2)} s / ${run.cpu_paced_s.toFixed(2)} s | ${perDelivery.toFixed(2)} µs | ${run.loader_cpu_burst_s.toFixed(2)} s | ${kib(run.bytes_per_subscriber)} | ${run.complete ? "yes" : `no (${run.received}/${run.expected})`}${run.resyncs ? `, ${run.resyncs} resyncs` : ""} |`);
+    }
+    const [ours, theirs] = pair;
+    if (ours && theirs) {
+      const cpuOurs = ours.cpu_burst_s / (ours.subscribers * ours.updates);
+      const cpuTheirs = theirs.cpu_burst_s / (theirs.subscribers * theirs.updates);
+      print(`| | **ratio** | **${times(ours.deliveries_per_s, theirs.deliveries_per_s)}** | ${times(theirs.p50_us, ours.p50_us)} / ${times(theirs.p99_us, ours.p99_us)} | | ${cpuOurs > 0 ? times(cpuTheirs, cpuOurs) : "–"} | | ${times(theirs.bytes_per_subscriber, ours.bytes_per_subscriber)} | |`);
+    }
+  }
+  const sample = runs[runs.length - 1];
+  print();
+  print("Ratios: deliveries/s is live-resource ÷ Socket.IO; latency, CPU and memory are Socket.IO ÷ live-resource. Above 1× live-resource is better.");
+  print(`Each run: a burst of M updates (M = ${[...new Set(runs.map((r) => `${r.updates} at ${r.subscribers}`))].join(", ")} subscribers), ` +
+    `then ${sample.paced} updates paced (${[...new Set(runs.map((r) => `${r.pace_ms} ms at ${r.subscribers}`))].join(", ")}).`);
+  print();
+}
+
+const big = allFanouts.filter((run) => (run.state_bytes ?? SMALL_STATE) > SMALL_STATE);
+if (big.length) {
+  print("### Memory when the state is large: resident memory per idle subscriber after its snapshot");
+  print();
+  print("| state | subscribers | server | RSS before | RSS with the subscribers idle | per idle subscriber |");
+  print("| --- | --- | --- | --- | --- | --- |");
+  for (const run of big) {
+    const mib = (value) => `${(value / 1024).toFixed(1)} MiB`;
+    print(`| ${(run.state_bytes / 1048576).toFixed(1)} MiB | ${run.subscribers.toLocaleString("en")} | ${run.server} | ${mib(run.rss_before_kib)} | ${mib(run.rss_idle_kib)} | ${kib(run.bytes_per_subscriber)} |`);
+  }
+  print();
+}
+
+process.stdout.write(out.join("\n") + "\n");

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# live-resource against its peers, side by side, in one run on one machine:
+#
+#   merge:   ours and json_patch::merge (Rust) against npm json-merge-patch
+#            and the shallow spread (Node.js), on the same files;
+#   fan-out: our WebSocket server against a Node.js Socket.IO 4.8 server, the
+#            same K subscribers and the same updates, driven by the same Rust
+#            load generator and then by Node.js clients (socket.io-client, ws).
+#
+# usage: bash benches/peers/run.sh
+# knobs (environment): SUBSCRIBERS="100 1000 10000" LOADERS="rust node"
+#                      SKIP_MERGE=1 SKIP_FANOUT=1 CARGO_TARGET_DIR=..
+# Prints the tables (benches/peers/report.mjs) and leaves the raw JSON lines
+# in $CARGO_TARGET_DIR/peers/results.jsonl. Needs cargo and Node.js >= 20.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+out=$target/peers
+subscribers=${SUBSCRIBERS:-100 1000 10000}
+loaders=${LOADERS:-rust node}
+
+# Every server and client started below dies with this script.
+trap 'jobs -p | xargs -r kill 2>/dev/null || true' EXIT
+
+(cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+(cd "$root" && CARGO_TARGET_DIR=$target cargo build --release --example fanout --features server,ws)
+fanout=$target/release/examples/fanout
+
+mkdir -p "$out/data"
+results=$out/results.jsonl
+: >"$results"
+
+# 10,000 WebSocket connections need a socket each on both sides.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "ulimit -n: $(ulimit -n); load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+# Writes the documents and patches both sides read, so it runs even with SKIP_MERGE.
+echo "== merge (Rust)" >&2
+if [[ -n ${SKIP_MERGE:-} ]]; then
+  "$fanout" merge "$out/data" >/dev/null
+else
+  "$fanout" merge "$out/data" | tee -a "$results"
+  echo "== merge (Node.js)" >&2
+  node "$here/merge.mjs" "$out/data" | tee -a "$results"
+fi
+
+# For K subscribers: M updates in the burst (fewer than the hub's default
+# 1024-update subscriber queue), and the pace of the latency run, longer than
+# either server takes to fan one update out, so that the latency is that of
+# one update rather than of a queue.
+burst_for() { case $1 in 100) echo 1000 ;; 1000) echo 200 ;; *) echo 100 ;; esac; }
+pace_for() { if (($1 <= 100)); then echo 10; elif (($1 <= 1000)); then echo 50; else echo 250; fi; }
+paced=50
+
+ours=("$fanout" serve)
+peer=(node "$here/server.mjs" "$out/data/dashboard-1KB.json")
+if [[ -z ${SKIP_FANOUT:-} ]]; then
+  for k in $subscribers; do
+    flags=(--subscribers "$k" --updates "$(burst_for "$k")" --paced "$paced" --pace-ms "$(pace_for "$k")")
+    for loader in $loaders; do
+      if [[ $loader == rust ]]; then
+        load=("$fanout" load)
+      else
+        load=(node "$here/load.mjs")
+      fi
+      echo "== fan-out, $k subscribers, $loader clients: live-resource" >&2
+      "${load[@]}" --proto ours "${flags[@]}" -- "${ours[@]}" | tee -a "$results"
+      sleep 2
+      echo "== fan-out, $k subscribers, $loader clients: socket.io" >&2
+      "${load[@]}" --proto socketio "${flags[@]}" -- "${peer[@]}" | tee -a "$results"
+      sleep 2
+    done
+  done
+
+  # Memory per idle subscriber when the state is the 1 MB dashboard: each
+  # subscriber's snapshot is then a 1 MB message.
+  big=1048576
+  flags=(--subscribers 1000 --updates 10 --paced 10 --pace-ms 50 --state-bytes "$big")
+  echo "== fan-out, 1,000 subscribers of a 1 MB state: live-resource" >&2
+  "$fanout" load --proto ours "${flags[@]}" -- "$fanout" serve "$big" | tee -a "$results"
+  sleep 2
+  echo "== fan-out, 1,000 subscribers of a 1 MB state: socket.io" >&2
+  "$fanout" load --proto socketio "${flags[@]}" -- node "$here/server.mjs" "$out/data/dashboard-1MB.json" | tee -a "$results"
+fi
+
+node "$here/report.mjs" "$results" | tee "$out/RESULTS.table.md"

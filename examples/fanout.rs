@@ -1,0 +1,677 @@
+//! Our side of the side-by-side benchmarks in `benches/peers/` (run them all
+//! with `bash benches/peers/run.sh`): merge timings, a WebSocket server and a
+//! load generator that drives it, or the Node.js Socket.IO peer, the same way.
+//!
+//! ```text
+//! fanout merge DIR
+//!     writes the 1 KB / 100 KB / 1 MB dashboards, their two single-price
+//!     patches and the same patches as update text into DIR (the Node side
+//!     reads them), then times our merge and json_patch::merge on them; one
+//!     JSON line per measurement: the median of many batches, in ns per patch.
+//! fanout serve [BYTES]
+//!     a Hub whose topic `quotes` is the dashboard of BYTES (default 1 KB), behind
+//!     `live_resource::server::router` (WebSocket at /live/ws), on 127.0.0.1
+//!     port 0, plus `GET /bench/publish?count=M&pace_us=P`, which publishes M
+//!     single-price updates with a timestamp. Prints {"port":..,"pid":..};
+//!     exits after 15 minutes at most.
+//! fanout load --proto ours|socketio --subscribers K --updates M
+//!             --paced P --pace-ms X [--state-bytes B] -- SERVER COMMAND..
+//!     starts the server command, connects K WebSocket subscribers to topic
+//!     `quotes` (our protocol, or Socket.IO 4 over Engine.IO's websocket
+//!     transport), measures the server's resident memory per idle subscriber,
+//!     then a burst of M updates (deliveries per second) and P updates one
+//!     every X ms (publish-to-receipt latency), with the server's CPU time for
+//!     each. Every client parses every message as JSON. One JSON line.
+//! ```
+
+#[path = "../benches/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::{SinkExt, StreamExt};
+use live_resource::{Hub, Limits};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio_tungstenite::tungstenite::Message;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The dashboard sizes, as (label, approximate bytes of compact JSON).
+const SIZES: [(&str, usize); 3] = [("1KB", 1 << 10), ("100KB", 100 << 10), ("1MB", 1 << 20)];
+/// Patches applied per timed batch, and batches per measurement.
+const BATCH: usize = 1000;
+const SAMPLES: usize = 301;
+const WARMUP_SAMPLES: usize = 30;
+/// The topic the fan-out runs on, and the size of its state by default.
+const TOPIC: &str = "quotes";
+const STATE_BYTES: usize = 1 << 10;
+/// How long `fanout serve` lives at most.
+const SERVER_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("merge") => merge(args.get(1).ok_or("usage: fanout merge DIR")?),
+        Some("serve") => {
+            let bytes = args.get(1).map_or(Ok(STATE_BYTES), |bytes| bytes.parse())?;
+            runtime()?.block_on(serve(bytes))
+        }
+        Some("load") => {
+            let options = LoadOptions::parse(&args[1..])?;
+            let report = runtime()?.block_on(load(options))?;
+            println!("{report}");
+            Ok(())
+        }
+        _ => {
+            Err("usage: fanout merge DIR | fanout serve | fanout load .. -- SERVER COMMAND".into())
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Wall-clock microseconds: both sides of a fan-out stamp and read them, and
+/// both processes share the machine's clock.
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_micros() as u64)
+}
+
+// ---------------------------------------------------------------- merge
+
+/// The dashboard of about `bytes`, and the patches that set its middle
+/// symbol's price to two alternating values, so that every merge writes.
+fn fixture(bytes: usize) -> (Value, [Value; 2]) {
+    let doc = support::dashboard(bytes);
+    let middle = support::symbol(doc.as_object().map_or(0, |board| board.len() / 2));
+    let patches = [1.23, 4.56].map(|price| support::price_patch(&middle, price));
+    (doc, patches)
+}
+
+/// Times `SAMPLES` batches of `BATCH` patches, after a warm-up: `prepare`
+/// makes each batch's input untimed, `run` applies it timed. The median,
+/// 10th and 90th percentiles in ns per patch.
+fn measure<I>(mut prepare: impl FnMut() -> I, mut run: impl FnMut(I)) -> [f64; 3] {
+    let mut samples: Vec<f64> = (0..WARMUP_SAMPLES + SAMPLES)
+        .map(|_| {
+            let input = prepare();
+            let started = Instant::now();
+            run(input);
+            started.elapsed().as_nanos() as f64 / BATCH as f64
+        })
+        .skip(WARMUP_SAMPLES)
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    [50, 10, 90].map(|p| samples[(samples.len() - 1) * p / 100])
+}
+
+fn merge(dir: &str) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let limits = Limits::default();
+    for (label, bytes) in SIZES {
+        let (doc, patches) = fixture(bytes);
+        let texts = [(17, &patches[0]), (18, &patches[1])]
+            .map(|(seq, patch)| format!(r#"{{"seq":{seq},"merge":{patch}}}"#));
+        let doc_text = serde_json::to_string(&doc)?;
+        std::fs::write(format!("{dir}/dashboard-{label}.json"), &doc_text)?;
+        std::fs::write(
+            format!("{dir}/patches-{label}.json"),
+            json!(patches).to_string(),
+        )?;
+        std::fs::write(
+            format!("{dir}/updates-{label}.json"),
+            json!(texts).to_string(),
+        )?;
+
+        let report = |name: &str, input: &str, [median, p10, p90]: [f64; 3]| {
+            let line = json!({
+                "bench": "merge", "side": "rust", "impl": name, "input": input,
+                "size": label, "doc_bytes": doc_text.len(),
+                "ns_median": median, "ns_p10": p10, "ns_p90": p90,
+            });
+            println!("{line}");
+        };
+        let batch_of = |make: &dyn Fn(usize) -> Value| (0..BATCH).map(make).collect::<Vec<_>>();
+
+        let mut target = doc.clone();
+        let timing = measure(
+            || (),
+            |()| {
+                for turn in 0..BATCH {
+                    live_resource::patch::merge(black_box(&mut target), &patches[turn & 1]);
+                }
+            },
+        );
+        report("live_resource::patch::merge", "value", timing);
+
+        let mut target = doc.clone();
+        let timing = measure(
+            || batch_of(&|turn| patches[turn & 1].clone()),
+            |batch| {
+                for patch in batch {
+                    live_resource::patch::merge_owned(black_box(&mut target), patch);
+                }
+            },
+        );
+        report("live_resource::patch::merge_owned", "value", timing);
+
+        let mut target = doc.clone();
+        let timing = measure(
+            || (),
+            |()| {
+                for turn in 0..BATCH {
+                    json_patch::merge(black_box(&mut target), &patches[turn & 1]);
+                }
+            },
+        );
+        report("json_patch::merge", "value", timing);
+
+        let mut target = doc.clone();
+        let timing = measure(
+            || (),
+            |()| {
+                for turn in 0..BATCH {
+                    let text = black_box(texts[turn & 1].as_bytes());
+                    let update = limits.parse_update(text).expect("a valid update");
+                    update
+                        .patch
+                        .apply_owned(black_box(&mut target))
+                        .expect("a merge applies");
+                }
+            },
+        );
+        report("Limits::parse_update + Patch::apply_owned", "wire", timing);
+
+        let mut target = doc;
+        let timing = measure(
+            || (),
+            |()| {
+                for turn in 0..BATCH {
+                    let text = black_box(texts[turn & 1].as_bytes());
+                    let message: Value = serde_json::from_slice(text).expect("valid JSON");
+                    json_patch::merge(black_box(&mut target), &message["merge"]);
+                }
+            },
+        );
+        report("serde_json::from_slice + json_patch::merge", "wire", timing);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- serve
+
+#[derive(serde::Deserialize)]
+struct Publish {
+    count: u64,
+    #[serde(default)]
+    pace_us: u64,
+}
+
+async fn serve(state_bytes: usize) -> Result<()> {
+    let board = support::dashboard(state_bytes);
+    let symbol = support::symbol(board.as_object().map_or(0, |board| board.len() / 2));
+    let hub = Hub::new();
+    hub.set(TOPIC, board)?;
+
+    let publisher = hub.clone();
+    let publish = move |axum::extract::Query(publish): axum::extract::Query<Publish>| async move {
+        let started = tokio::time::Instant::now();
+        let pace = Duration::from_micros(publish.pace_us);
+        for n in 0..publish.count {
+            if !pace.is_zero() {
+                tokio::time::sleep_until(started + pace * n as u32).await;
+            }
+            let price = 100.0 + (n % 100) as f64 / 100.0;
+            let patch = json!({ &symbol: { "price": price, "ts": now_us() } });
+            if let Err(error) = publisher.merge(TOPIC, patch) {
+                return format!("publish failed: {error}");
+            }
+        }
+        format!("published {}", publish.count)
+    };
+    let app =
+        live_resource::server::router(hub).route("/bench/publish", axum::routing::get(publish));
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    // No Nagle delay, as Node.js's http server and `ws` have by default.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    println!("{}", json!({"port": port, "pid": std::process::id()}));
+    // Bounded even if the load generator dies without killing it.
+    let lifetime = tokio::time::sleep(SERVER_LIFETIME);
+    tokio::select! {
+        served = axum::serve(listener, app).into_future() => served?,
+        () = lifetime => eprintln!("fanout serve: lifetime of {SERVER_LIFETIME:?} is over"),
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- load
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Proto {
+    /// live-resource's WebSocket protocol at `/live/ws`.
+    Ours,
+    /// Socket.IO 4 (Engine.IO 4, websocket transport only).
+    SocketIo,
+}
+
+#[derive(Debug)]
+struct LoadOptions {
+    proto: Proto,
+    subscribers: usize,
+    updates: u64,
+    paced: u64,
+    pace: Duration,
+    /// The size of the topic's state, as the server command was told: only
+    /// reported.
+    state_bytes: u64,
+    server: Vec<String>,
+}
+
+impl LoadOptions {
+    fn parse(args: &[String]) -> Result<Self> {
+        let split = args.iter().position(|arg| arg == "--");
+        let (flags, server) = match split {
+            Some(at) => (&args[..at], args[at + 1..].to_vec()),
+            None => return Err("fanout load: give the server command after `--`".into()),
+        };
+        let mut values = HashMap::new();
+        for pair in flags.chunks(2) {
+            let [flag, value] = pair else {
+                return Err(format!("fanout load: {pair:?} has no value").into());
+            };
+            values.insert(flag.trim_start_matches("--").to_owned(), value.clone());
+        }
+        let number = |name: &str, default: u64| -> Result<u64> {
+            values
+                .get(name)
+                .map_or(Ok(default), |value| value.parse().map_err(Error::from))
+        };
+        let proto = match values.get("proto").map(String::as_str) {
+            Some("ours") | None => Proto::Ours,
+            Some("socketio") => Proto::SocketIo,
+            Some(other) => return Err(format!("fanout load: unknown proto {other}").into()),
+        };
+        Ok(Self {
+            proto,
+            subscribers: number("subscribers", 100)? as usize,
+            updates: number("updates", 100)?,
+            paced: number("paced", 50)?,
+            pace: Duration::from_millis(number("pace-ms", 5)?),
+            state_bytes: number("state-bytes", STATE_BYTES as u64)?,
+            server,
+        })
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The server under test, killed when dropped.
+struct Server {
+    /// Killed on drop (`kill_on_drop`).
+    _child: tokio::process::Child,
+    port: u16,
+    pid: u32,
+}
+
+async fn start(command: &[String]) -> Result<Server> {
+    let (program, args) = command.split_first().ok_or("no server command")?;
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    // The first JSON line; a wrapper (a profiler) may print other lines first.
+    let hello = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            match serde_json::from_str::<Value>(&line) {
+                Ok(hello) if hello.get("port").is_some() => return Ok(hello),
+                _ => eprintln!("server: {line}"),
+            }
+        }
+        Err(Error::from("the server exited before it printed its port"))
+    })
+    .await
+    .map_err(|_| "the server printed no port within 30 s")??;
+    let port = hello["port"].as_u64().ok_or("no port")? as u16;
+    let pid = hello["pid"].as_u64().ok_or("no pid")? as u32;
+    eprintln!("server {command:?}: pid {pid}, port {port}");
+    // Whatever else it prints goes to our stderr.
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("server: {line}");
+        }
+    });
+    Ok(Server {
+        _child: child,
+        port,
+        pid,
+    })
+}
+
+/// utime + stime of `pid`, all its threads, in seconds.
+fn cpu_seconds(pid: u32, ticks_per_second: f64) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .ok_or("odd /proc/PID/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let utime: f64 = fields[11].parse()?;
+    let stime: f64 = fields[12].parse()?;
+    Ok((utime + stime) / ticks_per_second)
+}
+
+/// VmRSS of `pid`, in KiB.
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .ok_or("no VmRSS")?;
+    Ok(line.split_whitespace().nth(1).ok_or("odd VmRSS")?.parse()?)
+}
+
+fn clock_ticks() -> Result<f64> {
+    let output = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()?;
+    Ok(String::from_utf8(output.stdout)?.trim().parse()?)
+}
+
+/// `GET path` on the server, with plain HTTP/1.1: the response's body.
+async fn get(port: u16, path: &str) -> Result<String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    if !response.starts_with("HTTP/1.1 200") {
+        return Err(format!("GET {path}: {response}").into());
+    }
+    Ok(response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_owned())
+}
+
+/// Reads the next text message, answering Engine.IO pings on the way.
+async fn next_text(socket: &mut Socket, proto: Proto) -> Result<Option<String>> {
+    while let Some(message) = socket.next().await {
+        let Message::Text(text) = message? else {
+            continue;
+        };
+        if proto == Proto::SocketIo && text.as_str() == "2" {
+            socket.send(Message::text("3")).await?;
+            continue;
+        }
+        return Ok(Some(text.as_str().to_owned()));
+    }
+    Ok(None)
+}
+
+/// A protocol message as JSON: ours is the whole frame; a Socket.IO event
+/// `42["name",{..}]` becomes its payload `{..}`, with its name as `type`.
+fn parse(proto: Proto, text: &str) -> Option<Value> {
+    match proto {
+        Proto::Ours => serde_json::from_str(text).ok(),
+        Proto::SocketIo => {
+            let event: Value = serde_json::from_str(text.strip_prefix("42")?).ok()?;
+            let mut payload = event.get(1)?.clone();
+            payload["type"] = event.get(0)?.clone();
+            Some(payload)
+        }
+    }
+}
+
+/// One subscriber, connected and subscribed: its snapshot has arrived.
+async fn subscriber(port: u16, proto: Proto) -> Result<Socket> {
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024);
+    let url = match proto {
+        Proto::Ours => format!("ws://127.0.0.1:{port}/live/ws"),
+        Proto::SocketIo => format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"),
+    };
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
+    if proto == Proto::SocketIo {
+        let open = next_text(&mut socket, proto).await?.ok_or("closed")?;
+        if !open.starts_with('0') {
+            return Err(format!("expected an Engine.IO open packet, got {open}").into());
+        }
+        socket.send(Message::text("40")).await?;
+        let connected = next_text(&mut socket, proto).await?.ok_or("closed")?;
+        if !connected.starts_with("40") {
+            return Err(format!("expected a Socket.IO connect packet, got {connected}").into());
+        }
+        let subscribe = json!(["subscribe", {"topic": TOPIC}]);
+        socket.send(Message::text(format!("42{subscribe}"))).await?;
+    } else {
+        let subscribe = json!({"type": "subscribe", "topic": TOPIC});
+        socket.send(Message::text(subscribe.to_string())).await?;
+    }
+    loop {
+        let text = next_text(&mut socket, proto).await?.ok_or("closed")?;
+        if parse(proto, &text).is_some_and(|message| message["type"] == "snapshot") {
+            return Ok(socket);
+        }
+    }
+}
+
+/// What one subscriber saw of the updates.
+#[derive(Default)]
+struct Log {
+    /// Publish-to-receipt latency in µs of each update, by seq (from 1).
+    latency_us: Vec<u32>,
+    /// When the last update of the burst arrived (wall clock µs).
+    burst_done_us: u64,
+    /// When the first update was published (its timestamp).
+    first_ts_us: u64,
+    resyncs: u64,
+}
+
+/// Reads updates until `last` arrives, the socket closes, or nothing comes
+/// for 60 s.
+async fn follow(
+    mut socket: Socket,
+    proto: Proto,
+    burst: u64,
+    last: u64,
+    delivered: Arc<AtomicU64>,
+) -> Log {
+    let mut log = Log {
+        latency_us: Vec::with_capacity(last as usize),
+        ..Log::default()
+    };
+    let idle = Duration::from_secs(60);
+    while let Ok(Ok(Some(text))) = tokio::time::timeout(idle, next_text(&mut socket, proto)).await {
+        let received = now_us();
+        let Some(message) = parse(proto, &text) else {
+            continue;
+        };
+        match message["type"].as_str() {
+            Some("update") => {}
+            Some("resync") => {
+                log.resyncs += 1;
+                continue;
+            }
+            _ => continue,
+        }
+        let seq = message["seq"].as_u64().unwrap_or(0);
+        let sent = message["merge"]
+            .as_object()
+            .and_then(|symbols| symbols.values().next())
+            .and_then(|quote| quote["ts"].as_u64())
+            .unwrap_or(received);
+        if seq == 1 {
+            log.first_ts_us = sent;
+        }
+        if seq == burst {
+            log.burst_done_us = received;
+        }
+        log.latency_us
+            .push(received.saturating_sub(sent).min(u64::from(u32::MAX)) as u32);
+        delivered.fetch_add(1, Ordering::Relaxed);
+        if seq >= last {
+            break;
+        }
+    }
+    let _ = socket.close(None).await;
+    log
+}
+
+/// Waits until `delivered` reaches `target`, or `limit` passes.
+async fn until(delivered: &AtomicU64, target: u64, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while delivered.load(Ordering::Relaxed) < target {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    true
+}
+
+/// The `p`th percentile of sorted `values`.
+fn percentile(values: &[u32], p: f64) -> u32 {
+    if values.is_empty() {
+        return 0;
+    }
+    let rank = ((values.len() as f64) * p / 100.0).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
+async fn load(options: LoadOptions) -> Result<Value> {
+    let ticks = clock_ticks()?;
+    let server = start(&options.server).await?;
+    let (port, pid, proto, k) = (server.port, server.pid, options.proto, options.subscribers);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_before = rss_kib(pid)?;
+
+    let connecting = Instant::now();
+    let sockets: Vec<Socket> = futures::stream::iter(0..k)
+        .map(|_| async move {
+            tokio::time::timeout(Duration::from_secs(60), subscriber(port, proto))
+                .await
+                .map_err(|_| Error::from("a subscriber took over 60 s to subscribe"))?
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    let connect_s = connecting.elapsed().as_secs_f64();
+    // Let the server settle (allocator, timers) before reading its size.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_idle = rss_kib(pid)?;
+
+    let burst = options.updates;
+    let last = burst + options.paced;
+    let delivered = Arc::new(AtomicU64::new(0));
+    let followers: Vec<_> = sockets
+        .into_iter()
+        .map(|socket| tokio::spawn(follow(socket, proto, burst, last, Arc::clone(&delivered))))
+        .collect();
+
+    let limit = Duration::from_secs(120);
+    let me = std::process::id();
+    let loader_start = cpu_seconds(me, ticks)?;
+    let cpu_start = cpu_seconds(pid, ticks)?;
+    get(port, &format!("/bench/publish?count={burst}&pace_us=0")).await?;
+    let burst_complete = until(&delivered, k as u64 * burst, limit).await;
+    let cpu_burst = cpu_seconds(pid, ticks)? - cpu_start;
+    let loader_burst = cpu_seconds(me, ticks)? - loader_start;
+    let rss_burst = rss_kib(pid)?;
+
+    let pace_us = options.pace.as_micros();
+    let loader_start = cpu_seconds(me, ticks)?;
+    let cpu_start = cpu_seconds(pid, ticks)?;
+    get(
+        port,
+        &format!("/bench/publish?count={}&pace_us={pace_us}", options.paced),
+    )
+    .await?;
+    let paced_complete = until(&delivered, k as u64 * last, limit).await;
+    let cpu_paced = cpu_seconds(pid, ticks)? - cpu_start;
+    let loader_paced = cpu_seconds(me, ticks)? - loader_start;
+
+    let mut logs = Vec::with_capacity(k);
+    for follower in followers {
+        logs.push(follower.await?);
+    }
+    drop(server);
+
+    let first_ts = logs
+        .iter()
+        .map(|log| log.first_ts_us)
+        .filter(|&t| t > 0)
+        .min()
+        .unwrap_or(0);
+    let burst_done = logs.iter().map(|log| log.burst_done_us).max().unwrap_or(0);
+    let burst_s = burst_done.saturating_sub(first_ts) as f64 / 1e6;
+    let split = |log: &Log, paced: bool| -> Vec<u32> {
+        let at = (burst as usize).min(log.latency_us.len());
+        let part = if paced {
+            &log.latency_us[at..]
+        } else {
+            &log.latency_us[..at]
+        };
+        part.to_vec()
+    };
+    let mut burst_latency: Vec<u32> = logs.iter().flat_map(|log| split(log, false)).collect();
+    let mut paced_latency: Vec<u32> = logs.iter().flat_map(|log| split(log, true)).collect();
+    burst_latency.sort_unstable();
+    paced_latency.sort_unstable();
+    let received: usize = logs.iter().map(|log| log.latency_us.len()).sum();
+    let expected = k as u64 * last;
+
+    Ok(json!({
+        "bench": "fanout",
+        "loader": "rust",
+        "server": match proto { Proto::Ours => "live-resource", Proto::SocketIo => "socket.io" },
+        "subscribers": k,
+        "updates": burst,
+        "paced": options.paced,
+        "pace_ms": options.pace.as_millis() as u64,
+        "state_bytes": options.state_bytes,
+        "connect_s": connect_s,
+        "rss_before_kib": rss_before,
+        "rss_idle_kib": rss_idle,
+        "rss_after_burst_kib": rss_burst,
+        "bytes_per_subscriber": (rss_idle.saturating_sub(rss_before) * 1024) as f64 / k as f64,
+        "burst_s": burst_s,
+        "deliveries_per_s": (k as u64 * burst) as f64 / burst_s,
+        "burst_p50_us": percentile(&burst_latency, 50.0),
+        "burst_p99_us": percentile(&burst_latency, 99.0),
+        "p50_us": percentile(&paced_latency, 50.0),
+        "p99_us": percentile(&paced_latency, 99.0),
+        "cpu_burst_s": cpu_burst,
+        "cpu_paced_s": cpu_paced,
+        "loader_cpu_burst_s": loader_burst,
+        "loader_cpu_paced_s": loader_paced,
+        "received": received,
+        "expected": expected,
+        "complete": burst_complete && paced_complete && received as u64 == expected,
+        "resyncs": logs.iter().map(|log| log.resyncs).sum::<u64>(),
+    }))
+}
