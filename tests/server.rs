@@ -89,10 +89,7 @@ async fn topics_may_contain_slashes_and_unknown_ones_are_404() {
 
 #[tokio::test]
 async fn the_authorization_hook_denies_with_403() {
-    let config =
-        Config::default().authorize(|request: &axum::http::request::Parts, topic: &str| {
-            !topic.starts_with("users/") || request.headers.get("authorization").is_some()
-        });
+    let config = private_users();
     let addr = serve(hub(), config).await;
     let client = reqwest::Client::new();
     let url = format!("http://{addr}/live/users/7/notifications");
@@ -111,21 +108,28 @@ async fn the_authorization_hook_denies_with_403() {
     assert_eq!(events.status(), 403);
 }
 
+/// `users/..` topics need an `Authorization` header; the rest are public.
+fn private_users() -> Config {
+    Config::default().authorize(|request: &axum::http::request::Parts, topic: &str| {
+        !topic.starts_with("users/") || request.headers.get("authorization").is_some()
+    })
+}
+
+async fn listing(addr: SocketAddr) -> Value {
+    let response = reqwest::get(format!("http://{addr}/live")).await.unwrap();
+    response.json().await.unwrap()
+}
+
+fn topic_names(listing: &Value) -> Vec<&str> {
+    let topics = listing["topics"].as_array().unwrap();
+    topics.iter().map(|t| t["name"].as_str().unwrap()).collect()
+}
+
 #[tokio::test]
 async fn the_listing_shows_topics_and_counters() {
     let addr = serve(hub(), Config::default()).await;
-    let body: Value = reqwest::get(format!("http://{addr}/live"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let names: Vec<&str> = body["topics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let body = listing(addr).await;
+    let names = topic_names(&body);
     assert_eq!(names, ["quotes", "users/7/notifications"]);
     assert!(body["server"]["clients"].is_u64());
     assert!(body["hub"]["published"].is_u64());
@@ -441,23 +445,10 @@ async fn websocket_tells_subscribers_when_a_topic_is_removed() {
 
 #[tokio::test]
 async fn the_listing_shows_only_topics_the_request_may_read() {
-    let config =
-        Config::default().authorize(|request: &axum::http::request::Parts, topic: &str| {
-            !topic.starts_with("users/") || request.headers.get("authorization").is_some()
-        });
+    let config = private_users();
     let addr = serve(hub(), config).await;
-    let body: Value = reqwest::get(format!("http://{addr}/live"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let names: Vec<&str> = body["topics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let body = listing(addr).await;
+    let names = topic_names(&body);
     assert_eq!(names, ["quotes"]);
 }
 
