@@ -55,6 +55,9 @@ mod error;
 mod frame;
 mod subscription;
 
+#[cfg(feature = "socketio-client")]
+pub(crate) use connection::is_permanent;
+
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

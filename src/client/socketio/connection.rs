@@ -62,7 +62,7 @@ pub(super) async fn open(
             tokio_tungstenite::connect_async_with_config(request, Some(settings), true)
                 .await
                 .map_err(|error| {
-                    let permanent = is_permanent(&error);
+                    let permanent = crate::client::ws::is_permanent(&error);
                     let error = SocketIoError::connect(&url, error);
                     if permanent {
                         BoxError::from(Permanent::new(error))
@@ -127,18 +127,6 @@ fn request(config: &Config) -> Result<tungstenite::handshake::client::Request, S
         request.headers_mut().append(name.clone(), value.clone());
     }
     Ok(request)
-}
-
-/// Whether a failed connect cannot succeed on a retry.
-fn is_permanent(error: &tungstenite::Error) -> bool {
-    match error {
-        tungstenite::Error::Url(_) => true,
-        tungstenite::Error::Http(response) => {
-            let status = response.status();
-            status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429
-        }
-        _ => false,
-    }
 }
 
 /// Reads the Engine.IO open packet, then connects the namespace.

@@ -154,8 +154,10 @@ fn later(after: Duration) -> Instant {
         .unwrap_or_else(|| now + Duration::from_secs(60 * 60 * 24 * 365))
 }
 
-/// Whether a failed connect cannot succeed on a retry.
-fn is_permanent(error: &tungstenite::Error) -> bool {
+/// Whether a failed connect cannot succeed on a retry (a bad URL, or an
+/// upgrade refused with a 4xx other than 408 and 429). Shared with the
+/// Socket.IO client, which connects the same way.
+pub(crate) fn is_permanent(error: &tungstenite::Error) -> bool {
     match error {
         tungstenite::Error::Url(_) => true,
         tungstenite::Error::Http(response) => {
