@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
-use live_resource::Limits;
+use live_resource::{Document, Limits};
 use serde_json::Value;
 
 /// The dashboard sizes measured, as (label, approximate bytes of compact JSON).
@@ -63,6 +63,14 @@ fn small_patch(c: &mut Criterion) {
             b.iter(|| {
                 turn ^= 1;
                 json_patch::merge(black_box(&mut target), black_box(&patches[turn]));
+            });
+        });
+
+        let mut document = Document::from(&doc);
+        group.bench_function(format!("document/{label}"), |b| {
+            b.iter(|| {
+                turn ^= 1;
+                black_box(&mut document).merge(black_box(&patches[turn]));
             });
         });
 

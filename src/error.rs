@@ -50,7 +50,7 @@ pub enum Error {
 
     /// A JSON Patch (RFC 6902) could not be applied; the target was left unchanged.
     #[error("patch does not apply: {0}")]
-    Apply(#[source] json_patch::PatchError),
+    Apply(#[source] crate::patch::ApplyError),
 
     /// The JSON state is valid but does not decode into the consumer's type.
     ///

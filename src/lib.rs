@@ -71,6 +71,7 @@
 
 mod backoff;
 pub mod client;
+pub mod document;
 mod error;
 pub mod hub;
 mod limits;
@@ -88,6 +89,7 @@ mod status;
 mod update;
 
 pub use backoff::Backoff;
+pub use document::Document;
 pub use error::{BoxError, Error, Result};
 pub use hub::Hub;
 pub use limits::Limits;

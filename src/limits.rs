@@ -174,9 +174,21 @@ impl Limits {
     /// Checks that applying `patch` to `target` stays within the bounds: a
     /// JSON Patch can write a small value far down a deep path, or copy what
     /// is already there (see `patch::effect::check_json_ops`).
-    pub(crate) fn check_write(&self, target: &Value, patch: &crate::Patch) -> Result<(), Error> {
+    pub(crate) fn check_write<T: crate::patch::tree::Tree>(
+        &self,
+        target: &T,
+        patch: &crate::Patch,
+    ) -> Result<(), Error> {
         self.check_patch(patch)?;
-        crate::patch::effect::check_json_ops(target, patch, self.max_depth, self.max_message_bytes)
+        match patch {
+            crate::Patch::Json(ops) => crate::patch::effect::check_json_ops(
+                target,
+                ops,
+                self.max_depth,
+                self.max_message_bytes,
+            ),
+            _ => Ok(()),
+        }
     }
 
     fn check_text(&self, bytes: &[u8], max: usize) -> Result<(), Error> {
@@ -230,22 +242,7 @@ fn text_depth(bytes: &[u8]) -> usize {
 /// The nesting of an in-memory value (a scalar is 0), walked without recursion
 /// so that a hostile value cannot exhaust the stack here.
 pub(crate) fn value_depth(value: &Value) -> usize {
-    let mut deepest = 0;
-    let mut pending = vec![(value, 0usize)];
-    while let Some((value, depth)) = pending.pop() {
-        match value {
-            Value::Object(map) => {
-                deepest = deepest.max(depth + 1);
-                pending.extend(map.values().map(|child| (child, depth + 1)));
-            }
-            Value::Array(items) => {
-                deepest = deepest.max(depth + 1);
-                pending.extend(items.iter().map(|child| (child, depth + 1)));
-            }
-            _ => {}
-        }
-    }
-    deepest
+    crate::patch::tree::Tree::depth(value)
 }
 
 #[cfg(test)]

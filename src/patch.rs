@@ -5,10 +5,14 @@
 //! for what a merge patch cannot say (array element edits, explicit `null`
 //! values). [`Patch::Replace`] swaps the whole value.
 
+mod apply_error;
 pub(crate) mod diff;
 pub(crate) mod effect;
 mod merge;
+pub(crate) mod operations;
+pub(crate) mod tree;
 
+pub use apply_error::{ApplyError, ApplyErrorKind};
 pub use merge::{merge, merge_owned};
 
 use serde_json::Value;
@@ -67,7 +71,7 @@ impl Patch {
     pub fn apply(&self, target: &mut Value) -> Result<(), Error> {
         match self {
             Self::Merge(patch) => merge(target, patch),
-            Self::Json(ops) => json_patch::patch(target, ops).map_err(Error::Apply)?,
+            Self::Json(ops) => operations::apply(target, ops)?,
             Self::Replace(value) => *target = value.clone(),
         }
         Ok(())
@@ -96,7 +100,7 @@ impl Patch {
     pub fn apply_owned(self, target: &mut Value) -> Result<(), Error> {
         match self {
             Self::Merge(patch) => merge_owned(target, patch),
-            Self::Json(ops) => json_patch::patch(target, &ops).map_err(Error::Apply)?,
+            Self::Json(ops) => operations::apply(target, &ops)?,
             Self::Replace(value) => *target = value,
         }
         Ok(())

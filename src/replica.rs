@@ -4,14 +4,12 @@
 //! Every driver (the one-shot [`LiveResource::new`](crate::LiveResource::new)
 //! and the resilient ones) shares these rules, so they are stated once here.
 
-use serde_json::Value;
-
-use crate::{Error, Limits, Snapshot, Update};
+use crate::{Document, Error, Limits, Snapshot, Update};
 
 /// A JSON state kept current by updates.
 #[derive(Debug)]
 pub(crate) struct Replica {
-    state: Value,
+    state: Document,
     /// The `seq` of the last update the state includes; `None` until a
     /// versioned snapshot or a sequenced update says otherwise.
     version: Option<u64>,
@@ -29,12 +27,12 @@ pub(crate) enum Offer {
 impl Replica {
     pub(crate) fn new(snapshot: Snapshot) -> Self {
         Self {
-            state: snapshot.data,
+            state: Document::from(snapshot.data),
             version: snapshot.version,
         }
     }
 
-    pub(crate) fn state(&self) -> &Value {
+    pub(crate) fn state(&self) -> &Document {
         &self.state
     }
 
@@ -69,7 +67,7 @@ impl Replica {
             _ => {}
         }
         limits.check_write(&self.state, &update.patch)?;
-        update.patch.apply_owned(&mut self.state)?;
+        self.state.apply_owned(update.patch)?;
         // An unversioned state adopts the first sequence number it sees: from
         // then on, gaps and duplicates are caught.
         if update.seq.is_some() {

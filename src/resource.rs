@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::replica::Replica;
 use crate::source::Source;
-use crate::{Backoff, BoxError, Error, Limits, Snapshot, Status, Update};
+use crate::{Backoff, BoxError, Document, Error, Limits, Snapshot, Status, Update};
 use driver::Driver;
 pub use shared::{SharedResource, Subscriber};
 
@@ -258,8 +258,30 @@ impl<T: DeserializeOwned> LiveResource<T> {
     /// the snapshot has arrived.
     ///
     /// This is the state as the source sent it, including updates whose
-    /// result did not decode into `T`.
-    pub fn json(&self) -> Option<&Value> {
+    /// result did not decode into `T`. It is a [`Document`]: it reads like a
+    /// `serde_json::Value` (index it, compare it with one, or copy it out with
+    /// [`Document::to_value`]), and keeps objects indexed so that an update
+    /// costs what its patch touches, not the size of the state.
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use live_resource::{LiveResource, Snapshot, Update};
+    /// use serde_json::{Value, json};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let snapshot = async { Ok::<_, std::io::Error>(Snapshot::new(1, json!({"n": 1, "tags": ["a"]}))) };
+    /// let updates = stream::iter([Ok::<_, std::io::Error>(Update::merge(2, json!({"n": 2})))]);
+    /// let mut resource = LiveResource::<Value>::new(snapshot, updates);
+    /// while resource.next().await.is_some() {}
+    ///
+    /// let state = resource.json().unwrap();
+    /// assert_eq!(state["n"], json!(2));
+    /// assert_eq!(state["tags"][0].as_str(), Some("a"));
+    /// assert_eq!(*state, json!({"n": 2, "tags": ["a"]}));
+    /// # }
+    /// ```
+    pub fn json(&self) -> Option<&Document> {
         self.replica.as_ref().map(Replica::state)
     }
 

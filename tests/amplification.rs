@@ -3,7 +3,7 @@
 //! operation. Both the hub and a client refuse such patches, state intact.
 
 use futures::{StreamExt, stream};
-use live_resource::{Error, Hub, Limits, LiveResource, Patch, Snapshot, Update};
+use live_resource::{Document, Error, Hub, Limits, LiveResource, Patch, Snapshot, Update};
 use serde_json::{Value, json};
 
 fn ops(value: Value) -> Patch {
@@ -108,5 +108,8 @@ async fn a_client_refuses_a_doubling_patch_and_keeps_its_state() {
         resource.next().await.unwrap(),
         Err(Error::SelfCopy { operation: 1 })
     ));
-    assert_eq!(resource.json(), Some(&json!({"a": {"n": 1}})));
+    assert_eq!(
+        resource.json().map(Document::to_value),
+        Some(json!({"a": {"n": 1}}))
+    );
 }

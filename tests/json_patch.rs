@@ -123,8 +123,11 @@ fn apply_error_says_which_operation_failed() {
     let Error::Apply(cause) = &err else {
         panic!("expected Error::Apply, got {err:?}");
     };
-    assert_eq!(cause.operation, 1);
-    assert!(matches!(cause.kind, json_patch::PatchErrorKind::TestFailed));
+    assert_eq!(cause.operation(), 1);
+    assert_eq!(
+        cause.kind(),
+        live_resource::patch::ApplyErrorKind::TestFailed
+    );
     assert!(
         std::error::Error::source(&err).is_some(),
         "the json-patch error is the source"

@@ -21,7 +21,9 @@ use futures::StreamExt;
 use live_resource::client::http::HttpError;
 use live_resource::client::sse::SseSource;
 use live_resource::source::{Event, EventStream, Permanent, UpdateSource};
-use live_resource::{Backoff, BoxError, Error, Hub, Limits, LiveResource, Patch, Status, Update};
+use live_resource::{
+    Backoff, BoxError, Document, Error, Hub, Limits, LiveResource, Patch, Status, Update,
+};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -414,7 +416,7 @@ fn drive(mut resource: LiveResource<Value>) -> mpsc::UnboundedReceiver<Seen> {
     tokio::spawn(async move {
         while let Some(item) = resource.next().await {
             let version = resource.version();
-            let json = resource.json().cloned();
+            let json = resource.json().map(Document::to_value);
             if seen
                 .send(Seen {
                     item,

@@ -84,7 +84,7 @@ impl Topic {
             // preconditions: they must still hold. Applying a patch found to
             // change nothing leaves the value as it is.
             if let Patch::Json(ops) = &patch {
-                json_patch::patch(&mut state.value, ops).map_err(Error::Apply)?;
+                crate::patch::operations::apply(&mut state.value, ops)?;
             }
             return Ok(state.version);
         }

@@ -7,6 +7,7 @@ use json_patch::jsonptr::Pointer;
 use serde_json::Value;
 
 use super::Patch;
+use super::tree::Tree;
 use crate::Error;
 
 /// Whether applying `patch` to `target` would change it. Exact for merge
@@ -34,15 +35,12 @@ pub(crate) fn changes(target: &Value, patch: &Patch) -> bool {
 ///   patch changed could copy its own copies, doubling the state with every
 ///   operation ([`Error::SelfCopy`]). Refusing those also keeps the first two
 ///   checks, made against `target` as it is, exact.
-pub(crate) fn check_json_ops(
-    target: &Value,
-    patch: &Patch,
+pub(crate) fn check_json_ops<T: Tree>(
+    target: &T,
+    ops: &[PatchOperation],
     max_depth: usize,
     max_bytes: usize,
 ) -> Result<(), Error> {
-    let Patch::Json(ops) = patch else {
-        return Ok(());
-    };
     let depth = crate::limits::value_depth;
     let mut written: Vec<&Pointer> = Vec::new();
     let mut copied = 0usize;
@@ -59,12 +57,12 @@ pub(crate) fn check_json_ops(
                         max: max_bytes,
                     });
                 }
-                (&*op.path, op.path.count() + source.map_or(0, depth))
+                (&*op.path, op.path.count() + source.map_or(0, T::depth))
             }
             PatchOperation::Move(op) => {
                 let source = source(target, &op.from, &written, index)?;
                 written.push(&op.from);
-                (&*op.path, op.path.count() + source.map_or(0, depth))
+                (&*op.path, op.path.count() + source.map_or(0, T::depth))
             }
             PatchOperation::Remove(op) => (&*op.path, 0),
             PatchOperation::Test(_) => continue,
@@ -80,7 +78,7 @@ pub(crate) fn check_json_ops(
 /// What an operation writing at `path` changes: the path itself, or the whole
 /// array when it inserts into or removes from one, since that moves every
 /// element after it to another index.
-fn changed<'p>(target: &Value, op: &PatchOperation, path: &'p Pointer) -> &'p Pointer {
+fn changed<'p, T: Tree>(target: &T, op: &PatchOperation, path: &'p Pointer) -> &'p Pointer {
     let shifts = matches!(
         op,
         PatchOperation::Add(_)
@@ -89,8 +87,8 @@ fn changed<'p>(target: &Value, op: &PatchOperation, path: &'p Pointer) -> &'p Po
             | PatchOperation::Move(_)
     );
     match path.parent() {
-        Some(parent) if shifts => match parent.resolve(target) {
-            Ok(Value::Object(_)) => path,
+        Some(parent) if shifts => match target.at(parent) {
+            Some(parent) if parent.is_object() => path,
             // An array, or a place this patch itself creates.
             _ => parent,
         },
@@ -99,17 +97,17 @@ fn changed<'p>(target: &Value, op: &PatchOperation, path: &'p Pointer) -> &'p Po
 }
 
 /// What a `copy` or `move` reads, refused if an earlier operation wrote there.
-fn source<'t>(
-    target: &'t Value,
+fn source<'t, T: Tree>(
+    target: &'t T,
     from: &Pointer,
     written: &[&Pointer],
     operation: usize,
-) -> Result<Option<&'t Value>, Error> {
+) -> Result<Option<&'t T>, Error> {
     let overlaps = |path: &&Pointer| path.starts_with(from) || from.starts_with(path);
     if written.iter().any(overlaps) {
         return Err(Error::SelfCopy { operation });
     }
-    Ok(from.resolve(target).ok())
+    Ok(target.at(from))
 }
 
 fn merge_changes(target: &Value, patch: &Value) -> bool {

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use super::CHANGES_PER_POLL;
 use super::driver::Driver;
 use crate::replica::Replica;
-use crate::{Error, Limits, Status};
+use crate::{Document, Error, Limits, Status};
 
 /// The state a shared resource publishes: read in place by every consumer.
 #[derive(Debug, Default)]
@@ -67,7 +67,7 @@ struct Current {
 /// // A late subscriber starts from the current state.
 /// let mut late = quotes.subscribe();
 /// assert_eq!(late.next().await.unwrap()?, json!({"AAPL": 190.0}));
-/// assert_eq!(quotes.read(|state| state.map(|s| s["AAPL"].clone())), Some(json!(190.0)));
+/// assert_eq!(quotes.read(|state| state.and_then(|s| s["AAPL"].as_f64())), Some(190.0));
 /// # Ok(())
 /// # }
 /// ```
@@ -167,7 +167,7 @@ impl<T: DeserializeOwned + Send + 'static> SharedResource<T> {
 
     /// Looks at the current JSON state in place (no clone), `None` before
     /// the first snapshot. The task waits while `read` runs: keep it short.
-    pub fn read<R>(&self, read: impl FnOnce(Option<&Value>) -> R) -> R {
+    pub fn read<R>(&self, read: impl FnOnce(Option<&Document>) -> R) -> R {
         read(
             self.inner
                 .current

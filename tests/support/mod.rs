@@ -1,5 +1,9 @@
 //! Helpers shared by the integration tests.
 
+// Each test crate uses a part of these.
+#[allow(dead_code)]
+pub(crate) mod arbitrary;
+
 use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
@@ -8,6 +12,7 @@ use serde::de::DeserializeOwned;
 ///
 /// Panics with the path and the cause when the file is missing or does not
 /// parse: a broken data file is a broken test, not a skipped one.
+#[allow(dead_code)] // Not every test crate reads spec vectors.
 pub(crate) fn vectors<T: DeserializeOwned>(name: &str) -> Vec<T> {
     let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "data", name]
         .iter()

@@ -1,0 +1,145 @@
+//! RFC 7396 JSON Merge Patch into a [`Document`], borrowed and owned.
+//!
+//! The same rules as [`crate::patch::merge`]; what differs is the cost. Each
+//! level of the patch is one hash lookup in the document, so a one-field
+//! patch costs the same whatever the size of the object it lands in, and a
+//! key is allocated only when it is new.
+
+use serde_json::Value;
+
+use super::{Document, Map};
+
+impl Document {
+    /// Applies an RFC 7396 JSON Merge Patch, in place.
+    ///
+    /// Objects merge key by key, recursively; a `null` member deletes the key;
+    /// anything that is not an object (arrays included) replaces the target
+    /// whole. A merge patch cannot fail. The recursion is as deep as the patch,
+    /// which [`Limits`](crate::Limits) bounds for every patch read from a wire.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use live_resource::Document;
+    /// use serde_json::json;
+    ///
+    /// let mut doc = Document::from(json!({"title": "Goodbye!", "author": {"givenName": "John", "familyName": "Doe"}}));
+    /// doc.merge(&json!({"title": "Hello!", "author": {"familyName": null}}));
+    /// assert_eq!(doc, json!({"title": "Hello!", "author": {"givenName": "John"}}));
+    /// ```
+    pub fn merge(&mut self, patch: &Value) {
+        match patch {
+            Value::Object(fields) => self.object_for_merge().merge_fields(fields),
+            leaf => self.assign(leaf),
+        }
+    }
+
+    /// Applies an RFC 7396 JSON Merge Patch, consuming it: its strings and
+    /// arrays move into the document instead of being copied.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use live_resource::Document;
+    /// use serde_json::json;
+    ///
+    /// let mut doc = Document::from(json!({"AAPL": {"price": 1.0, "volume": 10}}));
+    /// doc.merge_owned(json!({"AAPL": {"price": 2.5}, "MSFT": {"price": 3.0, "note": null}}));
+    /// assert_eq!(doc, json!({"AAPL": {"price": 2.5, "volume": 10}, "MSFT": {"price": 3.0}}));
+    /// ```
+    pub fn merge_owned(&mut self, patch: Value) {
+        match patch {
+            Value::Object(fields) => self.object_for_merge().merge_fields_owned(fields),
+            leaf => *self = Document::from(leaf),
+        }
+    }
+
+    /// The object an object patch merges into: this one, or a new empty one
+    /// in place of whatever else was here.
+    fn object_for_merge(&mut self) -> &mut Map {
+        if !matches!(self, Self::Object(_)) {
+            *self = Self::Object(Map::new());
+        }
+        match self {
+            Self::Object(map) => map,
+            _ => unreachable!("just made an object"),
+        }
+    }
+
+    /// `*self = value`, reusing this string's or array's buffer when the new
+    /// value is of the same kind: a status text that changes at every update
+    /// then costs no allocation.
+    fn assign(&mut self, value: &Value) {
+        match (&mut *self, value) {
+            (Self::Number(number), Value::Number(new)) => number.clone_from(new),
+            (Self::String(string), Value::String(new)) => string.clone_from(new),
+            (Self::Array(items), Value::Array(new)) if items.len() == new.len() => {
+                for (item, new) in items.iter_mut().zip(new) {
+                    item.assign(new);
+                }
+            }
+            _ => *self = Document::from(value),
+        }
+    }
+
+    /// A new member from a patch: RFC 7396 merges an object patch into an
+    /// empty object, so its `null` members, at any depth of objects, vanish.
+    fn from_patch(value: &Value) -> Self {
+        match value {
+            Value::Object(fields) => {
+                let mut map = Map::with_capacity(fields.len());
+                map.merge_fields(fields);
+                Self::Object(map)
+            }
+            leaf => Self::from(leaf),
+        }
+    }
+
+    /// [`Document::from_patch`], moving the value in.
+    fn from_patch_owned(value: Value) -> Self {
+        match value {
+            Value::Object(fields) => {
+                let mut map = Map::with_capacity(fields.len());
+                map.merge_fields_owned(fields);
+                Self::Object(map)
+            }
+            leaf => Self::from(leaf),
+        }
+    }
+}
+
+impl Map {
+    fn merge_fields(&mut self, fields: &serde_json::Map<String, Value>) {
+        for (key, value) in fields {
+            if value.is_null() {
+                self.remove(key);
+                continue;
+            }
+            match (self.get_mut(key), value) {
+                (Some(slot), Value::Object(nested)) => slot.object_for_merge().merge_fields(nested),
+                (Some(slot), leaf) => slot.assign(leaf),
+                (None, value) => {
+                    self.insert(key.as_str(), Document::from_patch(value));
+                }
+            }
+        }
+    }
+
+    fn merge_fields_owned(&mut self, fields: serde_json::Map<String, Value>) {
+        for (key, value) in fields {
+            if value.is_null() {
+                self.remove(&key);
+                continue;
+            }
+            match (self.get_mut(&key), value) {
+                (Some(slot), Value::Object(nested)) => {
+                    slot.object_for_merge().merge_fields_owned(nested);
+                }
+                (Some(slot), leaf) => *slot = Document::from(leaf),
+                (None, value) => {
+                    self.insert(key, Document::from_patch_owned(value));
+                }
+            }
+        }
+    }
+}
