@@ -5,13 +5,15 @@
 //! Each benchmark keeps one document for all its iterations and mutates it in
 //! place, alternating between two prices so that every merge really writes.
 //!
-//! - `merge/small_patch/*`: [`live_resource::patch::merge`] against
-//!   [`json_patch::merge`], and [`live_resource::patch::merge_owned`] (which
-//!   consumes a fresh copy of the patch each time; `patch_clone` is that copy
-//!   alone).
+//! - `merge/small_patch/*`: [`live_resource::patch::merge`] on a
+//!   `serde_json::Value` and [`Document::merge`] (the state a `LiveResource`
+//!   keeps) against [`json_patch::merge`], and
+//!   [`live_resource::patch::merge_owned`] (which consumes a fresh copy of the
+//!   patch each time; `patch_clone` is that copy alone).
 //! - `wire/parse_apply/*`: from update text to applied state, ours through
 //!   [`Limits::parse_update`] and [`Patch::apply_owned`](live_resource::Patch::apply_owned),
-//!   the peer through `serde_json::from_slice` and `json_patch::merge`.
+//!   or into a [`Document`] as a `LiveResource` does, the peer through
+//!   `serde_json::from_slice` and `json_patch::merge`.
 
 mod support;
 
@@ -109,6 +111,15 @@ fn parse_apply(c: &mut Criterion) {
                 turn ^= 1;
                 let update = limits.parse_update(black_box(&texts[turn])).unwrap();
                 update.patch.apply_owned(black_box(&mut target)).unwrap();
+            });
+        });
+
+        let mut document = Document::from(&doc);
+        group.bench_function(format!("document/{label}"), |b| {
+            b.iter(|| {
+                turn ^= 1;
+                let update = limits.parse_update(black_box(&texts[turn])).unwrap();
+                black_box(&mut document).apply_owned(update.patch).unwrap();
             });
         });
 

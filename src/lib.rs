@@ -52,6 +52,9 @@
 //!   replacement; [`Patch::diff`] finds the smallest one between two values.
 //! - [`Update`] and [`Snapshot`]: the two messages of the wire protocol.
 //! - [`LiveResource`]: the client side, a [`Stream`](futures::Stream) of typed states.
+//! - [`Document`]: the JSON state a live resource keeps, read like a
+//!   `serde_json::Value`, with objects indexed so that an update costs what it
+//!   touches, not the size of the state.
 //! - [`Limits`]: the bounds every inbound message is checked against.
 //! - [`Error`]: everything that can go wrong, by phase.
 //!

@@ -3,7 +3,10 @@
 use std::fmt;
 
 use async_trait::async_trait;
+use axum::extract::OriginalUri;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Uri};
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// Decides whether a request may read a topic: its snapshot, its SSE stream,
 /// or a WebSocket subscription (then `request` is the upgrade request).
@@ -50,6 +53,57 @@ where
             Err(Denied::new("access to this topic is denied"))
         }
     }
+}
+
+/// A copy of `request` that owns its text, for a connection that keeps it to
+/// ask the hook again at each subscription.
+///
+/// hyper's header values and URI are slices of the buffer it read the request
+/// into, 8 KiB or more: a plain clone would keep that buffer alive for as long
+/// as the connection lasts. Here the URI and the header values share one
+/// allocation of their own size instead. Extensions are cloned as they are,
+/// but for axum's [`OriginalUri`], which is a slice of that buffer too.
+pub(super) fn detach(request: &Parts) -> Parts {
+    let uri = request.uri.to_string();
+    let original = request
+        .extensions
+        .get::<OriginalUri>()
+        .map(|OriginalUri(original)| original.to_string())
+        .filter(|original| *original != uri);
+    let values: usize = request.headers.values().map(|value| value.len()).sum();
+    let size = uri.len() + original.as_ref().map_or(0, String::len) + values;
+    let mut text = BytesMut::with_capacity(size);
+    text.put_slice(uri.as_bytes());
+    if let Some(original) = &original {
+        text.put_slice(original.as_bytes());
+    }
+    for value in request.headers.values() {
+        text.put_slice(value.as_bytes());
+    }
+    let mut text = text.freeze();
+
+    let mut taken = |len: usize| text.split_to(len);
+    let own_uri = |copy: Bytes, uri: &Uri| Uri::from_maybe_shared(copy).unwrap_or_else(|_| uri.clone());
+    let mut detached = Parts::clone(request);
+    detached.uri = own_uri(taken(uri.len()), &request.uri);
+    if let Some(OriginalUri(kept)) = detached.extensions.get_mut::<OriginalUri>() {
+        *kept = match &original {
+            Some(original) => own_uri(taken(original.len()), kept),
+            None => detached.uri.clone(),
+        };
+    }
+    let mut headers = HeaderMap::with_capacity(request.headers.len());
+    for (name, value) in &request.headers {
+        let copy = HeaderValue::from_maybe_shared(taken(value.len()))
+            .map(|mut copy| {
+                copy.set_sensitive(value.is_sensitive());
+                copy
+            })
+            .unwrap_or_else(|_| value.clone());
+        headers.append(name, copy);
+    }
+    detached.headers = headers;
+    detached
 }
 
 /// A refusal by an [`Authorize`] hook, with the reason shown to the client.
