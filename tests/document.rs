@@ -357,3 +357,32 @@ fn removing_a_member_keeps_the_others_and_their_lookups() {
     }
     assert_eq!(document.as_object().unwrap().len(), 66);
 }
+
+/// A merge patch on a wide object: members set, nested, deleted and re-added,
+/// on both sides of the size at which lookups go from a scan to the hash.
+fn wide_patch() -> impl Strategy<Value = Value> {
+    let key = (0..40u8).prop_map(|i| format!("k{i}"));
+    let member = prop_oneof![
+        2 => Just(Value::Null),
+        3 => any::<i32>().prop_map(Value::from),
+        1 => (0..3u8, any::<bool>()).prop_map(|(i, b)| json!({format!("n{i}"): b})),
+    ];
+    prop::collection::btree_map(key, member, 0..12)
+        .prop_map(|members| Value::Object(members.into_iter().collect()))
+}
+
+proptest! {
+    #[test]
+    fn wide_objects_merge_as_values_do(patches in prop::collection::vec(wide_patch(), 1..40)) {
+        let mut expected = json!({});
+        let mut document = Document::from(&expected);
+        for patch in patches {
+            merge(&mut expected, &patch);
+            document.merge_owned(patch);
+            prop_assert_eq!(&document, &expected);
+        }
+        for key in (0..40).map(|i| format!("k{i}")) {
+            prop_assert_eq!(document.get(&key).map(Document::to_value), expected.get(&key).cloned());
+        }
+    }
+}
