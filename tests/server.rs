@@ -486,3 +486,88 @@ async fn a_refused_resubscribe_ends_the_old_subscription() {
         "no more updates of a refused topic: {quiet:?}"
     );
 }
+
+/// Who the request says it is, as an authentication layer would record it.
+#[derive(Clone, Debug, PartialEq)]
+struct User(&'static str);
+
+#[tokio::test]
+async fn the_websocket_hook_sees_the_upgrade_request_at_every_subscription() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    let config =
+        Config::default().authorize(move |request: &axum::http::request::Parts, topic: &str| {
+            let original = request.extensions.get::<axum::extract::OriginalUri>();
+            record.lock().unwrap().push((
+                topic.to_owned(),
+                request.uri.to_string(),
+                original.map(|uri| uri.0.to_string()),
+                request.headers.get("x-tenant").cloned(),
+                request.extensions.get::<User>().cloned(),
+            ));
+            true
+        });
+    let app = axum::Router::new()
+        .nest("/api", router_with(hub(), config))
+        .layer(axum::Extension(User("ann")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{addr}/api/live/ws?room=7"
+        ))
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("x-tenant", "acme".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    for topic in ["quotes", "users/7/notifications"] {
+        send(&mut socket, json!({"type": "subscribe", "topic": topic})).await;
+        assert_eq!(receive(&mut socket).await["type"], "snapshot");
+    }
+
+    let seen = seen.lock().unwrap();
+    let topics: Vec<&str> = seen.iter().map(|(topic, ..)| topic.as_str()).collect();
+    assert_eq!(topics, ["quotes", "users/7/notifications"]);
+    for (_, uri, original, tenant, user) in seen.iter() {
+        assert_eq!(
+            uri, "/live/ws?room=7",
+            "the URI as the nested router saw it"
+        );
+        assert_eq!(original.as_deref(), Some("/api/live/ws?room=7"));
+        assert_eq!(
+            tenant.as_ref().map(|value| value.to_str().unwrap()),
+            Some("acme")
+        );
+        assert_eq!(user.as_ref(), Some(&User("ann")));
+    }
+}
+
+#[tokio::test]
+async fn websocket_batches_larger_than_the_write_buffer_arrive_whole_and_in_order() {
+    let hub = Hub::new();
+    let big: serde_json::Map<String, Value> =
+        (0..4000).map(|n| (format!("key{n}"), json!(n))).collect();
+    hub.set("big", Value::Object(big.clone())).unwrap();
+    let addr = serve(hub.clone(), Config::default()).await;
+    let mut socket = ws(addr).await;
+    send(&mut socket, json!({"type": "subscribe", "topic": "big"})).await;
+    let snapshot = receive(&mut socket).await;
+    assert_eq!(snapshot["data"], Value::Object(big));
+
+    // Ready together, these go out in one batch of many writes.
+    let padding = "x".repeat(2000);
+    for n in 1..=40 {
+        hub.merge("big", json!({"key0": n, "padding": padding}))
+            .unwrap();
+    }
+    for n in 1..=40 {
+        let update = receive(&mut socket).await;
+        assert_eq!(
+            (update["seq"].as_u64(), update["merge"]["key0"].as_u64()),
+            (Some(n), Some(n))
+        );
+    }
+}

@@ -5,7 +5,7 @@ use std::fmt;
 use async_trait::async_trait;
 use axum::extract::OriginalUri;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Uri};
+use axum::http::{HeaderMap, HeaderValue, Request, Uri};
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// Decides whether a request may read a topic: its snapshot, its SSE stream,
@@ -70,40 +70,44 @@ pub(super) fn detach(request: &Parts) -> Parts {
         .get::<OriginalUri>()
         .map(|OriginalUri(original)| original.to_string())
         .filter(|original| *original != uri);
-    let values: usize = request.headers.values().map(|value| value.len()).sum();
-    let size = uri.len() + original.as_ref().map_or(0, String::len) + values;
-    let mut text = BytesMut::with_capacity(size);
+    let values: usize = request.headers.values().map(HeaderValue::len).sum();
+    let mut text =
+        BytesMut::with_capacity(uri.len() + original.as_ref().map_or(0, String::len) + values);
     text.put_slice(uri.as_bytes());
-    if let Some(original) = &original {
-        text.put_slice(original.as_bytes());
-    }
+    text.put_slice(original.as_deref().unwrap_or_default().as_bytes());
     for value in request.headers.values() {
         text.put_slice(value.as_bytes());
     }
     let mut text = text.freeze();
 
-    let mut taken = |len: usize| text.split_to(len);
-    let own_uri = |copy: Bytes, uri: &Uri| Uri::from_maybe_shared(copy).unwrap_or_else(|_| uri.clone());
-    let mut detached = Parts::clone(request);
-    detached.uri = own_uri(taken(uri.len()), &request.uri);
+    let (mut detached, ()) = Request::new(()).into_parts();
+    detached.method = request.method.clone();
+    detached.version = request.version;
+    detached.uri = own_uri(text.split_to(uri.len()), &request.uri);
+    detached.extensions = request.extensions.clone();
     if let Some(OriginalUri(kept)) = detached.extensions.get_mut::<OriginalUri>() {
         *kept = match &original {
-            Some(original) => own_uri(taken(original.len()), kept),
+            Some(original) => own_uri(text.split_to(original.len()), kept),
             None => detached.uri.clone(),
         };
     }
-    let mut headers = HeaderMap::with_capacity(request.headers.len());
+    detached.headers = HeaderMap::with_capacity(request.headers.len());
     for (name, value) in &request.headers {
-        let copy = HeaderValue::from_maybe_shared(taken(value.len()))
-            .map(|mut copy| {
+        let copy = match HeaderValue::from_maybe_shared(text.split_to(value.len())) {
+            Ok(mut copy) => {
                 copy.set_sensitive(value.is_sensitive());
                 copy
-            })
-            .unwrap_or_else(|_| value.clone());
-        headers.append(name, copy);
+            }
+            Err(_) => value.clone(),
+        };
+        detached.headers.append(name, copy);
     }
-    detached.headers = headers;
     detached
+}
+
+/// `copy`, the text of `uri`, as a URI; `uri` itself should it not parse back.
+fn own_uri(copy: Bytes, uri: &Uri) -> Uri {
+    Uri::from_maybe_shared(copy).unwrap_or_else(|_| uri.clone())
 }
 
 /// A refusal by an [`Authorize`] hook, with the reason shown to the client.

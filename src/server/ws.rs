@@ -1,41 +1,51 @@
 //! `GET /live/ws`: many topics over one WebSocket connection.
 
-use std::collections::HashMap;
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::request::Parts;
 use axum::response::Response;
 
-use futures::{SinkExt, StreamExt};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{FutureExt, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use tokio_stream::StreamMap;
 
 use super::AppState;
-use super::protocol::{Deliveries, Reply};
+use super::authorize::detach;
+use super::protocol::Reply;
 use super::sse::heartbeat_timer;
 use super::stats::{Counter, Gauge, Guard};
 use crate::Error;
-use crate::hub::Delivery;
+use crate::hub::{Delivery, Subscription};
 
+// `upgrade` comes before `request`: taking the upgrade out of the request's
+// extensions first keeps it out of the copy the connection keeps.
 pub(super) async fn upgrade(
     State(state): State<AppState>,
-    request: Parts,
     upgrade: WebSocketUpgrade,
+    request: Parts,
 ) -> Response {
     let limit = state.config.client_limits().message_bytes();
+    let request = Box::new(detach(&request));
     upgrade
         // tungstenite zero-fills its whole read buffer before each read, and
         // our loop reads after every delivery: a small buffer keeps an idle
-        // subscriber near 16 KiB instead of 148 KiB, and halves the CPU.
-        // Client messages are small requests, so 1 KiB reads cost nothing.
+        // subscriber small, and halves the CPU. Client messages are small
+        // requests, so 1 KiB reads cost nothing.
         .read_buffer_size(1024)
+        // The write buffer keeps the capacity of the most it ever held: past
+        // this much a batch goes out in more than one write, so a burst, or a
+        // stalled subscriber, leaves no more than this and one message behind.
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| async move {
-            let reason = Connection::new(state, request).run(socket).await;
-            tracing::info!(%reason, "websocket disconnected");
+        .on_upgrade(move |socket| {
+            Connection::new(state, request)
+                .run(socket)
+                .map(|reason| tracing::info!(%reason, "websocket disconnected"))
         })
 }
 
@@ -53,18 +63,39 @@ enum Request {
     },
 }
 
-/// One subscribed topic.
+/// One subscribed topic: its deliveries, then `None` once when the topic is
+/// removed.
 struct Followed {
+    subscription: Subscription,
+    /// Whether the subscription ended and the `None` that says so was given.
+    ended: bool,
     /// The `seq` of the last update sent for this topic, for heartbeats.
     last_sent: Option<u64>,
     _counted: Guard,
 }
 
+impl Stream for Followed {
+    type Item = Option<Delivery>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let delivery = ready!(self.subscription.poll_next_unpin(cx));
+        self.ended = delivery.is_none();
+        Poll::Ready(Some(delivery))
+    }
+}
+
+/// What a connection keeps for its whole life: the task that runs it holds
+/// it, so everything here is paid per idle subscriber.
 struct Connection {
     state: AppState,
-    request: Parts,
-    streams: StreamMap<String, Deliveries>,
-    followed: HashMap<String, Followed>,
+    /// The upgrade request, for the hook at each subscription; boxed, as it
+    /// is large and the task's future holds it in more than one place.
+    request: Box<Parts>,
+    /// The subscribed topics.
+    streams: StreamMap<String, Followed>,
     _client: Guard,
 }
 
@@ -74,21 +105,37 @@ type Reason = String;
 /// How many ready deliveries one write gathers before it flushes.
 const BATCH: usize = 64;
 
+/// How many bytes the socket's write buffer gathers before it writes.
+const WRITE_BUFFER: usize = 8 * 1024;
+
 impl Connection {
-    fn new(state: AppState, request: Parts) -> Self {
+    fn new(state: AppState, request: Box<Parts>) -> Self {
         let client = state.stats.open(Gauge::Clients);
         Self {
             state,
             request,
-            streams: StreamMap::new(),
-            followed: HashMap::new(),
+            // Most connections follow one topic: room for more is made when
+            // they ask.
+            streams: StreamMap::with_capacity(1),
             _client: client,
         }
     }
 
-    async fn run(mut self, socket: WebSocket) -> Reason {
+    /// Serves the connection until it ends.
+    ///
+    /// Not an `async fn`: the socket is split before the future is made, so
+    /// that the future holds the two small halves and not the socket itself.
+    fn run(self, socket: WebSocket) -> impl Future<Output = Reason> + Send {
+        let (sink, inbound) = socket.split();
+        self.serve(sink, inbound)
+    }
+
+    async fn serve(
+        mut self,
+        mut sink: SplitSink<WebSocket, Message>,
+        mut inbound: SplitStream<WebSocket>,
+    ) -> Reason {
         tracing::info!(uri = %self.request.uri, "websocket connected");
-        let (mut sink, mut inbound) = socket.split();
         let mut heartbeat = heartbeat_timer(&self.state);
         loop {
             let outgoing = tokio::select! {
@@ -106,7 +153,9 @@ impl Connection {
                     Some(Ok(Message::Close(frame))) => {
                         return format!("the client closed: {:?}", frame.map(|f| f.code));
                     }
-                    Some(Ok(Message::Text(text))) => self.handle(text.as_bytes()).await,
+                    // Boxed: requests are rare, and their futures would
+                    // otherwise make every connection's task larger.
+                    Some(Ok(Message::Text(text))) => Box::pin(self.handle(text.as_bytes())).await,
                     Some(Ok(Message::Binary(_))) => vec![self.refusal(None, "bad_message", "binary frames are not part of the protocol")],
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
                 },
@@ -117,7 +166,7 @@ impl Connection {
                 }
                 _ = heartbeat.tick() => {
                     let mut beats = vec![Message::Ping(Default::default())];
-                    beats.extend(self.followed.iter().map(|(topic, followed)| {
+                    beats.extend(self.streams.iter().map(|(topic, followed)| {
                         text(&Reply::Heartbeat { topic, seq: followed.last_sent })
                     }));
                     beats
@@ -175,7 +224,6 @@ impl Connection {
             Request::Unsubscribe { topic } => {
                 tracing::debug!(topic, "unsubscribed");
                 self.streams.remove(&topic);
-                self.followed.remove(&topic);
                 Vec::new()
             }
         }
@@ -187,10 +235,9 @@ impl Connection {
         // A subscription asked for again is replaced, and a refused one must
         // not leave the old one running: drop it first.
         self.streams.remove(&topic);
-        self.followed.remove(&topic);
         // The count first: it is cheap, the hook may not be.
         let limit = config.topics_per_connection();
-        if self.followed.len() >= limit {
+        if self.streams.len() >= limit {
             let message = format!("a connection may follow at most {limit} topics");
             return vec![self.refusal(Some(&topic), "too_many_subscriptions", message)];
         }
@@ -221,17 +268,13 @@ impl Connection {
             }
         };
         tracing::debug!(topic, ?since, "subscribed");
-        let deliveries = subscription
-            .map(Some)
-            .chain(futures::stream::once(async { None }));
-        self.streams.insert(topic.clone(), deliveries.boxed());
-        self.followed.insert(
-            topic,
-            Followed {
-                last_sent: since,
-                _counted: self.state.stats.open(Gauge::Subscriptions),
-            },
-        );
+        let followed = Followed {
+            subscription,
+            ended: false,
+            last_sent: since,
+            _counted: self.state.stats.open(Gauge::Subscriptions),
+        };
+        self.streams.insert(topic, followed);
         replies
     }
 
@@ -239,7 +282,8 @@ impl Connection {
     fn deliver(&mut self, topic: &str, delivery: Option<Delivery>) -> Message {
         match delivery {
             Some(Delivery::Update(frame)) => {
-                if let Some(followed) = self.followed.get_mut(topic) {
+                let followed = self.streams.iter_mut().find(|(name, _)| name == topic);
+                if let Some((_, followed)) = followed {
                     followed.last_sent = Some(frame.seq());
                 }
                 self.state.stats.count(Counter::UpdatesSent);
@@ -252,7 +296,7 @@ impl Connection {
                 text(&Reply::Resync { topic })
             }
             None => {
-                self.followed.remove(topic);
+                self.streams.remove(topic);
                 let reply = Reply::Error {
                     topic: Some(topic),
                     code: "unknown_topic",
