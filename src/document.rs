@@ -8,11 +8,14 @@
 //! the object, so a one-field update costs the same on a 1 KB state as on a
 //! 1 MB one.
 //!
-//! Everything else is as in `serde_json::Value`: the same six kinds of value,
-//! the same numbers ([`serde_json::Number`]), `doc["key"]` and `doc[0]` that
-//! give `Null` when nothing is there, [`Document::pointer`], comparison with a
-//! `Value`, and decoding into any `T: Deserialize` straight from the document,
-//! without a copy.
+//! It reads like a `serde_json::Value`: the same six kinds of value, the same
+//! numbers ([`serde_json::Number`]), `doc["key"]` and `doc[0]` that give
+//! `Null` when nothing is there, [`Document::pointer`], comparison with a
+//! `Value` or a number or string, and decoding into any `T: Deserialize`
+//! straight from the document, without a copy, by serde_json's rules. Two
+//! things differ: members keep the order they arrived in (a `Value`'s are
+//! sorted), and a member deleted by a patch hands its place in that order to
+//! the last member.
 
 mod de;
 mod merge;
@@ -27,7 +30,9 @@ use serde_json::{Number, Value};
 use crate::{Error, Patch};
 
 /// The hasher of every [`Map`]: fast on short keys, and seeded at random per
-/// process and per map, so keys chosen to collide cannot be precomputed.
+/// process and per map, so that no fixed set of keys collides everywhere. It
+/// makes no stronger claim against a sender that probes for collisions: the
+/// state comes from the server a client chose to follow.
 type KeyHasher = foldhash::fast::RandomState;
 
 /// A JSON value, kept for patching: the state of a
@@ -168,9 +173,34 @@ impl Map {
     }
 
     /// Removes the member `key`, returning its value. The last member takes
-    /// its place in the order.
-    pub fn remove(&mut self, key: &str) -> Option<Document> {
+    /// its place in the order, so that a removal costs what a lookup costs.
+    ///
+    /// ```
+    /// use live_resource::Document;
+    /// use serde_json::json;
+    ///
+    /// let mut doc = Document::from(json!({"a": 1, "b": 2, "c": 3}));
+    /// let Document::Object(map) = &mut doc else { unreachable!() };
+    /// assert_eq!(map.swap_remove("a"), Some(Document::from(json!(1))));
+    /// assert_eq!(map.keys().collect::<Vec<_>>(), ["c", "b"]);
+    /// ```
+    pub fn swap_remove(&mut self, key: &str) -> Option<Document> {
         self.members.swap_remove(&Key(key))
+    }
+
+    /// [`Map::swap_remove`], also saying where the member was.
+    pub(crate) fn swap_remove_full(&mut self, key: &str) -> Option<(usize, Document)> {
+        let (index, _, value) = self.members.swap_remove_full(&Key(key))?;
+        Some((index, value))
+    }
+
+    /// Puts a member back where [`Map::swap_remove_full`] took it from: the
+    /// member moved into its place goes back to the end.
+    pub(crate) fn restore(&mut self, index: usize, key: &str, value: Document) {
+        let (last, _) = self.members.insert_full(key.into(), value);
+        if index < last {
+            self.members.swap_indices(index, last);
+        }
     }
 
     /// The members, in order.
@@ -237,6 +267,36 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         && a_words.remainder().iter().eq(b_words.remainder())
 }
 
+impl<'a> IntoIterator for &'a Map {
+    type Item = (&'a str, &'a Document);
+    type IntoIter = std::iter::Map<
+        indexmap::map::Iter<'a, Box<str>, Document>,
+        fn((&'a Box<str>, &'a Document)) -> (&'a str, &'a Document),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.members.iter().map(|(key, value)| (&**key, value))
+    }
+}
+
+impl<K: Into<Box<str>>> FromIterator<(K, Document)> for Map {
+    /// ```
+    /// use live_resource::Document;
+    /// use live_resource::document::Map;
+    ///
+    /// let map: Map = [("a", Document::Bool(true))].into_iter().collect();
+    /// assert_eq!(Document::Object(map)["a"], true);
+    /// ```
+    fn from_iter<I: IntoIterator<Item = (K, Document)>>(members: I) -> Self {
+        let members = members.into_iter();
+        let mut map = Map::with_capacity(members.size_hint().0);
+        for (key, value) in members {
+            map.insert(key, value);
+        }
+        map
+    }
+}
+
 impl Document {
     /// This document as a [`serde_json::Value`], copied.
     ///
@@ -292,8 +352,10 @@ impl Document {
         Ok(())
     }
 
-    /// [`Document::apply`], consuming the patch: its values move into the
-    /// document instead of being copied.
+    /// [`Document::apply`], consuming the patch: a merge patch's or a
+    /// replacement's values move into the document instead of being copied.
+    /// (A JSON Patch's values are copied, as one operation's value may be
+    /// written more than once.)
     ///
     /// # Errors
     ///
@@ -342,9 +404,73 @@ impl Document {
             })
     }
 
+    /// The value at an RFC 6901 JSON Pointer, to change in place.
+    ///
+    /// ```
+    /// use live_resource::Document;
+    /// use serde_json::json;
+    ///
+    /// let mut doc = Document::from(json!({"rows": [{"n": 1}]}));
+    /// *doc.pointer_mut("/rows/0/n").unwrap() = Document::from(json!(2));
+    /// assert_eq!(doc, json!({"rows": [{"n": 2}]}));
+    /// ```
+    pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Document> {
+        if pointer.is_empty() {
+            return Some(self);
+        }
+        let tokens = pointer.strip_prefix('/')?.split('/');
+        tokens
+            .map(unescape)
+            .try_fold(self, |node, token| match node {
+                Self::Object(map) => map.get_mut(&token),
+                Self::Array(items) => array_index(&token).and_then(|index| items.get_mut(index)),
+                _ => None,
+            })
+    }
+
+    /// Takes the value out, leaving `null` in its place.
+    ///
+    /// ```
+    /// use live_resource::Document;
+    /// use serde_json::json;
+    ///
+    /// let mut doc = Document::from(json!({"a": [1]}));
+    /// let a = doc.pointer_mut("/a").unwrap().take();
+    /// assert_eq!(a, json!([1]));
+    /// assert_eq!(doc, json!({"a": null}));
+    /// ```
+    pub fn take(&mut self) -> Document {
+        std::mem::take(self)
+    }
+
     /// `true` for `null`.
     pub fn is_null(&self) -> bool {
         matches!(self, Self::Null)
+    }
+
+    /// `true` for `true` and `false`.
+    pub fn is_boolean(&self) -> bool {
+        matches!(self, Self::Bool(_))
+    }
+
+    /// `true` for a number.
+    pub fn is_number(&self) -> bool {
+        matches!(self, Self::Number(_))
+    }
+
+    /// `true` for a string.
+    pub fn is_string(&self) -> bool {
+        matches!(self, Self::String(_))
+    }
+
+    /// `true` for an array.
+    pub fn is_array(&self) -> bool {
+        matches!(self, Self::Array(_))
+    }
+
+    /// `true` for an object.
+    pub fn is_object(&self) -> bool {
+        matches!(self, Self::Object(_))
     }
 
     /// The boolean, if this is one.
@@ -398,6 +524,22 @@ impl Document {
     pub fn as_object(&self) -> Option<&Map> {
         match self {
             Self::Object(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    /// The members, to change in place, if this is an object.
+    pub fn as_object_mut(&mut self) -> Option<&mut Map> {
+        match self {
+            Self::Object(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    /// The items, to change in place, if this is an array.
+    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Document>> {
+        match self {
+            Self::Array(items) => Some(items),
             _ => None,
         }
     }
@@ -507,6 +649,56 @@ impl PartialEq<Document> for Value {
     }
 }
 
+/// `document == 2`, `document == "text"`, as with a `serde_json::Value`.
+macro_rules! eq_primitive {
+    ($($ty:ty => $as:ident),* $(,)?) => {
+        $(
+            impl PartialEq<$ty> for Document {
+                fn eq(&self, other: &$ty) -> bool {
+                    self.$as().is_some_and(|value| value == *other)
+                }
+            }
+
+            impl PartialEq<Document> for $ty {
+                fn eq(&self, other: &Document) -> bool {
+                    other == self
+                }
+            }
+        )*
+    };
+}
+
+eq_primitive! {
+    i64 => as_i64,
+    u64 => as_u64,
+    f64 => as_f64,
+    bool => as_bool,
+}
+
+impl PartialEq<i32> for Document {
+    fn eq(&self, other: &i32) -> bool {
+        self.as_i64() == Some(i64::from(*other))
+    }
+}
+
+impl PartialEq<str> for Document {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == Some(other)
+    }
+}
+
+impl PartialEq<&str> for Document {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
+    }
+}
+
+impl PartialEq<String> for Document {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == Some(other.as_str())
+    }
+}
+
 /// Where nothing is found, indexing gives this, as `serde_json::Value` does.
 static NULL: Document = Document::Null;
 
@@ -516,6 +708,15 @@ impl ops::Index<&str> for Document {
     /// The member `key`, or `Null` when this is not an object or has no such member.
     fn index(&self, key: &str) -> &Document {
         self.get(key).unwrap_or(&NULL)
+    }
+}
+
+impl ops::Index<&String> for Document {
+    type Output = Document;
+
+    /// The member `key`, or `Null`, as with a `&str`.
+    fn index(&self, key: &String) -> &Document {
+        &self[key.as_str()]
     }
 }
 
@@ -560,10 +761,22 @@ impl Serialize for Map {
 }
 
 impl fmt::Display for Document {
-    /// Compact JSON text.
+    /// Compact JSON text, or indented with `{:#}`.
+    ///
+    /// ```
+    /// use live_resource::Document;
+    /// use serde_json::json;
+    ///
+    /// let doc = Document::from(json!({"a": [1]}));
+    /// assert_eq!(doc.to_string(), r#"{"a":[1]}"#);
+    /// assert_eq!(format!("{doc:#}"), "{\n  \"a\": [\n    1\n  ]\n}");
+    /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
-        f.write_str(&text)
+        let text = match f.alternate() {
+            true => serde_json::to_string_pretty(self),
+            false => serde_json::to_string(self),
+        };
+        f.write_str(&text.map_err(|_| fmt::Error)?)
     }
 }
 

@@ -121,6 +121,11 @@ proptest! {
             (Err(Error::Apply(a)), Err(Error::Apply(b))) => {
                 prop_assert_eq!(a, b);
                 prop_assert_eq!(&document, &doc, "a failed patch is undone");
+                prop_assert_eq!(
+                    document.to_string(),
+                    Document::from(&doc).to_string(),
+                    "members back in their places"
+                );
                 prop_assert_eq!(&value, &doc, "a failed patch is undone");
             }
             _ => prop_assert!(false, "Document gave {:?}, Value gave {:?}", result, on_value),
@@ -264,6 +269,115 @@ fn typed_decoding_fails_where_serde_json_fails() {
         // The messages may differ (ours names the key that is not a number).
         assert!(from_document.is_err(), "{value}: {from_document:?}");
     }
+}
+
+#[test]
+fn decoding_refuses_what_decoding_a_value_refuses() {
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    enum Shape {
+        Point { x: i32, y: i32 },
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(field_identifier)]
+    #[allow(dead_code)]
+    enum Field {
+        Name,
+    }
+    let refused = |value: Value, decode: &dyn Fn(&Document) -> bool| {
+        let document = Document::from(&value);
+        assert!(!decode(&document), "{value} decoded from a Document");
+    };
+    // Each of these also fails from a `serde_json::Value`.
+    refused(json!({"Point": [1, 2]}), &|doc| {
+        Shape::deserialize(doc).is_ok()
+    });
+    for key in ["+1", "01", "NaN", "inf", " 1", "1 ", "1x", ""] {
+        refused(json!({key: 1}), &|doc| {
+            HashMap::<i64, u8>::deserialize(doc).is_ok()
+        });
+        assert!(
+            HashMap::<i64, u8>::deserialize(&json!({key: 1})).is_err(),
+            "{key}"
+        );
+    }
+    refused(json!(0), &|doc| Field::deserialize(doc).is_ok());
+    refused(json!("5"), &|doc| u8::deserialize(doc).is_ok());
+    refused(json!(5), &|doc| String::deserialize(doc).is_ok());
+    refused(json!(1), &|doc| bool::deserialize(doc).is_ok());
+    refused(json!({"a": 1}), &|doc| Vec::<u8>::deserialize(doc).is_ok());
+    refused(json!([1]), &|doc| {
+        HashMap::<String, u8>::deserialize(doc).is_ok()
+    });
+
+    // And what a `Value` accepts, a Document does.
+    let keys = Document::from(json!({"-3": 1, "1.5": 2, "7": 3}));
+    assert_eq!(HashMap::<String, u8>::deserialize(&keys).unwrap().len(), 3);
+    assert_eq!(
+        HashMap::<i8, u8>::deserialize(&Document::from(json!({"-3": 1}))).unwrap()[&-3],
+        1
+    );
+    assert_eq!(
+        BTreeMap::<u64, u8>::deserialize(&Document::from(json!({"7": 3}))).unwrap()[&7],
+        3
+    );
+}
+
+#[test]
+fn raw_values_decode_from_a_document() {
+    #[derive(Deserialize)]
+    struct Envelope {
+        kind: String,
+        body: Box<serde_json::value::RawValue>,
+    }
+    let document = Document::from(json!({"kind": "quote", "body": {"price": 1.5, "tags": ["a"]}}));
+    let envelope = Envelope::deserialize(&document).unwrap();
+    assert_eq!(envelope.kind, "quote");
+    let body: Value = serde_json::from_str(envelope.body.get()).unwrap();
+    assert_eq!(body, json!({"price": 1.5, "tags": ["a"]}));
+}
+
+#[test]
+fn numbers_passed_as_serde_jsons_arbitrary_precision_maps_are_numbers() {
+    // What serde_json hands a visitor for a number when a crate in the build
+    // turns its `arbitrary_precision` feature on.
+    let text = r#"{"price": {"$serde_json::private::Number": "1.5"}}"#;
+    let document: Document = serde_json::from_str(text).unwrap();
+    assert_eq!(document, json!({"price": 1.5}));
+}
+
+#[test]
+fn a_document_compares_with_plain_values() {
+    let document = Document::from(json!({"n": 2, "x": 1.5, "s": "on", "b": true}));
+    assert!(document["n"] == 2 && document["n"] == 2u64 && document["n"] == 2i64);
+    assert!(document["x"] == 1.5 && document["s"] == "on" && document["b"] == true);
+    let (on, key) = ("on".to_owned(), "n".to_owned());
+    assert!(document["s"] == on && document["missing"] != 0);
+    assert_eq!(document[&key], 2);
+    assert!(document.is_object() && document["s"].is_string() && document["n"].is_number());
+}
+
+#[test]
+fn documents_cross_threads() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Document>();
+    send_sync::<live_resource::document::Map>();
+}
+
+#[test]
+fn a_failed_json_patch_puts_members_back_in_their_places() {
+    let doc = json!({"a": 1, "b": 2, "c": 3, "d": {"e": 4}});
+    let ops: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "remove", "path": "/a"},
+        {"op": "move", "from": "/b", "path": "/d/b"},
+        {"op": "add", "path": "/z", "value": 0},
+        {"op": "test", "path": "/zz", "value": 0},
+    ]))
+    .unwrap();
+    let mut document = Document::from(&doc);
+    let before = document.to_string();
+    document.apply(&Patch::Json(ops)).unwrap_err();
+    assert_eq!(document.to_string(), before);
 }
 
 #[test]

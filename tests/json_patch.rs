@@ -1,9 +1,10 @@
 //! RFC 6902 JSON Patch through `Patch::Json`: the RFC's Appendix A examples
-//! and the failures around them, and the all-or-nothing guarantee.
+//! and the failures around them, and the all-or-nothing guarantee, on a
+//! `serde_json::Value` and on a `Document`.
 
 mod support;
 
-use live_resource::{Error, Patch, Update};
+use live_resource::{Document, Error, Patch, Update};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -52,6 +53,29 @@ fn apply_both_ways(vector: &Vector) -> (Result<(), Error>, Value) {
         "{}: apply gave {by_ref:?}, apply_owned gave {by_value:?}",
         vector.comment
     );
+
+    // The state a LiveResource keeps, byte for byte, on success or failure.
+    let mut document = Document::from(&vector.doc);
+    let on_document = document.apply(&Patch::Json(vector.patch.clone()));
+    assert_eq!(
+        document, borrowed,
+        "{}: Document and Value disagree",
+        vector.comment
+    );
+    assert_eq!(
+        on_document.is_ok(),
+        by_ref.is_ok(),
+        "{}: Document gave {on_document:?}, Value gave {by_ref:?}",
+        vector.comment
+    );
+    if on_document.is_err() {
+        assert_eq!(
+            document.to_string(),
+            Document::from(&vector.doc).to_string(),
+            "{}: member order restored",
+            vector.comment
+        );
+    }
     (by_ref, borrowed)
 }
 

@@ -3,7 +3,7 @@
 
 mod support;
 
-use live_resource::Patch;
+use live_resource::{Document, Patch};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -33,6 +33,18 @@ fn merge_gives_the_rfc_result() {
         let mut target = vector.target.clone();
         live_resource::patch::merge(&mut target, &vector.patch);
         assert_eq!(target, vector.result, "{}", vector.comment);
+    }
+}
+
+#[test]
+fn document_merge_gives_the_rfc_result() {
+    for vector in rfc7396() {
+        let mut document = Document::from(&vector.target);
+        document.merge(&vector.patch);
+        assert_eq!(document, vector.result, "{}", vector.comment);
+        let mut owned = Document::from(&vector.target);
+        owned.merge_owned(vector.patch.clone());
+        assert_eq!(owned, vector.result, "{}", vector.comment);
     }
 }
 

@@ -1,10 +1,10 @@
 //! A [`Document`] in and out of serde: built straight from JSON text, and
 //! read by `T::deserialize(&document)` without copying it.
 //!
-//! Decoding follows `serde_json::Value`'s rules, so a type decodes from a
-//! document exactly when it decodes from the same `Value`: structs from
-//! objects (or arrays, by position), enums from a string or a one-member
-//! object, map keys that are numbers or booleans parsed from their text.
+//! Decoding follows `serde_json::Value`'s rules (the tests compare the two):
+//! structs from objects (or arrays, by position), enums from a string or a
+//! one-member object, map keys that are numbers or booleans read from their
+//! text as JSON, `RawValue`s as the JSON text of the value.
 
 use std::fmt;
 
@@ -17,6 +17,13 @@ use serde::{Deserialize, Deserializer, forward_to_deserialize_any};
 use serde_json::{Error, Number};
 
 use super::{Document, Map};
+
+/// The key under which serde_json passes a number through a map when its
+/// `arbitrary_precision` feature is on.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// The name under which serde_json asks for a `RawValue`.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 impl<'de> Deserialize<'de> for Document {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -81,11 +88,34 @@ impl<'de> Visitor<'de> for DocumentVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Document, A::Error> {
         let mut map = Map::with_capacity(members.size_hint().unwrap_or(0).min(4096));
         while let Some(key) = members.next_key::<String>()? {
+            // With serde_json's `arbitrary_precision` feature on (any crate in
+            // the build may turn it on), a number reaches us as a map of this
+            // one key and the number's text.
+            if map.is_empty() && key == NUMBER_TOKEN {
+                let text: String = members.next_value()?;
+                let number = text.parse().map_err(de::Error::custom)?;
+                return Ok(Document::Number(number));
+            }
             let value = members.next_value()?;
             map.insert(key, value);
         }
         Ok(Document::Object(map))
     }
+}
+
+/// Number methods: a number gives itself to the visitor as the type it is
+/// (the visitor converts or refuses); anything else is the wrong type.
+macro_rules! numbers {
+    ($($method:ident)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+                match self {
+                    Document::Number(number) => number.deserialize_any(visitor),
+                    _ => Err(self.invalid_type(&visitor)),
+                }
+            }
+        )*
+    };
 }
 
 impl<'de> Deserializer<'de> for &'de Document {
@@ -109,6 +139,51 @@ impl<'de> Deserializer<'de> for &'de Document {
         }
     }
 
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self {
+            Document::Bool(bool) => visitor.visit_bool(*bool),
+            _ => Err(self.invalid_type(&visitor)),
+        }
+    }
+
+    numbers! {
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128
+        deserialize_f32 deserialize_f64
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self {
+            Document::String(string) => visitor.visit_borrowed_str(string),
+            _ => Err(self.invalid_type(&visitor)),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_str(visitor)
+    }
+
+    /// Bytes are a string's UTF-8, or an array of numbers.
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self {
+            Document::String(string) => visitor.visit_borrowed_str(string),
+            Document::Array(items) => visit_items(items, visitor),
+            _ => Err(self.invalid_type(&visitor)),
+        }
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_bytes(visitor)
+    }
+
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self {
             Document::Null => visitor.visit_unit(),
@@ -126,10 +201,59 @@ impl<'de> Deserializer<'de> for &'de Document {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Error> {
+        if name == RAW_VALUE_TOKEN {
+            // serde_json's `RawValue` asks for the JSON text of the value.
+            return visitor.visit_map(RawText(Some(self.to_string())));
+        }
         visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self {
+            Document::Array(items) => visit_items(items, visitor),
+            _ => Err(self.invalid_type(&visitor)),
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self {
+            Document::Object(map) => visit_members(map, visitor),
+            _ => Err(self.invalid_type(&visitor)),
+        }
+    }
+
+    /// A struct is an object, or an array of its fields in order.
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        match self {
+            Document::Object(map) => visit_members(map, visitor),
+            Document::Array(items) => visit_items(items, visitor),
+            _ => Err(self.invalid_type(&visitor)),
+        }
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -163,11 +287,6 @@ impl<'de> Deserializer<'de> for &'de Document {
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         visitor.visit_unit()
-    }
-
-    forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf seq tuple tuple_struct map struct identifier
     }
 }
 
@@ -293,14 +412,21 @@ impl<'de> MapAccess<'de> for Members<'de> {
 /// keyed by `bool` reads its keys from their text, as with `serde_json`.
 struct Key<'de>(&'de str);
 
-macro_rules! parse_key {
-    ($($method:ident => $visit:ident),* $(,)?) => {
+/// Key methods for numbers: the key must be a JSON number and nothing else
+/// (no sign but `-`, no spaces, no `NaN`), as serde_json reads map keys.
+macro_rules! numeric_keys {
+    ($($method:ident)*) => {
         $(
             fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                match self.0.parse() {
-                    Ok(number) => visitor.$visit(number),
-                    Err(_) => Err(de::Error::invalid_type(Unexpected::Str(self.0), &visitor)),
+                let text = self.0;
+                let starts_well = matches!(text.as_bytes().first(), Some(b'0'..=b'9' | b'-'));
+                if !starts_well || text.bytes().any(|byte| byte.is_ascii_whitespace()) {
+                    return Err(de::Error::invalid_type(Unexpected::Str(text), &visitor));
                 }
+                let mut parser = serde_json::Deserializer::from_str(text);
+                let number = parser.$method(visitor)?;
+                parser.end()?;
+                Ok(number)
             }
         )*
     };
@@ -313,20 +439,18 @@ impl<'de> Deserializer<'de> for Key<'de> {
         visitor.visit_borrowed_str(self.0)
     }
 
-    parse_key! {
-        deserialize_bool => visit_bool,
-        deserialize_i8 => visit_i8,
-        deserialize_i16 => visit_i16,
-        deserialize_i32 => visit_i32,
-        deserialize_i64 => visit_i64,
-        deserialize_i128 => visit_i128,
-        deserialize_u8 => visit_u8,
-        deserialize_u16 => visit_u16,
-        deserialize_u32 => visit_u32,
-        deserialize_u64 => visit_u64,
-        deserialize_u128 => visit_u128,
-        deserialize_f32 => visit_f32,
-        deserialize_f64 => visit_f64,
+    numeric_keys! {
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128
+        deserialize_f32 deserialize_f64
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.0 {
+            "true" => visitor.visit_bool(true),
+            "false" => visitor.visit_bool(false),
+            other => Err(de::Error::invalid_type(Unexpected::Str(other), &visitor)),
+        }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -356,6 +480,33 @@ impl<'de> Deserializer<'de> for Key<'de> {
     forward_to_deserialize_any! {
         char str string bytes byte_buf unit unit_struct seq tuple tuple_struct
         map struct identifier ignored_any
+    }
+}
+
+/// What serde_json's `RawValue` reads: one member, under its token, whose
+/// value is the JSON text.
+struct RawText(Option<String>);
+
+impl<'de> MapAccess<'de> for RawText {
+    type Error = Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
+        if self.0.is_none() {
+            return Ok(None);
+        }
+        seed.deserialize(BorrowedStrDeserializer::<Error>::new(RAW_VALUE_TOKEN))
+            .map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
+        let text = self
+            .0
+            .take()
+            .ok_or_else(|| de::Error::custom("value is missing"))?;
+        seed.deserialize(text.into_deserializer())
     }
 }
 
@@ -414,7 +565,6 @@ impl<'de> VariantAccess<'de> for Variant<'de> {
     ) -> Result<V::Value, Error> {
         match self.content {
             Some(Document::Object(map)) => visit_members(map, visitor),
-            Some(Document::Array(items)) => visit_items(items, visitor),
             Some(other) => Err(other.invalid_type(&"struct variant")),
             None => Err(de::Error::invalid_type(
                 Unexpected::UnitVariant,

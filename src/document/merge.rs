@@ -112,7 +112,7 @@ impl Map {
     fn merge_fields(&mut self, fields: &serde_json::Map<String, Value>) {
         for (key, value) in fields {
             if value.is_null() {
-                self.remove(key);
+                self.swap_remove(key);
                 continue;
             }
             match (self.get_mut(key), value) {
@@ -128,7 +128,7 @@ impl Map {
     fn merge_fields_owned(&mut self, fields: serde_json::Map<String, Value>) {
         for (key, value) in fields {
             if value.is_null() {
-                self.remove(&key);
+                self.swap_remove(&key);
                 continue;
             }
             match (self.get_mut(&key), value) {

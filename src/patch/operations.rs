@@ -3,8 +3,9 @@
 //!
 //! Each operation costs what its paths cost, never a copy of the target:
 //! what it displaces goes into an undo log, and when an operation fails the
-//! log is played backwards. Every undo step puts a value back at a place
-//! that was just written, so taking a patch back cannot fail. (The
+//! log is played backwards, members going back to their places in their
+//! object's order. Every undo step acts on a place that was just written, so
+//! taking a patch back cannot fail. (The
 //! `json-patch` crate's own undo can: after a `move` to the root, a failing
 //! later operation makes it panic, which a test here found.)
 
@@ -24,8 +25,23 @@ enum Undo<T> {
     Set(PointerBuf, T),
     /// Take out the member or item an operation added at the pointer.
     Take(PointerBuf),
-    /// Put back the member or item an operation removed from the pointer.
-    Insert(PointerBuf, T),
+    /// Put back a member or item an operation removed, where it was.
+    Insert(Place, T),
+    /// Put back where it was the value a `move` took: the step taken back
+    /// just before this one (the move's `add`) hands it over.
+    MoveBack(Place),
+}
+
+/// Where a removed member or item was.
+struct Place {
+    parent: PointerBuf,
+    slot: Slot,
+}
+
+enum Slot {
+    Item(usize),
+    /// A member, and its place in its object's order.
+    Member(String, usize),
 }
 
 /// Applies `ops` to `target`: all of them, or, on error, none.
@@ -33,8 +49,9 @@ pub(crate) fn apply<T: Tree>(target: &mut T, ops: &[PatchOperation]) -> Result<(
     let mut undo = Vec::new();
     for (index, op) in ops.iter().enumerate() {
         if let Err(kind) = apply_one(target, op, &mut undo) {
+            let mut handed_over = None;
             while let Some(step) = undo.pop() {
-                take_back(target, step);
+                handed_over = take_back(target, step, handed_over);
             }
             let path = match op {
                 PatchOperation::Add(op) => &op.path,
@@ -56,10 +73,12 @@ fn apply_one<T: Tree>(
     undo: &mut Vec<Undo<T>>,
 ) -> Result<(), Kind> {
     match op {
-        PatchOperation::Add(op) => add(target, &op.path, T::from_value(&op.value), undo),
+        PatchOperation::Add(op) => {
+            add(target, &op.path, T::from_value(&op.value), undo).map_err(|(kind, _)| kind)
+        }
         PatchOperation::Remove(op) => {
-            let (at, removed) = remove(target, &op.path, Kind::InvalidPath)?;
-            undo.push(Undo::Insert(at, removed));
+            let (place, removed) = remove(target, &op.path, Kind::InvalidPath)?;
+            undo.push(Undo::Insert(place, removed));
             Ok(())
         }
         PatchOperation::Replace(op) => {
@@ -75,16 +94,24 @@ fn apply_one<T: Tree>(
             if op.path.starts_with(&op.from) && op.path.count() != op.from.count() {
                 return Err(Kind::MoveIntoItself);
             }
-            let (from, value) = remove(target, &op.from, Kind::InvalidFrom)?;
-            // Taking back the add that follows drops what it put there, so
-            // the way back to `from` keeps a copy of its own. Moves are rare,
-            // and the copy is the size of what moved.
-            undo.push(Undo::Insert(from, value.clone()));
-            add(target, &op.path, value, undo)
+            let (place, value) = remove(target, &op.from, Kind::InvalidFrom)?;
+            match add(target, &op.path, value, undo) {
+                Ok(()) => {
+                    // Taken back after the add's own step, which gives the
+                    // value back: no copy of what moved is kept.
+                    let add_step = undo.len() - 1;
+                    undo.insert(add_step, Undo::MoveBack(place));
+                    Ok(())
+                }
+                Err((kind, value)) => {
+                    put(target, place, value);
+                    Err(kind)
+                }
+            }
         }
         PatchOperation::Copy(op) => {
             let value = target.at(&op.from).ok_or(Kind::InvalidFrom)?.clone();
-            add(target, &op.path, value, undo)
+            add(target, &op.path, value, undo).map_err(|(kind, _)| kind)
         }
         PatchOperation::Test(op) => match target.at(&op.path) {
             Some(found) if found.equals(&op.value) => Ok(()),
@@ -95,20 +122,26 @@ fn apply_one<T: Tree>(
 }
 
 /// RFC 6902 `add`: sets an object member, inserts an array item (`-`
-/// appends), or replaces the whole target at the root pointer.
+/// appends), or replaces the whole target at the root pointer. A failed add
+/// gives its value back.
 fn add<T: Tree>(
     target: &mut T,
     path: &Pointer,
     value: T,
     undo: &mut Vec<Undo<T>>,
-) -> Result<(), Kind> {
+) -> Result<(), (Kind, T)> {
     let Some((parent_path, last)) = path.split_back() else {
         undo.push(Undo::Root(std::mem::replace(target, value)));
         return Ok(());
     };
-    let parent = target.at_mut(parent_path).ok_or(Kind::InvalidPath)?;
+    let Some(parent) = target.at_mut(parent_path) else {
+        return Err((Kind::InvalidPath, value));
+    };
     if let Some(items) = parent.items_mut() {
-        let index = insert_position(&last, items.len())?;
+        let index = match insert_position(&last, items.len()) {
+            Ok(index) => index,
+            Err(kind) => return Err((kind, value)),
+        };
         items.insert(index, value);
         undo.push(Undo::Take(item_pointer(parent_path, index)));
         return Ok(());
@@ -116,40 +149,82 @@ fn add<T: Tree>(
     match parent.insert_member(&last.decoded(), value) {
         Ok(Some(old)) => undo.push(Undo::Set(path.to_buf(), old)),
         Ok(None) => undo.push(Undo::Take(path.to_buf())),
-        Err(_) => return Err(Kind::InvalidPath),
+        Err(value) => return Err((Kind::InvalidPath, value)),
     }
     Ok(())
 }
 
-/// RFC 6902 `remove`: the value at `path`, taken out, and the pointer that
-/// names where it was (an item's index, never `-`).
-fn remove<T: Tree>(target: &mut T, path: &Pointer, invalid: Kind) -> Result<(PointerBuf, T), Kind> {
+/// RFC 6902 `remove`: the value at `path`, taken out, and where it was.
+fn remove<T: Tree>(target: &mut T, path: &Pointer, invalid: Kind) -> Result<(Place, T), Kind> {
     let (parent_path, last) = path.split_back().ok_or(invalid)?;
     let parent = target.at_mut(parent_path).ok_or(invalid)?;
+    let parent_path = parent_path.to_buf();
     if let Some(items) = parent.items_mut() {
         let index = item_position(&last, items.len()).ok_or(invalid)?;
-        return Ok((item_pointer(parent_path, index), items.remove(index)));
+        let slot = Slot::Item(index);
+        return Ok((
+            Place {
+                parent: parent_path,
+                slot,
+            },
+            items.remove(index),
+        ));
     }
-    let removed = parent.remove_member(&last.decoded()).ok_or(invalid)?;
-    Ok((path.to_buf(), removed))
+    let key = last.decoded();
+    let (index, removed) = parent.remove_member(&key).ok_or(invalid)?;
+    let slot = Slot::Member(key.into_owned(), index);
+    Ok((
+        Place {
+            parent: parent_path,
+            slot,
+        },
+        removed,
+    ))
 }
 
-fn take_back<T: Tree>(target: &mut T, step: Undo<T>) {
-    // Each step names a place that the operation it takes back has just
-    // acted on, so it resolves. Were that ever not so, leaving the target as
-    // it is would beat a panic.
-    match step {
-        Undo::Root(old) => *target = old,
-        Undo::Set(path, old) => {
-            if let Some(slot) = target.at_mut(&path) {
-                *slot = old;
+/// Puts a removed member or item back where it was.
+fn put<T: Tree>(target: &mut T, place: Place, value: T) {
+    let parent = target.at_mut(&place.parent);
+    debug_assert!(parent.is_some(), "a place just emptied is still there");
+    let Some(parent) = parent else { return };
+    match place.slot {
+        Slot::Item(index) => {
+            if let Some(items) = parent.items_mut() {
+                items.insert(index.min(items.len()), value);
             }
         }
-        Undo::Take(path) => {
-            let _ = remove(target, &path, Kind::InvalidPath);
+        Slot::Member(key, index) => parent.restore_member(index, &key, value),
+    }
+}
+
+/// Takes back one step, and returns the value the step displaced: what a
+/// `move` put there, for the [`Undo::MoveBack`] that comes next.
+fn take_back<T: Tree>(target: &mut T, step: Undo<T>, handed_over: Option<T>) -> Option<T> {
+    // Each step names a place that the operation it takes back has just
+    // acted on, so it resolves; the debug assertions say so in tests, and a
+    // release build would rather leave the target as it is than panic.
+    match step {
+        Undo::Root(old) => Some(std::mem::replace(target, old)),
+        Undo::Set(path, old) => {
+            let slot = target.at_mut(&path);
+            debug_assert!(slot.is_some(), "{path} was just written");
+            slot.map(|slot| std::mem::replace(slot, old))
         }
-        Undo::Insert(path, value) => {
-            let _ = add(target, &path, value, &mut Vec::new());
+        Undo::Take(path) => {
+            let taken = remove(target, &path, Kind::InvalidPath);
+            debug_assert!(taken.is_ok(), "{path} was just added");
+            taken.ok().map(|(_, value)| value)
+        }
+        Undo::Insert(place, value) => {
+            put(target, place, value);
+            None
+        }
+        Undo::MoveBack(place) => {
+            debug_assert!(handed_over.is_some(), "a move's add hands its value back");
+            if let Some(value) = handed_over {
+                put(target, place, value);
+            }
+            None
         }
     }
 }

@@ -41,8 +41,11 @@ pub(crate) trait Tree: serde::Serialize + Clone + Sized {
     /// Sets the member `key`, returning what it replaced; `Err` with the
     /// value back when this is not an object.
     fn insert_member(&mut self, key: &str, value: Self) -> Result<Option<Self>, Self>;
-    /// Takes out the member `key`, if this is an object that has it.
-    fn remove_member(&mut self, key: &str) -> Option<Self>;
+    /// Takes out the member `key`, if this is an object that has it, with
+    /// its place in the order (for [`Tree::restore_member`]).
+    fn remove_member(&mut self, key: &str) -> Option<(usize, Self)>;
+    /// Puts back a member that [`Tree::remove_member`] took out, in its place.
+    fn restore_member(&mut self, index: usize, key: &str, value: Self);
     /// The items, if this is an array.
     fn items(&self) -> Option<&Vec<Self>>;
     /// The items, to change, if this is an array.
@@ -115,8 +118,15 @@ impl Tree for Value {
         }
     }
 
-    fn remove_member(&mut self, key: &str) -> Option<Self> {
-        self.as_object_mut()?.remove(key)
+    fn remove_member(&mut self, key: &str) -> Option<(usize, Self)> {
+        // A `Value`'s members are sorted: the order needs nothing kept.
+        Some((0, self.as_object_mut()?.remove(key)?))
+    }
+
+    fn restore_member(&mut self, _index: usize, key: &str, value: Self) {
+        if let Some(map) = self.as_object_mut() {
+            map.insert(key.to_owned(), value);
+        }
     }
 
     fn items(&self) -> Option<&Vec<Self>> {
@@ -162,16 +172,26 @@ impl Tree for Document {
     }
 
     fn insert_member(&mut self, key: &str, value: Self) -> Result<Option<Self>, Self> {
-        match self {
-            Document::Object(map) => Ok(map.insert(key, value)),
-            _ => Err(value),
+        let Document::Object(map) = self else {
+            return Err(value);
+        };
+        // Look before allocating the key: most writes are to members that exist.
+        match map.get_mut(key) {
+            Some(slot) => Ok(Some(std::mem::replace(slot, value))),
+            None => Ok(map.insert(key, value)),
         }
     }
 
-    fn remove_member(&mut self, key: &str) -> Option<Self> {
+    fn remove_member(&mut self, key: &str) -> Option<(usize, Self)> {
         match self {
-            Document::Object(map) => map.remove(key),
+            Document::Object(map) => map.swap_remove_full(key),
             _ => None,
+        }
+    }
+
+    fn restore_member(&mut self, index: usize, key: &str, value: Self) {
+        if let Document::Object(map) = self {
+            map.restore(index, key, value);
         }
     }
 
