@@ -12,6 +12,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use bytes::Bytes;
 use serde_json::Value;
 
 pub use frame::Frame;
@@ -334,6 +335,30 @@ impl Hub {
         self.topic(topic).ok().map(|topic| topic.snapshot())
     }
 
+    /// The version of `topic` and its value as JSON text, or `None` if there
+    /// is no such topic.
+    ///
+    /// The text is made once per version and shared by everyone who asks for
+    /// it until the next change: a server that answers many subscribers with
+    /// the same large snapshot serializes it once, and sends the same bytes to
+    /// all of them. The topic keeps the text of its latest version it was
+    /// asked for, at most one per topic.
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// let hub = Hub::new();
+    /// hub.set("quotes", json!({"AAPL": 189.5}))?;
+    /// let (version, text) = hub.snapshot_text("quotes").unwrap();
+    /// assert_eq!((version, &text[..]), (0, &br#"{"AAPL":189.5}"#[..]));
+    /// let (_, again) = hub.snapshot_text("quotes").unwrap();
+    /// assert_eq!(again.as_ptr(), text.as_ptr(), "the same bytes");
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn snapshot_text(&self, topic: &str) -> Option<(u64, Bytes)> {
+        self.topic(topic).ok().map(|topic| topic.snapshot_text())
+    }
+
     /// The current version of `topic`, or `None` if there is no such topic.
     ///
     /// ```
@@ -406,6 +431,35 @@ impl Hub {
             .subscriptions
             .fetch_add(1, Ordering::Relaxed);
         Ok(topic.subscribe_with_snapshot(Arc::clone(&self.inner.counters)))
+    }
+
+    /// [`Hub::subscribe_with_snapshot`], with the snapshot as the shared JSON
+    /// text of [`Hub::snapshot_text`]: the version, the text, and a
+    /// subscription that delivers every update after that version.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTopic`] when there is no such topic.
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// let hub = Hub::new();
+    /// hub.set("quotes", json!({"AAPL": 189.5}))?;
+    /// let (version, text, _updates) = hub.subscribe_with_snapshot_text("quotes")?;
+    /// assert_eq!((version, &text[..]), (0, &br#"{"AAPL":189.5}"#[..]));
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn subscribe_with_snapshot_text(
+        &self,
+        topic: &str,
+    ) -> Result<(u64, Bytes, Subscription), Error> {
+        let topic = self.topic(topic)?;
+        self.inner
+            .counters
+            .subscriptions
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(topic.subscribe_with_snapshot_text(Arc::clone(&self.inner.counters)))
     }
 
     /// Removes `topic`. Its subscriptions end; its name may be used again,

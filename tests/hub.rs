@@ -859,3 +859,36 @@ async fn concurrent_publishers_get_consecutive_versions() {
     );
     assert_eq!(hub.stats().resyncs, 0);
 }
+
+#[tokio::test]
+async fn snapshot_text_is_made_once_per_version_and_shared() {
+    let hub = Hub::new();
+    hub.set("quotes", json!({"AAPL": 189.5})).unwrap();
+    let (version, first, mut updates) = hub.subscribe_with_snapshot_text("quotes").unwrap();
+    let (again, second) = hub.snapshot_text("quotes").unwrap();
+    assert_eq!((version, again), (0, 0));
+    assert_eq!(first.as_ptr(), second.as_ptr(), "one text for every reader");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&first).unwrap(),
+        json!({"AAPL": 189.5})
+    );
+
+    // The next version has a text of its own, and the subscription taken with
+    // the old one delivers the update between them.
+    hub.merge("quotes", json!({"AAPL": 190.0})).unwrap();
+    let (version, text) = hub.snapshot_text("quotes").unwrap();
+    assert_eq!(version, 1);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&text).unwrap(),
+        json!({"AAPL": 190.0})
+    );
+    let Some(Delivery::Update(frame)) = updates.next().await else {
+        panic!("the update after the snapshot");
+    };
+    assert_eq!(frame.seq(), 1);
+    assert!(hub.snapshot_text("nope").is_none());
+    assert!(matches!(
+        hub.subscribe_with_snapshot_text("nope"),
+        Err(Error::UnknownTopic { .. })
+    ));
+}

@@ -571,3 +571,207 @@ async fn websocket_batches_larger_than_the_write_buffer_arrive_whole_and_in_orde
         );
     }
 }
+
+/// A state whose JSON is larger than `bytes`, with characters of every UTF-8
+/// width, so that fragment boundaries fall inside some of them.
+fn large_state(bytes: usize) -> Value {
+    let piece = "aé€🦀";
+    let items: Vec<Value> = (0..bytes / 1000 + 1)
+        .map(|n| json!({"n": n, "text": piece.repeat(100)}))
+        .collect();
+    json!({ "items": items })
+}
+
+#[tokio::test]
+async fn a_snapshot_larger_than_a_megabyte_arrives_as_one_message() {
+    let hub = Hub::new();
+    let state = large_state(1 << 20);
+    hub.set("big", state.clone()).unwrap();
+    let addr = serve(hub.clone(), Config::default()).await;
+    let mut socket = ws(addr).await;
+    send(&mut socket, json!({"type": "subscribe", "topic": "big"})).await;
+    let snapshot = receive(&mut socket).await;
+    assert!(snapshot.to_string().len() > 1 << 20);
+    assert_eq!(
+        snapshot,
+        json!({"type": "snapshot", "topic": "big", "version": 0, "data": state})
+    );
+
+    // What follows a fragmented message comes after it, whole.
+    hub.merge("big", json!({"tail": "🦀".repeat(20_000)}))
+        .unwrap();
+    hub.merge("big", json!({"small": 1})).unwrap();
+    let large = receive(&mut socket).await;
+    assert_eq!(large["seq"], 1);
+    assert_eq!(large["merge"]["tail"].as_str().unwrap().len(), 80_000);
+    assert_eq!(receive(&mut socket).await["seq"], 2);
+}
+
+#[tokio::test]
+async fn our_client_reads_a_snapshot_larger_than_a_megabyte() {
+    use live_resource::client::ws::WsClient;
+    use live_resource::source::SnapshotSource;
+
+    let hub = Hub::new();
+    let state = large_state(1 << 20);
+    hub.set("big", state.clone()).unwrap();
+    let addr = serve(hub, Config::default()).await;
+    let client = WsClient::new(format!("ws://{addr}/live/ws"));
+    let snapshot = tokio::time::timeout(Duration::from_secs(10), client.source("big").snapshot())
+        .await
+        .expect("a snapshot in time")
+        .unwrap();
+    assert_eq!((snapshot.version, snapshot.data), (Some(0), state));
+}
+
+/// One frame as it came over the wire: its opcode, FIN bit and payload.
+struct RawFrame {
+    opcode: u8,
+    fin: bool,
+    payload: Vec<u8>,
+}
+
+/// Reads one unmasked frame, as a server sends them.
+async fn raw_frame(stream: &mut tokio::net::TcpStream) -> RawFrame {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0; 2];
+    stream.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[1] & 0x80, 0, "a server does not mask its frames");
+    let len = match head[1] & 0x7f {
+        126 => u64::from(stream.read_u16().await.unwrap()),
+        127 => stream.read_u64().await.unwrap(),
+        len => u64::from(len),
+    };
+    let mut payload = vec![0; usize::try_from(len).unwrap()];
+    stream.read_exact(&mut payload).await.unwrap();
+    RawFrame {
+        opcode: head[0] & 0x0f,
+        fin: head[0] & 0x80 != 0,
+        payload,
+    }
+}
+
+/// Opens a WebSocket by hand, with RFC 6455's sample key, and checks the 101.
+async fn raw_websocket(addr: SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /live/ws HTTP/1.1\r\nHost: {addr}\r\nConnection: keep-alive, Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Byte by byte, so that nothing after the head is read into a buffer.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(stream.read_u8().await.unwrap());
+    }
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(
+        head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"),
+        "{head}"
+    );
+    stream
+}
+
+#[tokio::test]
+async fn large_messages_go_out_in_frames_of_at_most_8_kib() {
+    use tokio::io::AsyncWriteExt;
+    let hub = Hub::new();
+    let state = large_state(200_000);
+    hub.set("big", state.clone()).unwrap();
+    let addr = serve(hub, Config::default()).await;
+    let mut stream = raw_websocket(addr).await;
+
+    // A masked text frame, as every client must send.
+    let request = br#"{"type":"subscribe","topic":"big"}"#;
+    let mask = [1, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | u8::try_from(request.len()).unwrap()];
+    frame.extend_from_slice(&mask);
+    frame.extend(request.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    stream.write_all(&frame).await.unwrap();
+
+    let mut frames = Vec::new();
+    loop {
+        let frame = raw_frame(&mut stream).await;
+        // No ping comes between fragments: the heartbeat is 15 s away.
+        assert!(matches!(frame.opcode, 0 | 1), "opcode {}", frame.opcode);
+        let fin = frame.fin;
+        frames.push(frame);
+        if fin {
+            break;
+        }
+    }
+    assert!(frames.len() > 10, "{} frames", frames.len());
+    assert_eq!(frames[0].opcode, 1, "the first frame says text");
+    assert!(frames[1..].iter().all(|frame| frame.opcode == 0));
+    assert!(frames.iter().all(|frame| frame.payload.len() <= 8 * 1024));
+    let mut message = Vec::new();
+    for frame in &frames {
+        // No character is split, though the RFC would allow it.
+        assert!(std::str::from_utf8(&frame.payload).is_ok());
+        message.extend_from_slice(&frame.payload);
+    }
+    let snapshot: Value = serde_json::from_slice(&message).unwrap();
+    assert_eq!(snapshot["data"], state);
+}
+
+#[tokio::test]
+async fn a_bad_upgrade_request_gets_a_clear_http_error() {
+    let addr = serve(hub(), Config::default()).await;
+    let client = reqwest::Client::new();
+    let upgrade = |key: Option<&str>, version: &str| {
+        let mut request = client
+            .get(format!("http://{addr}/live/ws"))
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", version);
+        if let Some(key) = key {
+            request = request.header("sec-websocket-key", key);
+        }
+        request.send()
+    };
+    let refusals = [
+        (upgrade(None, "13").await.unwrap(), 400, "Sec-WebSocket-Key"),
+        (
+            upgrade(Some("dGhlIHNhbXBsZSBub25jZQ=="), "8")
+                .await
+                .unwrap(),
+            400,
+            "Sec-WebSocket-Version",
+        ),
+        (
+            client
+                .get(format!("http://{addr}/live/ws"))
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "Connection",
+        ),
+        (
+            client
+                .get(format!("http://{addr}/live/ws"))
+                .header("connection", "upgrade")
+                .header("upgrade", "h2c")
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "Upgrade",
+        ),
+    ];
+    for (response, status, names) in refusals {
+        assert_eq!(response.status(), status);
+        let body: Value = response.json().await.unwrap();
+        let message = body["error"].as_str().unwrap();
+        assert!(message.contains(names), "{message}");
+    }
+    let post = client
+        .post(format!("http://{addr}/live/ws"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+}

@@ -23,6 +23,10 @@ pub(super) struct Topic {
 struct State {
     value: Value,
     version: u64,
+    /// The value as JSON text, made when a subscriber first asks for it at
+    /// this version and shared by all who ask for it until the next change:
+    /// a snapshot costs one serialization per version, not one per subscriber.
+    text: Option<(u64, Bytes)>,
     /// The most recent frames, oldest first, for subscribers that resume.
     ring: VecDeque<Arc<Frame>>,
     ring_capacity: usize,
@@ -35,6 +39,7 @@ impl Topic {
             state: Mutex::new(State {
                 value,
                 version: 0,
+                text: None,
                 ring: VecDeque::with_capacity(ring_capacity.min(64)),
                 ring_capacity,
             }),
@@ -61,6 +66,12 @@ impl Topic {
     pub(super) fn snapshot(&self) -> Snapshot {
         let state = self.lock();
         Snapshot::new(state.version, state.value.clone())
+    }
+
+    /// The version and the value as JSON text, shared.
+    pub(super) fn snapshot_text(&self) -> (u64, Bytes) {
+        let mut state = self.lock();
+        (state.version, state.text())
     }
 
     pub(super) fn read<R>(&self, read: impl FnOnce(&Value, u64) -> R) -> R {
@@ -193,6 +204,22 @@ impl Topic {
         Subscription::new(Arc::clone(&self.name), resync, replay, live, counters)
     }
 
+    /// The snapshot as shared JSON text and a live subscription, taken
+    /// atomically.
+    pub(super) fn subscribe_with_snapshot_text(
+        &self,
+        counters: Arc<Counters>,
+    ) -> (u64, Bytes, Subscription) {
+        let mut state = self.lock();
+        let live = self.fanout.subscribe();
+        let text = state.text();
+        let version = state.version;
+        drop(state);
+        let subscription =
+            Subscription::new(Arc::clone(&self.name), false, Vec::new(), live, counters);
+        (version, text, subscription)
+    }
+
     /// The snapshot and a live subscription, taken atomically.
     pub(super) fn subscribe_with_snapshot(
         &self,
@@ -206,6 +233,22 @@ impl Topic {
             snapshot,
             Subscription::new(Arc::clone(&self.name), false, Vec::new(), live, counters),
         )
+    }
+}
+
+impl State {
+    /// The value's JSON text at the current version, made if it is not yet.
+    fn text(&mut self) -> Bytes {
+        match &self.text {
+            Some((version, text)) if *version == self.version => text.clone(),
+            _ => {
+                let text = Bytes::from(
+                    serde_json::to_vec(&self.value).expect("JSON values always serialize"),
+                );
+                self.text = Some((self.version, text.clone()));
+                text
+            }
+        }
     }
 }
 

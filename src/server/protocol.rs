@@ -1,16 +1,16 @@
 //! The messages of the multi-topic protocol, shared by the WebSocket route and
 //! the Socket.IO layer (where each is an event named after its `type`).
 
-use futures::stream::BoxStream;
 use serde::Serialize;
 use serde_json::Value;
-
-use crate::hub::Delivery;
 
 /// What the server sends, besides updates (whose bytes the hub made once).
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub(crate) enum Reply<'a> {
+    // The WebSocket route writes this reply around the hub's shared JSON text
+    // (see `ws::snapshot_reply`); the Socket.IO layer emits it from here.
+    #[cfg_attr(not(feature = "socketio"), allow(dead_code))]
     Snapshot {
         topic: &'a str,
         version: u64,
@@ -30,6 +30,3 @@ pub(crate) enum Reply<'a> {
         message: String,
     },
 }
-
-/// A topic's deliveries, then `None` once when the topic is removed.
-pub(crate) type Deliveries = BoxStream<'static, Option<Delivery>>;

@@ -1,18 +1,26 @@
 //! `GET /live/ws`: many topics over one WebSocket connection.
 
+mod fragment;
+mod handshake;
+
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::request::Parts;
 use axum::response::Response;
 
+use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{FutureExt, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use tokio_stream::StreamMap;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
+use self::fragment::{Fragments, fragments};
+use self::handshake::{Socket, Upgrade};
 use super::AppState;
 use super::authorize::detach;
 use super::protocol::Reply;
@@ -21,16 +29,20 @@ use super::stats::{Counter, Gauge, Guard};
 use crate::Error;
 use crate::hub::{Delivery, Subscription};
 
-// `upgrade` comes before `request`: taking the upgrade out of the request's
-// extensions first keeps it out of the copy the connection keeps.
 pub(super) async fn upgrade(
     State(state): State<AppState>,
-    upgrade: WebSocketUpgrade,
-    request: Parts,
+    request: axum::extract::Request,
 ) -> Response {
-    let limit = state.config.client_limits().message_bytes();
+    let (mut request, _body) = request.into_parts();
+    // Checked first: the check takes the upgrade out of the request's
+    // extensions, which keeps it out of the copy the connection keeps.
+    let upgrade = match Upgrade::check(&mut request) {
+        Ok(upgrade) => upgrade,
+        Err((status, why)) => return super::error(status, why),
+    };
     let request = Box::new(detach(&request));
-    upgrade
+    let limit = state.config.client_limits().message_bytes();
+    let config = WebSocketConfig::default()
         // tungstenite zero-fills its whole read buffer before each read, and
         // our loop reads after every delivery: a small buffer keeps an idle
         // subscriber small, and halves the CPU. Client messages are small
@@ -38,15 +50,15 @@ pub(super) async fn upgrade(
         .read_buffer_size(1024)
         // The write buffer keeps the capacity of the most it ever held: past
         // this much a batch goes out in more than one write, so a burst, or a
-        // stalled subscriber, leaves no more than this and one message behind.
+        // stalled subscriber, leaves no more than this and one frame behind.
         .write_buffer_size(WRITE_BUFFER)
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .on_upgrade(move |socket| {
-            Connection::new(state, request)
-                .run(socket)
-                .map(|reason| tracing::info!(%reason, "websocket disconnected"))
-        })
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit));
+    upgrade.accept(config, move |socket| {
+        Connection::new(state, request)
+            .run(socket)
+            .map(|reason| tracing::info!(%reason, "websocket disconnected"))
+    })
 }
 
 /// What a client sends.
@@ -108,6 +120,9 @@ const BATCH: usize = 64;
 /// How many bytes the socket's write buffer gathers before it writes.
 const WRITE_BUFFER: usize = 8 * 1024;
 
+// A fragment that did not fit would make the buffer grow past its size.
+const _: () = assert!(fragment::FRAGMENT + fragment::HEADER <= WRITE_BUFFER);
+
 impl Connection {
     fn new(state: AppState, request: Box<Parts>) -> Self {
         let client = state.stats.open(Gauge::Clients);
@@ -125,15 +140,15 @@ impl Connection {
     ///
     /// Not an `async fn`: the socket is split before the future is made, so
     /// that the future holds the two small halves and not the socket itself.
-    fn run(self, socket: WebSocket) -> impl Future<Output = Reason> + Send {
+    fn run(self, socket: Socket) -> impl Future<Output = Reason> + Send {
         let (sink, inbound) = socket.split();
         self.serve(sink, inbound)
     }
 
     async fn serve(
         mut self,
-        mut sink: SplitSink<WebSocket, Message>,
-        mut inbound: SplitStream<WebSocket>,
+        mut sink: SplitSink<Socket, Message>,
+        mut inbound: SplitStream<Socket>,
     ) -> Reason {
         tracing::info!(uri = %self.request.uri, "websocket connected");
         let mut heartbeat = heartbeat_timer(&self.state);
@@ -142,13 +157,15 @@ impl Connection {
                 message = inbound.next() => match message {
                     None => return "the client went away".into(),
                     Some(Err(error)) => {
-                        let reason = error.to_string();
                         // tungstenite refuses an oversized message with a capacity
                         // error and stops reading; say so with the standard code.
-                        let code = if reason.contains("too long") || reason.contains("Space limit") { 1009 } else { 1011 };
+                        let code = match error {
+                            WsError::Capacity(_) => CloseCode::Size,
+                            _ => CloseCode::Error,
+                        };
                         let close = CloseFrame { code, reason: "message refused".into() };
                         let _ = sink.send(Message::Close(Some(close))).await;
-                        return format!("read failed: {reason}");
+                        return format!("read failed: {error}");
                     }
                     Some(Ok(Message::Close(frame))) => {
                         return format!("the client closed: {:?}", frame.map(|f| f.code));
@@ -157,7 +174,9 @@ impl Connection {
                     // otherwise make every connection's task larger.
                     Some(Ok(Message::Text(text))) => Box::pin(self.handle(text.as_bytes())).await,
                     Some(Ok(Message::Binary(_))) => vec![self.refusal(None, "bad_message", "binary frames are not part of the protocol")],
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
+                    // tungstenite answers pings itself, and never reads a
+                    // message as a raw frame.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Vec::new(),
                 },
                 Some((topic, delivery)) = self.streams.next(), if !self.streams.is_empty() => {
                     let mut batch = vec![self.deliver(&topic, delivery)];
@@ -172,13 +191,7 @@ impl Connection {
                     beats
                 }
             };
-            // Written together and flushed once: one syscall for a burst.
-            for message in outgoing {
-                if let Err(error) = sink.feed(message).await {
-                    return format!("write failed: {error}");
-                }
-            }
-            if let Err(error) = sink.flush().await {
+            if let Err(error) = write(&mut sink, outgoing).await {
                 return format!("write failed: {error}");
             }
         }
@@ -248,15 +261,9 @@ impl Connection {
         let hub = &self.state.hub;
         let (replies, subscription) = match since {
             Some(since) => (Vec::new(), hub.subscribe(&topic, Some(since))),
-            None => match hub.subscribe_with_snapshot(&topic) {
-                Ok((snapshot, subscription)) => {
-                    let version = snapshot.version.expect("the hub numbers its states");
-                    let reply = Reply::Snapshot {
-                        topic: &topic,
-                        version,
-                        data: &snapshot.data,
-                    };
-                    (vec![text(&reply)], Ok(subscription))
+            None => match hub.subscribe_with_snapshot_text(&topic) {
+                Ok((version, data, subscription)) => {
+                    (snapshot_reply(&topic, version, data), Ok(subscription))
                 }
                 Err(error) => (Vec::new(), Err(error)),
             },
@@ -320,6 +327,55 @@ impl Connection {
             message: message.into(),
         })
     }
+}
+
+/// The snapshot reply, `{"type":"snapshot","topic":..,"version":..,"data":..}`,
+/// around the topic's shared JSON text. A large one goes out as frames that
+/// carry the shared text itself: a thousand subscribers of a 1 MB topic share
+/// one copy of it, instead of each holding a message of their own.
+fn snapshot_reply(topic: &str, version: u64, data: Bytes) -> Vec<Message> {
+    let topic = serde_json::to_string(topic).expect("strings always serialize");
+    let head = format!(r#"{{"type":"snapshot","topic":{topic},"version":{version},"data":"#);
+    let parts = [Bytes::from(head), data, Bytes::from_static(b"}")];
+    if parts.iter().map(Bytes::len).sum::<usize>() > fragment::FRAGMENT {
+        return Fragments::of(parts).map(Message::Frame).collect();
+    }
+    let whole = Bytes::from(parts.concat());
+    vec![Message::Text(
+        Utf8Bytes::try_from(whole).expect("JSON text is UTF-8"),
+    )]
+}
+
+/// Writes `messages` together and flushes once: one syscall for a burst.
+///
+/// A text message larger than a fragment goes out as frames, each flushed
+/// before the next is made, after what came before it: the write buffer
+/// never holds more than one frame of it. Frames made beforehand (a large
+/// snapshot) go out the same way.
+async fn write(
+    sink: &mut SplitSink<Socket, Message>,
+    messages: Vec<Message>,
+) -> Result<(), WsError> {
+    for message in messages {
+        let frames = match &message {
+            Message::Text(text) => fragments(text),
+            _ => None,
+        };
+        match (frames, message) {
+            (Some(frames), _) => {
+                sink.flush().await?;
+                for frame in frames {
+                    sink.send(Message::Frame(frame)).await?;
+                }
+            }
+            (None, frame @ Message::Frame(_)) => {
+                sink.flush().await?;
+                sink.feed(frame).await?;
+            }
+            (None, message) => sink.feed(message).await?,
+        }
+    }
+    sink.flush().await
 }
 
 fn text(reply: &Reply<'_>) -> Message {

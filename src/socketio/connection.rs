@@ -32,7 +32,10 @@ pub(super) enum Command {
     Closed(DisconnectReason),
 }
 
-pub(super) use crate::server::protocol::{Deliveries, Reply};
+pub(super) use crate::server::protocol::Reply;
+
+/// A topic's deliveries, then `None` once when the topic is removed.
+type Deliveries = futures::stream::BoxStream<'static, Option<crate::hub::Delivery>>;
 
 /// The socket is gone: nothing more can be sent to it.
 struct Gone;
