@@ -35,7 +35,9 @@ pub enum Error {
     /// A message was larger than [`Limits::max_message_bytes`](crate::Limits::max_message_bytes).
     #[error("message of {size} bytes exceeds the limit of {max} bytes")]
     TooLarge {
-        /// The size of the refused message, in bytes.
+        /// The size of the refused message, in bytes. For what a JSON Patch
+        /// would copy, the count stops once past the limit, so this is where
+        /// it stopped.
         size: usize,
         /// The limit in force.
         max: usize,

@@ -113,3 +113,23 @@ async fn a_client_refuses_a_doubling_patch_and_keeps_its_state() {
         Some(json!({"a": {"n": 1}}))
     );
 }
+
+#[test]
+fn a_patch_of_many_copies_and_moves_is_checked_in_little_time() {
+    // Tens of thousands of operations, each a copy from a place no earlier
+    // operation wrote: every one is checked against all the places written
+    // before it. A pass over them all for each would take seconds; this is a
+    // behaviour test that such a patch is accepted, and the loop is bounded.
+    let count = 20_000;
+    let mut state = json!({"src": 1});
+    let ops: Vec<Value> = (0..count)
+        .map(|i| json!({"op": "copy", "from": "/src", "path": format!("/c{i}")}))
+        .collect();
+    let patch = Patch::Json(serde_json::from_value(Value::Array(ops)).unwrap());
+    let limits = Limits::default().max_message_bytes(4 << 20);
+    let hub = Hub::builder().limits(limits).build();
+    hub.set("t", state.clone()).unwrap();
+    hub.publish("t", patch.clone()).unwrap();
+    patch.apply(&mut state).unwrap();
+    assert_eq!(state.as_object().unwrap().len(), count + 1);
+}

@@ -182,7 +182,7 @@ pub(crate) fn encoded_len(value: &impl Serialize) -> usize {
 
 /// The length of `value` as compact JSON if it is below `limit`; the count
 /// stops as soon as it reaches `limit`.
-fn encoded_len_below(value: &impl Serialize, limit: usize) -> Option<usize> {
+pub(crate) fn encoded_len_below(value: &impl Serialize, limit: usize) -> Option<usize> {
     struct Counter {
         count: usize,
         limit: usize,

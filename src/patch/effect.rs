@@ -6,7 +6,11 @@ use json_patch::PatchOperation;
 use json_patch::jsonptr::Pointer;
 use serde_json::Value;
 
+use std::collections::BTreeSet;
+use std::ops::Bound;
+
 use super::Patch;
+use super::diff::encoded_len_below;
 use super::tree::Tree;
 use crate::Error;
 
@@ -42,7 +46,7 @@ pub(crate) fn check_json_ops<T: Tree>(
     max_bytes: usize,
 ) -> Result<(), Error> {
     let depth = crate::limits::value_depth;
-    let mut written: Vec<&Pointer> = Vec::new();
+    let mut written = Written::default();
     let mut copied = 0usize;
     for (index, op) in ops.iter().enumerate() {
         let (path, deepest) = match op {
@@ -50,18 +54,23 @@ pub(crate) fn check_json_ops<T: Tree>(
             PatchOperation::Replace(op) => (&*op.path, op.path.count() + depth(&op.value)),
             PatchOperation::Copy(op) => {
                 let source = source(target, &op.from, &written, index)?;
-                copied = copied.saturating_add(source.map_or(0, super::diff::encoded_len));
-                if copied > max_bytes {
-                    return Err(Error::TooLarge {
-                        size: copied,
-                        max: max_bytes,
-                    });
+                // Counted only as far as the limit: `copy` from the root of a
+                // large state must not cost a walk of all of it to refuse.
+                let room = max_bytes - copied;
+                match source.map_or(Some(0), |source| encoded_len_below(source, room + 1)) {
+                    Some(len) if len <= room => copied += len,
+                    _ => {
+                        return Err(Error::TooLarge {
+                            size: copied.saturating_add(room + 1),
+                            max: max_bytes,
+                        });
+                    }
                 }
                 (&*op.path, op.path.count() + source.map_or(0, T::depth))
             }
             PatchOperation::Move(op) => {
                 let source = source(target, &op.from, &written, index)?;
-                written.push(&op.from);
+                written.insert(&op.from);
                 (&*op.path, op.path.count() + source.map_or(0, T::depth))
             }
             PatchOperation::Remove(op) => (&*op.path, 0),
@@ -70,9 +79,47 @@ pub(crate) fn check_json_ops<T: Tree>(
         if deepest > max_depth {
             return Err(Error::TooDeep { max: max_depth });
         }
-        written.push(changed(target, op, path));
+        written.insert(changed(target, op, path));
     }
     Ok(())
+}
+
+/// The places a patch's operations have written so far, sorted, so that
+/// whether a `copy` or `move` reads from one of them costs a few lookups
+/// rather than a pass over every earlier operation (a patch may have tens of
+/// thousands).
+#[derive(Default)]
+struct Written<'p> {
+    places: BTreeSet<&'p str>,
+}
+
+impl<'p> Written<'p> {
+    fn insert(&mut self, place: &'p Pointer) {
+        self.places.insert(place.as_str());
+    }
+
+    /// Whether a written place is `from`, inside it, or contains it.
+    fn overlaps(&self, from: &Pointer) -> bool {
+        let from = from.as_str();
+        // `from` itself or a place that contains it: one of its prefixes
+        // that ends where a token does.
+        let boundaries = from.match_indices('/').map(|(at, _)| at);
+        let contains = boundaries
+            .chain([from.len()])
+            .any(|end| self.places.contains(&from[..end]));
+        // A place inside `from`: it starts with `from/`, and sorts between
+        // that and `from0` ('0' follows '/').
+        let (inside_from, inside_to) = (format!("{from}/"), format!("{from}0"));
+        let inside = self
+            .places
+            .range::<str, _>((
+                Bound::Included(inside_from.as_str()),
+                Bound::Excluded(inside_to.as_str()),
+            ))
+            .next()
+            .is_some();
+        contains || inside
+    }
 }
 
 /// What an operation writing at `path` changes: the path itself, or the whole
@@ -100,11 +147,10 @@ fn changed<'p, T: Tree>(target: &T, op: &PatchOperation, path: &'p Pointer) -> &
 fn source<'t, T: Tree>(
     target: &'t T,
     from: &Pointer,
-    written: &[&Pointer],
+    written: &Written<'_>,
     operation: usize,
 ) -> Result<Option<&'t T>, Error> {
-    let overlaps = |path: &&Pointer| path.starts_with(from) || from.starts_with(path);
-    if written.iter().any(overlaps) {
+    if written.overlaps(from) {
         return Err(Error::SelfCopy { operation });
     }
     Ok(target.at(from))
@@ -145,7 +191,30 @@ fn op_changes(target: &Value, op: &PatchOperation) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use json_patch::jsonptr::PointerBuf;
     use serde_json::json;
+
+    #[test]
+    fn written_places_overlap_what_contains_them_or_is_inside_them() {
+        let pointer = |text: &str| PointerBuf::parse(text).unwrap();
+        let (a, deep) = (pointer("/a"), pointer("/a/b/c"));
+        let mut written = Written::default();
+        written.insert(&a);
+        for from in ["/a", "/a/b", "", "/a/~1"] {
+            assert!(written.overlaps(&pointer(from)), "{from}");
+        }
+        for from in ["/ab", "/b", "/a0", "/a!"] {
+            assert!(!written.overlaps(&pointer(from)), "{from}");
+        }
+        let mut written = Written::default();
+        written.insert(&deep);
+        for from in ["/a", "/a/b", "/a/b/c", "/a/b/c/d", ""] {
+            assert!(written.overlaps(&pointer(from)), "{from}");
+        }
+        for from in ["/a/bc", "/a/b/cd", "/a/c"] {
+            assert!(!written.overlaps(&pointer(from)), "{from}");
+        }
+    }
 
     #[test]
     fn merge_patches_that_change_nothing_are_found() {
