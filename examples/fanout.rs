@@ -21,23 +21,29 @@
 //!     transport), measures the server's resident memory per idle subscriber,
 //!     then a burst of M updates (deliveries per second) and P updates one
 //!     every X ms (publish-to-receipt latency), with the server's CPU time for
-//!     each. Every client parses every message as JSON. One JSON line.
+//!     each. Every client parses every message as JSON (into the same small
+//!     borrowed struct for both protocols); each message's latency is taken
+//!     when it is read, before it is parsed. The clients run on one thread.
+//!     One JSON line.
 //! ```
 
 #[path = "../benches/support/mod.rs"]
 mod support;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
 use live_resource::{Hub, Limits};
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Result<T, E = Error> = std::result::Result<T, E>;
@@ -64,7 +70,7 @@ fn main() -> Result<()> {
         }
         Some("load") => {
             let options = LoadOptions::parse(&args[1..])?;
-            let report = runtime()?.block_on(load(options))?;
+            let report = loader_runtime()?.block_on(load(options))?;
             println!("{report}");
             Ok(())
         }
@@ -76,6 +82,17 @@ fn main() -> Result<()> {
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// The load generator's runtime: one thread. Its tasks then never wake
+/// each other across threads (no work stealing, no idle workers spinning
+/// for work), so each message costs less, and it takes at most one of the
+/// cores it shares with the server under test: as much as a one-threaded
+/// Node.js server keeps for itself.
+fn loader_runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }
@@ -382,6 +399,24 @@ fn cpu_seconds(pid: u32, ticks_per_second: f64) -> Result<f64> {
     Ok((utime + stime) / ticks_per_second)
 }
 
+/// CPU time the whole machine spent busy (all but idle and iowait in
+/// `/proc/stat`), in seconds: what other processes took during a phase is
+/// this minus the server's and the load generator's own.
+fn machine_busy_seconds(ticks_per_second: f64) -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().ok_or("empty /proc/stat")?;
+    let jiffies: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let [user, nice, system, _idle, _iowait, irq, softirq, steal] = jiffies[..] else {
+        return Err("odd /proc/stat".into());
+    };
+    Ok((user + nice + system + irq + softirq + steal) / ticks_per_second)
+}
+
 /// VmRSS of `pid`, in KiB.
 fn rss_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -415,8 +450,9 @@ async fn get(port: u16, path: &str) -> Result<String> {
         .to_owned())
 }
 
-/// Reads the next text message, answering Engine.IO pings on the way.
-async fn next_text(socket: &mut Socket, proto: Proto) -> Result<Option<String>> {
+/// Reads the next text message, answering Engine.IO pings on the way. The
+/// text is the frame's own buffer, not a copy.
+async fn next_text(socket: &mut Socket, proto: Proto) -> Result<Option<Utf8Bytes>> {
     while let Some(message) = socket.next().await {
         let Message::Text(text) = message? else {
             continue;
@@ -425,20 +461,67 @@ async fn next_text(socket: &mut Socket, proto: Proto) -> Result<Option<String>> 
             socket.send(Message::text("3")).await?;
             continue;
         }
-        return Ok(Some(text.as_str().to_owned()));
+        return Ok(Some(text));
     }
     Ok(None)
 }
 
-/// A protocol message as JSON: ours is the whole frame; a Socket.IO event
-/// `42["name",{..}]` becomes its payload `{..}`, with its name as `type`.
-fn parse(proto: Proto, text: &str) -> Option<Value> {
+/// What the load generator reads of a message: its type, its `seq` and the
+/// publish time in its merge patch. The whole text is still parsed and
+/// checked as JSON (serde reads every other field as `IgnoredAny`); only no
+/// tree is built for it, for either protocol.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    merge: Option<Stamp>,
+}
+
+/// The publish time of a patch `{"SYM…":{"price":..,"ts":µs}}`: the first
+/// `ts` among its symbols.
+struct Stamp(Option<u64>);
+
+#[derive(serde::Deserialize)]
+struct Quote {
+    ts: Option<u64>,
+}
+
+impl<'de> serde::Deserialize<'de> for Stamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Symbols;
+        impl<'de> serde::de::Visitor<'de> for Symbols {
+            type Value = Stamp;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a merge patch of quotes")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Stamp, A::Error> {
+                let mut ts = None;
+                while let Some((IgnoredAny, quote)) = map.next_entry::<IgnoredAny, Quote>()? {
+                    ts = ts.or(quote.ts);
+                }
+                Ok(Stamp(ts))
+            }
+        }
+        deserializer.deserialize_map(Symbols)
+    }
+}
+
+/// A protocol message: ours is the whole frame; a Socket.IO event
+/// `42["name",{..}]` is parsed whole, and its payload is the same envelope.
+fn parse(proto: Proto, text: &str) -> Option<Envelope<'_>> {
     match proto {
         Proto::Ours => serde_json::from_str(text).ok(),
         Proto::SocketIo => {
-            let event: Value = serde_json::from_str(text.strip_prefix("42")?).ok()?;
-            let mut payload = event.get(1)?.clone();
-            payload["type"] = event.get(0)?.clone();
+            let (_name, payload): (IgnoredAny, Envelope<'_>) =
+                serde_json::from_str(text.strip_prefix("42")?).ok()?;
             Some(payload)
         }
     }
@@ -472,7 +555,7 @@ async fn subscriber(port: u16, proto: Proto) -> Result<Socket> {
     }
     loop {
         let text = next_text(&mut socket, proto).await?.ok_or("closed")?;
-        if parse(proto, &text).is_some_and(|message| message["type"] == "snapshot") {
+        if parse(proto, &text).is_some_and(|message| message.kind == "snapshot") {
             return Ok(socket);
         }
     }
@@ -490,39 +573,99 @@ struct Log {
     resyncs: u64,
 }
 
+/// Counts the subscribers that have reached a point of the run, and wakes
+/// the one task that waits for all of them: one atomic add per subscriber,
+/// not one per message shared by every connection.
+struct Milestone {
+    reached: AtomicUsize,
+    of: usize,
+    all: Notify,
+}
+
+impl Milestone {
+    fn new(of: usize) -> Self {
+        Self {
+            reached: AtomicUsize::new(0),
+            of,
+            all: Notify::new(),
+        }
+    }
+
+    fn reach(&self) {
+        if self.reached.fetch_add(1, Ordering::AcqRel) + 1 == self.of {
+            // Stores a permit if the waiter is not waiting yet.
+            self.all.notify_one();
+        }
+    }
+
+    /// Whether every subscriber reached it within `limit`.
+    async fn wait(&self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, self.all.notified())
+            .await
+            .is_ok()
+    }
+}
+
+/// The two points of a run each subscriber reports.
+struct Progress {
+    burst: Milestone,
+    done: Milestone,
+}
+
 /// Reads updates until `last` arrives, the socket closes, or nothing comes
-/// for 60 s.
+/// for 60 s; returns what it saw and the socket, still open.
 async fn follow(
     mut socket: Socket,
     proto: Proto,
     burst: u64,
     last: u64,
-    delivered: Arc<AtomicU64>,
-) -> Log {
+    progress: Arc<Progress>,
+) -> (Log, Socket) {
     let mut log = Log {
         latency_us: Vec::with_capacity(last as usize),
         ..Log::default()
     };
-    let idle = Duration::from_secs(60);
-    while let Ok(Ok(Some(text))) = tokio::time::timeout(idle, next_text(&mut socket, proto)).await {
+    let idle_us = 60_000_000;
+    // One timer for the whole run, pushed back only when it fires: a timeout
+    // per message would insert and remove a timer entry for each.
+    let mut heard_us = now_us();
+    let watchdog = tokio::time::sleep(Duration::from_micros(idle_us));
+    tokio::pin!(watchdog);
+    let mut burst_reached = false;
+    loop {
+        let text = tokio::select! {
+            biased;
+            text = next_text(&mut socket, proto) => match text {
+                Ok(Some(text)) => text,
+                _ => break,
+            },
+            () = &mut watchdog => {
+                let quiet_us = now_us().saturating_sub(heard_us);
+                if quiet_us >= idle_us {
+                    break;
+                }
+                let wake = tokio::time::Instant::now() + Duration::from_micros(idle_us - quiet_us);
+                watchdog.as_mut().reset(wake);
+                continue;
+            }
+        };
+        // At receipt, before parsing: parsing is the client's work, not the
+        // server's latency.
         let received = now_us();
+        heard_us = received;
         let Some(message) = parse(proto, &text) else {
             continue;
         };
-        match message["type"].as_str() {
-            Some("update") => {}
-            Some("resync") => {
+        match &*message.kind {
+            "update" => {}
+            "resync" => {
                 log.resyncs += 1;
                 continue;
             }
             _ => continue,
         }
-        let seq = message["seq"].as_u64().unwrap_or(0);
-        let sent = message["merge"]
-            .as_object()
-            .and_then(|symbols| symbols.values().next())
-            .and_then(|quote| quote["ts"].as_u64())
-            .unwrap_or(received);
+        let seq = message.seq;
+        let sent = message.merge.and_then(|Stamp(ts)| ts).unwrap_or(received);
         if seq == 1 {
             log.first_ts_us = sent;
         }
@@ -531,25 +674,24 @@ async fn follow(
         }
         log.latency_us
             .push(received.saturating_sub(sent).min(u64::from(u32::MAX)) as u32);
-        delivered.fetch_add(1, Ordering::Relaxed);
+        if seq >= burst && !burst_reached {
+            burst_reached = true;
+            progress.burst.reach();
+        }
         if seq >= last {
             break;
         }
     }
-    let _ = socket.close(None).await;
-    log
-}
-
-/// Waits until `delivered` reaches `target`, or `limit` passes.
-async fn until(delivered: &AtomicU64, target: u64, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while delivered.load(Ordering::Relaxed) < target {
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+    // A subscriber that stopped early still reports, so that nobody waits
+    // for it; what it missed shows in `received` and `complete`.
+    if !burst_reached {
+        progress.burst.reach();
     }
-    true
+    progress.done.reach();
+    // Not closed here: the server would handle this close while it still
+    // fans the last update out to the others, and that update's latency
+    // would include the teardown of the subscribers that got it first.
+    (log, socket)
 }
 
 /// The `p`th percentile of sorted `values`.
@@ -587,23 +729,29 @@ async fn load(options: LoadOptions) -> Result<Value> {
 
     let burst = options.updates;
     let last = burst + options.paced;
-    let delivered = Arc::new(AtomicU64::new(0));
+    let progress = Arc::new(Progress {
+        burst: Milestone::new(k),
+        done: Milestone::new(k),
+    });
     let followers: Vec<_> = sockets
         .into_iter()
-        .map(|socket| tokio::spawn(follow(socket, proto, burst, last, Arc::clone(&delivered))))
+        .map(|socket| tokio::spawn(follow(socket, proto, burst, last, Arc::clone(&progress))))
         .collect();
 
     let limit = Duration::from_secs(120);
     let me = std::process::id();
+    let machine_start = machine_busy_seconds(ticks)?;
     let loader_start = cpu_seconds(me, ticks)?;
     let cpu_start = cpu_seconds(pid, ticks)?;
     get(port, &format!("/bench/publish?count={burst}&pace_us=0")).await?;
-    let burst_complete = until(&delivered, k as u64 * burst, limit).await;
+    let burst_complete = progress.burst.wait(limit).await;
     let cpu_burst = cpu_seconds(pid, ticks)? - cpu_start;
     let loader_burst = cpu_seconds(me, ticks)? - loader_start;
+    let others_burst = machine_busy_seconds(ticks)? - machine_start - cpu_burst - loader_burst;
     let rss_burst = rss_kib(pid)?;
 
     let pace_us = options.pace.as_micros();
+    let machine_start = machine_busy_seconds(ticks)?;
     let loader_start = cpu_seconds(me, ticks)?;
     let cpu_start = cpu_seconds(pid, ticks)?;
     get(
@@ -611,14 +759,19 @@ async fn load(options: LoadOptions) -> Result<Value> {
         &format!("/bench/publish?count={}&pace_us={pace_us}", options.paced),
     )
     .await?;
-    let paced_complete = until(&delivered, k as u64 * last, limit).await;
+    let paced_complete = progress.done.wait(limit).await;
     let cpu_paced = cpu_seconds(pid, ticks)? - cpu_start;
     let loader_paced = cpu_seconds(me, ticks)? - loader_start;
+    let others_paced = machine_busy_seconds(ticks)? - machine_start - cpu_paced - loader_paced;
 
     let mut logs = Vec::with_capacity(k);
+    let mut sockets = Vec::with_capacity(k);
     for follower in followers {
-        logs.push(follower.await?);
+        let (log, socket) = follower.await?;
+        logs.push(log);
+        sockets.push(socket);
     }
+    futures::future::join_all(sockets.iter_mut().map(|socket| socket.close(None))).await;
     drop(server);
 
     let first_ts = logs
@@ -669,6 +822,10 @@ async fn load(options: LoadOptions) -> Result<Value> {
         "cpu_paced_s": cpu_paced,
         "loader_cpu_burst_s": loader_burst,
         "loader_cpu_paced_s": loader_paced,
+        // Other processes on the machine during each phase (clock-tick
+        // resolution): a disturbed run shows here.
+        "others_cpu_burst_s": others_burst.max(0.0),
+        "others_cpu_paced_s": others_paced.max(0.0),
         "received": received,
         "expected": expected,
         "complete": burst_complete && paced_complete && received as u64 == expected,

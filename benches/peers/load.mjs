@@ -47,6 +47,19 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / ticks;
 }
 
+// CPU time the whole machine spent busy (all but idle and iowait), in
+// seconds: what other processes took during a phase is this minus the
+// server's and the load generator's own.
+function machineBusySeconds() {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8")
+    .split("\n")[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1, 9)
+    .map(Number);
+  return (user + nice + system + irq + softirq + steal) / ticks;
+}
+
 function rssKib(pid) {
   const line = readFileSync(`/proc/${pid}/status`, "utf8")
     .split("\n")
@@ -169,20 +182,24 @@ try {
   await sleep(2000);
   const rssIdle = rssKib(pid);
 
+  let machine = machineBusySeconds();
   let cpu = cpuSeconds(pid);
   let loader = cpuSeconds(process.pid);
   await get(port, `/bench/publish?count=${burst}&pace_us=0`);
   const burstComplete = await until(() => burstCount, k * burst, 120000);
   const cpuBurst = cpuSeconds(pid) - cpu;
   const loaderBurst = cpuSeconds(process.pid) - loader;
+  const othersBurst = machineBusySeconds() - machine - cpuBurst - loaderBurst;
   const rssBurst = rssKib(pid);
 
+  machine = machineBusySeconds();
   cpu = cpuSeconds(pid);
   loader = cpuSeconds(process.pid);
   await get(port, `/bench/publish?count=${paced}&pace_us=${paceMs * 1000}`);
   const pacedComplete = await until(() => pacedCount, k * paced, 120000);
   const cpuPaced = cpuSeconds(pid) - cpu;
   const loaderPaced = cpuSeconds(process.pid) - loader;
+  const othersPaced = machineBusySeconds() - machine - cpuPaced - loaderPaced;
 
   for (const socket of sockets) socket.close();
   const burstSorted = burstLatency.subarray(0, burstCount).sort();
@@ -212,6 +229,9 @@ try {
     cpu_paced_s: cpuPaced,
     loader_cpu_burst_s: loaderBurst,
     loader_cpu_paced_s: loaderPaced,
+    // Other processes on the machine during each phase: a disturbed run shows here.
+    others_cpu_burst_s: Math.max(0, othersBurst),
+    others_cpu_paced_s: Math.max(0, othersPaced),
     received: burstCount + pacedCount,
     expected: k * last,
     complete: burstComplete && pacedComplete,

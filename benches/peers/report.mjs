@@ -62,6 +62,9 @@ if (merges.length) {
   print();
 }
 
+const others = (run) =>
+  run.others_cpu_burst_s === undefined ? "–" : `${run.others_cpu_burst_s.toFixed(2)} s / ${run.others_cpu_paced_s.toFixed(2)} s`;
+
 const SMALL_STATE = 1024;
 const allFanouts = lines.filter((line) => line.bench === "fanout");
 const fanouts = allFanouts.filter((run) => (run.state_bytes ?? SMALL_STATE) <= SMALL_STATE);
@@ -69,25 +72,25 @@ for (const loader of ["rust", "node"]) {
   const runs = fanouts.filter((run) => run.loader === loader);
   if (!runs.length) continue;
   const clients = loader === "rust"
-    ? "the same Rust load generator (`fanout load`, tokio-tungstenite, serde_json parse of every message) for both servers"
+    ? "the same Rust load generator for both servers (`fanout load`: one thread, tokio-tungstenite, every message parsed by serde_json into the same borrowed struct)"
     : "Node.js clients as apps use them: `socket.io-client` for Socket.IO, `ws` + JSON.parse for live-resource";
   print(`### Fan-out, ${clients}`);
   print();
-  print("| subscribers | server | deliveries/s (burst) | latency p50 / p99 (paced) | server CPU, burst / paced | server CPU per delivery (burst) | load generator CPU, burst | RSS per idle subscriber | complete |");
-  print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  print("| subscribers | server | deliveries/s (burst) | latency p50 / p99 (paced) | server CPU, burst / paced | server CPU per delivery (burst) | load generator CPU, burst / paced | other processes' CPU, burst / paced | RSS per idle subscriber | complete |");
+  print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   const counts = [...new Set(runs.map((run) => run.subscribers))].sort((a, b) => a - b);
   for (const k of counts) {
     const pair = ["live-resource", "socket.io"].map((server) => runs.find((r) => r.server === server && r.subscribers === k));
     for (const run of pair) {
       if (!run) continue;
       const perDelivery = (run.cpu_burst_s * 1e6) / (run.subscribers * run.updates);
-      print(`| ${k.toLocaleString("en")} | ${run.server} | ${rate(run.deliveries_per_s)} | ${us(run.p50_us)} / ${us(run.p99_us)} | ${run.cpu_burst_s.toFixed(2)} s / ${run.cpu_paced_s.toFixed(2)} s | ${perDelivery.toFixed(2)} µs | ${run.loader_cpu_burst_s.toFixed(2)} s | ${kib(run.bytes_per_subscriber)} | ${run.complete ? "yes" : `no (${run.received}/${run.expected})`}${run.resyncs ? `, ${run.resyncs} resyncs` : ""} |`);
+      print(`| ${k.toLocaleString("en")} | ${run.server} | ${rate(run.deliveries_per_s)} | ${us(run.p50_us)} / ${us(run.p99_us)} | ${run.cpu_burst_s.toFixed(2)} s / ${run.cpu_paced_s.toFixed(2)} s | ${perDelivery.toFixed(2)} µs | ${run.loader_cpu_burst_s.toFixed(2)} s / ${run.loader_cpu_paced_s.toFixed(2)} s | ${others(run)} | ${kib(run.bytes_per_subscriber)} | ${run.complete ? "yes" : `no (${run.received}/${run.expected})`}${run.resyncs ? `, ${run.resyncs} resyncs` : ""} |`);
     }
     const [ours, theirs] = pair;
     if (ours && theirs) {
       const cpuOurs = ours.cpu_burst_s / (ours.subscribers * ours.updates);
       const cpuTheirs = theirs.cpu_burst_s / (theirs.subscribers * theirs.updates);
-      print(`| | **ratio** | **${times(ours.deliveries_per_s, theirs.deliveries_per_s)}** | ${times(theirs.p50_us, ours.p50_us)} / ${times(theirs.p99_us, ours.p99_us)} | | ${cpuOurs > 0 ? times(cpuTheirs, cpuOurs) : "–"} | | ${times(theirs.bytes_per_subscriber, ours.bytes_per_subscriber)} | |`);
+      print(`| | **ratio** | **${times(ours.deliveries_per_s, theirs.deliveries_per_s)}** | ${times(theirs.p50_us, ours.p50_us)} / ${times(theirs.p99_us, ours.p99_us)} | | ${cpuOurs > 0 ? times(cpuTheirs, cpuOurs) : "–"} | | | ${times(theirs.bytes_per_subscriber, ours.bytes_per_subscriber)} | |`);
     }
   }
   const sample = runs[runs.length - 1];
