@@ -6,7 +6,8 @@
 //! fanout merge DIR
 //!     writes the 1 KB / 100 KB / 1 MB dashboards, their two single-price
 //!     patches and the same patches as update text into DIR (the Node side
-//!     reads them), then times our merge and json_patch::merge on them; one
+//!     reads them), then times our merges (into a `Document`, the state a
+//!     `LiveResource` keeps, and into a `Value`) and json_patch::merge on them; one
 //!     JSON line per measurement: the median of many batches, in ns per patch.
 //! fanout serve [BYTES]
 //!     a Hub whose topic `quotes` is the dashboard of BYTES (default 1 KB), behind
@@ -38,7 +39,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
-use live_resource::{Hub, Limits};
+use live_resource::{Document, Hub, Limits};
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -183,6 +184,18 @@ fn merge(dir: &str) -> Result<()> {
         );
         report("live_resource::patch::merge_owned", "value", timing);
 
+        // The state a LiveResource keeps: objects found by hash.
+        let mut document = Document::from(&doc);
+        let timing = measure(
+            || (),
+            |()| {
+                for turn in 0..BATCH {
+                    black_box(&mut document).merge(&patches[turn & 1]);
+                }
+            },
+        );
+        report("live_resource::Document::merge", "value", timing);
+
         let mut target = doc.clone();
         let timing = measure(
             || (),
@@ -194,21 +207,25 @@ fn merge(dir: &str) -> Result<()> {
         );
         report("json_patch::merge", "value", timing);
 
-        let mut target = doc.clone();
+        // As a LiveResource reads an update: parsed, then applied to its Document.
+        let mut document = Document::from(&doc);
         let timing = measure(
             || (),
             |()| {
                 for turn in 0..BATCH {
                     let text = black_box(texts[turn & 1].as_bytes());
                     let update = limits.parse_update(text).expect("a valid update");
-                    update
-                        .patch
-                        .apply_owned(black_box(&mut target))
+                    black_box(&mut document)
+                        .apply_owned(update.patch)
                         .expect("a merge applies");
                 }
             },
         );
-        report("Limits::parse_update + Patch::apply_owned", "wire", timing);
+        report(
+            "Limits::parse_update + Document::apply_owned",
+            "wire",
+            timing,
+        );
 
         let mut target = doc;
         let timing = measure(

@@ -42,13 +42,13 @@ if (merges.length) {
   for (const size of ["1KB", "100KB", "1MB"]) {
     const bytes = merges.find((m) => m.size === size)?.doc_bytes ?? 0;
     const label = `${size} (${bytes.toLocaleString("en")} B)`;
-    const ours = find("rust", "live_resource::patch::merge", "value", size);
-    const owned = find("rust", "live_resource::patch::merge_owned", "value", size);
+    const ours = find("rust", "live_resource::Document::merge", "value", size);
+    const onValue = find("rust", "live_resource::patch::merge", "value", size);
     const peer = find("rust", "json_patch::merge", "value", size);
     const node = find("node", "json-merge-patch", "value", size);
     const spread = find("node", "spread {...state, ...update}", "value", size);
-    print(`| ${label} | value | ${ns(ours)} (\`merge\`), ${ns(owned)} (\`merge_owned\`) | ${ns(peer)} | ${ns(node)} | ${ns(spread)} | ${times(peer, ours)} | ${times(node, ours)} |`);
-    const wire = find("rust", "Limits::parse_update + Patch::apply_owned", "wire", size);
+    print(`| ${label} | value | ${ns(ours)} (\`Document::merge\`), ${ns(onValue)} (\`patch::merge\` on a \`Value\`) | ${ns(peer)} | ${ns(node)} | ${ns(spread)} | ${times(peer, ours)} | ${times(node, ours)} |`);
+    const wire = find("rust", "Limits::parse_update + Document::apply_owned", "wire", size);
     const peerWire = find("rust", "serde_json::from_slice + json_patch::merge", "wire", size);
     const nodeWire = find("node", "JSON.parse + json-merge-patch", "wire", size);
     const spreadWire = find("node", "JSON.parse + spread", "wire", size);
@@ -56,9 +56,9 @@ if (merges.length) {
   }
   const flat = (impl, input) => times(find("rust", impl, input, "1MB"), find("rust", impl, input, "1KB"));
   print();
-  print(`1 MB ÷ 1 KB for live-resource: \`merge\` ${flat("live_resource::patch::merge", "value")}, ` +
-    `\`merge_owned\` ${flat("live_resource::patch::merge_owned", "value")}, ` +
-    `wire ${flat("Limits::parse_update + Patch::apply_owned", "wire")} (1.0× is flat).`);
+  print(`1 MB ÷ 1 KB for live-resource: \`Document::merge\` ${flat("live_resource::Document::merge", "value")}, ` +
+    `\`patch::merge\` on a \`Value\` ${flat("live_resource::patch::merge", "value")}, ` +
+    `wire ${flat("Limits::parse_update + Document::apply_owned", "wire")} (1.0× is flat).`);
   print();
 }
 
