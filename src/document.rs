@@ -781,11 +781,30 @@ impl fmt::Display for Document {
     /// assert_eq!(format!("{doc:#}"), "{\n  \"a\": [\n    1\n  ]\n}");
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match f.alternate() {
-            true => serde_json::to_string_pretty(self),
-            false => serde_json::to_string(self),
+        let pretty = f.alternate();
+        let mut out = Utf8Writer(f);
+        let written = match pretty {
+            true => serde_json::to_writer_pretty(&mut out, self),
+            false => serde_json::to_writer(&mut out, self),
         };
-        f.write_str(&text.map_err(|_| fmt::Error)?)
+        written.map_err(|_| fmt::Error)
+    }
+}
+
+/// Lets serde_json write JSON text straight into a `Formatter`, without
+/// building a `String` of a state that may be large.
+struct Utf8Writer<'a, 'f>(&'a mut fmt::Formatter<'f>);
+
+impl std::io::Write for Utf8Writer<'_, '_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        // serde_json writes whole characters at a time.
+        let text = std::str::from_utf8(bytes).map_err(std::io::Error::other)?;
+        self.0.write_str(text).map_err(std::io::Error::other)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
