@@ -341,8 +341,7 @@ impl Hub {
     /// The text is made once per version and shared by everyone who asks for
     /// it until the next change: a server that answers many subscribers with
     /// the same large snapshot serializes it once, and sends the same bytes to
-    /// all of them. The topic keeps the text of its latest version it was
-    /// asked for, at most one per topic.
+    /// all of them. The topic keeps it until its next change.
     ///
     /// ```
     /// # use live_resource::Hub;

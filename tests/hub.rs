@@ -892,3 +892,20 @@ async fn snapshot_text_is_made_once_per_version_and_shared() {
         Err(Error::UnknownTopic { .. })
     ));
 }
+
+#[test]
+fn snapshot_text_follows_a_change_that_publishes_nothing() {
+    // `-0.0 == 0.0`, so replacing one with the other publishes nothing; the
+    // value, and so its text, still changed.
+    let hub = Hub::new();
+    hub.set("t", json!({"a": 0.0})).unwrap();
+    let (_, before) = hub.snapshot_text("t").unwrap();
+    assert_eq!(&before[..], br#"{"a":0.0}"#);
+    let ops =
+        serde_json::from_value(json!([{"op": "replace", "path": "/a", "value": -0.0}])).unwrap();
+    assert_eq!(hub.publish("t", Patch::Json(ops)).unwrap(), 0);
+    let (version, after) = hub.snapshot_text("t").unwrap();
+    assert_eq!(version, 0);
+    let snapshot = serde_json::to_vec(&hub.snapshot("t").unwrap().data).unwrap();
+    assert_eq!(after, snapshot, "the text is the value's, not a stale one");
+}

@@ -732,15 +732,29 @@ async fn a_bad_upgrade_request_gets_a_clear_http_error() {
         }
         request.send()
     };
+    let wrong_version = upgrade(Some("dGhlIHNhbXBsZSBub25jZQ=="), "8")
+        .await
+        .unwrap();
+    assert_eq!(
+        wrong_version.headers()["sec-websocket-version"],
+        "13",
+        "RFC 6455 §4.4: say which version is spoken"
+    );
     let refusals = [
         (upgrade(None, "13").await.unwrap(), 400, "Sec-WebSocket-Key"),
         (
-            upgrade(Some("dGhlIHNhbXBsZSBub25jZQ=="), "8")
+            upgrade(Some("x"), "13").await.unwrap(),
+            400,
+            "Sec-WebSocket-Key",
+        ),
+        (
+            upgrade(Some("dGhlIHNhbXBsZSBub25jZR=="), "13")
                 .await
                 .unwrap(),
             400,
-            "Sec-WebSocket-Version",
+            "Sec-WebSocket-Key",
         ),
+        (wrong_version, 400, "Sec-WebSocket-Version"),
         (
             client
                 .get(format!("http://{addr}/live/ws"))
@@ -774,4 +788,52 @@ async fn a_bad_upgrade_request_gets_a_clear_http_error() {
         .await
         .unwrap();
     assert_eq!(post.status(), 405);
+}
+
+#[tokio::test]
+async fn websocket_answers_a_close_with_a_close() {
+    let addr = serve(hub(), Config::default()).await;
+    let mut socket = ws(addr).await;
+    socket.close(None).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("an answer within 5 s");
+    assert!(
+        matches!(answer, Some(Ok(Message::Close(_)))),
+        "RFC 6455 §5.5.1: {answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_client_that_takes_in_nothing_is_let_go() {
+    let hub = hub();
+    hub.set("big", json!({"v": ""})).unwrap();
+    let config = Config::default().heartbeat(Duration::from_millis(100));
+    let addr = serve(hub.clone(), config).await;
+    let mut socket = ws(addr).await;
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topic": "big", "since": 0}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(listing(addr).await["server"]["clients"], 1);
+
+    // 24 MB of updates, more than loopback's socket buffers hold, and the
+    // client reads none of it: the server's writes stall.
+    let filler = "x".repeat(60_000);
+    for i in 0..400 {
+        hub.merge("big", json!({"v": format!("{filler}{i}")}))
+            .unwrap();
+    }
+    let mut clients = Value::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        clients = listing(addr).await["server"]["clients"].clone();
+        if clients == 0 {
+            break;
+        }
+    }
+    assert_eq!(clients, 0, "the stalled connection was let go");
+    drop(socket);
 }

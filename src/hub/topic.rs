@@ -24,8 +24,9 @@ struct State {
     value: Value,
     version: u64,
     /// The value as JSON text, made when a subscriber first asks for it at
-    /// this version and shared by all who ask for it until the next change:
-    /// a snapshot costs one serialization per version, not one per subscriber.
+    /// this version and shared by all who ask for it until the next change
+    /// (which drops it): a snapshot costs one serialization per version, not
+    /// one per subscriber.
     text: Option<(u64, Bytes)>,
     /// The most recent frames, oldest first, for subscribers that resume.
     ring: VecDeque<Arc<Frame>>,
@@ -96,6 +97,9 @@ impl Topic {
             // change nothing leaves the value as it is.
             if let Patch::Json(ops) = &patch {
                 crate::patch::operations::apply(&mut state.value, ops)?;
+                // Equal is not identical: `-0.0` in place of `0.0` changes
+                // nothing a subscriber sees, but it changes the text.
+                state.text = None;
             }
             return Ok(state.version);
         }
@@ -165,6 +169,8 @@ impl Topic {
     /// out to every subscriber.
     fn commit(&self, state: &mut State, frame: Frame, counters: &Counters) -> u64 {
         state.version = frame.seq();
+        // The text of the old version is no use to anyone now: free it.
+        state.text = None;
         let frame = Arc::new(frame);
         if state.ring_capacity > 0 {
             if state.ring.len() == state.ring_capacity {

@@ -44,7 +44,10 @@ impl Default for Config {
 }
 
 impl Config {
-    /// How often every stream carries a heartbeat.
+    /// How often every stream carries a heartbeat (15 s by default). A
+    /// WebSocket client that takes in nothing for two periods while the
+    /// server has something to send is disconnected: it cannot hold its
+    /// connection's task and subscriptions for ever.
     pub fn heartbeat(mut self, period: Duration) -> Self {
         self.heartbeat = period;
         self

@@ -38,7 +38,7 @@ pub(super) async fn upgrade(
     // extensions, which keeps it out of the copy the connection keeps.
     let upgrade = match Upgrade::check(&mut request) {
         Ok(upgrade) => upgrade,
-        Err((status, why)) => return super::error(status, why),
+        Err(refusal) => return refusal.into_response(),
     };
     let request = Box::new(detach(&request));
     let limit = state.config.client_limits().message_bytes();
@@ -152,6 +152,7 @@ impl Connection {
     ) -> Reason {
         tracing::info!(uri = %self.request.uri, "websocket connected");
         let mut heartbeat = heartbeat_timer(&self.state);
+        let stall_limit = 2 * self.state.config.heartbeat_period();
         loop {
             let outgoing = tokio::select! {
                 message = inbound.next() => match message {
@@ -168,6 +169,9 @@ impl Connection {
                         return format!("read failed: {error}");
                     }
                     Some(Ok(Message::Close(frame))) => {
+                        // tungstenite has queued the Close that answers it
+                        // (RFC 6455 §5.5.1): send it before going.
+                        let _ = sink.flush().await;
                         return format!("the client closed: {:?}", frame.map(|f| f.code));
                     }
                     // Boxed: requests are rare, and their futures would
@@ -191,8 +195,15 @@ impl Connection {
                     beats
                 }
             };
-            if let Err(error) = write(&mut sink, outgoing).await {
-                return format!("write failed: {error}");
+            // A client that stays connected but takes in nothing would hold
+            // this task and its subscriptions for ever: a write that cannot
+            // finish within two heartbeat periods ends the connection. (Not in
+            // the `select!`: a write stopped halfway would let other messages
+            // in between the fragments of a large one.)
+            match tokio::time::timeout(stall_limit, write(&mut sink, outgoing)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return format!("write failed: {error}"),
+                Err(_) => return format!("the client took in nothing for {stall_limit:?}"),
             }
         }
     }

@@ -16,8 +16,38 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-/// A refused upgrade request: the status to answer with and why.
-pub(super) type Refusal = (StatusCode, &'static str);
+/// A refused upgrade request: the status to answer with, why, and a header
+/// that tells the client what would be accepted (RFC 6455 §4.4 asks for the
+/// versions we speak; a 426 names the protocol to upgrade to).
+pub(super) struct Refusal {
+    pub(super) status: StatusCode,
+    pub(super) why: &'static str,
+    pub(super) header: Option<(HeaderName, HeaderValue)>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, why: &'static str) -> Self {
+        Self {
+            status,
+            why,
+            header: None,
+        }
+    }
+
+    fn with(mut self, name: HeaderName, value: &'static str) -> Self {
+        self.header = Some((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    /// The answer: our usual `{"error":".."}` body, and the header if any.
+    pub(super) fn into_response(self) -> Response {
+        let mut response = crate::server::error(self.status, self.why);
+        if let Some((name, value)) = self.header {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
 
 /// The server's end of an open WebSocket connection.
 pub(super) type Socket = WebSocketStream<TokioIo<Upgraded>>;
@@ -44,48 +74,56 @@ impl Upgrade {
     /// connection cannot be upgraded.
     pub(super) fn check(request: &mut Parts) -> Result<Self, Refusal> {
         if request.version > Version::HTTP_11 {
-            return Err((
+            return Err(Refusal::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "WebSocket over HTTP/2 is not served here: connect over HTTP/1.1",
             ));
         }
         if request.method != Method::GET {
-            return Err((
+            return Err(Refusal::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "a WebSocket upgrade must be a GET",
             ));
         }
         let headers = &request.headers;
         if !has_token(headers, header::CONNECTION, "upgrade") {
-            return Err((
+            return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
                 "the `Connection` header does not include `upgrade`",
             ));
         }
         if !has_token(headers, header::UPGRADE, "websocket") {
-            return Err((
+            return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
                 "the `Upgrade` header does not include `websocket`",
             ));
         }
         let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
-            return Err((
+            return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
                 "the `Sec-WebSocket-Key` header is missing",
             ));
         };
-        let version = headers.get(header::SEC_WEBSOCKET_VERSION);
-        if version.is_none_or(|version| version.as_bytes() != b"13") {
-            return Err((
+        if !is_key(key.as_bytes()) {
+            return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
-                "the `Sec-WebSocket-Version` header is not `13`",
+                "the `Sec-WebSocket-Key` header is not 16 bytes in base64",
             ));
         }
+        let version = headers.get(header::SEC_WEBSOCKET_VERSION);
+        if version.is_none_or(|version| version.as_bytes() != b"13") {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "the `Sec-WebSocket-Version` header is not `13`",
+            )
+            .with(header::SEC_WEBSOCKET_VERSION, "13"));
+        }
         let Some(on_upgrade) = request.extensions.remove::<OnUpgrade>() else {
-            return Err((
+            return Err(Refusal::new(
                 StatusCode::UPGRADE_REQUIRED,
                 "this connection cannot be upgraded to a WebSocket",
-            ));
+            )
+            .with(header::UPGRADE, "websocket"));
         };
         let accept = HeaderValue::try_from(derive_accept_key(key.as_bytes()))
             .expect("base64 is a valid header value");
@@ -119,6 +157,17 @@ impl Upgrade {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
         response
     }
+}
+
+/// Whether `key` is what RFC 6455 §4.1 asks of a `Sec-WebSocket-Key`: 16
+/// bytes in base64, which is 22 characters of the alphabet and `==` (the
+/// last character carries 2 bits of data and 4 of zero padding).
+fn is_key(key: &[u8]) -> bool {
+    let alphabet = |byte: &u8| byte.is_ascii_alphanumeric() || *byte == b'+' || *byte == b'/';
+    key.len() == 24
+        && key[..22].iter().all(alphabet)
+        && matches!(key[21], b'A' | b'Q' | b'g' | b'w')
+        && &key[22..] == b"=="
 }
 
 /// Whether any `name` header lists `token` among its comma-separated values,
