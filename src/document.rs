@@ -27,6 +27,9 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{Number, Value};
 
+use json_patch::jsonptr::Pointer;
+
+use crate::patch::tree::Tree;
 use crate::{Error, Patch};
 
 /// The hasher of every [`Map`]: fast on short keys, and seeded at random per
@@ -400,17 +403,7 @@ impl Document {
     /// assert_eq!(doc.pointer("/missing"), None);
     /// ```
     pub fn pointer(&self, pointer: &str) -> Option<&Document> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let tokens = pointer.strip_prefix('/')?.split('/');
-        tokens
-            .map(unescape)
-            .try_fold(self, |node, token| match node {
-                Self::Object(map) => map.get(&token),
-                Self::Array(items) => array_index(&token).and_then(|index| items.get(index)),
-                _ => None,
-            })
+        Tree::at(self, Pointer::parse(pointer).ok()?)
     }
 
     /// The value at an RFC 6901 JSON Pointer, to change in place.
@@ -424,17 +417,7 @@ impl Document {
     /// assert_eq!(doc, json!({"rows": [{"n": 2}]}));
     /// ```
     pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Document> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let tokens = pointer.strip_prefix('/')?.split('/');
-        tokens
-            .map(unescape)
-            .try_fold(self, |node, token| match node {
-                Self::Object(map) => map.get_mut(&token),
-                Self::Array(items) => array_index(&token).and_then(|index| items.get_mut(index)),
-                _ => None,
-            })
+        Tree::at_mut(self, Pointer::parse(pointer).ok()?)
     }
 
     /// Takes the value out, leaving `null` in its place.
@@ -557,24 +540,6 @@ impl Document {
     pub fn get(&self, key: &str) -> Option<&Document> {
         self.as_object().and_then(|map| map.get(key))
     }
-}
-
-/// An RFC 6901 reference token with its escapes undone.
-pub(crate) fn unescape(token: &str) -> std::borrow::Cow<'_, str> {
-    if token.contains('~') {
-        token.replace("~1", "/").replace("~0", "~").into()
-    } else {
-        token.into()
-    }
-}
-
-/// An array index as RFC 6901 spells it: digits, no leading zero.
-pub(crate) fn array_index(token: &str) -> Option<usize> {
-    let digits = token.bytes().all(|byte| byte.is_ascii_digit());
-    if !digits || token.is_empty() || (token.len() > 1 && token.starts_with('0')) {
-        return None;
-    }
-    token.parse().ok()
 }
 
 impl From<Value> for Document {
