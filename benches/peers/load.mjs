@@ -8,15 +8,21 @@
 // CPU time for each. Every message is parsed as JSON (socket.io-client does
 // it itself).
 //
+// The subscribers are spread over --procs worker threads (load-worker.mjs),
+// the same way for both protocols: one JavaScript thread parsing every
+// message is the limit of a fast server's burst, and a real deployment's
+// clients are many processes anyway. This thread starts the server and the
+// workers, drives the phases and aggregates what the workers measured.
+//
 // usage: node load.mjs --proto ours|socketio --subscribers K --updates M
-//                      --paced P --pace-ms X [--state-bytes B] -- SERVER COMMAND..
-// (--state-bytes is only reported: the size of the state the server was given)
+//                      --paced P --pace-ms X [--state-bytes B] [--procs N]
+//                      -- SERVER COMMAND..
+// (--state-bytes is only reported: the size of the state the server was given;
+// --procs defaults to 2, the cores of the machine the results were taken on)
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { io } from "socket.io-client";
-import WebSocket from "ws";
-import { nowUs } from "./clock.mjs";
+import { Worker } from "node:worker_threads";
 
 const TOPIC = "quotes";
 const argv = process.argv.slice(2);
@@ -31,6 +37,8 @@ const burst = Number(flags.updates ?? 100);
 const paced = Number(flags.paced ?? 50);
 const paceMs = Number(flags["pace-ms"] ?? 5);
 const stateBytes = Number(flags["state-bytes"] ?? 1024);
+const procs = Number(flags.procs ?? 2);
+if (!Number.isInteger(procs) || procs < 1) throw new Error(`--procs must be a positive integer, not ${flags.procs}`);
 const last = burst + paced;
 
 const ticks = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
@@ -83,71 +91,65 @@ function start() {
   });
 }
 
-// Latencies in µs, in arrival order, one array per phase.
-const burstLatency = new Uint32Array(k * burst);
-const pacedLatency = new Uint32Array(k * paced);
-let burstCount = 0;
-let pacedCount = 0;
-let firstTs = Infinity;
-let burstDone = 0;
-let resyncs = 0;
+// The clients: P worker threads (load-worker.mjs), K split between them as
+// evenly as possible, each running the same per-message code. Threads of one
+// process rather than processes, so that /proc/PID/stat of this process is
+// the CPU of all clients together, and all read the same monotonic clock.
+// Each stores its counts into `counters` (three Int32 per worker: burst,
+// paced, resyncs) and the main thread only polls them.
+const counters = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * 3 * procs);
+const counts = new Int32Array(counters);
+const sum = (offset) => {
+  let total = 0;
+  for (let i = 0; i < procs; i += 1) total += Atomics.load(counts, i * 3 + offset);
+  return total;
+};
+const burstCount = () => sum(0);
+const pacedCount = () => sum(1);
 
-function onMessage(message) {
-  const received = nowUs();
-  if (message.type === "resync") resyncs += 1;
-  if (message.type !== "update") return;
-  const quote = Object.values(message.merge)[0];
-  const latency = Math.max(0, received - quote.ts);
-  if (message.seq === 1) firstTs = Math.min(firstTs, quote.ts);
-  if (message.seq <= burst) {
-    burstLatency[burstCount++] = latency;
-    if (message.seq === burst) burstDone = Math.max(burstDone, received);
-  } else {
-    pacedLatency[pacedCount++] = latency;
+// Starts the workers and resolves once every subscriber of every worker has
+// its snapshot. The 64 subscriptions in flight of the single-threaded
+// generator are shared out, so the server sees the same connection rate.
+function connectAll(port) {
+  const workers = [];
+  const ready = [];
+  for (let index = 0; index < procs; index += 1) {
+    const count = Math.floor(k / procs) + (index < k % procs ? 1 : 0);
+    const worker = new Worker(new URL("./load-worker.mjs", import.meta.url), {
+      workerData: { proto, port, count, burst, paced, concurrency: Math.ceil(64 / procs), index, counters },
+    });
+    workers.push(worker);
+    ready.push(
+      new Promise((resolve, reject) => {
+        worker.on("error", reject);
+        worker.on("exit", (code) => reject(new Error(`client worker ${index} exited (${code})`)));
+        worker.once("message", (message) => {
+          if (message.type === "ready") resolve();
+          else reject(new Error(`client worker ${index}: ${message.message}`));
+        });
+      }),
+    );
   }
+  return { workers, ready: Promise.all(ready) };
 }
 
-/// One subscriber, resolved once its snapshot arrived; `close()` ends it.
-function subscriber(port) {
-  return new Promise((resolve, reject) => {
-    if (proto === "socketio") {
-      const socket = io(`http://127.0.0.1:${port}`, {
-        transports: ["websocket"],
-        forceNew: true,
-        reconnection: false,
-      });
-      socket.on("connect_error", reject);
-      socket.on("connect", () => socket.emit("subscribe", { topic: TOPIC }));
-      socket.on("snapshot", () => resolve({ close: () => socket.disconnect() }));
-      socket.on("update", onMessage);
-      socket.on("resync", onMessage);
-    } else {
-      const socket = new WebSocket(`ws://127.0.0.1:${port}/live/ws`);
-      socket.on("error", reject);
-      socket.on("open", () => socket.send(JSON.stringify({ type: "subscribe", topic: TOPIC })));
-      socket.on("message", (data) => {
-        const message = JSON.parse(data.toString());
-        if (message.type === "snapshot") resolve({ close: () => socket.close() });
-        else onMessage(message);
-      });
-    }
-  });
-}
-
-async function connectAll(port) {
-  const sockets = [];
-  let next = 0;
-  async function worker() {
-    while (next < k) {
-      next += 1;
-      const timeout = sleep(60000).then(() => {
-        throw new Error("a subscriber took over 60 s to subscribe");
-      });
-      sockets.push(await Promise.race([subscriber(port), timeout]));
-    }
-  }
-  await Promise.all(Array.from({ length: 64 }, worker));
-  return sockets;
+// Asks each worker to close its sockets and hand over what it measured;
+// bounded, so that a worker that never answers cannot hold the run.
+function collect(workers) {
+  return Promise.all(
+    workers.map(
+      (worker, index) =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`client worker ${index} sent no result in 30 s`)), 30000);
+          worker.on("message", (message) => {
+            if (message.type !== "result") return;
+            clearTimeout(timer);
+            resolve(message);
+          });
+          worker.postMessage({ type: "finish" });
+        }),
+    ),
+  );
 }
 
 async function get(port, path) {
@@ -172,12 +174,15 @@ function percentile(sorted, p) {
 }
 
 const server = await start();
+let workers = [];
 try {
   const { port, pid } = server;
   await sleep(1000);
   const rssBefore = rssKib(pid);
   const connecting = performance.now();
-  const sockets = await connectAll(port);
+  const clients = connectAll(port);
+  workers = clients.workers;
+  await clients.ready;
   const connectS = (performance.now() - connecting) / 1000;
   await sleep(2000);
   const rssIdle = rssKib(pid);
@@ -186,7 +191,7 @@ try {
   let cpu = cpuSeconds(pid);
   let loader = cpuSeconds(process.pid);
   await get(port, `/bench/publish?count=${burst}&pace_us=0`);
-  const burstComplete = await until(() => burstCount, k * burst, 120000);
+  const burstComplete = await until(burstCount, k * burst, 120000);
   const cpuBurst = cpuSeconds(pid) - cpu;
   const loaderBurst = cpuSeconds(process.pid) - loader;
   const othersBurst = machineBusySeconds() - machine - cpuBurst - loaderBurst;
@@ -196,20 +201,37 @@ try {
   cpu = cpuSeconds(pid);
   loader = cpuSeconds(process.pid);
   await get(port, `/bench/publish?count=${paced}&pace_us=${paceMs * 1000}`);
-  const pacedComplete = await until(() => pacedCount, k * paced, 120000);
+  const pacedComplete = await until(pacedCount, k * paced, 120000);
   const cpuPaced = cpuSeconds(pid) - cpu;
   const loaderPaced = cpuSeconds(process.pid) - loader;
   const othersPaced = machineBusySeconds() - machine - cpuPaced - loaderPaced;
 
-  for (const socket of sockets) socket.close();
-  const burstSorted = burstLatency.subarray(0, burstCount).sort();
-  const pacedSorted = pacedLatency.subarray(0, pacedCount).sort();
+  // What the workers measured, put together as one generator would have:
+  // the burst runs from the earliest first-update timestamp any worker saw
+  // to the latest receipt of the last burst update in any worker.
+  const results = await collect(workers);
+  const received = (phase) => results.reduce((total, r) => total + r[phase].length, 0);
+  const merged = (phase) => {
+    const all = new Uint32Array(received(phase));
+    let at = 0;
+    for (const r of results) {
+      all.set(r[phase], at);
+      at += r[phase].length;
+    }
+    return all.sort();
+  };
+  const burstSorted = merged("burstLatency");
+  const pacedSorted = merged("pacedLatency");
+  const firstTs = Math.min(...results.map((r) => r.firstTs));
+  const burstDone = Math.max(...results.map((r) => r.burstDone));
+  const resyncs = results.reduce((total, r) => total + r.resyncs, 0);
   const burstS = (burstDone - firstTs) / 1e6;
   const report = {
     bench: "fanout",
     loader: "node",
     server: proto === "socketio" ? "socket.io" : "live-resource",
     subscribers: k,
+    procs,
     updates: burst,
     paced,
     pace_ms: paceMs,
@@ -232,7 +254,7 @@ try {
     // Other processes on the machine during each phase: a disturbed run shows here.
     others_cpu_burst_s: Math.max(0, othersBurst),
     others_cpu_paced_s: Math.max(0, othersPaced),
-    received: burstCount + pacedCount,
+    received: burstSorted.length + pacedSorted.length,
     expected: k * last,
     complete: burstComplete && pacedComplete,
     resyncs,
@@ -240,5 +262,8 @@ try {
   process.stdout.write(JSON.stringify(report) + "\n");
 } finally {
   server.child.kill("SIGKILL");
+  // process.exit below ends the workers too; terminating them first also
+  // covers a run that fails and leaves by an exception.
+  await Promise.allSettled(workers.map((worker) => worker.terminate()));
 }
 process.exit(0);

@@ -68,12 +68,23 @@ const others = (run) =>
 const SMALL_STATE = 1024;
 const allFanouts = lines.filter((line) => line.bench === "fanout");
 const fanouts = allFanouts.filter((run) => (run.state_bytes ?? SMALL_STATE) <= SMALL_STATE);
+// One table per loader, and for the Node loader one per number of client
+// threads (`procs`; runs from before it existed had one), so that results
+// files concatenated from runs with different NODE_PROCS compare side by side.
+const threads = (procs) => `${procs} client thread${procs === 1 ? "" : "s"}`;
+const tables = [];
 for (const loader of ["rust", "node"]) {
-  const runs = fanouts.filter((run) => run.loader === loader);
+  const mine = fanouts.filter((run) => run.loader === loader);
+  const procs = loader === "rust" ? [undefined] : [...new Set(mine.map((run) => run.procs ?? 1))].sort((a, b) => a - b);
+  for (const p of procs) {
+    tables.push({ loader, procs: p, runs: p === undefined ? mine : mine.filter((run) => (run.procs ?? 1) === p) });
+  }
+}
+for (const { loader, procs, runs } of tables) {
   if (!runs.length) continue;
   const clients = loader === "rust"
     ? "the same Rust load generator for both servers (`fanout load`: one thread, tokio-tungstenite, every message parsed by serde_json into the same borrowed struct)"
-    : "Node.js clients as apps use them: `socket.io-client` for Socket.IO, `ws` + JSON.parse for live-resource";
+    : `Node.js clients as apps use them: \`socket.io-client\` for Socket.IO, \`ws\` + JSON.parse for live-resource, the subscribers spread over ${threads(procs)} (\`load.mjs --procs ${procs}\`)`;
   print(`### Fan-out, ${clients}`);
   print();
   print("| subscribers | server | deliveries/s (burst) | latency p50 / p99 (paced) | server CPU, burst / paced | server CPU per delivery (burst) | load generator CPU, burst / paced | other processes' CPU, burst / paced | RSS per idle subscriber | complete |");

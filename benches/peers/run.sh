@@ -10,6 +10,8 @@
 # usage: bash benches/peers/run.sh
 # knobs (environment): SUBSCRIBERS="100 1000 10000" LOADERS="rust node"
 #                      SKIP_MERGE=1 SKIP_FANOUT=1 CARGO_TARGET_DIR=..
+#                      NODE_PROCS=2 (client threads of the Node load generator,
+#                      load.mjs --procs: the K subscribers are split between them)
 # Prints the tables (benches/peers/report.mjs) and leaves the raw JSON lines
 # in $CARGO_TARGET_DIR/peers/results.jsonl. Needs cargo and Node.js >= 20.
 set -euo pipefail
@@ -20,6 +22,7 @@ target=${CARGO_TARGET_DIR:-$root/target}
 out=$target/peers
 subscribers=${SUBSCRIBERS:-100 1000 10000}
 loaders=${LOADERS:-rust node}
+node_procs=${NODE_PROCS:-2}
 
 # Every server and client started below dies with this script.
 trap 'jobs -p | xargs -r kill 2>/dev/null || true' EXIT
@@ -63,7 +66,7 @@ if [[ -z ${SKIP_FANOUT:-} ]]; then
       if [[ $loader == rust ]]; then
         load=("$fanout" load)
       else
-        load=(node "$here/load.mjs")
+        load=(node "$here/load.mjs" --procs "$node_procs")
       fi
       echo "== fan-out, $k subscribers, $loader clients: live-resource" >&2
       "${load[@]}" --proto ours "${flags[@]}" -- "${ours[@]}" | tee -a "$results"
