@@ -250,9 +250,8 @@ impl<'de> Deserializer<'de> for &'de Document {
         visitor: V,
     ) -> Result<V::Value, Error> {
         match self {
-            Document::Object(map) => visit_members(map, visitor),
             Document::Array(items) => visit_items(items, visitor),
-            _ => Err(self.invalid_type(&visitor)),
+            _ => self.deserialize_map(visitor),
         }
     }
 

@@ -30,3 +30,12 @@ pub(crate) enum Reply<'a> {
         message: String,
     },
 }
+
+/// The `code` of the error reply to a client message that was refused.
+pub(crate) fn refusal_code(error: &crate::Error) -> &'static str {
+    match error {
+        crate::Error::TooLarge { .. } => "too_large",
+        crate::Error::TooDeep { .. } => "too_deep",
+        _ => "bad_message",
+    }
+}

@@ -26,7 +26,6 @@ use super::authorize::detach;
 use super::protocol::Reply;
 use super::sse::heartbeat_timer;
 use super::stats::{Counter, Gauge, Guard};
-use crate::Error;
 use crate::hub::{Delivery, Subscription};
 
 pub(super) async fn upgrade(
@@ -235,11 +234,7 @@ impl Connection {
         {
             Ok(request) => request,
             Err(error) => {
-                let code = match error {
-                    Error::TooLarge { .. } => "too_large",
-                    Error::TooDeep { .. } => "too_deep",
-                    _ => "bad_message",
-                };
+                let code = super::protocol::refusal_code(&error);
                 return vec![self.refusal(None, code, error.to_string())];
             }
         };

@@ -47,11 +47,7 @@ impl MessageHandler<LocalAdapter, Requests> for Requests {
         let request = match parse(text.as_bytes(), &self.limits) {
             Ok(request) => request,
             Err(error) => {
-                let code = match error {
-                    Error::TooLarge { .. } => "too_large",
-                    Error::TooDeep { .. } => "too_deep",
-                    _ => "bad_message",
-                };
+                let code = crate::server::protocol::refusal_code(&error);
                 refuse(&socket, None, code, error.to_string());
                 return;
             }
