@@ -109,6 +109,9 @@ impl Limits {
     /// the text is not JSON or not an update.
     pub fn parse_update(&self, bytes: &[u8]) -> Result<Update, Error> {
         self.check_text(bytes, self.max_message_bytes)?;
+        if let Some(update) = Update::read_merge(bytes) {
+            return Ok(update);
+        }
         serde_json::from_slice(bytes).map_err(Error::Malformed)
     }
 

@@ -9,11 +9,14 @@ mod apply_error;
 pub(crate) mod diff;
 pub(crate) mod effect;
 mod merge;
+mod merge_text;
 pub(crate) mod operations;
 pub(crate) mod tree;
 
 pub use apply_error::{ApplyError, ApplyErrorKind};
 pub use merge::{merge, merge_owned};
+pub use merge_text::MergeText;
+pub(crate) use merge_text::{GiveUp, Reader, Token};
 
 use serde_json::Value;
 
@@ -32,11 +35,17 @@ use crate::Error;
 /// assert_eq!(state, json!({"AAPL": {"price": 190.25, "volume": 1200}}));
 /// # Ok::<(), live_resource::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Patch {
     /// An RFC 7396 JSON Merge Patch: objects merge deeply, `null` deletes,
     /// everything else (arrays too) replaces.
     Merge(Value),
+    /// The same as [`Patch::Merge`], kept as the text it was read from: what
+    /// [`Limits::parse_update`](crate::Limits::parse_update) gives for a
+    /// `merge` update, so that a [`Document`](crate::Document) merges it
+    /// without building a [`Value`] first. It equals the `Patch::Merge` of
+    /// the same value.
+    MergeText(MergeText),
     /// RFC 6902 JSON Patch operations, applied all or nothing.
     Json(json_patch::Patch),
     /// The new value, whole.
@@ -71,6 +80,7 @@ impl Patch {
     pub fn apply(&self, target: &mut Value) -> Result<(), Error> {
         match self {
             Self::Merge(patch) => merge(target, patch),
+            Self::MergeText(patch) => merge_owned(target, patch.to_value()),
             Self::Json(ops) => operations::apply(target, ops)?,
             Self::Replace(value) => *target = value.clone(),
         }
@@ -100,6 +110,7 @@ impl Patch {
     pub fn apply_owned(self, target: &mut Value) -> Result<(), Error> {
         match self {
             Self::Merge(patch) => merge_owned(target, patch),
+            Self::MergeText(patch) => merge_owned(target, patch.to_value()),
             Self::Json(ops) => operations::apply(target, &ops)?,
             Self::Replace(value) => *target = value,
         }
@@ -158,6 +169,7 @@ impl Patch {
         use json_patch::PatchOperation as Op;
         match self {
             Self::Merge(value) | Self::Replace(value) => crate::limits::value_depth(value),
+            Self::MergeText(patch) => patch.depth(),
             Self::Json(ops) => {
                 let deepest_value = ops
                     .iter()
@@ -186,7 +198,32 @@ impl Patch {
     pub fn encoded_len(&self) -> usize {
         match self {
             Self::Merge(value) | Self::Replace(value) => diff::encoded_len(value),
+            Self::MergeText(patch) => diff::encoded_len(patch),
             Self::Json(ops) => diff::encoded_len(ops),
+        }
+    }
+}
+
+/// Patches are equal when they would do the same: a [`Patch::MergeText`]
+/// equals the [`Patch::Merge`] of the same value.
+///
+/// ```
+/// use live_resource::{Limits, Patch};
+/// use serde_json::json;
+///
+/// let update = Limits::default().parse_update(br#"{"seq":1,"merge":{"done":3}}"#)?;
+/// assert_eq!(update.patch, Patch::Merge(json!({"done": 3})));
+/// # Ok::<(), live_resource::Error>(())
+/// ```
+impl PartialEq for Patch {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Merge(a), Self::Merge(b)) | (Self::Replace(a), Self::Replace(b)) => a == b,
+            (Self::MergeText(a), Self::MergeText(b)) => a == b,
+            (Self::Merge(value), Self::MergeText(text))
+            | (Self::MergeText(text), Self::Merge(value)) => text.to_value() == *value,
+            (Self::Json(a), Self::Json(b)) => a == b,
+            _ => false,
         }
     }
 }

@@ -97,6 +97,7 @@ impl Serialize for Update {
         }
         match &self.patch {
             Patch::Merge(value) => map.serialize_entry("merge", value)?,
+            Patch::MergeText(patch) => map.serialize_entry("merge", patch)?,
             Patch::Json(ops) => map.serialize_entry("patch", ops)?,
             Patch::Replace(value) => map.serialize_entry("replace", value)?,
         }
@@ -107,6 +108,38 @@ impl Serialize for Update {
 impl<'de> Deserialize<'de> for Update {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(UpdateVisitor)
+    }
+}
+
+impl Update {
+    /// Reads the common wire form, `{"seq":18,"merge":{..}}` with any other
+    /// members, into a [`Patch::MergeText`] without building a `Value`.
+    /// `None` for anything else (`patch`, `replace`, text it is not sure
+    /// of), which the caller reads with `serde_json`.
+    pub(crate) fn read_merge(bytes: &[u8]) -> Option<Update> {
+        use crate::patch::Reader;
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut reader = Reader::new(text);
+        reader.expect(b'{').ok()?;
+        let (mut seq, mut patch) = (None, None);
+        let mut first = true;
+        while let Some(key) = reader.plain_key(first).ok()? {
+            first = false;
+            match key {
+                "seq" if seq.is_none() => seq = Some(reader.optional_u64().ok()?),
+                "merge" if patch.is_none() => patch = Some(reader.keep_value().ok()?),
+                // Twice, or another kind of patch: `serde_json` decides.
+                "seq" | "merge" | "patch" | "replace" => return None,
+                _ => reader.skip_value().ok()?,
+            }
+        }
+        if !reader.at_end() {
+            return None;
+        }
+        Some(Update {
+            seq: seq.flatten(),
+            patch: Patch::MergeText(patch?),
+        })
     }
 }
 

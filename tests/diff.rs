@@ -55,6 +55,7 @@ proptest! {
         };
         let text = match &patch {
             Patch::Merge(value) | Patch::Replace(value) => serde_json::to_string(value),
+            Patch::MergeText(patch) => serde_json::to_string(patch),
             Patch::Json(ops) => serde_json::to_string(ops),
         }
         .expect("patches serialize");

@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use super::{Document, Map};
+use crate::patch::{GiveUp, MergeText, Reader, Token};
 
 impl Document {
     /// Applies an RFC 7396 JSON Merge Patch, in place.
@@ -52,6 +53,93 @@ impl Document {
             Value::Object(fields) => self.object_for_merge().merge_fields_owned(fields),
             leaf => *self = Document::from(leaf),
         }
+    }
+
+    /// Applies a merge patch read from wire text, in place: the same as
+    /// [`Document::merge`] of its value, reading keys and strings straight
+    /// from the text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use live_resource::{Document, Limits, Patch};
+    /// use serde_json::json;
+    ///
+    /// let mut doc = Document::from(json!({"AAPL": {"price": 1.0, "volume": 10}}));
+    /// let update = Limits::default().parse_update(br#"{"seq":2,"merge":{"AAPL":{"price":2.5},"MSFT":{"price":3.0}}}"#)?;
+    /// let Patch::MergeText(patch) = &update.patch else { unreachable!() };
+    /// doc.merge_text(patch);
+    /// assert_eq!(doc, json!({"AAPL": {"price": 2.5, "volume": 10}, "MSFT": {"price": 3.0}}));
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn merge_text(&mut self, patch: &MergeText) {
+        let merged = self.merge_read(&mut patch.reader());
+        debug_assert!(merged.is_ok(), "a MergeText was checked when it was read");
+    }
+
+    /// Merges the value `reader` is at, reading it as it writes.
+    fn merge_read(&mut self, reader: &mut Reader<'_>) -> Result<(), GiveUp> {
+        match reader.token()? {
+            Token::Object => {
+                let map = self.object_for_merge();
+                let mut first = true;
+                while let Some(key) = reader.next_member(first)? {
+                    first = false;
+                    map.merge_member(&key, reader)?;
+                }
+            }
+            Token::Number(new) => match self {
+                Self::Number(number) => *number = new,
+                _ => *self = Self::Number(new),
+            },
+            // A status text that changes at every update costs no allocation.
+            Token::String(new) => match self {
+                Self::String(string) => {
+                    string.clear();
+                    string.push_str(&new);
+                }
+                _ => *self = Self::String(new.into_owned()),
+            },
+            token => *self = Document::read(token, reader)?,
+        }
+        Ok(())
+    }
+
+    /// The value `reader` is at, whose first token is `token`, as it is
+    /// (what an array of a patch holds: `null` members kept).
+    fn read(token: Token<'_>, reader: &mut Reader<'_>) -> Result<Self, GiveUp> {
+        Ok(match token {
+            Token::Null => Self::Null,
+            Token::Bool(value) => Self::Bool(value),
+            Token::Number(number) => Self::Number(number),
+            Token::String(text) => Self::String(text.into_owned()),
+            Token::Array => {
+                let mut items = Vec::new();
+                while reader.next_item(items.is_empty())? {
+                    let token = reader.token()?;
+                    items.push(Document::read(token, reader)?);
+                }
+                Self::Array(items)
+            }
+            Token::Object => {
+                let mut map = Map::new();
+                let mut first = true;
+                while let Some(key) = reader.next_member(first)? {
+                    first = false;
+                    let token = reader.token()?;
+                    map.insert(key, Document::read(token, reader)?);
+                }
+                Self::Object(map)
+            }
+        })
+    }
+
+    /// A new member from a patch: an object is merged into an empty one, so
+    /// its `null` members vanish.
+    fn read_patch(reader: &mut Reader<'_>) -> Result<Self, GiveUp> {
+        let mut new = Self::Null;
+        new.merge_read(reader)?;
+        Ok(new)
     }
 
     /// The object an object patch merges into: this one, or a new empty one
@@ -109,6 +197,21 @@ impl Document {
 }
 
 impl Map {
+    /// Merges one member of a patch's text, `key` read and the value next.
+    fn merge_member(&mut self, key: &str, reader: &mut Reader<'_>) -> Result<(), GiveUp> {
+        if reader.null() {
+            self.swap_remove(key);
+            return Ok(());
+        }
+        match self.get_mut(key) {
+            Some(slot) => slot.merge_read(reader),
+            None => {
+                self.insert(key, Document::read_patch(reader)?);
+                Ok(())
+            }
+        }
+    }
+
     fn merge_fields(&mut self, fields: &serde_json::Map<String, Value>) {
         for (key, value) in fields {
             if value.is_null() {

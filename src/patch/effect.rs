@@ -21,6 +21,7 @@ use crate::Error;
 pub(crate) fn changes(target: &Value, patch: &Patch) -> bool {
     match patch {
         Patch::Merge(patch) => merge_changes(target, patch),
+        Patch::MergeText(patch) => merge_changes(target, &patch.to_value()),
         Patch::Replace(value) => target != value,
         Patch::Json(ops) => ops.iter().any(|op| op_changes(target, op)),
     }

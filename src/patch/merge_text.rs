@@ -1,0 +1,781 @@
+//! [`MergeText`]: a merge patch kept as the text it arrived in.
+//!
+//! Reading an update into a `serde_json::Value` costs far more than merging
+//! it: every object of the patch becomes a `BTreeMap` and every key a `String`,
+//! all built to be dropped a moment later. A `MergeText` keeps the patch's
+//! text instead, read once through to check it, and a
+//! [`Document`](crate::Document) merges it by reading it a second time,
+//! writing as it reads: keys are looked up straight from the text, and
+//! nothing is allocated but what the document keeps (a new member, a longer
+//! string).
+//!
+//! Both readings go through one [`Reader`], so they agree on what the text
+//! says; the first is strict, and gives up on anything it is not sure of,
+//! which the caller then hands to `serde_json`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+use serde_json::{Number, Value};
+
+/// An RFC 7396 merge patch as it came off the wire: its JSON text, checked,
+/// not yet built into a value.
+///
+/// [`Limits::parse_update`](crate::Limits::parse_update) gives
+/// [`Patch::MergeText`](crate::Patch::MergeText) for a `merge` update, and a
+/// [`Document`](crate::Document) merges it without building a [`Value`]
+/// first. It compares equal to a [`Patch::Merge`](crate::Patch::Merge) of the
+/// same value.
+///
+/// Two things are worth knowing when merging into a `Document`. Numbers are
+/// read correctly rounded (as `serde_json` reads them with its
+/// `float_roundtrip` feature; without it, `serde_json` may be a unit in the
+/// last place off on long decimals). And where an object of the patch names a
+/// member twice, both apply, in order, as two patches one after the other
+/// would (in a `Value` only the last one remains).
+///
+/// # Examples
+///
+/// ```
+/// use live_resource::{Document, Limits, Patch};
+/// use serde_json::json;
+///
+/// let update = Limits::default().parse_update(br#"{"seq":7,"merge":{"AAPL":{"price":190.25}}}"#)?;
+/// let Patch::MergeText(patch) = &update.patch else { unreachable!() };
+/// assert_eq!(patch.as_str(), r#"{"AAPL":{"price":190.25}}"#);
+/// assert_eq!(patch.to_value(), json!({"AAPL": {"price": 190.25}}));
+///
+/// let mut state = Document::from(json!({"AAPL": {"price": 189.5, "volume": 1200}}));
+/// state.apply(&update.patch)?;
+/// assert_eq!(state, json!({"AAPL": {"price": 190.25, "volume": 1200}}));
+/// # Ok::<(), live_resource::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct MergeText {
+    /// The patch's JSON text, exactly as it arrived, checked by a [`Reader`].
+    text: Box<str>,
+    /// How deep the patch nests (a scalar is 0, `{}` is 1).
+    depth: usize,
+}
+
+impl MergeText {
+    /// The patch's JSON text, as it arrived.
+    ///
+    /// ```
+    /// # use live_resource::{Limits, Patch};
+    /// let update = Limits::default().parse_update(br#"{"seq":1,"merge":{ "done" : 3 }}"#)?;
+    /// let Patch::MergeText(patch) = update.patch else { unreachable!() };
+    /// assert_eq!(patch.as_str(), r#"{ "done" : 3 }"#);
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The patch as a [`Value`], built by `serde_json`.
+    ///
+    /// ```
+    /// # use live_resource::{Limits, Patch};
+    /// # use serde_json::json;
+    /// let update = Limits::default().parse_update(br#"{"merge":{"tags":["a","b"],"gone":null}}"#)?;
+    /// let Patch::MergeText(patch) = update.patch else { unreachable!() };
+    /// assert_eq!(patch.to_value(), json!({"tags": ["a", "b"], "gone": null}));
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.text).expect("a MergeText holds JSON that serde_json reads")
+    }
+
+    /// How deep the patch nests: a scalar is 0, `{}` and `[]` are 1.
+    pub(crate) fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// A reader at the start of the patch, for merging it.
+    pub(crate) fn reader(&self) -> Reader<'_> {
+        Reader::new(&self.text)
+    }
+}
+
+/// Writes the patch's value (compact, whatever the spacing of the text).
+///
+/// ```
+/// # use live_resource::{Limits, Patch};
+/// let update = Limits::default().parse_update(br#"{"seq":2,"merge":{ "a" : [1, 2] }}"#)?;
+/// assert_eq!(serde_json::to_string(&update).unwrap(), r#"{"seq":2,"merge":{"a":[1,2]}}"#);
+/// # Ok::<(), live_resource::Error>(())
+/// ```
+impl Serialize for MergeText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(serializer)
+    }
+}
+
+/// Equal when they mean the same value, whatever the spacing of their text.
+impl PartialEq for MergeText {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text || self.to_value() == other.to_value()
+    }
+}
+
+impl fmt::Debug for MergeText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("MergeText").field(&&*self.text).finish()
+    }
+}
+
+impl fmt::Display for MergeText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+// ---------------------------------------------------------------- reading
+
+/// Why the reader gave up. Never shown: the caller then reads the text with
+/// `serde_json`, which either accepts it or says precisely what is wrong.
+#[derive(Debug)]
+pub(crate) struct GiveUp;
+
+/// The bytes that end a run of ordinary string bytes: the closing quote, an
+/// escape, and the control characters JSON strings cannot hold raw.
+const STRING_STOPS: [bool; 256] = {
+    let mut stops = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        stops[byte] = true;
+        byte += 1;
+    }
+    stops[b'"' as usize] = true;
+    stops[b'\\' as usize] = true;
+    stops
+};
+
+/// Where the run of ordinary string bytes from `at` ends: at the first
+/// closing quote, escape or control character, or at the end of `bytes`.
+#[inline]
+fn ordinary_run_end(bytes: &[u8], mut at: usize) -> usize {
+    while bytes
+        .get(at)
+        .is_some_and(|&byte| !STRING_STOPS[usize::from(byte)])
+    {
+        at += 1;
+    }
+    at
+}
+
+/// Containers nested deeper than this are left to `serde_json`, which refuses
+/// past 128 levels: so the reader's recursion is bounded too.
+const DEEPEST: usize = 120;
+
+/// One token of JSON text, as the reader met it.
+pub(crate) enum Token<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Cow<'a, str>),
+    /// `{`: the members follow, read with [`Reader::next_member`].
+    Object,
+    /// `[`: the items follow, read with [`Reader::next_item`].
+    Array,
+}
+
+/// Reads JSON text token by token: a strict reader of the common case.
+///
+/// It accepts only text that `serde_json` accepts too and reads it to the
+/// same value; it gives up on anything it is not sure of (malformed text, a
+/// number out of range, a string with an escape `serde_json` refuses).
+pub(crate) struct Reader<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+        }
+    }
+
+    /// Reads one value through, checking it, and keeps it as a
+    /// [`MergeText`] of its own text.
+    pub(crate) fn keep_value(&mut self) -> Result<MergeText, GiveUp> {
+        self.whitespace();
+        let start = self.at;
+        let depth = self.check_value(0)?;
+        Ok(MergeText {
+            text: self.text[start..self.at].into(),
+            depth,
+        })
+    }
+
+    /// Reads one value through, checking it without building anything; how
+    /// deep it nests, `depth` being the nesting it sits in.
+    pub(crate) fn check_value(&mut self, depth: usize) -> Result<usize, GiveUp> {
+        self.whitespace();
+        match self.next_byte()? {
+            b'{' => {
+                let inner = self.nest(depth)?;
+                let mut deepest = inner;
+                let mut first = true;
+                loop {
+                    self.whitespace();
+                    match self.next_byte()? {
+                        b'}' => return Ok(deepest),
+                        b'"' if first => {}
+                        b',' if !first => self.expect(b'"')?,
+                        _ => return Err(GiveUp),
+                    }
+                    first = false;
+                    self.check_string()?;
+                    self.expect(b':')?;
+                    deepest = deepest.max(self.check_value(inner)?);
+                }
+            }
+            b'[' => {
+                let inner = self.nest(depth)?;
+                let mut deepest = inner;
+                let mut first = true;
+                while self.next_item(first)? {
+                    first = false;
+                    deepest = deepest.max(self.check_value(inner)?);
+                }
+                Ok(deepest)
+            }
+            b'"' => self.check_string().map(|()| depth),
+            b't' => self.literal(b"rue", ()).map(|()| depth),
+            b'f' => self.literal(b"alse", ()).map(|()| depth),
+            b'n' => self.literal(b"ull", ()).map(|()| depth),
+            b'-' | b'0'..=b'9' => {
+                self.at -= 1;
+                self.check_number().map(|()| depth)
+            }
+            _ => Err(GiveUp),
+        }
+    }
+
+    /// A string whose opening quote has been read, checked and passed.
+    fn check_string(&mut self) -> Result<(), GiveUp> {
+        self.scan_string().map(drop)
+    }
+
+    /// A number, checked and passed: only one with an exponent, or with more
+    /// digits than any `f64` below the largest needs, can be out of range,
+    /// so only those are converted.
+    fn check_number(&mut self) -> Result<(), GiveUp> {
+        let (start, integer_digits, exponent) = self.scan_number()?;
+        if exponent || integer_digits > 300 {
+            self.at = start;
+            self.number()?;
+        }
+        Ok(())
+    }
+
+    fn nest(&self, depth: usize) -> Result<usize, GiveUp> {
+        if depth >= DEEPEST {
+            return Err(GiveUp);
+        }
+        Ok(depth + 1)
+    }
+
+    /// The next value's first token: a scalar whole, or the opening of a
+    /// container.
+    #[inline(always)]
+    pub(crate) fn token(&mut self) -> Result<Token<'a>, GiveUp> {
+        self.whitespace();
+        match self.next_byte()? {
+            b'{' => Ok(Token::Object),
+            b'[' => Ok(Token::Array),
+            b'"' => self.string().map(Token::String),
+            b't' => self.literal(b"rue", Token::Bool(true)),
+            b'f' => self.literal(b"alse", Token::Bool(false)),
+            b'n' => self.literal(b"ull", Token::Null),
+            b'-' | b'0'..=b'9' => {
+                self.at -= 1;
+                self.number().map(Token::Number)
+            }
+            _ => Err(GiveUp),
+        }
+    }
+
+    /// Whether the next value is `null`, which is then read.
+    #[inline]
+    pub(crate) fn null(&mut self) -> bool {
+        self.whitespace();
+        let found = self.bytes[self.at..].starts_with(b"null");
+        if found {
+            self.at += 4;
+        }
+        found
+    }
+
+    /// After [`Token::Object`] (`first`) or a member's value: the next
+    /// member's key, its `:` read, or `None` at the closing `}`.
+    #[inline]
+    pub(crate) fn next_member(&mut self, first: bool) -> Result<Option<Cow<'a, str>>, GiveUp> {
+        self.whitespace();
+        match self.next_byte()? {
+            b'}' => return Ok(None),
+            b'"' if first => {}
+            b',' if !first => self.expect(b'"')?,
+            _ => return Err(GiveUp),
+        }
+        let key = self.string()?;
+        self.expect(b':')?;
+        Ok(Some(key))
+    }
+
+    /// After [`Token::Array`] (`first`) or an item: whether another item
+    /// follows (its `,` read), or `false` at the closing `]`.
+    #[inline]
+    pub(crate) fn next_item(&mut self, first: bool) -> Result<bool, GiveUp> {
+        self.whitespace();
+        match self.peek() {
+            Some(b']') => {
+                self.at += 1;
+                Ok(false)
+            }
+            Some(b',') if !first => {
+                self.at += 1;
+                Ok(true)
+            }
+            Some(_) if first => Ok(true),
+            _ => Err(GiveUp),
+        }
+    }
+
+    /// Reads one value and forgets it: what an envelope's other members get.
+    pub(crate) fn skip_value(&mut self) -> Result<(), GiveUp> {
+        self.check_value(0).map(drop)
+    }
+
+    /// Reads an unsigned integer (or `null`) such as a `seq`.
+    pub(crate) fn optional_u64(&mut self) -> Result<Option<u64>, GiveUp> {
+        if self.null() {
+            return Ok(None);
+        }
+        let start = self.at;
+        let digits = self.digits();
+        if digits > 1 && self.bytes[start] == b'0' {
+            return Err(GiveUp);
+        }
+        match self.peek() {
+            Some(b'.' | b'e' | b'E') => Err(GiveUp),
+            _ => self.text[start..self.at]
+                .parse()
+                .map(Some)
+                .map_err(|_| GiveUp),
+        }
+    }
+
+    /// Reads an envelope's key and the `:` after it, giving it back only
+    /// when it has no escapes (an envelope's own keys never need any).
+    pub(crate) fn plain_key(&mut self, first: bool) -> Result<Option<&'a str>, GiveUp> {
+        match self.next_member(first)? {
+            None => Ok(None),
+            Some(Cow::Borrowed(key)) => Ok(Some(key)),
+            Some(Cow::Owned(_)) => Err(GiveUp),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn expect(&mut self, byte: u8) -> Result<(), GiveUp> {
+        self.whitespace();
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(GiveUp)
+        }
+    }
+
+    /// Whether nothing but whitespace is left.
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.whitespace();
+        self.at == self.bytes.len()
+    }
+
+    #[inline]
+    fn whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    #[inline]
+    fn next_byte(&mut self) -> Result<u8, GiveUp> {
+        let byte = self.peek().ok_or(GiveUp)?;
+        self.at += 1;
+        Ok(byte)
+    }
+
+    fn literal<T>(&mut self, rest: &[u8], token: T) -> Result<T, GiveUp> {
+        if !self.bytes[self.at..].starts_with(rest) {
+            return Err(GiveUp);
+        }
+        self.at += rest.len();
+        Ok(token)
+    }
+
+    /// A string whose opening quote has been read.
+    #[inline]
+    fn string(&mut self) -> Result<Cow<'a, str>, GiveUp> {
+        let start = self.at;
+        if self.scan_string()? {
+            // Rare: `serde_json` decodes it, with its quotes.
+            let quoted = &self.text[start - 1..self.at];
+            return serde_json::from_str(quoted)
+                .map(Cow::Owned)
+                .map_err(|_| GiveUp);
+        }
+        Ok(Cow::Borrowed(&self.text[start..self.at - 1]))
+    }
+
+    /// Passes a string whose opening quote has been read; whether it held
+    /// escapes, which are then checked by `serde_json` (which refuses a lone
+    /// surrogate, an unknown escape).
+    #[inline]
+    fn scan_string(&mut self) -> Result<bool, GiveUp> {
+        let start = self.at;
+        let mut escaped = false;
+        loop {
+            self.at = ordinary_run_end(self.bytes, self.at);
+            match self.next_byte()? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    self.next_byte()?;
+                }
+                // JSON strings cannot hold raw control characters.
+                _ => return Err(GiveUp),
+            }
+        }
+        if escaped {
+            let quoted = &self.text[start - 1..self.at];
+            serde_json::from_str::<Cow<'_, str>>(quoted).map_err(|_| GiveUp)?;
+        }
+        Ok(escaped)
+    }
+
+    #[inline]
+    fn digits(&mut self) -> usize {
+        let start = self.at;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+        self.at - start
+    }
+
+    /// Passes a number's text, checking its form: where it starts, how
+    /// many digits come before any `.`, and whether it has an exponent.
+    #[inline]
+    fn scan_number(&mut self) -> Result<(usize, usize, bool), GiveUp> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        let int_start = self.at;
+        let int_digits = self.digits();
+        // One or more digits, with no leading zero.
+        if int_digits == 0 || (int_digits > 1 && self.bytes[int_start] == b'0') {
+            return Err(GiveUp);
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if self.digits() == 0 {
+                return Err(GiveUp);
+            }
+        }
+        let mut exponent = false;
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            if self.digits() == 0 {
+                return Err(GiveUp);
+            }
+            exponent = true;
+        }
+        Ok((start, int_digits, exponent))
+    }
+
+    /// A number, read as `serde_json` reads it: an integer that fits is a
+    /// `u64` (or an `i64` below zero), anything else an `f64`; `-0` too.
+    #[inline(always)]
+    fn number(&mut self) -> Result<Number, GiveUp> {
+        let (start, int_digits, _) = self.scan_number()?;
+        let negative = self.bytes[start] == b'-';
+        let int_start = start + usize::from(negative);
+        let int_end = int_start + int_digits;
+        let integer = int_end == self.at;
+        let token = &self.text[start..self.at];
+        if arbitrary_precision() {
+            return serde_json::from_str(token).map_err(|_| GiveUp);
+        }
+        if integer {
+            if let Ok(value) = self.text[int_start..int_end].parse::<u64>() {
+                if !negative {
+                    return Ok(Number::from(value));
+                }
+                // `serde_json` reads `-0` as a float, and a magnitude past
+                // `i64`'s as one too.
+                if value != 0 && value <= i64::MIN.unsigned_abs() {
+                    return Ok(Number::from((value as i64).wrapping_neg()));
+                }
+            }
+        }
+        let value = match exact_decimal(token) {
+            Some(value) => value,
+            None => token.parse().map_err(|_| GiveUp)?,
+        };
+        // Out of range: `serde_json` refuses it, and says so.
+        Number::from_f64(value).ok_or(GiveUp)
+    }
+}
+
+/// A short decimal such as `190.25` or `-1.5e3` as the nearest `f64`, quickly,
+/// when that is exact arithmetic: its digits, as an integer, fit the 53 bits
+/// of an `f64`, and the power of ten is one an `f64` holds exactly, so one
+/// multiplication or division rounds once, correctly (Clinger's fast path).
+/// `None` otherwise: the caller takes the general, slower way.
+fn exact_decimal(token: &str) -> Option<f64> {
+    const POWERS: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let bytes = token.as_bytes();
+    let negative = bytes.first() == Some(&b'-');
+    let mut at = usize::from(negative);
+    let (mut digits, mut count, mut exponent) = (0u64, 0u32, 0i64);
+    let mut fraction = false;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'0'..=b'9' => {
+                // Leading zeros add nothing; 19 digits cannot overflow a u64.
+                if digits > 0 || byte != b'0' {
+                    count += 1;
+                    if count > 19 {
+                        return None;
+                    }
+                }
+                digits = digits * 10 + u64::from(byte - b'0');
+                if fraction {
+                    exponent -= 1;
+                }
+            }
+            b'.' => fraction = true,
+            b'e' | b'E' => {
+                let written: i64 = token[at + 1..].parse().ok()?;
+                exponent = exponent.checked_add(written)?;
+                break;
+            }
+            _ => return None,
+        }
+        at += 1;
+    }
+    if digits > 1 << 53 {
+        return None;
+    }
+    let mantissa = digits as f64;
+    let power = *POWERS.get(exponent.unsigned_abs() as usize)?;
+    let magnitude = if exponent < 0 {
+        mantissa / power
+    } else {
+        mantissa * power
+    };
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Whether `serde_json` keeps numbers as their text (its
+/// `arbitrary_precision` feature, which another crate of the build may turn
+/// on): numbers are then read by `serde_json` itself, to keep its form.
+fn arbitrary_precision() -> bool {
+    static KEEPS_TEXT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KEEPS_TEXT.get_or_init(|| {
+        serde_json::from_str::<Number>("1e2").is_ok_and(|number| number.to_string() == "1e2")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(text: &str) -> Option<MergeText> {
+        let mut reader = Reader::new(text);
+        let patch = reader.keep_value().ok()?;
+        reader.at_end().then_some(patch)
+    }
+
+    #[test]
+    fn reads_what_serde_json_reads() {
+        for text in [
+            r#"{"a":{"b":[1,-2,3.5,"x",true,false,null,{"c":[]}]},"d":{}}"#,
+            r#" { "spaced" : [ 1 , 2 ] , "e" : 1e3 , "f" : -0 , "g" : -0.0 } "#,
+            r#"{"big":18446744073709551615,"bigger":18446744073709551616,"low":-9223372036854775808,"lower":-9223372036854775809}"#,
+            r#"{"esc\"aped":"a\nb\u00e9\ud83d\ude00","plain":"héllo"}"#,
+            "[]",
+            "[[],[1],{}]",
+            "17",
+            r#""text""#,
+            "null",
+        ] {
+            let expected: Value = serde_json::from_str(text).unwrap();
+            let patch = read(text).unwrap_or_else(|| panic!("gave up on {text}"));
+            assert_eq!(patch.to_value(), expected, "{text}");
+            assert_eq!(patch.as_str(), text.trim());
+        }
+    }
+
+    #[test]
+    fn gives_up_where_serde_json_refuses() {
+        for text in [
+            "",
+            "{",
+            r#"{"a"}"#,
+            r#"{"a":}"#,
+            r#"{"a":1,}"#,
+            "[1,]",
+            "[,1]",
+            r#"{,"a":1}"#,
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "-",
+            "tru",
+            "nul",
+            r#""\x""#,
+            r#""\ud800""#,
+            "\"a\tb\"",
+            "1e400",
+            "[1 2]",
+            r#"{"a" 1}"#,
+            r#"{1:2}"#,
+            r#"{"a":1 "b":2}"#,
+            "[1,,2]",
+        ] {
+            assert!(serde_json::from_str::<Value>(text).is_err(), "{text}");
+            assert!(read(text).is_none(), "accepted {text:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_read_as_serde_json_reads_them() {
+        for text in [
+            "-0",
+            "0",
+            "-1",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "1.5",
+            "-2e-3",
+        ] {
+            let mut reader = Reader::new(text);
+            let Ok(Token::Number(number)) = reader.token() else {
+                panic!("{text}")
+            };
+            let expected: Number = serde_json::from_str(text).unwrap();
+            assert_eq!(number, expected, "{text}");
+            assert_eq!(number.is_f64(), expected.is_f64(), "{text}");
+        }
+    }
+
+    #[test]
+    fn short_decimals_read_exactly() {
+        for token in [
+            "190.25",
+            "-1.5e3",
+            "0.1",
+            "1e22",
+            "9007199254740992",
+            "123456789.123456789e-5",
+            "0.000001",
+            "1E+2",
+            "-0.0",
+            "4.56",
+            "1e-22",
+        ] {
+            let expected: f64 = token.parse().unwrap();
+            if let Some(fast) = exact_decimal(token) {
+                assert_eq!(fast.to_bits(), expected.to_bits(), "{token}");
+            }
+        }
+        assert_eq!(exact_decimal("1e23"), None);
+        assert_eq!(exact_decimal("9007199254740993"), None);
+        assert_eq!(exact_decimal("12345678901234567890"), None);
+    }
+
+    #[test]
+    fn ordinary_runs_end_at_the_first_stop() {
+        for (text, end) in [
+            ("abcdefghij\"", 10),
+            ("abc\"defghijklmnop", 3),
+            ("abcdefgh\\ijk", 8),
+            ("\u{1}bcdefghijk", 0),
+            ("héllo wörld, at length\"", "héllo wörld, at length".len()),
+            ("abcdefghijklmnopq\u{1f}", 17),
+            ("abc", 3),
+            ("", 0),
+        ] {
+            assert_eq!(ordinary_run_end(text.as_bytes(), 0), end, "{text:?}");
+            // And from every place inside it.
+            for from in 0..=end {
+                if text.is_char_boundary(from) {
+                    assert_eq!(
+                        ordinary_run_end(text.as_bytes(), from),
+                        end,
+                        "{text:?} from {from}"
+                    );
+                }
+            }
+        }
+        // Every byte value, in every lane.
+        for byte in 0..=255u8 {
+            for lane in 0..8 {
+                let mut bytes = [b'a'; 12];
+                bytes[lane] = byte;
+                let stop = byte < 0x20 || byte == b'"' || byte == b'\\';
+                assert_eq!(
+                    ordinary_run_end(&bytes, 0),
+                    if stop { lane } else { 12 },
+                    "{byte} at {lane}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn depth_counts_containers() {
+        assert_eq!(read("1").unwrap().depth(), 0);
+        assert_eq!(read("{}").unwrap().depth(), 1);
+        assert_eq!(read(r#"{"a":[{"b":1}],"c":2}"#).unwrap().depth(), 3);
+    }
+
+    #[test]
+    fn deep_nesting_is_left_to_serde_json() {
+        let deep = format!("{}{}", "[".repeat(DEEPEST + 1), "]".repeat(DEEPEST + 1));
+        assert!(read(&deep).is_none());
+        let fine = format!("{}{}", "[".repeat(DEEPEST), "]".repeat(DEEPEST));
+        assert_eq!(read(&fine).unwrap().depth(), DEEPEST);
+    }
+
+    #[test]
+    fn equal_by_meaning_and_shown_as_text() {
+        let (a, b) = (read(r#"{"a": 1}"#).unwrap(), read(r#"{"a":1}"#).unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), r#"{"a": 1}"#);
+        assert_eq!(format!("{a:?}"), r#"MergeText("{\"a\": 1}")"#);
+        assert_eq!(serde_json::to_value(&a).unwrap(), json!({"a": 1}));
+    }
+}
