@@ -358,7 +358,7 @@ impl Document {
     pub fn apply(&mut self, patch: &Patch) -> Result<(), Error> {
         match patch {
             Patch::Merge(patch) => self.merge(patch),
-            Patch::MergeText(patch) => self.merge_text(patch),
+            Patch::MergeText(patch) => self.merge_text(patch)?,
             Patch::Json(ops) => crate::patch::operations::apply(self, ops)?,
             Patch::Replace(value) => *self = Document::from(value),
         }
@@ -386,7 +386,7 @@ impl Document {
     pub fn apply_owned(&mut self, patch: Patch) -> Result<(), Error> {
         match patch {
             Patch::Merge(patch) => self.merge_owned(patch),
-            Patch::MergeText(patch) => self.merge_text(&patch),
+            Patch::MergeText(patch) => self.merge_text(&patch)?,
             Patch::Json(ops) => crate::patch::operations::apply(self, &ops)?,
             Patch::Replace(value) => *self = Document::from(value),
         }

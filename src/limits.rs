@@ -109,10 +109,67 @@ impl Limits {
     /// the text is not JSON or not an update.
     pub fn parse_update(&self, bytes: &[u8]) -> Result<Update, Error> {
         self.check_text(bytes, self.max_message_bytes)?;
-        if let Some(update) = Update::read_merge(bytes) {
+        if let Some(update) = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| Update::read_merge(text, false))
+        {
             return Ok(update);
         }
         serde_json::from_slice(bytes).map_err(Error::Malformed)
+    }
+
+    /// Reads an update as this crate's transports do: a `merge` update
+    /// numbered before its patch (`{"seq":18,"merge":..}`, the order its
+    /// servers write) is read only as far as the patch, which is read when
+    /// it is applied, in one pass that merges as it reads.
+    ///
+    /// What [`Limits::parse_update`] refuses is refused here too, but a
+    /// patch that is not JSON may be found only when it is applied: applying
+    /// it then fails with [`Error::Malformed`] and changes nothing (see
+    /// [`MergeText`](crate::patch::MergeText)). A message cut short is
+    /// refused here.
+    ///
+    /// # Errors
+    ///
+    /// As [`Limits::parse_update`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use live_resource::{Document, Error, Limits, Patch};
+    /// use serde_json::json;
+    ///
+    /// let limits = Limits::default();
+    /// let update = limits.parse_update_lazy(r#"{"seq":4,"merge":{"done":40}}"#)?;
+    /// assert_eq!(update.seq, Some(4));
+    /// assert_eq!(update.patch, Patch::Merge(json!({"done": 40})));
+    ///
+    /// let mut state = Document::from(json!({"done": 30, "total": 100}));
+    /// state.apply(&update.patch)?;
+    /// assert_eq!(state, json!({"done": 40, "total": 100}));
+    ///
+    /// // Cut short: refused at once. Malformed inside: refused when applied.
+    /// assert!(limits.parse_update_lazy(r#"{"seq":5,"merge":{"done":"#).is_err());
+    /// let bad = limits.parse_update_lazy(r#"{"seq":5,"merge":{"done":}}"#)?;
+    /// assert!(matches!(state.apply(&bad.patch), Err(Error::Malformed(_))));
+    /// assert_eq!(state, json!({"done": 40, "total": 100}));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn parse_update_lazy(&self, text: &str) -> Result<Update, Error> {
+        self.check_text(text.as_bytes(), self.max_message_bytes)?;
+        if let Some(update) = Update::read_merge(text, true) {
+            return Ok(update);
+        }
+        serde_json::from_str(text).map_err(Error::Malformed)
+    }
+
+    /// [`Limits::parse_update_lazy`] for bytes from a transport that does
+    /// not promise text.
+    pub(crate) fn parse_update_bytes_lazy(&self, bytes: &[u8]) -> Result<Update, Error> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.parse_update_lazy(text),
+            Err(_) => self.parse_update(bytes),
+        }
     }
 
     /// Parses one snapshot in the wire form `{"version":17,"data":..}`, after
@@ -166,6 +223,12 @@ impl Limits {
     ///
     /// [`Error::TooDeep`].
     pub fn check_patch(&self, patch: &crate::Patch) -> Result<(), Error> {
+        // Text cannot nest deeper than it is long: short texts skip the scan.
+        if let crate::Patch::MergeText(text) = patch
+            && text.text_len() <= self.max_depth
+        {
+            return Ok(());
+        }
         if patch.depth() > self.max_depth {
             return Err(Error::TooDeep {
                 max: self.max_depth,
@@ -215,7 +278,7 @@ impl Limits {
 
 /// The deepest bracket nesting of JSON text, found by a scan that skips
 /// strings. Malformed text gets a number too; the parser refuses it later.
-fn text_depth(bytes: &[u8]) -> usize {
+pub(crate) fn text_depth(bytes: &[u8]) -> usize {
     let (mut depth, mut deepest) = (0usize, 0usize);
     let mut in_string = false;
     let mut escaped = false;

@@ -16,7 +16,7 @@ pub(crate) mod tree;
 pub use apply_error::{ApplyError, ApplyErrorKind};
 pub use merge::{merge, merge_owned};
 pub use merge_text::MergeText;
-pub(crate) use merge_text::{GiveUp, Reader, Token};
+pub(crate) use merge_text::{GiveUp, Merging, Reader, Token};
 
 use serde_json::Value;
 
@@ -80,7 +80,7 @@ impl Patch {
     pub fn apply(&self, target: &mut Value) -> Result<(), Error> {
         match self {
             Self::Merge(patch) => merge(target, patch),
-            Self::MergeText(patch) => merge_owned(target, patch.to_value()),
+            Self::MergeText(patch) => merge_owned(target, patch.to_value()?),
             Self::Json(ops) => operations::apply(target, ops)?,
             Self::Replace(value) => *target = value.clone(),
         }
@@ -110,7 +110,7 @@ impl Patch {
     pub fn apply_owned(self, target: &mut Value) -> Result<(), Error> {
         match self {
             Self::Merge(patch) => merge_owned(target, patch),
-            Self::MergeText(patch) => merge_owned(target, patch.to_value()),
+            Self::MergeText(patch) => merge_owned(target, patch.to_value()?),
             Self::Json(ops) => operations::apply(target, &ops)?,
             Self::Replace(value) => *target = value,
         }
@@ -198,7 +198,9 @@ impl Patch {
     pub fn encoded_len(&self) -> usize {
         match self {
             Self::Merge(value) | Self::Replace(value) => diff::encoded_len(value),
-            Self::MergeText(patch) => diff::encoded_len(patch),
+            Self::MergeText(patch) => patch
+                .to_value()
+                .map_or(patch.text_len(), |value| diff::encoded_len(&value)),
             Self::Json(ops) => diff::encoded_len(ops),
         }
     }
@@ -221,7 +223,9 @@ impl PartialEq for Patch {
             (Self::Merge(a), Self::Merge(b)) | (Self::Replace(a), Self::Replace(b)) => a == b,
             (Self::MergeText(a), Self::MergeText(b)) => a == b,
             (Self::Merge(value), Self::MergeText(text))
-            | (Self::MergeText(text), Self::Merge(value)) => text.to_value() == *value,
+            | (Self::MergeText(text), Self::Merge(value)) => {
+                text.to_value().is_ok_and(|text| text == *value)
+            }
             (Self::Json(a), Self::Json(b)) => a == b,
             _ => false,
         }

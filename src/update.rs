@@ -113,12 +113,12 @@ impl<'de> Deserialize<'de> for Update {
 
 impl Update {
     /// Reads the common wire form, `{"seq":18,"merge":{..}}` with any other
-    /// members, into a [`Patch::MergeText`] without building a `Value`.
+    /// members, into a [`Patch::MergeText`] without building a `Value`;
+    /// `lazy`, only as far as the patch (see [`Limits::parse_update_lazy`]).
     /// `None` for anything else (`patch`, `replace`, text it is not sure
     /// of), which the caller reads with `serde_json`.
-    pub(crate) fn read_merge(bytes: &[u8]) -> Option<Update> {
+    pub(crate) fn read_merge(text: &str, lazy: bool) -> Option<Update> {
         use crate::patch::Reader;
-        let text = std::str::from_utf8(bytes).ok()?;
         let mut reader = Reader::new(text);
         reader.expect(b'{').ok()?;
         let (mut seq, mut patch) = (None, None);
@@ -127,6 +127,23 @@ impl Update {
             first = false;
             match key {
                 "seq" if seq.is_none() => seq = Some(reader.optional_u64().ok()?),
+                // Numbered before its patch, as this crate's servers write
+                // it: the patch, and what follows, are read when applied.
+                // A message cut short (a peer gone mid-frame) is still
+                // refused here, as it does not end its object.
+                "merge"
+                    if lazy
+                        && patch.is_none()
+                        && seq.is_some()
+                        && text.trim_end().ends_with('}') =>
+                {
+                    let seq = seq.flatten();
+                    let patch = reader.defer_value(text);
+                    return Some(Update {
+                        seq,
+                        patch: Patch::MergeText(patch),
+                    });
+                }
                 "merge" if patch.is_none() => patch = Some(reader.keep_value().ok()?),
                 // Twice, or another kind of patch: `serde_json` decides.
                 "seq" | "merge" | "patch" | "replace" => return None,

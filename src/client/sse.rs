@@ -282,7 +282,7 @@ where
             let item = match event.event.as_str() {
                 "update" => this
                     .limits
-                    .parse_update(event.data.as_bytes())
+                    .parse_update_lazy(&event.data)
                     .map(Event::Update)
                     .map_err(BoxError::from),
                 "resync" => Ok(Event::Resync),

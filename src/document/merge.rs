@@ -8,7 +8,8 @@
 use serde_json::Value;
 
 use super::{Document, Map};
-use crate::patch::{GiveUp, MergeText, Reader, Token};
+use crate::Error;
+use crate::patch::{GiveUp, MergeText, Merging, Reader, Token};
 
 impl Document {
     /// Applies an RFC 7396 JSON Merge Patch, in place.
@@ -55,9 +56,13 @@ impl Document {
         }
     }
 
-    /// Applies a merge patch read from wire text, in place: the same as
-    /// [`Document::merge`] of its value, reading keys and strings straight
-    /// from the text.
+    /// Applies a merge patch read from wire text, in place, reading it as
+    /// it merges: the same as [`Document::merge`] of its value.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Malformed`] when the text, read only now, is not JSON or not
+    /// an update; the document is then as it was.
     ///
     /// # Examples
     ///
@@ -68,78 +73,105 @@ impl Document {
     /// let mut doc = Document::from(json!({"AAPL": {"price": 1.0, "volume": 10}}));
     /// let update = Limits::default().parse_update(br#"{"seq":2,"merge":{"AAPL":{"price":2.5},"MSFT":{"price":3.0}}}"#)?;
     /// let Patch::MergeText(patch) = &update.patch else { unreachable!() };
-    /// doc.merge_text(patch);
+    /// doc.merge_text(patch)?;
     /// assert_eq!(doc, json!({"AAPL": {"price": 2.5, "volume": 10}, "MSFT": {"price": 3.0}}));
     /// # Ok::<(), live_resource::Error>(())
     /// ```
-    pub fn merge_text(&mut self, patch: &MergeText) {
-        let merged = self.merge_read(&mut patch.reader());
-        debug_assert!(merged.is_ok(), "a MergeText was checked when it was read");
+    pub fn merge_text(&mut self, patch: &MergeText) -> Result<(), Error> {
+        let mut merging = patch.merging();
+        let read = self
+            .merge_read(&mut merging, 0)
+            // A patch that wrote nothing (`{}`, or objects that were already
+            // there) is read; the rest of its update is still to check.
+            .and_then(|()| merging.before_write(0, false));
+        match read {
+            Ok(()) => Ok(()),
+            // Given up before any write: `serde_json` reads the text, and
+            // either says what is wrong or gives the patch as a value.
+            Err(GiveUp) if !merging.checked() => {
+                self.merge_owned(patch.to_value()?);
+                Ok(())
+            }
+            Err(GiveUp) => {
+                unreachable!("the rest of a merge text was checked before it was written")
+            }
+        }
     }
 
-    /// Merges the value `reader` is at, reading it as it writes.
-    fn merge_read(&mut self, reader: &mut Reader<'_>) -> Result<(), GiveUp> {
-        match reader.token()? {
+    /// Merges the value the reader is at, within `open` objects of the patch.
+    fn merge_read(&mut self, merging: &mut Merging<'_>, open: usize) -> Result<(), GiveUp> {
+        match merging.reader.token()? {
             Token::Object => {
-                let map = self.object_for_merge();
+                let inner = merging.reader.nest(open)?;
+                if !matches!(self, Self::Object(_)) {
+                    merging.before_write(inner, true)?;
+                    *self = Self::Object(Map::new());
+                }
+                let Self::Object(map) = self else {
+                    unreachable!("an object now")
+                };
                 let mut first = true;
-                while let Some(key) = reader.next_member(first)? {
+                while let Some(key) = merging.reader.next_member(first)? {
                     first = false;
-                    map.merge_member(&key, reader)?;
+                    map.merge_member(&key, merging, inner)?;
                 }
             }
-            Token::Number(new) => match self {
-                Self::Number(number) => *number = new,
-                _ => *self = Self::Number(new),
-            },
-            // A status text that changes at every update costs no allocation.
-            Token::String(new) => match self {
-                Self::String(string) => {
-                    string.clear();
-                    string.push_str(&new);
+            Token::Number(new) => {
+                merging.before_write(open, false)?;
+                match self {
+                    Self::Number(number) => *number = new,
+                    _ => *self = Self::Number(new),
                 }
-                _ => *self = Self::String(new.into_owned()),
-            },
-            token => *self = Document::read(token, reader)?,
+            }
+            // A status text that changes at every update costs no allocation.
+            Token::String(new) => {
+                merging.before_write(open, false)?;
+                match self {
+                    Self::String(string) => {
+                        string.clear();
+                        string.push_str(&new);
+                    }
+                    _ => *self = Self::String(new.into_owned()),
+                }
+            }
+            token => {
+                let new = Document::read(token, &mut merging.reader, open)?;
+                merging.before_write(open, false)?;
+                *self = new;
+            }
         }
         Ok(())
     }
 
-    /// The value `reader` is at, whose first token is `token`, as it is
+    /// The value the reader is at, whose first token is `token`, as it is
     /// (what an array of a patch holds: `null` members kept).
-    fn read(token: Token<'_>, reader: &mut Reader<'_>) -> Result<Self, GiveUp> {
+    fn read(token: Token<'_>, reader: &mut Reader<'_>, depth: usize) -> Result<Self, GiveUp> {
         Ok(match token {
             Token::Null => Self::Null,
             Token::Bool(value) => Self::Bool(value),
             Token::Number(number) => Self::Number(number),
             Token::String(text) => Self::String(text.into_owned()),
             Token::Array => {
+                let inner = reader.nest(depth)?;
                 let mut items = Vec::new();
                 while reader.next_item(items.is_empty())? {
                     let token = reader.token()?;
-                    items.push(Document::read(token, reader)?);
+                    items.push(Document::read(token, reader, inner)?);
                 }
                 Self::Array(items)
             }
             Token::Object => {
+                let inner = reader.nest(depth)?;
                 let mut map = Map::new();
                 let mut first = true;
                 while let Some(key) = reader.next_member(first)? {
                     first = false;
                     let token = reader.token()?;
-                    map.insert(key, Document::read(token, reader)?);
+                    map.insert(key, Document::read(token, reader, inner)?);
                 }
                 Self::Object(map)
             }
         })
-    }
-
-    /// A new member from a patch: an object is merged into an empty one, so
-    /// its `null` members vanish.
-    fn read_patch(reader: &mut Reader<'_>) -> Result<Self, GiveUp> {
-        let mut new = Self::Null;
-        new.merge_read(reader)?;
-        Ok(new)
     }
 
     /// The object an object patch merges into: this one, or a new empty one
@@ -197,16 +229,30 @@ impl Document {
 }
 
 impl Map {
-    /// Merges one member of a patch's text, `key` read and the value next.
-    fn merge_member(&mut self, key: &str, reader: &mut Reader<'_>) -> Result<(), GiveUp> {
-        if reader.null() {
+    /// Merges one member of a patch's text, its key read and its value
+    /// next, the object being `open` deep in the patch.
+    fn merge_member(
+        &mut self,
+        key: &str,
+        merging: &mut Merging<'_>,
+        open: usize,
+    ) -> Result<(), GiveUp> {
+        if merging.reader.null() {
+            merging.before_write(open, false)?;
             self.swap_remove(key);
             return Ok(());
         }
         match self.get_mut(key) {
-            Some(slot) => slot.merge_read(reader),
+            Some(slot) => slot.merge_read(merging, open),
             None => {
-                self.insert(key, Document::read_patch(reader)?);
+                // A new member: an object patch merged into nothing, so its
+                // `null` members vanish.
+                let new = merging.detached(|merging| {
+                    let mut new = Document::Null;
+                    new.merge_read(merging, open).map(|()| new)
+                })?;
+                merging.before_write(open, false)?;
+                self.insert(key, new);
                 Ok(())
             }
         }

@@ -21,7 +21,10 @@ use crate::Error;
 pub(crate) fn changes(target: &Value, patch: &Patch) -> bool {
     match patch {
         Patch::Merge(patch) => merge_changes(target, patch),
-        Patch::MergeText(patch) => merge_changes(target, &patch.to_value()),
+        // A text that is not JSON fails when applied: let it try.
+        Patch::MergeText(patch) => patch
+            .to_value()
+            .map_or(true, |patch| merge_changes(target, &patch)),
         Patch::Replace(value) => target != value,
         Patch::Json(ops) => ops.iter().any(|op| op_changes(target, op)),
     }

@@ -359,7 +359,7 @@ impl Connection {
                     return None;
                 }
                 let event = match kind {
-                    "update" => limits.parse_update(bytes).map(Event::Update),
+                    "update" => limits.parse_update_bytes_lazy(bytes).map(Event::Update),
                     "snapshot" => limits.parse_snapshot(bytes).map(Event::Snapshot),
                     "resync" => Ok(Event::Resync),
                     "heartbeat" => serde_json::from_value(head.seq.unwrap_or(Value::Null))

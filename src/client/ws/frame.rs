@@ -76,7 +76,7 @@ pub(super) fn parse(bytes: &[u8], limits: &Limits) -> Inbound {
         topic: topic.clone(),
     };
     let event = match kind {
-        Some("update") => match limits.parse_update(bytes) {
+        Some("update") => match limits.parse_update_bytes_lazy(bytes) {
             Ok(update) => Event::Update(update),
             Err(error) => return malformed(error),
         },
