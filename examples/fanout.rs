@@ -207,7 +207,28 @@ fn merge(dir: &str) -> Result<()> {
         );
         report("json_patch::merge", "value", timing);
 
-        // As a LiveResource reads an update: parsed, then applied to its Document.
+        // As a LiveResource reads an update: read as far as the patch, then
+        // merged into its Document while the patch is read.
+        let mut document = Document::from(&doc);
+        let timing = measure(
+            || (),
+            |()| {
+                for turn in 0..BATCH {
+                    let text = black_box(texts[turn & 1].as_str());
+                    let update = limits.parse_update_lazy(text).expect("a valid update");
+                    black_box(&mut document)
+                        .apply_owned(update.patch)
+                        .expect("a merge applies");
+                }
+            },
+        );
+        report(
+            "Limits::parse_update_lazy + Document::apply_owned",
+            "wire",
+            timing,
+        );
+
+        // Every byte checked before anything is applied.
         let mut document = Document::from(&doc);
         let timing = measure(
             || (),

@@ -48,17 +48,18 @@ if (merges.length) {
     const node = find("node", "json-merge-patch", "value", size);
     const spread = find("node", "spread {...state, ...update}", "value", size);
     print(`| ${label} | value | ${ns(ours)} (\`Document::merge\`), ${ns(onValue)} (\`patch::merge\` on a \`Value\`) | ${ns(peer)} | ${ns(node)} | ${ns(spread)} | ${times(peer, ours)} | ${times(node, ours)} |`);
-    const wire = find("rust", "Limits::parse_update + Document::apply_owned", "wire", size);
+    const wire = find("rust", "Limits::parse_update_lazy + Document::apply_owned", "wire", size);
+    const strictWire = find("rust", "Limits::parse_update + Document::apply_owned", "wire", size);
     const peerWire = find("rust", "serde_json::from_slice + json_patch::merge", "wire", size);
     const nodeWire = find("node", "JSON.parse + json-merge-patch", "wire", size);
     const spreadWire = find("node", "JSON.parse + spread", "wire", size);
-    print(`| ${label} | wire text | ${ns(wire)} | ${ns(peerWire)} | ${ns(nodeWire)} | ${ns(spreadWire)} | ${times(peerWire, wire)} | ${times(nodeWire, wire)} |`);
+    print(`| ${label} | wire text | ${ns(wire)} (lazy), ${ns(strictWire)} (strict) | ${ns(peerWire)} | ${ns(nodeWire)} | ${ns(spreadWire)} | ${times(peerWire, wire)} | ${times(nodeWire, wire)} |`);
   }
   const flat = (impl, input) => times(find("rust", impl, input, "1MB"), find("rust", impl, input, "1KB"));
   print();
   print(`1 MB ÷ 1 KB for live-resource: \`Document::merge\` ${flat("live_resource::Document::merge", "value")}, ` +
     `\`patch::merge\` on a \`Value\` ${flat("live_resource::patch::merge", "value")}, ` +
-    `wire ${flat("Limits::parse_update + Document::apply_owned", "wire")} (1.0× is flat).`);
+    `wire ${flat("Limits::parse_update_lazy + Document::apply_owned", "wire")} (1.0× is flat).`);
   print();
 }
 

@@ -527,6 +527,20 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads the member `name` of an envelope, which must come next and be
+    /// a string without escapes, and gives its value.
+    pub(crate) fn string_member(&mut self, first: bool, name: &str) -> Result<&'a str, GiveUp> {
+        if self.plain_key(first)? != Some(name) {
+            return Err(GiveUp);
+        }
+        self.expect(b'"')?;
+        let start = self.at;
+        if self.scan_string()? {
+            return Err(GiveUp);
+        }
+        Ok(&self.text[start..self.at - 1])
+    }
+
     #[inline]
     pub(crate) fn expect(&mut self, byte: u8) -> Result<(), GiveUp> {
         self.whitespace();
