@@ -340,7 +340,9 @@ impl Document {
     /// # Errors
     ///
     /// [`Error::Apply`] when a JSON Patch operation fails; the document is
-    /// then as it was. Merge patches and replacements cannot fail.
+    /// then as it was; [`Error::Malformed`] when a [`Patch::MergeText`] read
+    /// lazily turns out not to be JSON. Merge patches and replacements cannot
+    /// fail otherwise.
     ///
     /// # Examples
     ///

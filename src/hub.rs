@@ -280,9 +280,11 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownTopic`], [`Error::TooDeep`], [`Error::TooLarge`], and
-    /// [`Error::Apply`] for a JSON Patch that does not apply. On error the
-    /// topic's value and version are unchanged and nothing is published.
+    /// [`Error::UnknownTopic`], [`Error::TooDeep`], [`Error::TooLarge`],
+    /// [`Error::Apply`] for a JSON Patch that does not apply, and
+    /// [`Error::Malformed`] for a [`Patch::MergeText`] that is not JSON. On
+    /// error the topic's value and version are unchanged and nothing is
+    /// published.
     ///
     /// # Examples
     ///
@@ -300,6 +302,12 @@ impl Hub {
     /// # Ok::<(), live_resource::Error>(())
     /// ```
     pub fn publish(&self, topic: &str, patch: Patch) -> Result<u64, Error> {
+        // A hub keeps and diffs `Value`s: a patch still in its text (a
+        // relay's, read by `Limits::parse_update_lazy`) is read whole first.
+        let patch = match patch {
+            Patch::MergeText(text) => Patch::Merge(text.to_value()?),
+            patch => patch,
+        };
         self.topic(topic)?
             .publish(patch, &self.inner.config.limits, &self.inner.counters)
     }

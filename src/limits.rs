@@ -123,11 +123,15 @@ impl Limits {
     /// servers write) is read only as far as the patch, which is read when
     /// it is applied, in one pass that merges as it reads.
     ///
-    /// What [`Limits::parse_update`] refuses is refused here too, but a
-    /// patch that is not JSON may be found only when it is applied: applying
-    /// it then fails with [`Error::Malformed`] and changes nothing (see
-    /// [`MergeText`](crate::patch::MergeText)). A message cut short is
-    /// refused here.
+    /// Only `merge` updates with a number (`seq` not `null`) before the
+    /// patch are read so; anything else is read as [`Limits::parse_update`]
+    /// reads it. For these, what `parse_update` refuses in the text before
+    /// the patch, or in the size and depth of the whole, is refused here too;
+    /// a message that does not end its object (as one cut short mostly does
+    /// not) is refused here. Anything wrong in the patch or after it is found
+    /// when the patch is applied: applying it then fails with
+    /// [`Error::Malformed`] and changes nothing (see
+    /// [`MergeText`](crate::patch::MergeText)).
     ///
     /// # Errors
     ///

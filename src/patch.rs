@@ -44,7 +44,10 @@ pub enum Patch {
     /// [`Limits::parse_update`](crate::Limits::parse_update) gives for a
     /// `merge` update, so that a [`Document`](crate::Document) merges it
     /// without building a [`Value`] first. It equals the `Patch::Merge` of
-    /// the same value.
+    /// the same value. Read lazily
+    /// ([`Limits::parse_update_lazy`](crate::Limits::parse_update_lazy)), it
+    /// may turn out not to be JSON when applied: [`Error::Malformed`], and
+    /// the target is unchanged.
     MergeText(MergeText),
     /// RFC 6902 JSON Patch operations, applied all or nothing.
     Json(json_patch::Patch),
@@ -59,7 +62,9 @@ impl Patch {
     ///
     /// [`Error::Apply`] when a JSON Patch operation fails (a `test` that does
     /// not match, a path that does not exist). `target` is then exactly as it
-    /// was before the call. Merge patches and replacements cannot fail.
+    /// was before the call. [`Error::Malformed`] when a
+    /// [`Patch::MergeText`] read lazily turns out not to be JSON. Merge
+    /// patches and replacements cannot fail otherwise.
     ///
     /// # Examples
     ///
@@ -206,8 +211,10 @@ impl Patch {
     }
 }
 
-/// Patches are equal when they would do the same: a [`Patch::MergeText`]
-/// equals the [`Patch::Merge`] of the same value.
+/// Patches are equal when they hold the same value: a [`Patch::MergeText`]
+/// equals the [`Patch::Merge`] of the value `serde_json` reads from its text
+/// (and so does the same, but for a member named twice in one object, or a
+/// long decimal: see [`MergeText`]).
 ///
 /// ```
 /// use live_resource::{Limits, Patch};

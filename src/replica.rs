@@ -52,9 +52,11 @@ impl Replica {
     ///
     /// # Errors
     ///
-    /// [`Error::Gap`] when updates are missing before it; [`Error::TooDeep`] or
-    /// [`Error::Apply`] when the patch is refused. The state is untouched by
-    /// an update that errs.
+    /// [`Error::Gap`] when updates are missing before it; [`Error::TooDeep`],
+    /// [`Error::Apply`] or [`Error::Malformed`] (a patch read lazily that is
+    /// not JSON) when the patch is refused. The state is untouched by an
+    /// update that errs. An update the state already includes is dropped
+    /// unread.
     pub(crate) fn offer(&mut self, update: Update, limits: &Limits) -> Result<Offer, Error> {
         match (self.version, update.seq) {
             (Some(current), Some(seq)) if seq <= current => return Ok(Offer::Duplicate),

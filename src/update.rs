@@ -122,6 +122,7 @@ impl Update {
         let mut reader = Reader::new(text);
         reader.expect(b'{').ok()?;
         let (mut seq, mut patch) = (None, None);
+        let (mut kind, mut topic) = (false, false);
         let mut first = true;
         while let Some(key) = reader.plain_key(first).ok()? {
             first = false;
@@ -129,24 +130,31 @@ impl Update {
                 "seq" if seq.is_none() => seq = Some(reader.optional_u64().ok()?),
                 // Numbered before its patch, as this crate's servers write
                 // it: the patch, and what follows, are read when applied.
-                // A message cut short (a peer gone mid-frame) is still
-                // refused here, as it does not end its object.
+                // A message cut short mostly does not end its object, and is
+                // still refused here.
                 "merge"
                     if lazy
                         && patch.is_none()
-                        && seq.is_some()
+                        && matches!(seq, Some(Some(_)))
                         && text.trim_end().ends_with('}') =>
                 {
-                    let seq = seq.flatten();
                     let patch = reader.defer_value(text);
                     return Some(Update {
-                        seq,
+                        seq: seq.flatten(),
                         patch: Patch::MergeText(patch),
                     });
                 }
                 "merge" if patch.is_none() => patch = Some(reader.keep_value().ok()?),
+                "type" if !kind => {
+                    kind = true;
+                    reader.skip_value().ok()?;
+                }
+                "topic" if !topic => {
+                    topic = true;
+                    reader.skip_value().ok()?;
+                }
                 // Twice, or another kind of patch: `serde_json` decides.
-                "seq" | "merge" | "patch" | "replace" => return None,
+                "seq" | "merge" | "patch" | "replace" | "type" | "topic" => return None,
                 _ => reader.skip_value().ok()?,
             }
         }
@@ -175,6 +183,7 @@ impl<'de> de::Visitor<'de> for UpdateVisitor {
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Update, A::Error> {
         let mut seq: Option<Option<u64>> = None;
         let mut patch: Option<Patch> = None;
+        let (mut kind, mut topic) = (false, false);
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             let field = match key.as_ref() {
                 "seq" => {
@@ -186,6 +195,16 @@ impl<'de> de::Visitor<'de> for UpdateVisitor {
                 "merge" => Patch::Merge(map.next_value()?),
                 "patch" => Patch::Json(map.next_value()?),
                 "replace" => Patch::Replace(map.next_value()?),
+                // The WebSocket envelope's members: an update that names its
+                // type or topic twice cannot say which it is.
+                "type" | "topic" => {
+                    let seen = if key == "type" { &mut kind } else { &mut topic };
+                    if std::mem::replace(seen, true) {
+                        return Err(de::Error::custom(format!("duplicate member `{key}`")));
+                    }
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                }
                 _ => {
                     map.next_value::<de::IgnoredAny>()?;
                     continue;

@@ -439,6 +439,17 @@ async fn next_item(items: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {
         .expect("the resource goes on")
 }
 
+/// Skips items until the resource is at `version`, and returns that item.
+async fn at_version(items: &mut mpsc::UnboundedReceiver<Seen>, version: u64) -> Seen {
+    for _ in 0..1000 {
+        let seen = next_item(items).await;
+        if seen.version == Some(version) {
+            return seen;
+        }
+    }
+    panic!("the resource never reached version {version}");
+}
+
 /// Skips items (states conflate, reconnects report errors) until the state is
 /// `expected`; returns that item and the errors skipped.
 async fn converge(
@@ -517,13 +528,55 @@ async fn a_live_resource_converges_and_keeps_its_state_through_a_malformed_frame
     connection.update(2, json!({"aapl": {"price": 190.25}}));
     connection.update(3, json!({"aapl": {"volume": 12}}));
     connection.update(4, json!({"aapl": {"volume": 13}}));
-    let mut seen = next_item(&mut items).await;
-    while seen.version != Some(4) {
-        seen = next_item(&mut items).await;
-    }
+    let seen = at_version(&mut items, 4).await;
     assert_eq!(
         seen.item.unwrap(),
         json!({"aapl": {"price": 190.25, "volume": 13}})
+    );
+    assert_eq!(*status.borrow(), Status::Live);
+}
+
+/// Read lazily, a frame whose patch is not JSON passes the reading and is
+/// refused when applied: the error says so, the state and version stay, and
+/// the resource starts over from a new snapshot at once (a replay would
+/// bring the refused frame back).
+#[tokio::test]
+async fn a_patch_found_malformed_when_applied_changes_nothing_and_the_resource_starts_over() {
+    let snapshot = json!({"version": 1, "data": {"aapl": {"price": 189.5, "volume": 10}}});
+    let (server, mut connections) = fake(snapshot, None).await;
+    let quotes = LiveResource::<Value>::connect(SseSource::new(&server.url(), "quotes"))
+        .with_backoff(quick_backoff());
+    let status = quotes.status();
+    let mut items = drive(quotes);
+
+    let connection = accept(&mut connections).await;
+    next_item(&mut items).await.item.unwrap();
+    connection.update(2, json!({"aapl": {"price": 190.25}}));
+    let good = json!({"aapl": {"price": 190.25, "volume": 10}});
+    assert_eq!(next_item(&mut items).await.item.unwrap(), good);
+
+    // It ends its object, so only the apply finds the hole in it; the first
+    // member would have been written.
+    connection.send("event: update\nid: 3\ndata: {\"seq\":3,\"merge\":{\"aapl\":{\"volume\":11},\"msft\":}}\n\n");
+    let seen = next_item(&mut items).await;
+    assert!(
+        matches!(seen.item, Err(Error::Malformed(_))),
+        "{:?}",
+        seen.item
+    );
+    assert_eq!((seen.version, seen.json.as_ref()), (Some(2), Some(&good)));
+
+    let connection = accept(&mut connections).await;
+    assert_eq!(
+        connection.last_event_id, None,
+        "a new snapshot, not a replay"
+    );
+    connection.update(2, json!({"aapl": {"price": 190.25}}));
+    connection.update(3, json!({"aapl": {"volume": 12}}));
+    let seen = at_version(&mut items, 3).await;
+    assert_eq!(
+        seen.item.unwrap(),
+        json!({"aapl": {"price": 190.25, "volume": 12}})
     );
     assert_eq!(*status.borrow(), Status::Live);
 }

@@ -61,7 +61,10 @@
 //!   lost, and only the new snapshot brings its effect.
 //!
 //! A message that breaks the [`Limits`] or the wire form is an error item
-//! (a [`crate::Error`]) and the stream goes on.
+//! (a [`crate::Error`]) and the stream goes on. Updates are read with
+//! [`Limits::parse_update_lazy`](crate::Limits::parse_update_lazy): a numbered
+//! `merge` update is read as far as its patch, and a patch that turns out
+//! not to be JSON fails when it is applied, as a patch that does not apply.
 //!
 //! # Slow consumers
 //!

@@ -388,7 +388,10 @@ impl UpdateSource for WsSource {
     /// Opening the connection can fail ([`WsError::is_connect`]; a bad URL
     /// or header, or an upgrade refused with 401, 403 or 404, is
     /// [`Permanent`](crate::source::Permanent)). Items of the stream can be errors
-    /// too: a bad message ([`WsError::is_bad_message`]; the stream goes on),
+    /// too: a bad message ([`WsError::is_bad_message`]; the stream goes on;
+    /// an update is read lazily, see
+    /// [`Limits::parse_update_lazy`](crate::Limits::parse_update_lazy), so a
+    /// patch that is not JSON may fail only when it is applied),
     /// a refusal by the server ([`WsError::server_code`] `unknown_topic` or
     /// `too_many_subscriptions`, or a permanent `forbidden`; the stream
     /// ends), or a lost connection ([`WsError::is_disconnect`]; the stream

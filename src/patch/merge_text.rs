@@ -26,10 +26,12 @@ use crate::{Error, Update};
 /// is applied.
 ///
 /// [`Limits::parse_update`](crate::Limits::parse_update) gives
-/// [`Patch::MergeText`](crate::Patch::MergeText) for a `merge` update, and a
-/// [`Document`](crate::Document) merges it in one pass over the text, without
-/// building a [`Value`]. It compares equal to a
-/// [`Patch::Merge`](crate::Patch::Merge) of the same value.
+/// [`Patch::MergeText`](crate::Patch::MergeText) for a `merge` update (or a
+/// [`Patch::Merge`](crate::Patch::Merge) where its reader leaves the text to
+/// `serde_json`: an escape in the update's own member names, a number out of
+/// range, nesting past 120 levels), and a [`Document`](crate::Document)
+/// merges it in one pass over the text, without building a [`Value`]. It
+/// compares equal to a `Patch::Merge` of the same value.
 ///
 /// Read by [`Limits::parse_update_lazy`](crate::Limits::parse_update_lazy) (as this crate's transports read
 /// updates), an update numbered before its patch (`{"seq":18,"merge":..}`,
@@ -38,12 +40,14 @@ use crate::{Error, Update};
 /// patch that is not JSON is found then, and applying it fails with
 /// [`Error::Malformed`] and changes nothing.
 ///
-/// Two things are worth knowing when merging into a `Document`. Numbers are
-/// read correctly rounded (as `serde_json` reads them with its
-/// `float_roundtrip` feature; without it, `serde_json` may be a unit in the
-/// last place off on long decimals). And where an object of the patch names a
+/// Two things differ from merging the patch's [`Value`], both at the edges
+/// of JSON. Numbers are read correctly rounded, as `serde_json` reads them
+/// only with its `float_roundtrip` feature: without it, a long decimal may
+/// come out a unit in the last place apart (and does so here too wherever
+/// `serde_json` reads the text: for [`MergeText::to_value`], a `Value` target,
+/// or text the reader leaves to it). And where an object of the patch names a
 /// member twice, both apply, in order, as two patches one after the other
-/// would (in a `Value` only the last one remains).
+/// would; in a `Value` only the last one remains.
 ///
 /// # Examples
 ///
@@ -185,8 +189,8 @@ impl Serialize for MergeText {
     }
 }
 
-/// Equal when they mean the same value, whatever the spacing of their text;
-/// texts that are not JSON are equal only to the same text.
+/// Equal when `serde_json` reads them to the same value, whatever the spacing
+/// of their text; texts that are not JSON are equal only to the same text.
 impl PartialEq for MergeText {
     fn eq(&self, other: &Self) -> bool {
         let same_text =
@@ -200,6 +204,7 @@ impl fmt::Debug for MergeText {
         f.debug_struct("MergeText")
             .field("text", &&*self.text)
             .field("start", &self.start)
+            .field("checked", &(self.form == Form::Patch))
             .finish()
     }
 }
@@ -408,11 +413,15 @@ impl<'a> Reader<'a> {
     }
 
     /// Checks what follows an update's `merge`: other members, none of them
-    /// one the update has had (`seq`, `merge`) or may not have beside it
-    /// (`patch`, `replace`), up to the closing `}`.
+    /// one the update has had (`seq`, `merge`), may not have beside it
+    /// (`patch`, `replace`), or may have had (the envelope's `type` and
+    /// `topic`: `serde_json` decides those), up to the closing `}`.
     fn check_update_rest(&mut self) -> Result<(), GiveUp> {
         while let Some(key) = self.plain_key(false)? {
-            if matches!(key, "seq" | "merge" | "patch" | "replace") {
+            if matches!(
+                key,
+                "seq" | "merge" | "patch" | "replace" | "type" | "topic"
+            ) {
                 return Err(GiveUp);
             }
             self.skip_value()?;
@@ -999,7 +1008,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(
             format!("{a:?}"),
-            r#"MergeText { text: "{\"a\": 1}", start: 0 }"#
+            r#"MergeText { text: "{\"a\": 1}", start: 0, checked: true }"#
         );
         assert_eq!(serde_json::to_value(&a).unwrap(), json!({"a": 1}));
     }

@@ -322,6 +322,19 @@ mod tests {
     }
 
     #[test]
+    fn an_update_that_names_its_topic_or_type_twice_is_not_routed() {
+        for text in [
+            r#"{"type":"update","topic":"a","topic":"b","seq":1,"merge":{}}"#,
+            r#"{"type":"update","type":"snapshot","topic":"a","seq":1,"merge":{}}"#,
+        ] {
+            match parse_default(text) {
+                Inbound::Unroutable(why) => assert!(why.contains("duplicate"), "{text}: {why}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn messages_without_a_topic_cannot_be_routed() {
         for text in [
             "not json",
