@@ -169,6 +169,7 @@ impl Limits {
 
     /// [`Limits::parse_update_lazy`] for bytes from a transport that does
     /// not promise text.
+    #[cfg(feature = "ws")]
     pub(crate) fn parse_update_bytes_lazy(&self, bytes: &[u8]) -> Result<Update, Error> {
         match std::str::from_utf8(bytes) {
             Ok(text) => self.parse_update_lazy(text),

@@ -136,7 +136,7 @@ impl Update {
                     if lazy
                         && patch.is_none()
                         && matches!(seq, Some(Some(_)))
-                        && text.trim_end().ends_with('}') =>
+                        && ends_an_object(text) =>
                 {
                     let patch = reader.defer_value(text);
                     return Some(Update {
@@ -166,6 +166,15 @@ impl Update {
             patch: Patch::MergeText(patch?),
         })
     }
+}
+
+/// Whether the last byte of `text` but JSON whitespace is a `}`.
+fn ends_an_object(text: &str) -> bool {
+    let last = text
+        .bytes()
+        .rev()
+        .find(|byte| !matches!(byte, b' ' | b'\n' | b'\r' | b'\t'));
+    last == Some(b'}')
 }
 
 /// Reads the wire form key by key: only a JSON object is an update (never an

@@ -513,16 +513,23 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         let start = self.at;
-        let digits = self.digits();
-        if digits > 1 && self.bytes[start] == b'0' {
+        let mut value = 0u64;
+        while let Some(byte @ b'0'..=b'9') = self.peek() {
+            self.at += 1;
+            value = value
+                .checked_mul(10)
+                .and_then(|value| value.checked_add(u64::from(byte - b'0')))
+                .ok_or(GiveUp)?;
+        }
+        let digits = self.at - start;
+        // One or more digits, no leading zero, and nothing that makes it a
+        // float.
+        if digits == 0 || (digits > 1 && self.bytes[start] == b'0') {
             return Err(GiveUp);
         }
         match self.peek() {
             Some(b'.' | b'e' | b'E') => Err(GiveUp),
-            _ => self.text[start..self.at]
-                .parse()
-                .map(Some)
-                .map_err(|_| GiveUp),
+            _ => Ok(Some(value)),
         }
     }
 
@@ -538,6 +545,7 @@ impl<'a> Reader<'a> {
 
     /// Reads the member `name` of an envelope, which must come next and be
     /// a string without escapes, and gives its value.
+    #[cfg(feature = "ws")]
     pub(crate) fn string_member(&mut self, first: bool, name: &str) -> Result<&'a str, GiveUp> {
         if self.plain_key(first)? != Some(name) {
             return Err(GiveUp);
