@@ -11,8 +11,10 @@
 //!   [`live_resource::patch::merge_owned`] (which consumes a fresh copy of the
 //!   patch each time; `patch_clone` is that copy alone).
 //! - `wire/parse_apply/*`: from update text to applied state, ours through
-//!   [`Limits::parse_update`] and [`Patch::apply_owned`](live_resource::Patch::apply_owned),
-//!   or into a [`Document`] as a `LiveResource` does, the peer through
+//!   [`Limits::parse_update`] and [`Patch::apply_owned`](live_resource::Patch::apply_owned)
+//!   onto a `Value`, into a [`Document`] (`document`), or read lazily into a
+//!   `Document` as the transports of a `LiveResource` do
+//!   ([`Limits::parse_update_lazy`], `document_lazy`); the peer through
 //!   `serde_json::from_slice` and `json_patch::merge`.
 
 mod support;
@@ -119,6 +121,18 @@ fn parse_apply(c: &mut Criterion) {
             b.iter(|| {
                 turn ^= 1;
                 let update = limits.parse_update(black_box(&texts[turn])).unwrap();
+                black_box(&mut document).apply_owned(update.patch).unwrap();
+            });
+        });
+
+        let mut document = Document::from(&doc);
+        let strings = texts
+            .clone()
+            .map(|text| String::from_utf8(text).expect("JSON text"));
+        group.bench_function(format!("document_lazy/{label}"), |b| {
+            b.iter(|| {
+                turn ^= 1;
+                let update = limits.parse_update_lazy(black_box(&strings[turn])).unwrap();
                 black_box(&mut document).apply_owned(update.patch).unwrap();
             });
         });
