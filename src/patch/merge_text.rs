@@ -536,11 +536,22 @@ impl<'a> Reader<'a> {
     /// Reads an envelope's key and the `:` after it, giving it back only
     /// when it has no escapes (an envelope's own keys never need any).
     pub(crate) fn plain_key(&mut self, first: bool) -> Result<Option<&'a str>, GiveUp> {
-        match self.next_member(first)? {
-            None => Ok(None),
-            Some(Cow::Borrowed(key)) => Ok(Some(key)),
-            Some(Cow::Owned(_)) => Err(GiveUp),
+        self.whitespace();
+        match self.next_byte()? {
+            b'}' => return Ok(None),
+            b'"' if first => {}
+            b',' if !first => self.expect(b'"')?,
+            _ => return Err(GiveUp),
         }
+        let start = self.at;
+        let end = ordinary_run_end(self.bytes, start);
+        // An escape, a control character, or no end: not a plain key.
+        if self.bytes.get(end) != Some(&b'"') {
+            return Err(GiveUp);
+        }
+        self.at = end + 1;
+        self.expect(b':')?;
+        Ok(Some(&self.text[start..end]))
     }
 
     /// Reads the member `name` of an envelope, which must come next and be
