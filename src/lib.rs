@@ -55,7 +55,11 @@
 //! - [`Document`]: the JSON state a live resource keeps, read like a
 //!   `serde_json::Value`, with objects indexed so that an update costs what it
 //!   touches, not the size of the state.
-//! - [`Limits`]: the bounds every inbound message is checked against.
+//! - [`Limits`]: the bounds every inbound message is checked against, and the
+//!   readers of updates from wire text: [`Limits::parse_update`] checks every
+//!   byte first; [`Limits::parse_update_lazy`], what the transports use, reads
+//!   a numbered update only as far as its patch, which a [`Document`] then
+//!   merges while reading it ([`patch::MergeText`]).
 //! - [`Error`]: everything that can go wrong, by phase.
 //!
 //! # Feature flags
