@@ -11,12 +11,14 @@ pub(crate) mod effect;
 mod merge;
 mod merge_text;
 pub(crate) mod operations;
+mod reader;
 pub(crate) mod tree;
 
 pub use apply_error::{ApplyError, ApplyErrorKind};
 pub use merge::{merge, merge_owned};
 pub use merge_text::MergeText;
-pub(crate) use merge_text::{GiveUp, Merging, Reader, Token};
+pub(crate) use merge_text::Merging;
+pub(crate) use reader::{GiveUp, Reader, Token};
 
 use serde_json::Value;
 

@@ -1,0 +1,727 @@
+//! [`Reader`]: JSON text read token by token, strictly, for the common case.
+//!
+//! Both readings of a [`MergeText`] go through it: the check before the first
+//! write and the merge itself, so they agree on what the text says. It gives up
+//! ([`GiveUp`]) on anything it is not sure of, and the caller asks `serde_json`,
+//! which accepts the text or says precisely what is wrong with it.
+
+mod digits;
+
+use std::borrow::Cow;
+
+use serde_json::Number;
+
+use self::digits::Digits;
+use super::merge_text::MergeText;
+
+/// Why the reader gave up. Never shown: the caller then reads the text with
+/// `serde_json`, which either accepts it or says precisely what is wrong.
+#[derive(Debug)]
+pub(crate) struct GiveUp;
+
+/// The bytes that end a run of ordinary string bytes: the closing quote, an
+/// escape, and the control characters JSON strings cannot hold raw.
+const STRING_STOPS: [bool; 256] = {
+    let mut stops = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        stops[byte] = true;
+        byte += 1;
+    }
+    stops[b'"' as usize] = true;
+    stops[b'\\' as usize] = true;
+    stops
+};
+
+/// Where the run of ordinary string bytes from `at` ends: at the first
+/// closing quote, escape or control character, or at the end of `bytes`.
+#[inline]
+fn ordinary_run_end(bytes: &[u8], mut at: usize) -> usize {
+    while bytes
+        .get(at)
+        .is_some_and(|&byte| !STRING_STOPS[usize::from(byte)])
+    {
+        at += 1;
+    }
+    at
+}
+
+/// Containers nested deeper than this are left to `serde_json`, which refuses
+/// past 128 levels: so the reader's recursion is bounded too.
+const DEEPEST: usize = 120;
+
+/// One token of JSON text, as the reader met it.
+pub(crate) enum Token<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Cow<'a, str>),
+    /// `{`: the members follow, read with [`Reader::next_member`].
+    Object,
+    /// `[`: the items follow, read with [`Reader::next_item`].
+    Array,
+}
+
+/// Reads JSON text token by token: a strict reader of the common case.
+///
+/// It accepts only text that `serde_json` accepts too and reads it to the
+/// same value; it gives up on anything it is not sure of (malformed text, a
+/// number out of range, a string with an escape `serde_json` refuses).
+#[derive(Clone)]
+pub(crate) struct Reader<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self::starting_at(text, 0)
+    }
+
+    /// A reader of `text` from the byte `at` on.
+    pub(crate) fn starting_at(text: &'a str, at: usize) -> Self {
+        Self {
+            text,
+            bytes: text.as_bytes(),
+            at,
+        }
+    }
+
+    /// The value the reader is at, to be read when it is applied, as the
+    /// patch of the update message `text`.
+    pub(crate) fn defer_value(&mut self, text: &str) -> MergeText {
+        self.whitespace();
+        MergeText::in_update(text, self.at)
+    }
+
+    /// Reads one value through, checking it, and keeps it as a
+    /// [`MergeText`] of its own text.
+    pub(crate) fn keep_value(&mut self) -> Result<MergeText, GiveUp> {
+        self.whitespace();
+        let start = self.at;
+        self.check_value(0)?;
+        Ok(MergeText::checked(&self.text[start..self.at]))
+    }
+
+    /// Reads one value through, checking it without building anything; how
+    /// deep it nests, `depth` being the nesting it sits in.
+    pub(crate) fn check_value(&mut self, depth: usize) -> Result<usize, GiveUp> {
+        self.whitespace();
+        match self.next_byte()? {
+            b'{' => {
+                let inner = self.nest(depth)?;
+                self.check_members(inner, true)
+            }
+            b'[' => {
+                let inner = self.nest(depth)?;
+                let mut deepest = inner;
+                let mut first = true;
+                while self.next_item(first)? {
+                    first = false;
+                    deepest = deepest.max(self.check_value(inner)?);
+                }
+                Ok(deepest)
+            }
+            b'"' => self.check_string().map(|()| depth),
+            b't' => self.literal(b"rue", ()).map(|()| depth),
+            b'f' => self.literal(b"alse", ()).map(|()| depth),
+            b'n' => self.literal(b"ull", ()).map(|()| depth),
+            b'-' | b'0'..=b'9' => {
+                self.at -= 1;
+                self.check_number().map(|()| depth)
+            }
+            _ => Err(GiveUp),
+        }
+    }
+
+    /// A string whose opening quote has been read, checked and passed.
+    fn check_string(&mut self) -> Result<(), GiveUp> {
+        self.scan_string().map(drop)
+    }
+
+    /// A number, checked and passed: only one with an exponent, or with more
+    /// digits than any `f64` below the largest needs, can be out of range,
+    /// so only those are converted.
+    fn check_number(&mut self) -> Result<(), GiveUp> {
+        let (start, integer_digits, exponent) = self.scan_number()?;
+        if exponent || integer_digits > 300 {
+            self.at = start;
+            self.number()?;
+        }
+        Ok(())
+    }
+
+    /// Checks the members of an object up to its closing `}`, the object
+    /// sitting at nesting `depth` (1 for the outermost), `first` if none of
+    /// its members has been read yet; how deep it nests.
+    pub(super) fn check_members(&mut self, depth: usize, mut first: bool) -> Result<usize, GiveUp> {
+        let mut deepest = depth;
+        loop {
+            self.whitespace();
+            match self.next_byte()? {
+                b'}' => return Ok(deepest),
+                b'"' if first => {}
+                b',' if !first => self.expect(b'"')?,
+                _ => return Err(GiveUp),
+            }
+            first = false;
+            self.check_string()?;
+            self.expect(b':')?;
+            deepest = deepest.max(self.check_value(depth)?);
+        }
+    }
+
+    /// Checks what follows an update's `merge`: other members, none of them
+    /// one the update has had (`seq`, `merge`), may not have beside it
+    /// (`patch`, `replace`), or may have had (the envelope's `type` and
+    /// `topic`: `serde_json` decides those), up to the closing `}`.
+    pub(super) fn check_update_rest(&mut self) -> Result<(), GiveUp> {
+        while let Some(key) = self.plain_key(false)? {
+            if matches!(
+                key,
+                "seq" | "merge" | "patch" | "replace" | "type" | "topic"
+            ) {
+                return Err(GiveUp);
+            }
+            self.skip_value()?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn nest(&self, depth: usize) -> Result<usize, GiveUp> {
+        if depth >= DEEPEST {
+            return Err(GiveUp);
+        }
+        Ok(depth + 1)
+    }
+
+    /// The next value's first token: a scalar whole, or the opening of a
+    /// container.
+    #[inline(always)]
+    pub(crate) fn token(&mut self) -> Result<Token<'a>, GiveUp> {
+        self.whitespace();
+        match self.next_byte()? {
+            b'{' => Ok(Token::Object),
+            b'[' => Ok(Token::Array),
+            b'"' => self.string().map(Token::String),
+            b't' => self.literal(b"rue", Token::Bool(true)),
+            b'f' => self.literal(b"alse", Token::Bool(false)),
+            b'n' => self.literal(b"ull", Token::Null),
+            b'-' | b'0'..=b'9' => {
+                self.at -= 1;
+                self.number().map(Token::Number)
+            }
+            _ => Err(GiveUp),
+        }
+    }
+
+    /// Whether the next value is `null`, which is then read.
+    #[inline]
+    pub(crate) fn null(&mut self) -> bool {
+        self.whitespace();
+        let found = self.bytes[self.at..].starts_with(b"null");
+        if found {
+            self.at += 4;
+        }
+        found
+    }
+
+    /// After [`Token::Object`] (`first`) or a member's value: the next
+    /// member's key, its `:` read, or `None` at the closing `}`.
+    #[inline]
+    pub(crate) fn next_member(&mut self, first: bool) -> Result<Option<Cow<'a, str>>, GiveUp> {
+        self.whitespace();
+        match self.next_byte()? {
+            b'}' => return Ok(None),
+            b'"' if first => {}
+            b',' if !first => self.expect(b'"')?,
+            _ => return Err(GiveUp),
+        }
+        let key = self.string()?;
+        self.expect(b':')?;
+        Ok(Some(key))
+    }
+
+    /// After [`Token::Array`] (`first`) or an item: whether another item
+    /// follows (its `,` read), or `false` at the closing `]`.
+    #[inline]
+    pub(crate) fn next_item(&mut self, first: bool) -> Result<bool, GiveUp> {
+        self.whitespace();
+        match self.peek() {
+            Some(b']') => {
+                self.at += 1;
+                Ok(false)
+            }
+            Some(b',') if !first => {
+                self.at += 1;
+                Ok(true)
+            }
+            Some(_) if first => Ok(true),
+            _ => Err(GiveUp),
+        }
+    }
+
+    /// Reads one value and forgets it: what an envelope's other members get.
+    pub(crate) fn skip_value(&mut self) -> Result<(), GiveUp> {
+        self.check_value(0).map(drop)
+    }
+
+    /// Reads an unsigned integer (or `null`) such as a `seq`.
+    pub(crate) fn optional_u64(&mut self) -> Result<Option<u64>, GiveUp> {
+        if self.null() {
+            return Ok(None);
+        }
+        let start = self.at;
+        let mut value = 0u64;
+        while let Some(byte @ b'0'..=b'9') = self.peek() {
+            self.at += 1;
+            value = value
+                .checked_mul(10)
+                .and_then(|value| value.checked_add(u64::from(byte - b'0')))
+                .ok_or(GiveUp)?;
+        }
+        let digits = self.at - start;
+        // One or more digits, no leading zero, and nothing that makes it a
+        // float.
+        if digits == 0 || (digits > 1 && self.bytes[start] == b'0') {
+            return Err(GiveUp);
+        }
+        match self.peek() {
+            Some(b'.' | b'e' | b'E') => Err(GiveUp),
+            _ => Ok(Some(value)),
+        }
+    }
+
+    /// Reads an envelope's key and the `:` after it, giving it back only
+    /// when it has no escapes (an envelope's own keys never need any).
+    pub(crate) fn plain_key(&mut self, first: bool) -> Result<Option<&'a str>, GiveUp> {
+        self.whitespace();
+        match self.next_byte()? {
+            b'}' => return Ok(None),
+            b'"' if first => {}
+            b',' if !first => self.expect(b'"')?,
+            _ => return Err(GiveUp),
+        }
+        let start = self.at;
+        let end = ordinary_run_end(self.bytes, start);
+        // An escape, a control character, or no end: not a plain key.
+        if self.bytes.get(end) != Some(&b'"') {
+            return Err(GiveUp);
+        }
+        self.at = end + 1;
+        self.expect(b':')?;
+        Ok(Some(&self.text[start..end]))
+    }
+
+    /// Reads the member `name` of an envelope, which must come next and be
+    /// a string without escapes, and gives its value.
+    #[cfg(feature = "ws")]
+    pub(crate) fn string_member(&mut self, first: bool, name: &str) -> Result<&'a str, GiveUp> {
+        if self.plain_key(first)? != Some(name) {
+            return Err(GiveUp);
+        }
+        self.expect(b'"')?;
+        let start = self.at;
+        if self.scan_string()? {
+            return Err(GiveUp);
+        }
+        Ok(&self.text[start..self.at - 1])
+    }
+
+    #[inline]
+    pub(crate) fn expect(&mut self, byte: u8) -> Result<(), GiveUp> {
+        self.whitespace();
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(GiveUp)
+        }
+    }
+
+    /// Whether nothing but whitespace is left.
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.whitespace();
+        self.at == self.bytes.len()
+    }
+
+    #[inline]
+    fn whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    #[inline]
+    fn next_byte(&mut self) -> Result<u8, GiveUp> {
+        let byte = self.peek().ok_or(GiveUp)?;
+        self.at += 1;
+        Ok(byte)
+    }
+
+    fn literal<T>(&mut self, rest: &[u8], token: T) -> Result<T, GiveUp> {
+        if !self.bytes[self.at..].starts_with(rest) {
+            return Err(GiveUp);
+        }
+        self.at += rest.len();
+        Ok(token)
+    }
+
+    /// A string whose opening quote has been read.
+    #[inline]
+    fn string(&mut self) -> Result<Cow<'a, str>, GiveUp> {
+        let start = self.at;
+        if self.scan_string()? {
+            // Rare: `serde_json` decodes it, with its quotes.
+            let quoted = &self.text[start - 1..self.at];
+            return serde_json::from_str(quoted)
+                .map(Cow::Owned)
+                .map_err(|_| GiveUp);
+        }
+        Ok(Cow::Borrowed(&self.text[start..self.at - 1]))
+    }
+
+    /// Passes a string whose opening quote has been read; whether it held
+    /// escapes, which are then checked by `serde_json` (which refuses a lone
+    /// surrogate, an unknown escape).
+    #[inline]
+    fn scan_string(&mut self) -> Result<bool, GiveUp> {
+        let start = self.at;
+        let mut escaped = false;
+        loop {
+            self.at = ordinary_run_end(self.bytes, self.at);
+            match self.next_byte()? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    self.next_byte()?;
+                }
+                // JSON strings cannot hold raw control characters.
+                _ => return Err(GiveUp),
+            }
+        }
+        if escaped {
+            let quoted = &self.text[start - 1..self.at];
+            serde_json::from_str::<Cow<'_, str>>(quoted).map_err(|_| GiveUp)?;
+        }
+        Ok(escaped)
+    }
+
+    #[inline]
+    fn digits(&mut self) -> usize {
+        let start = self.at;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+        self.at - start
+    }
+
+    /// Passes a number's text, checking its form: where it starts, how
+    /// many digits come before any `.`, and whether it has an exponent.
+    #[inline]
+    fn scan_number(&mut self) -> Result<(usize, usize, bool), GiveUp> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        let int_start = self.at;
+        let int_digits = self.digits();
+        // One or more digits, with no leading zero.
+        if int_digits == 0 || (int_digits > 1 && self.bytes[int_start] == b'0') {
+            return Err(GiveUp);
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if self.digits() == 0 {
+                return Err(GiveUp);
+            }
+        }
+        let mut exponent = false;
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            if self.digits() == 0 {
+                return Err(GiveUp);
+            }
+            exponent = true;
+        }
+        Ok((start, int_digits, exponent))
+    }
+
+    /// A number, read as `serde_json` reads it: an integer that fits is a
+    /// `u64` (or an `i64` below zero), anything else an `f64`; `-0` too.
+    ///
+    /// One pass gathers the digits as an integer and the power of ten they
+    /// are scaled by; a short decimal then becomes the nearest `f64` by one
+    /// exact operation, and anything longer goes to the standard library's
+    /// correctly rounded reader.
+    #[inline(always)]
+    fn number(&mut self) -> Result<Number, GiveUp> {
+        let start = self.at;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.at += 1;
+        }
+        let mut digits = Digits::default();
+        let int_start = self.at;
+        while let Some(byte @ b'0'..=b'9') = self.peek() {
+            self.at += 1;
+            digits.push(byte, 0);
+        }
+        let int_end = self.at;
+        // One or more digits, with no leading zero.
+        if int_end == int_start || (int_end - int_start > 1 && self.bytes[int_start] == b'0') {
+            return Err(GiveUp);
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            let fraction_start = self.at;
+            while let Some(byte @ b'0'..=b'9') = self.peek() {
+                self.at += 1;
+                digits.push(byte, -1);
+            }
+            if self.at == fraction_start {
+                return Err(GiveUp);
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            let sign = match self.peek() {
+                Some(b'-') => -1,
+                Some(b'+') => 1,
+                _ => 0,
+            };
+            if sign != 0 {
+                self.at += 1;
+            }
+            let exponent_start = self.at;
+            let mut exponent = 0i64;
+            while let Some(byte @ b'0'..=b'9') = self.peek() {
+                self.at += 1;
+                // Past any exponent an f64 can use; the exact value no
+                // longer matters, only that it is large.
+                exponent = (exponent * 10 + i64::from(byte - b'0')).min(1 << 20);
+            }
+            if self.at == exponent_start {
+                return Err(GiveUp);
+            }
+            digits.scale += if sign < 0 { -exponent } else { exponent };
+        }
+        let token = &self.text[start..self.at];
+        if arbitrary_precision() {
+            return serde_json::from_str(token).map_err(|_| GiveUp);
+        }
+        if self.at == int_end {
+            // An integer. Past 19 digits it may still fit a u64.
+            let magnitude = match digits.lost {
+                false => Some(digits.value),
+                true => self.text[int_start..int_end].parse().ok(),
+            };
+            if let Some(magnitude) = magnitude {
+                if !negative {
+                    return Ok(Number::from(magnitude));
+                }
+                // `serde_json` reads `-0` as a float, and a magnitude past
+                // `i64`'s as one too.
+                if magnitude != 0 && magnitude <= i64::MIN.unsigned_abs() {
+                    return Ok(Number::from((magnitude as i64).wrapping_neg()));
+                }
+            }
+        }
+        let value = match digits.exact() {
+            Some(magnitude) if negative => -magnitude,
+            Some(magnitude) => magnitude,
+            None => token.parse().map_err(|_| GiveUp)?,
+        };
+        // Out of range: `serde_json` refuses it, and says so.
+        Number::from_f64(value).ok_or(GiveUp)
+    }
+}
+
+/// Whether `serde_json` keeps numbers as their text (its
+/// `arbitrary_precision` feature, which another crate of the build may turn
+/// on): numbers are then read by `serde_json` itself, to keep its form.
+fn arbitrary_precision() -> bool {
+    static KEEPS_TEXT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KEEPS_TEXT.get_or_init(|| {
+        serde_json::from_str::<Number>("1e2").is_ok_and(|number| number.to_string() == "1e2")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn read(text: &str) -> Option<MergeText> {
+        let mut reader = Reader::new(text);
+        let patch = reader.keep_value().ok()?;
+        reader.at_end().then_some(patch)
+    }
+
+    #[test]
+    fn reads_what_serde_json_reads() {
+        for text in [
+            r#"{"a":{"b":[1,-2,3.5,"x",true,false,null,{"c":[]}]},"d":{}}"#,
+            r#" { "spaced" : [ 1 , 2 ] , "e" : 1e3 , "f" : -0 , "g" : -0.0 } "#,
+            r#"{"big":18446744073709551615,"bigger":18446744073709551616,"low":-9223372036854775808,"lower":-9223372036854775809}"#,
+            r#"{"esc\"aped":"a\nb\u00e9\ud83d\ude00","plain":"héllo"}"#,
+            "[]",
+            "[[],[1],{}]",
+            "17",
+            r#""text""#,
+            "null",
+        ] {
+            let expected: Value = serde_json::from_str(text).unwrap();
+            let patch = read(text).unwrap_or_else(|| panic!("gave up on {text}"));
+            assert_eq!(patch.to_value().unwrap(), expected, "{text}");
+            assert_eq!(patch.text_len(), text.trim().len(), "{text}");
+        }
+    }
+
+    #[test]
+    fn gives_up_where_serde_json_refuses() {
+        for text in [
+            "",
+            "{",
+            r#"{"a"}"#,
+            r#"{"a":}"#,
+            r#"{"a":1,}"#,
+            "[1,]",
+            "[,1]",
+            r#"{,"a":1}"#,
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "-",
+            "tru",
+            "nul",
+            r#""\x""#,
+            r#""\ud800""#,
+            "\"a\tb\"",
+            "1e400",
+            "[1 2]",
+            r#"{"a" 1}"#,
+            r#"{1:2}"#,
+            r#"{"a":1 "b":2}"#,
+            "[1,,2]",
+        ] {
+            assert!(serde_json::from_str::<Value>(text).is_err(), "{text}");
+            assert!(read(text).is_none(), "accepted {text:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_read_as_serde_json_reads_them() {
+        for text in [
+            "-0",
+            "0",
+            "-1",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "1.5",
+            "-2e-3",
+        ] {
+            let mut reader = Reader::new(text);
+            let Ok(Token::Number(number)) = reader.token() else {
+                panic!("{text}")
+            };
+            let expected: Number = serde_json::from_str(text).unwrap();
+            assert_eq!(number, expected, "{text}");
+            assert_eq!(number.is_f64(), expected.is_f64(), "{text}");
+        }
+    }
+
+    #[test]
+    fn decimals_read_correctly_rounded() {
+        for token in [
+            "190.25",
+            "-1.5e3",
+            "0.1",
+            "1e22",
+            "1e23",
+            "9007199254740992",
+            "9007199254740993",
+            "123456789.123456789e-5",
+            "0.000001",
+            "1E+2",
+            "4.56",
+            "1e-22",
+            "2.2250738585072014e-308",
+            "1.7976931348623157e308",
+            "12345678901234567890.5",
+            "0.30000000000000004",
+            "123456789012345678901234567890",
+            "-0.0",
+            "5e-324",
+            "1e-400",
+        ] {
+            let expected: f64 = token.parse().unwrap();
+            let mut reader = Reader::new(token);
+            let Ok(Token::Number(number)) = reader.token() else {
+                panic!("{token}")
+            };
+            assert_eq!(
+                number.as_f64().unwrap().to_bits(),
+                expected.to_bits(),
+                "{token}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_runs_end_at_the_first_stop() {
+        for (text, end) in [
+            ("abcdefghij\"", 10),
+            ("abc\"defghijklmnop", 3),
+            ("abcdefgh\\ijk", 8),
+            ("\u{1}bcdefghijk", 0),
+            ("héllo wörld, at length\"", "héllo wörld, at length".len()),
+            ("abcdefghijklmnopq\u{1f}", 17),
+            ("abc", 3),
+            ("", 0),
+        ] {
+            assert_eq!(ordinary_run_end(text.as_bytes(), 0), end, "{text:?}");
+            // And from every place inside it.
+            for from in 0..=end {
+                if text.is_char_boundary(from) {
+                    assert_eq!(
+                        ordinary_run_end(text.as_bytes(), from),
+                        end,
+                        "{text:?} from {from}"
+                    );
+                }
+            }
+        }
+        // Every byte value, in every lane.
+        for byte in 0..=255u8 {
+            for lane in 0..8 {
+                let mut bytes = [b'a'; 12];
+                bytes[lane] = byte;
+                let stop = byte < 0x20 || byte == b'"' || byte == b'\\';
+                assert_eq!(
+                    ordinary_run_end(&bytes, 0),
+                    if stop { lane } else { 12 },
+                    "{byte} at {lane}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_left_to_serde_json() {
+        let deep = format!("{}{}", "[".repeat(DEEPEST + 1), "]".repeat(DEEPEST + 1));
+        assert!(read(&deep).is_none());
+        let fine = format!("{}{}", "[".repeat(DEEPEST), "]".repeat(DEEPEST));
+        assert_eq!(read(&fine).unwrap().depth(), DEEPEST);
+    }
+}
