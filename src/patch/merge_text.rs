@@ -7,7 +7,8 @@
 //! up straight from the text, and nothing is allocated but what the document
 //! keeps (a new member, a longer string).
 //!
-//! An update `{"seq":18,"merge":{..}}` is read only as far as the patch; the
+//! Read lazily (`Limits::parse_update_lazy`, as the transports read), an
+//! update `{"seq":18,"merge":{..}}` is read only as far as the patch; the
 //! patch and the rest of the message are read when the patch is applied, in
 //! one pass. That pass checks the rest of the text before it writes anything
 //! (for the usual one-field patch, the rest is a few closing brackets), so a
