@@ -28,7 +28,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A message was not valid JSON, or not of the wire form expected.
+    /// A message was not valid JSON, or not of the wire form expected; for a
+    /// patch read lazily ([`Limits::parse_update_lazy`](crate::Limits::parse_update_lazy)),
+    /// found so when it was applied.
     #[error("malformed message: {0}")]
     Malformed(#[source] serde_json::Error),
 

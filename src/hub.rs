@@ -286,6 +286,11 @@ impl Hub {
     /// error the topic's value and version are unchanged and nothing is
     /// published.
     ///
+    /// A hub keeps its topics as `serde_json::Value`s, so a
+    /// [`Patch::MergeText`] (a relay forwarding what it read) is read whole
+    /// by `serde_json` first and applied as a [`Patch::Merge`]: an object of
+    /// it that names a member twice keeps the last, as a `Value` does.
+    ///
     /// # Examples
     ///
     /// ```

@@ -126,12 +126,20 @@ impl Limits {
     /// Only `merge` updates with a number (`seq` not `null`) before the
     /// patch are read so; anything else is read as [`Limits::parse_update`]
     /// reads it. For these, what `parse_update` refuses in the text before
-    /// the patch, or in the size and depth of the whole, is refused here too;
-    /// a message that does not end its object (as one cut short mostly does
-    /// not) is refused here. Anything wrong in the patch or after it is found
+    /// the patch, or in the size and depth of the whole, is refused here
+    /// too, and so is a message whose last byte but whitespace is not `}`.
+    /// Anything wrong in the patch or after it (a message cut short just
+    /// after a `}`, a second `seq`, a `patch` beside the `merge`) is found
     /// when the patch is applied: applying it then fails with
     /// [`Error::Malformed`] and changes nothing (see
-    /// [`MergeText`](crate::patch::MergeText)).
+    /// [`MergeText`](crate::patch::MergeText)); an update dropped as one the
+    /// state already has is never read further.
+    ///
+    /// It pays where the patch is applied to a [`Document`](crate::Document);
+    /// to a `serde_json::Value` the text is read by `serde_json` anyway, and
+    /// [`Limits::parse_update`] finds every error at once. It takes text, as
+    /// the transports that use it have it (a WebSocket text frame, an event's
+    /// data) and checking UTF-8 again would cost as much as what it saves.
     ///
     /// # Errors
     ///

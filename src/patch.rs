@@ -1,7 +1,8 @@
 //! Patches: the three ways an update can change a state.
 //!
 //! [`Patch::Merge`] is RFC 7396 JSON Merge Patch, the common case: a partial
-//! object whose `null` members delete. [`Patch::Json`] is RFC 6902 JSON Patch,
+//! object whose `null` members delete; [`Patch::MergeText`] is the same kept
+//! as the text it was read from. [`Patch::Json`] is RFC 6902 JSON Patch,
 //! for what a merge patch cannot say (array element edits, explicit `null`
 //! values). [`Patch::Replace`] swaps the whole value.
 
@@ -38,6 +39,7 @@ use crate::Error;
 /// # Ok::<(), live_resource::Error>(())
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Patch {
     /// An RFC 7396 JSON Merge Patch: objects merge deeply, `null` deletes,
     /// everything else (arrays too) replaces.
@@ -213,10 +215,13 @@ impl Patch {
     }
 }
 
-/// Patches are equal when they hold the same value: a [`Patch::MergeText`]
-/// equals the [`Patch::Merge`] of the value `serde_json` reads from its text
-/// (and so does the same, but for a member named twice in one object, or a
-/// long decimal: see [`MergeText`]).
+/// Patches are equal when they are of one kind and hold the same value; a
+/// [`Patch::MergeText`] equals the [`Patch::Merge`] of the value `serde_json`
+/// reads from its text, unless an object of the text names a member twice
+/// (see [`MergeText`]: it would not do the same). Comparing a `MergeText`
+/// reads its text. Numbers compare as `serde_json` reads them, which for a
+/// long decimal may be a unit in the last place from what a
+/// [`Document`](crate::Document) reads.
 ///
 /// ```
 /// use live_resource::{Limits, Patch};
@@ -233,7 +238,7 @@ impl PartialEq for Patch {
             (Self::MergeText(a), Self::MergeText(b)) => a == b,
             (Self::Merge(value), Self::MergeText(text))
             | (Self::MergeText(text), Self::Merge(value)) => {
-                text.to_value().is_ok_and(|text| text == *value)
+                text.same_as_value() && text.to_value().is_ok_and(|text| text == *value)
             }
             (Self::Json(a), Self::Json(b)) => a == b,
             _ => false,

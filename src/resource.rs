@@ -65,11 +65,13 @@ const CHANGES_PER_POLL: usize = 1024;
 /// by the [`Limits`] yields its error and is not applied. An error from the
 /// update stream is passed on and the stream goes on with its next item.
 ///
+/// A patch that a transport read lazily and that turns out not to be JSON
+/// when it is applied yields [`Error::Malformed`] and is treated as a message
+/// refused when read: the state is untouched and the stream goes on.
+///
 /// A resource made by [`LiveResource::new`] cannot fetch again, so a gap, a
-/// patch that does not apply (or, read lazily by a transport, turns out not
-/// to be JSON: [`Error::Malformed`]), a failed snapshot or a buffer overflow
-/// yields the error and then ends the stream. The state is never
-/// half-applied.
+/// patch that does not apply, a failed snapshot or a buffer overflow yields
+/// the error and then ends the stream. The state is never half-applied.
 ///
 /// # Examples
 ///
@@ -169,8 +171,7 @@ impl<T: DeserializeOwned> LiveResource<T> {
     ///   [`Backoff`] delay and resumes after its last version;
     /// - when the source promises heartbeats and falls silent for three of
     ///   their periods, it takes the connection for dead and reconnects;
-    /// - a patch that does not apply, or that a transport read lazily and that
-    ///   turns out not to be JSON, leaves the state as it was and triggers a
+    /// - a patch that does not apply leaves the state as it was and triggers a
     ///   new snapshot.
     ///
     /// # Recovery

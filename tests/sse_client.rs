@@ -538,10 +538,11 @@ async fn a_live_resource_converges_and_keeps_its_state_through_a_malformed_frame
 
 /// Read lazily, a frame whose patch is not JSON passes the reading and is
 /// refused when applied: the error says so, the state and version stay, and
-/// the resource starts over from a new snapshot at once (a replay would
-/// bring the refused frame back).
+/// it is then treated as a frame refused when read: the stream goes on, the
+/// next update shows the gap, and the resource starts over from a new
+/// snapshot rather than a replay that would bring the bad frame back.
 #[tokio::test]
-async fn a_patch_found_malformed_when_applied_changes_nothing_and_the_resource_starts_over() {
+async fn a_patch_found_malformed_when_applied_is_treated_as_one_refused_when_read() {
     let snapshot = json!({"version": 1, "data": {"aapl": {"price": 189.5, "volume": 10}}});
     let (server, mut connections) = fake(snapshot, None).await;
     let quotes = LiveResource::<Value>::connect(SseSource::new(&server.url(), "quotes"))
@@ -565,6 +566,25 @@ async fn a_patch_found_malformed_when_applied_changes_nothing_and_the_resource_s
         seen.item
     );
     assert_eq!((seen.version, seen.json.as_ref()), (Some(2), Some(&good)));
+
+    connection.update(4, json!({"aapl": {"volume": 13}}));
+    let seen = next_item(&mut items).await;
+    assert!(
+        matches!(
+            seen.item,
+            Err(Error::Gap {
+                expected: 3,
+                received: 4
+            })
+        ),
+        "{:?}",
+        seen.item
+    );
+    assert_eq!(
+        seen.json.as_ref(),
+        Some(&good),
+        "the last good state is kept"
+    );
 
     let connection = accept(&mut connections).await;
     assert_eq!(

@@ -64,7 +64,8 @@
 //! (a [`crate::Error`]) and the stream goes on. Updates are read with
 //! [`Limits::parse_update_lazy`](crate::Limits::parse_update_lazy): a numbered
 //! `merge` update is read as far as its patch, and a patch that turns out
-//! not to be JSON fails when it is applied, as a patch that does not apply.
+//! not to be JSON is found when it is applied: [`crate::Error::Malformed`]
+//! then, reported as if found when read.
 //!
 //! # Slow consumers
 //!

@@ -59,8 +59,8 @@ const FIELD_ROOM: usize = 1024;
 /// is an `Err` item ([`Error::Malformed`], [`Error::TooDeep`],
 /// [`Error::TooLarge`]) and the stream goes on. Updates are read with
 /// [`Limits::parse_update_lazy`]: a numbered `merge` update is read as far
-/// as its patch, and a patch that turns out not to be JSON fails when it is
-/// applied, as a patch that does not apply. An event too large to hold,
+/// as its patch, and a patch that turns out not to be JSON is found when it
+/// is applied: [`Error::Malformed`] then, reported as if found when read. An event too large to hold,
 /// bytes that are not UTF-8, or a broken connection are an `Err` item that
 /// ends the stream. The end of the response body ends the stream: a
 /// resilient [`LiveResource`](crate::LiveResource) reconnects and resumes.

@@ -61,8 +61,12 @@ impl Document {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`] when the text, read only now, is not JSON or not
-    /// an update; the document is then as it was.
+    /// [`Error::Malformed`] only for a patch from
+    /// [`Limits::parse_update_lazy`](crate::Limits::parse_update_lazy) whose
+    /// text (the patch, or the rest of its message) turns out not to be JSON
+    /// or not an update; the document is then unchanged. A patch from
+    /// [`Limits::parse_update`](crate::Limits::parse_update) was checked
+    /// whole and cannot fail.
     ///
     /// # Examples
     ///

@@ -116,8 +116,8 @@ impl MergeText {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`] when the text, read only now, is not JSON or
-    /// not an update.
+    /// [`Error::Malformed`] only for a patch read lazily whose text (the
+    /// patch, or the rest of its message) is not JSON or not an update.
     ///
     /// ```
     /// # use live_resource::{Limits, Patch};
@@ -171,8 +171,9 @@ impl MergeText {
     }
 }
 
-/// Writes the patch's value, compact; a text that turns out not to be JSON
-/// is an error of the serializer.
+/// Writes the patch's value, compact. A patch read lazily whose text turns
+/// out not to be JSON is an error of the serializer (so `to_string(&update)`
+/// of such an update is an `Err`).
 ///
 /// ```
 /// # use live_resource::{Limits, Patch};
@@ -188,13 +189,27 @@ impl Serialize for MergeText {
     }
 }
 
-/// Equal when `serde_json` reads them to the same value, whatever the spacing
-/// of their text; texts that are not JSON are equal only to the same text.
+/// Equal when they are the same text, or when they read to the same value
+/// and do the same: whatever the spacing of their text, but never when one
+/// names a member twice in an object (it merges both, which its value, keeping
+/// the last, does not say). Comparing reads both texts.
 impl PartialEq for MergeText {
     fn eq(&self, other: &Self) -> bool {
         let same_text =
             self.text[self.start..] == other.text[other.start..] && self.form == other.form;
-        same_text || matches!((self.to_value(), other.to_value()), (Ok(a), Ok(b)) if a == b)
+        same_text || (self.same_as_value() && other.same_as_value() && self.value_eq(other))
+    }
+}
+
+impl MergeText {
+    /// Whether merging this text does what merging its value does: true
+    /// unless an object of it names a member twice.
+    pub(crate) fn same_as_value(&self) -> bool {
+        !self.reader().names_a_member_twice(0).unwrap_or(false)
+    }
+
+    fn value_eq(&self, other: &Self) -> bool {
+        matches!((self.to_value(), other.to_value()), (Ok(a), Ok(b)) if a == b)
     }
 }
 

@@ -262,6 +262,37 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Whether an object of the value the reader is at names a member twice,
+    /// `depth` being the nesting it sits in.
+    pub(crate) fn names_a_member_twice(&mut self, depth: usize) -> Result<bool, GiveUp> {
+        match self.token()? {
+            Token::Object => {
+                let inner = self.nest(depth)?;
+                let mut names = std::collections::HashSet::new();
+                let mut first = true;
+                while let Some(name) = self.next_member(first)? {
+                    first = false;
+                    if !names.insert(name) || self.names_a_member_twice(inner)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Token::Array => {
+                let inner = self.nest(depth)?;
+                let mut first = true;
+                while self.next_item(first)? {
+                    first = false;
+                    if self.names_a_member_twice(inner)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Reads one value and forgets it: what an envelope's other members get.
     pub(crate) fn skip_value(&mut self) -> Result<(), GiveUp> {
         self.check_value(0).map(drop)

@@ -209,9 +209,12 @@ impl Driver {
                                     return Poll::Ready(Some(Ok(())));
                                 }
                                 Ok(Offer::Duplicate) => {}
-                                // Refused before it touched the state; if it had a
-                                // `seq`, the next update shows the gap it left.
-                                Err(error @ Error::TooDeep { .. }) => {
+                                // Refused before it touched the state (too deep, or
+                                // read lazily and found not to be JSON): as a
+                                // message refused when read, it is reported and the
+                                // stream goes on; if it had a `seq`, the next update
+                                // shows the gap it left.
+                                Err(error @ (Error::TooDeep { .. } | Error::Malformed(_))) => {
                                     self.refused_at = state.version();
                                     return Poll::Ready(Some(Err(error)));
                                 }
