@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -38,6 +39,17 @@ use crate::{Error, Limits, Patch, Snapshot};
 /// client a private topic such as `clients/{id}/notifications`, create it when
 /// the client arrives, and [`remove`](Hub::remove) it when the client leaves.
 /// [`Hub::topics`] counts each topic's subscribers and [`Hub::stats`] the totals.
+///
+/// # Versions across restarts
+///
+/// A topic starts at version 0 by default. A hub that keeps its topics in
+/// memory only starts over when its process does, and so does a topic made
+/// again after [`Hub::remove`]: a client that resumes with a version of the
+/// old history could then be replayed updates of the new one that happen to
+/// carry the numbers it asks for. Build such a hub with
+/// [`Builder::versions_from_clock`]: every topic then starts above any
+/// version it reached before, and a stale client is told to take a new
+/// snapshot.
 ///
 /// # Examples
 ///
@@ -102,7 +114,34 @@ pub struct Builder {
     replay: usize,
     queue: usize,
     limits: Limits,
+    first_version: FirstVersion,
 }
+
+/// The version a new topic starts at.
+#[derive(Clone, Copy, Debug)]
+enum FirstVersion {
+    Fixed(u64),
+    /// The wall clock's microseconds since 1970 when the topic is made.
+    Clock,
+}
+
+impl FirstVersion {
+    fn now(self) -> u64 {
+        match self {
+            Self::Fixed(version) => version,
+            Self::Clock => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| {
+                    u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+                })
+                .min(MAX_FIRST_VERSION),
+        }
+    }
+}
+
+/// The highest version a topic may start at: half of `u64`'s range stays
+/// for its updates.
+const MAX_FIRST_VERSION: u64 = 1 << 63;
 
 impl Default for Builder {
     fn default() -> Self {
@@ -110,6 +149,7 @@ impl Default for Builder {
             replay: 1024,
             queue: 1024,
             limits: Limits::default(),
+            first_version: FirstVersion::Fixed(0),
         }
     }
 }
@@ -135,6 +175,57 @@ impl Builder {
     /// [`Limits::default`]): nesting depth and update size.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// The version a new topic starts at (default 0, as the protocol's
+    /// numbering has it), at most 2^63.
+    ///
+    /// A hub that takes over from an earlier one (the server restarted) must
+    /// start above every version the earlier one reached: a client that
+    /// resumes with an old version is then told to take a new snapshot,
+    /// rather than replayed updates of a different history that happen to
+    /// carry the numbers it asks for. [`Builder::versions_from_clock`] does
+    /// that without remembering anything.
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// let hub = Hub::builder().first_version(1_000).build();
+    /// assert_eq!(hub.set("quotes", json!({"AAPL": 189.5}))?, 1_000);
+    /// assert_eq!(hub.merge("quotes", json!({"AAPL": 190.0}))?, 1_001);
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn first_version(mut self, version: u64) -> Self {
+        self.first_version = FirstVersion::Fixed(version.min(MAX_FIRST_VERSION));
+        self
+    }
+
+    /// Starts each new topic at the wall clock's microseconds since 1970,
+    /// read when the topic is made: the choice for a server whose topics
+    /// live in memory only.
+    ///
+    /// Versions still step by exactly one. A topic made again (after a
+    /// restart, or [`Hub::remove`]) starts above every version it reached
+    /// before, unless it published more than one update per microsecond
+    /// since it was first made, or the clock went back; so a client that
+    /// resumes across the restart gets a new snapshot, never a wrong replay.
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// let before = Hub::builder().versions_from_clock().build();
+    /// let old = before.set("quotes", json!({"AAPL": 189.5}))?;
+    /// before.merge("quotes", json!({"AAPL": 190.0}))?;
+    ///
+    /// // The server restarts: a new hub, the same topic made again.
+    /// std::thread::sleep(std::time::Duration::from_millis(1));
+    /// let after = Hub::builder().versions_from_clock().build();
+    /// assert!(after.set("quotes", json!({"AAPL": 191.0}))? > old + 1);
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn versions_from_clock(mut self) -> Self {
+        self.first_version = FirstVersion::Clock;
         self
     }
 
@@ -208,7 +299,8 @@ impl Hub {
 
     /// Creates `topic` with `value`, or replaces its value. Subscribers get
     /// the smallest patch between the old and new value ([`Patch::diff`]).
-    /// Returns the topic's version: 0 for a new topic.
+    /// Returns the topic's version: for a new topic, 0 (or what
+    /// [`Builder::first_version`] or [`Builder::versions_from_clock`] says).
     ///
     /// # Errors
     ///
@@ -243,9 +335,10 @@ impl Hub {
             Some(existing) => existing.set(value, limits, &self.inner.counters),
             None => {
                 let config = &self.inner.config;
-                let created = Topic::new(topic, value, config.replay, config.queue);
+                let version = config.first_version.now();
+                let created = Topic::new(topic, value, version, config.replay, config.queue);
                 topics.insert(topic.to_owned(), Arc::new(created));
-                Ok(0)
+                Ok(version)
             }
         }
     }

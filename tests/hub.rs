@@ -105,6 +105,69 @@ fn publish_n(hub: &Hub, topic: &str, count: u64) {
 // ---------------------------------------------------------------- versions
 
 #[test]
+fn a_hub_can_start_its_topics_at_any_version() {
+    let hub = Hub::builder().first_version(1_000).build();
+    assert_eq!(hub.set("quotes", json!({"AAPL": 189.5})).unwrap(), 1_000);
+    publish_n(&hub, "quotes", 3);
+    assert_eq!(version(&hub, "quotes"), 1_003);
+
+    // Half the range stays for updates, whatever is asked.
+    let hub = Hub::builder().first_version(u64::MAX).build();
+    let first = hub.set("quotes", json!({})).unwrap();
+    assert_eq!(first, 1 << 63);
+    publish_n(&hub, "quotes", 2);
+}
+
+/// A server restarts with its topics in memory: the new hub's history is not
+/// the old one, though its versions would be the same numbers from 0. From
+/// the clock, they lie above the old ones, and a subscriber that resumes with
+/// an old version is told to resync instead of being replayed the wrong
+/// updates.
+#[test]
+fn versions_from_the_clock_send_a_stale_subscriber_to_a_new_snapshot() {
+    let before = Hub::builder().versions_from_clock().build();
+    before.set("quotes", json!({"n": 0})).unwrap();
+    publish_n(&before, "quotes", 5);
+    let stale = version(&before, "quotes");
+
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let after = Hub::builder().versions_from_clock().build();
+    after.set("quotes", json!({"n": 0})).unwrap();
+    publish_n(&after, "quotes", 10);
+    assert!(version(&after, "quotes") > stale + 10);
+    let mut resumed = after.subscribe("quotes", Some(stale)).unwrap();
+    assert_resync(&mut resumed);
+
+    // With versions from 0, the same resume is replayed updates 6 to 10 of
+    // the other history: what the clock prevents.
+    let zero_before = Hub::new();
+    zero_before.set("quotes", json!({"n": 0})).unwrap();
+    publish_n(&zero_before, "quotes", 5);
+    let zero_after = Hub::new();
+    zero_after.set("quotes", json!({"n": 0})).unwrap();
+    publish_n(&zero_after, "quotes", 10);
+    let mut wrong = zero_after.subscribe("quotes", Some(5)).unwrap();
+    let replayed = drain(&mut wrong, 16);
+    assert_eq!(seqs(&replayed), (6..=10).collect::<Vec<_>>());
+}
+
+/// The same within one process: a topic removed and made again starts above
+/// every version it had.
+#[test]
+fn a_topic_made_again_starts_above_its_old_versions_with_the_clock() {
+    let hub = Hub::builder().versions_from_clock().build();
+    hub.set("clients/7", json!({"unread": 0})).unwrap();
+    publish_n(&hub, "clients/7", 3);
+    let old = version(&hub, "clients/7");
+    assert!(hub.remove("clients/7"));
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let again = hub.set("clients/7", json!({"unread": 0})).unwrap();
+    assert!(again > old, "{again} > {old}");
+    let mut resumed = hub.subscribe("clients/7", Some(old)).unwrap();
+    assert_resync(&mut resumed);
+}
+
+#[test]
 fn a_new_topic_is_version_0_and_each_change_adds_exactly_1() {
     let hub = Hub::new();
     assert_eq!(hub.set("quotes", json!({"AAPL": 189.5})).unwrap(), 0);

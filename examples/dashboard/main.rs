@@ -73,7 +73,10 @@ async fn main() {
         }
     };
 
-    let hub = Hub::new();
+    // Topics live in memory only: numbered from the clock, a browser or
+    // client that resumes across a restart of this server is sent to a new
+    // snapshot instead of being replayed the new history's updates.
+    let hub = Hub::builder().versions_from_clock().build();
     publishers::start(&hub);
 
     // A browser app on another origin may read the live routes with its

@@ -34,12 +34,18 @@ struct State {
 }
 
 impl Topic {
-    pub(super) fn new(name: &str, value: Value, ring_capacity: usize, queue: usize) -> Self {
+    pub(super) fn new(
+        name: &str,
+        value: Value,
+        version: u64,
+        ring_capacity: usize,
+        queue: usize,
+    ) -> Self {
         Self {
             name: name.into(),
             state: Mutex::new(State {
                 value,
-                version: 0,
+                version,
                 text: None,
                 ring: VecDeque::with_capacity(ring_capacity.min(64)),
                 ring_capacity,
