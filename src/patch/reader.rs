@@ -129,7 +129,7 @@ impl<'a> Reader<'a> {
             b'n' => self.literal(b"ull", ()).map(|()| depth),
             b'-' | b'0'..=b'9' => {
                 self.at -= 1;
-                self.check_number().map(|()| depth)
+                self.number().map(|_| depth)
             }
             _ => Err(GiveUp),
         }
@@ -138,18 +138,6 @@ impl<'a> Reader<'a> {
     /// A string whose opening quote has been read, checked and passed.
     fn check_string(&mut self) -> Result<(), GiveUp> {
         self.scan_string().map(drop)
-    }
-
-    /// A number, checked and passed: only one with an exponent, or with more
-    /// digits than any `f64` below the largest needs, can be out of range,
-    /// so only those are converted.
-    fn check_number(&mut self) -> Result<(), GiveUp> {
-        let (start, integer_digits, exponent) = self.scan_number()?;
-        if exponent || integer_digits > 300 {
-            self.at = start;
-            self.number()?;
-        }
-        Ok(())
     }
 
     /// Checks the members of an object up to its closing `}`, the object
@@ -442,49 +430,6 @@ impl<'a> Reader<'a> {
             serde_json::from_str::<Cow<'_, str>>(quoted).map_err(|_| GiveUp)?;
         }
         Ok(escaped)
-    }
-
-    #[inline]
-    fn digits(&mut self) -> usize {
-        let start = self.at;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.at += 1;
-        }
-        self.at - start
-    }
-
-    /// Passes a number's text, checking its form: where it starts, how
-    /// many digits come before any `.`, and whether it has an exponent.
-    #[inline]
-    fn scan_number(&mut self) -> Result<(usize, usize, bool), GiveUp> {
-        let start = self.at;
-        if self.peek() == Some(b'-') {
-            self.at += 1;
-        }
-        let int_start = self.at;
-        let int_digits = self.digits();
-        // One or more digits, with no leading zero.
-        if int_digits == 0 || (int_digits > 1 && self.bytes[int_start] == b'0') {
-            return Err(GiveUp);
-        }
-        if self.peek() == Some(b'.') {
-            self.at += 1;
-            if self.digits() == 0 {
-                return Err(GiveUp);
-            }
-        }
-        let mut exponent = false;
-        if let Some(b'e' | b'E') = self.peek() {
-            self.at += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.at += 1;
-            }
-            if self.digits() == 0 {
-                return Err(GiveUp);
-            }
-            exponent = true;
-        }
-        Ok((start, int_digits, exponent))
     }
 
     /// A number, read as `serde_json` reads it: an integer that fits is a
