@@ -179,7 +179,8 @@ fn ends_an_object(text: &str) -> bool {
 
 /// Reads the wire form key by key: only a JSON object is an update (never an
 /// array of fields), a member that is present counts even when it is `null`,
-/// and unknown members (an envelope's `type`, `topic`) are skipped.
+/// an envelope's `type` and `topic` are skipped (but may not come twice), and
+/// so are unknown members.
 struct UpdateVisitor;
 
 impl<'de> de::Visitor<'de> for UpdateVisitor {

@@ -57,7 +57,8 @@ impl Document {
     }
 
     /// Applies a merge patch read from wire text, in place, reading it as
-    /// it merges: the same as [`Document::merge`] of its value.
+    /// it merges: the same as [`Document::merge`] of its value (but for a
+    /// member named twice in one object, see [`MergeText`]).
     ///
     /// # Errors
     ///
@@ -108,12 +109,10 @@ impl Document {
             Token::Object => {
                 let inner = merging.reader.nest(open)?;
                 if !matches!(self, Self::Object(_)) {
+                    // Replacing what is here is a write: check the rest first.
                     merging.before_write(inner, true)?;
-                    *self = Self::Object(Map::new());
                 }
-                let Self::Object(map) = self else {
-                    unreachable!("an object now")
-                };
+                let map = self.object_for_merge();
                 let mut first = true;
                 while let Some(key) = merging.reader.next_member(first)? {
                     first = false;
