@@ -338,6 +338,16 @@ fn frames_are_serialized_once_and_shared() {
     assert_eq!(&a.bytes()[..], serde_json::to_vec(a.update()).unwrap());
     assert_eq!(&a.bytes()[..], br#"{"seq":1,"merge":{"AAPL":190.25}}"#);
 
+    // The WebSocket envelope is made once too, on first use, and every
+    // reader of the frame gets the same bytes, not a copy.
+    let envelope = a.envelope().clone();
+    assert_eq!(
+        &envelope[..],
+        br#"{"type":"update","topic":"quotes","seq":1,"merge":{"AAPL":190.25}}"#
+    );
+    assert_eq!(envelope.as_ptr(), b.envelope().as_ptr());
+    assert_eq!(envelope.as_ptr(), late.envelope().as_ptr());
+
     let append = ops(json!([{"op": "add", "path": "/list", "value": [1]}]));
     hub.publish("quotes", append).unwrap();
     let frame = next_frame(&mut first);
