@@ -333,6 +333,38 @@ async fn a_source_that_always_asks_to_resync_is_not_hammered() {
     );
 }
 
+/// A server that restarted with its topics in memory numbers them from 0
+/// again: after a resync, its snapshot is older than the state. It is taken
+/// whole (the state and version go back to the server's), and updates then
+/// follow from it; refusing it would leave the resource on a history the
+/// server no longer has, resyncing for ever.
+#[tokio::test(start_paused = true)]
+async fn a_snapshot_older_than_the_state_is_taken_after_a_resync() {
+    let (mut resource, control) = live_at(40, Backoff::default()).await;
+    control.connection().send(Ok(Event::Resync)).unwrap();
+    assert!(resource.next().now_or_never().is_none());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(resource.next().now_or_never().is_none());
+    control.snapshot(Snapshot::new(3, json!({"n": 3, "restarted": true})));
+    assert_eq!(
+        next_state(&mut resource).await,
+        json!({"n": 3, "restarted": true})
+    );
+    assert_eq!(resource.version(), Some(3));
+
+    control
+        .connection()
+        .send(update(4, json!({"n": 4})))
+        .unwrap();
+    assert_eq!(
+        next_state(&mut resource).await,
+        json!({"n": 4, "restarted": true})
+    );
+    assert_eq!(resource.version(), Some(4));
+    assert_eq!(control.subscribes(), [None, None]);
+    assert_eq!(*resource.status().borrow(), Status::Live);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_failed_snapshot_is_retried_with_a_new_handoff() {
     let (source, control) = scripted(None);
