@@ -142,6 +142,11 @@ impl Retries {
         self.live_since.get_or_insert_with(Instant::now);
     }
 
+    /// How many retries were made since the connection was last healthy.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempt
+    }
+
     /// The next retry: its number and its delay, or `None` when the policy gives up.
     pub(crate) fn next(&mut self) -> Option<(u32, Duration)> {
         if let Some(since) = self.live_since.take() {

@@ -128,6 +128,15 @@ pub enum Error {
         after: std::time::Duration,
     },
 
+    /// The resource stopped trying to recover: its
+    /// [`Backoff`](crate::Backoff) allowed no more attempts. The last item
+    /// of its stream; the last state stays readable.
+    #[error("gave up after {attempts} attempts to recover")]
+    GaveUp {
+        /// The retries made since the connection was last healthy.
+        attempts: u32,
+    },
+
     /// The topic does not exist.
     #[error("unknown topic `{topic}`")]
     UnknownTopic {

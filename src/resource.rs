@@ -181,8 +181,9 @@ impl<T: DeserializeOwned> LiveResource<T> {
     /// that is wanted: `while let Some(Ok(state))` ends at the first
     /// reconnect. [`LiveResource::status`] shows where the connection stands.
     /// The stream ends only when the source fails with a
-    /// [`Permanent`](crate::source::Permanent) error or the [`Backoff`]'s
-    /// attempts run out; the status is then [`Status::Failed`].
+    /// [`Permanent`](crate::source::Permanent) error (its last item) or the
+    /// [`Backoff`]'s attempts run out (its last item is then
+    /// [`Error::GaveUp`]); the status is then [`Status::Failed`].
     ///
     /// Retries are spaced by the [`Backoff`], reset only after a sustained
     /// healthy period, so resync loops and reconnect storms are throttled.

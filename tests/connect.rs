@@ -9,33 +9,8 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt};
 use live_resource::source::{Event, Permanent};
 use live_resource::{Backoff, Document, Error, LiveResource, Snapshot, Status};
-use scripted::{Control, scripted, update};
+use scripted::{live_at, next_error, next_state, scripted, update};
 use serde_json::{Value, json};
-
-async fn next_state(resource: &mut LiveResource<Value>) -> Value {
-    match tokio::time::timeout(Duration::from_secs(600), resource.next()).await {
-        Ok(Some(Ok(state))) => state,
-        other => panic!("expected a state, got {other:?}"),
-    }
-}
-
-async fn next_error(resource: &mut LiveResource<Value>) -> Error {
-    match tokio::time::timeout(Duration::from_secs(600), resource.next()).await {
-        Ok(Some(Err(error))) => error,
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
-
-/// A resource live at version `version` with state `{"n": version}`.
-async fn live_at(version: u64, backoff: Backoff) -> (LiveResource<Value>, Control) {
-    let (source, control) = scripted(None);
-    let mut resource = LiveResource::<Value>::connect(source).with_backoff(backoff);
-    assert!(resource.next().now_or_never().is_none());
-    control.snapshot(Snapshot::new(version, json!({"n": version})));
-    assert_eq!(next_state(&mut resource).await, json!({"n": version}));
-    assert_eq!(*resource.status().borrow(), Status::Live);
-    (resource, control)
-}
 
 #[tokio::test(start_paused = true)]
 async fn a_transport_error_reconnects_and_resumes_from_the_last_seq() {
@@ -298,13 +273,52 @@ async fn the_resource_gives_up_after_its_attempts() {
     }
     let mut resource = LiveResource::<Value>::connect(source)
         .with_backoff(Backoff::default().max_attempts(Some(3)));
-    let mut errors = 0;
+    let mut errors = Vec::new();
     while let Some(item) = resource.next().await {
-        assert!(item.is_err());
-        errors += 1;
+        errors.push(item.expect_err("only errors: nothing ever connects"));
     }
-    assert_eq!(errors, 4, "the first try and three retries");
+    // The first try and three retries failed, and the last item says the
+    // resource gave up.
+    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert!(errors[..4].iter().all(Error::is_transport), "{errors:?}");
+    assert!(
+        matches!(errors[4], Error::GaveUp { attempts: 3 }),
+        "{errors:?}"
+    );
     assert_eq!(*resource.status().borrow(), Status::Failed);
+}
+
+/// Giving up without a failure of its own to report (the source keeps
+/// asking for a new snapshot) still ends with an error that says so.
+#[tokio::test(start_paused = true)]
+async fn giving_up_on_resyncs_ends_with_an_error_that_says_so() {
+    let (mut resource, control) = live_at(1, Backoff::default().max_attempts(Some(1))).await;
+    control.connection().send(Ok(Event::Resync)).unwrap();
+    // The one retry resubscribes; that stream asks to resync again.
+    let mut items = Vec::new();
+    let mut asked_again = false;
+    for _ in 0..20 {
+        match tokio::time::timeout(Duration::from_secs(1), resource.next()).await {
+            Ok(Some(item)) => items.push(item),
+            Ok(None) => break,
+            Err(_) if control.subscribes().len() == 2 && !asked_again => {
+                control.connection().send(Ok(Event::Resync)).unwrap();
+                asked_again = true;
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(asked_again);
+    assert!(
+        matches!(items.as_slice(), [Err(Error::GaveUp { attempts: 1 })]),
+        "{items:?}"
+    );
+    assert_eq!(*resource.status().borrow(), Status::Failed);
+    assert_eq!(
+        resource.json().map(Document::to_value),
+        Some(json!({"n": 1})),
+        "the last state stays readable"
+    );
 }
 
 #[tokio::test(start_paused = true)]

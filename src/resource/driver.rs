@@ -57,6 +57,9 @@ enum Phase {
         stream: Watched,
         replay: std::vec::IntoIter<Update>,
     },
+    /// No change can come any more, and this last error says why (none
+    /// did just before).
+    Ending(Option<Error>),
     /// No change can come any more.
     Done,
 }
@@ -243,6 +246,13 @@ impl Driver {
                         Event::Heartbeat(None) => {}
                     }
                 }
+                Phase::Ending(why) => {
+                    let why = why.take();
+                    self.phase = Phase::Done;
+                    if let Some(why) = why {
+                        return Poll::Ready(Some(Err(why)));
+                    }
+                }
                 Phase::Done => return Poll::Ready(None),
             }
         }
@@ -337,8 +347,22 @@ impl Driver {
             self.retries.next()
         };
         let Some((attempt, delay)) = next else {
-            self.phase = Phase::Done;
             self.status.send_replace(Status::Failed);
+            // The stream's last item says why it ends. A permanent error,
+            // or the error a one-shot resource just reported, says it.
+            self.phase = if permanent || (self.one_shot && error.is_some()) {
+                Phase::Done
+            } else if self.one_shot {
+                Phase::Ending(Some(Error::Updates(
+                    "the source asked for a new snapshot, which a resource made by \
+                     `LiveResource::new` cannot fetch"
+                        .into(),
+                )))
+            } else {
+                Phase::Ending(Some(Error::GaveUp {
+                    attempts: self.retries.attempts(),
+                }))
+            };
             return;
         };
         let current = replica.as_ref().and_then(Replica::version);
