@@ -184,6 +184,8 @@ const SCRIPT: &str = concat!(
 fn script_items() -> Vec<Item> {
     let op = serde_json::from_value(json!([{"op": "add", "path": "/b", "value": 2}])).unwrap();
     vec![
+        // A comment alone is the usual keep-alive: a heartbeat with no seq.
+        Item::Event(Event::Heartbeat(None)),
         Item::Event(Event::Update(Update::merge(1, json!({"a": 1})))),
         Item::Event(Event::Heartbeat(Some(1))),
         Item::Event(Event::Heartbeat(None)),

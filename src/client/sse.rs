@@ -40,7 +40,8 @@ const FIELD_ROOM: usize = 1024;
 /// | `update`, data `{"seq":18,"merge":{..}}` | [`Event::Update`], checked by the [`Limits`] |
 /// | `resync` | [`Event::Resync`] |
 /// | `heartbeat`, data `{"seq":17}` | [`Event::Heartbeat`] |
-/// | any other, and comments | nothing |
+/// | a comment only (`: ping`, the usual keep-alive) | [`Event::Heartbeat`] with no `seq`: a sign of life |
+/// | any other | nothing |
 ///
 /// The `id` and `retry` fields are not used: the `seq` in the data is the
 /// version, and the resource's [`Backoff`](crate::Backoff) spaces reconnects.
@@ -323,6 +324,8 @@ pin_project! {
         // The start of a character cut at the end of the last chunk.
         partial: Vec<u8>,
         scan: Scan,
+        // The event just passed on was comments only.
+        keep_alive: bool,
         failed: bool,
     }
 }
@@ -339,8 +342,10 @@ impl<S> EventChunks<S> {
                 line: 0,
                 event: 0,
                 comment: false,
+                commented: false,
                 after_cr: false,
             },
+            keep_alive: false,
             failed: false,
         }
     }
@@ -358,9 +363,21 @@ where
             if *this.failed {
                 return Poll::Ready(None);
             }
+            if std::mem::take(this.keep_alive) {
+                // The usual keep-alive of an event stream (`: ping`), which
+                // the parser drops: followed by a heartbeat with no `seq`,
+                // so that it counts as a sign of life. (Its own bytes went
+                // first: the parser may hold the start of it already.)
+                return Poll::Ready(Some(Ok(Bytes::from_static(
+                    b"event: heartbeat\ndata: {}\n\n",
+                ))));
+            }
             if !this.pending.is_empty() {
                 let item = match this.scan.event_end(this.pending) {
-                    Ok(Some(end)) => Ok(this.pending.split_to(end)),
+                    Ok(Some((end, comments_only))) => {
+                        *this.keep_alive = comments_only;
+                        Ok(this.pending.split_to(end))
+                    }
                     Ok(None) => Ok(std::mem::take(this.pending)),
                     Err(error) => {
                         *this.failed = true;
@@ -424,17 +441,20 @@ struct Scan {
     /// The current line is a comment: it is dropped by the parser as soon as
     /// it ends, so it does not count towards the event.
     comment: bool,
+    /// The current event has had a comment line.
+    commented: bool,
     /// The last byte was a CR, so an LF now ends no line of its own.
     after_cr: bool,
 }
 
 impl Scan {
-    /// The offset just past the first event that ends in `bytes`, if one does.
+    /// The offset just past the first event that ends in `bytes`, if one
+    /// does, and whether that event was comments only.
     ///
     /// # Errors
     ///
     /// [`Error::TooLarge`] when a line or an event is longer than allowed.
-    fn event_end(&mut self, bytes: &[u8]) -> Result<Option<usize>, Error> {
+    fn event_end(&mut self, bytes: &[u8]) -> Result<Option<(usize, bool)>, Error> {
         for (at, &byte) in bytes.iter().enumerate() {
             match byte {
                 b'\n' if self.after_cr => self.after_cr = false,
@@ -443,20 +463,22 @@ impl Scan {
                     self.comment = false;
                     if std::mem::take(&mut self.line) == 0 {
                         // A blank line: the event is complete.
-                        self.event = 0;
+                        let comments_only = std::mem::take(&mut self.event) == 0 && self.commented;
+                        self.commented = false;
                         let mut end = at + 1;
                         if self.after_cr && bytes.get(end) == Some(&b'\n') {
                             // The LF of this CRLF goes with the event it ends.
                             self.after_cr = false;
                             end += 1;
                         }
-                        return Ok(Some(end));
+                        return Ok(Some((end, comments_only)));
                     }
                 }
                 _ => {
                     self.after_cr = false;
                     if self.line == 0 {
                         self.comment = byte == b':';
+                        self.commented |= self.comment;
                     }
                     self.line += 1;
                     if !self.comment {
