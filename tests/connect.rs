@@ -379,6 +379,45 @@ async fn a_snapshot_older_than_the_state_is_taken_after_a_resync() {
     assert_eq!(*resource.status().borrow(), Status::Live);
 }
 
+/// More updates than the limit arrive while the snapshot is slow: the
+/// resource reports the overflow, drops what it held, and starts a new
+/// handoff after a backoff; with a snapshot in time, it converges.
+#[tokio::test(start_paused = true)]
+async fn a_buffer_overflow_while_the_snapshot_is_slow_starts_a_new_handoff() {
+    let (source, control) = scripted(None);
+    let mut resource = LiveResource::<Value>::connect(source)
+        .with_limits(live_resource::Limits::default().max_buffered_updates(2));
+    assert!(resource.next().now_or_never().is_none());
+    let connection = control.connection();
+    for seq in 1..=3 {
+        connection.send(update(seq, json!({"n": seq}))).unwrap();
+    }
+    let error = next_error(&mut resource).await;
+    assert!(matches!(error, Error::BufferOverflow { max: 2 }), "{error}");
+    assert_eq!(*resource.status().borrow(), Status::Resyncing);
+    assert_eq!(resource.version(), None, "nothing was applied");
+
+    // The next handoff waits its backoff, then subscribes afresh.
+    let overflowed = tokio::time::Instant::now();
+    for _ in 0..100 {
+        if control.subscribes().len() == 2 {
+            break;
+        }
+        assert!(resource.next().now_or_never().is_none());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(control.subscribes(), [None, None]);
+    assert!(overflowed.elapsed() <= Duration::from_secs(1));
+    control
+        .connection()
+        .send(update(8, json!({"n": 8})))
+        .unwrap();
+    control.snapshot(Snapshot::new(7, json!({"n": 7})));
+    assert_eq!(next_state(&mut resource).await, json!({"n": 8}));
+    assert_eq!(resource.version(), Some(8));
+    assert_eq!(*resource.status().borrow(), Status::Live);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_failed_snapshot_is_retried_with_a_new_handoff() {
     let (source, control) = scripted(None);
