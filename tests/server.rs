@@ -85,6 +85,8 @@ async fn topics_may_contain_slashes_and_unknown_ones_are_404() {
         .await
         .unwrap();
     assert_eq!(missing_events.status(), 404);
+    let body: Value = missing_events.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("nope"), "{body}");
 }
 
 #[tokio::test]
@@ -106,6 +108,8 @@ async fn the_authorization_hook_denies_with_403() {
     assert_eq!(allowed.status(), 200);
     let events = client.get(format!("{url}/events")).send().await.unwrap();
     assert_eq!(events.status(), 403);
+    let body: Value = events.json().await.unwrap();
+    assert!(body["error"].is_string(), "{body}");
 }
 
 /// `users/..` topics need an `Authorization` header; the rest are public.
