@@ -164,6 +164,37 @@ async fn every_reconnect_resumes_from_the_version_reached_since_the_last_cut() {
 /// With no later update to show a gap, only the heartbeat's `seq` says that
 /// updates 2 and 3 were lost; without it the state would stay at 1 for ever
 /// while looking live.
+/// The source asked for a new snapshot, and the stream that was to bring it
+/// fails before it does: the resource starts the handoff over (`since`
+/// none, a new snapshot), rather than resuming from the version the source
+/// just said it cannot replay from, which would only bring the same request
+/// back.
+#[tokio::test(start_paused = true)]
+async fn a_handoff_cut_short_starts_over_rather_than_resuming_the_old_state() {
+    let (mut resource, control) = live_at(3, Backoff::default()).await;
+    control.connection().send(Ok(Event::Resync)).unwrap();
+    quiet(&mut resource, Duration::from_secs(10)).await;
+    assert_eq!(control.subscribes(), [None, None]);
+    assert_eq!(*resource.status().borrow(), Status::Resyncing);
+
+    control
+        .connection()
+        .send(Err("connection reset".into()))
+        .unwrap();
+    assert!(next_error(&mut resource).await.is_transport());
+    assert!(matches!(
+        *resource.status().borrow(),
+        Status::Reconnecting { .. }
+    ));
+    quiet(&mut resource, Duration::from_secs(10)).await;
+    assert_eq!(control.subscribes(), [None, None, None]);
+    assert_ne!(*resource.status().borrow(), Status::Live, "no snapshot yet");
+
+    control.snapshot(Snapshot::new(9, json!({"n": 9})));
+    assert_eq!(next_state(&mut resource).await, json!({"n": 9}));
+    assert_eq!(*resource.status().borrow(), Status::Live);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_heartbeat_ahead_of_the_state_reports_behind_and_resumes_from_the_state() {
     let (mut resource, control) = live_at(1, Backoff::default()).await;

@@ -366,7 +366,11 @@ impl Driver {
             return;
         };
         let current = replica.as_ref().and_then(Replica::version);
+        // A handoff subscribes from no version, to take a new snapshot: cut
+        // short, it starts over the same way, not from the old state.
+        let in_handoff = matches!(self.phase, Phase::Fetching { .. });
         let since = match how {
+            Recovery::Resume if in_handoff => None,
             // A replay would bring back the message this state refused.
             Recovery::Resume | Recovery::Gap if current.is_some() && current == self.refused_at => {
                 None
