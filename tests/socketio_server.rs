@@ -222,6 +222,58 @@ async fn unsubscribe_stops_the_updates_and_bad_requests_are_refused() {
     );
 }
 
+/// Socket.IO's own `socket.off` took every handler of an event away, not the
+/// one asked for. Here, unsubscribing one topic leaves the socket's other
+/// topics flowing, and the topic itself flowing to other sockets.
+#[tokio::test]
+async fn unsubscribing_one_topic_leaves_the_sockets_other_topics_and_other_sockets_flowing() {
+    let Some(peers) = peers() else { return };
+    let hub = Hub::new();
+    hub.set("board", board()).unwrap();
+    hub.set("board2", json!({"n": 0})).unwrap();
+    let (addr, _io) = serve(&hub, Config::default()).await;
+    let url = format!("http://{addr}");
+    let mut both = peers.spawn("subscriber.mjs", &[&url, "board"]);
+    let mut other = peers.spawn("subscriber.mjs", &[&url, "board"]);
+    both.wait_for("its snapshot", |line| line["event"] == "snapshot")
+        .await;
+    other
+        .wait_for("its snapshot", |line| line["event"] == "snapshot")
+        .await;
+    both.command(json!({"op": "emit", "event": "subscribe", "data": {"topic": "board2"}}))
+        .await;
+    both.wait_for("board2's snapshot", |line| {
+        line["event"] == "other" && line["kind"] == "snapshot" && line["topic"] == "board2"
+    })
+    .await;
+
+    both.command(json!({"op": "unsubscribe"})).await;
+    // Requests are handled in order: once the refusal of the next one comes,
+    // the unsubscribe is done.
+    let unknown = json!({"op": "emit", "event": "subscribe", "data": {"topic": "nope"}});
+    both.command(unknown).await;
+    both.wait_for("a refusal", |line| line["event"] == "error")
+        .await;
+    assert_eq!(hub.subscribers("board"), 1, "the other socket's");
+    assert_eq!(hub.subscribers("board2"), 1);
+
+    change(&hub, 1);
+    hub.merge("board2", json!({"n": 1})).unwrap();
+    both.wait_for("board2's update", |line| {
+        line["event"] == "other" && line["topic"] == "board2" && line["seq"] == 1
+    })
+    .await;
+    other
+        .wait_for("board at version 1", |line| line["version"] == 1)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = both.drain();
+    assert!(
+        after.iter().all(|line| line["version"] != 1),
+        "no board update after its unsubscribe: {after:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_authorization_hook_and_unknown_topics_refuse_rust_clients() {
     let hub = Hub::new();

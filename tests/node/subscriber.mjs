@@ -29,15 +29,20 @@ socket.on("connect", () => {
   subscribe();
 });
 socket.on("disconnect", (reason) => print({ event: "disconnect", reason }));
+// Events of other topics (subscribed by an `emit` command) are printed, not
+// applied: a test sees what reaches the socket for each topic.
+const other = (kind, message) =>
+  print({ event: "other", kind, topic: message.topic, seq: message.seq ?? message.version });
 socket.on("snapshot", (message) => {
-  if (message.topic !== topic) return;
+  if (message.topic !== topic) return other("snapshot", message);
   state = message.data;
   version = message.version;
   print({ event: "snapshot", version });
   print({ state, version });
 });
 socket.on("update", (message) => {
-  if (message.topic !== topic || version === undefined || message.seq <= version) return;
+  if (message.topic !== topic) return other("update", message);
+  if (version === undefined || message.seq <= version) return;
   if (message.seq !== version + 1) {
     print({ event: "gap", expected: version + 1, received: message.seq });
     version = undefined;
