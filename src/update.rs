@@ -138,7 +138,7 @@ impl Update {
                         && matches!(seq, Some(Some(_)))
                         && ends_an_object(text) =>
                 {
-                    let patch = reader.defer_value(text);
+                    let patch = reader.defer_value();
                     return Some(Update {
                         seq: seq.flatten(),
                         patch: Patch::MergeText(patch),

@@ -89,10 +89,10 @@ impl<'a> Reader<'a> {
     }
 
     /// The value the reader is at, to be read when it is applied, as the
-    /// patch of the update message `text`.
-    pub(crate) fn defer_value(&mut self, text: &str) -> MergeText {
+    /// patch of the update message the reader reads.
+    pub(crate) fn defer_value(&mut self) -> MergeText {
         self.whitespace();
-        MergeText::in_update(text, self.at)
+        MergeText::in_update(self.text, self.at)
     }
 
     /// Reads one value through, checking it, and keeps it as a
@@ -145,19 +145,11 @@ impl<'a> Reader<'a> {
     /// its members has been read yet; how deep it nests.
     pub(super) fn check_members(&mut self, depth: usize, mut first: bool) -> Result<usize, GiveUp> {
         let mut deepest = depth;
-        loop {
-            self.whitespace();
-            match self.next_byte()? {
-                b'}' => return Ok(deepest),
-                b'"' if first => {}
-                b',' if !first => self.expect(b'"')?,
-                _ => return Err(GiveUp),
-            }
+        while self.next_member(first)?.is_some() {
             first = false;
-            self.check_string()?;
-            self.expect(b':')?;
             deepest = deepest.max(self.check_value(depth)?);
         }
+        Ok(deepest)
     }
 
     /// Checks what follows an update's `merge`: other members, none of them
@@ -177,6 +169,8 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// The nesting inside a container that sits at `depth`, unless that is
+    /// deeper than the reader goes.
     pub(crate) fn nest(&self, depth: usize) -> Result<usize, GiveUp> {
         if depth >= DEEPEST {
             return Err(GiveUp);
