@@ -159,11 +159,6 @@ async fn every_reconnect_resumes_from_the_version_reached_since_the_last_cut() {
     assert_eq!(resource.version(), Some(41));
 }
 
-// 2. A lost last update is noticed by the heartbeat's seq.
-
-/// With no later update to show a gap, only the heartbeat's `seq` says that
-/// updates 2 and 3 were lost; without it the state would stay at 1 for ever
-/// while looking live.
 /// The source asked for a new snapshot, and the stream that was to bring it
 /// fails before it does: the resource starts the handoff over (`since`
 /// none, a new snapshot), rather than resuming from the version the source
@@ -195,6 +190,26 @@ async fn a_handoff_cut_short_starts_over_rather_than_resuming_the_old_state() {
     assert_eq!(*resource.status().borrow(), Status::Live);
 }
 
+/// The same, cut before the handoff's stream even opens (its subscribe is
+/// refused): the retry starts over too.
+#[tokio::test(start_paused = true)]
+async fn a_handoff_refused_at_its_subscribe_starts_over_too() {
+    let (mut resource, control) = live_at(3, Backoff::default()).await;
+    control.refuse_next_subscribe("503 service unavailable".into());
+    control.connection().send(Ok(Event::Resync)).unwrap();
+    let error = next_error(&mut resource).await;
+    assert!(matches!(error, Error::Subscribe(_)), "{error}");
+    quiet(&mut resource, Duration::from_secs(10)).await;
+    assert_eq!(control.subscribes(), [None, None, None]);
+    control.snapshot(Snapshot::new(9, json!({"n": 9})));
+    assert_eq!(next_state(&mut resource).await, json!({"n": 9}));
+}
+
+// 2. A lost last update is noticed by the heartbeat's seq.
+
+/// With no later update to show a gap, only the heartbeat's `seq` says that
+/// updates 2 and 3 were lost; without it the state would stay at 1 for ever
+/// while looking live.
 #[tokio::test(start_paused = true)]
 async fn a_heartbeat_ahead_of_the_state_reports_behind_and_resumes_from_the_state() {
     let (mut resource, control) = live_at(1, Backoff::default()).await;

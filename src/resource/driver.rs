@@ -57,9 +57,9 @@ enum Phase {
         stream: Watched,
         replay: std::vec::IntoIter<Update>,
     },
-    /// No change can come any more, and this last error says why (none
-    /// did just before).
-    Ending(Option<Error>),
+    /// No change can come any more: the stream's last item, this error,
+    /// says why.
+    Ending(Error),
     /// No change can come any more.
     Done,
 }
@@ -246,12 +246,11 @@ impl Driver {
                         Event::Heartbeat(None) => {}
                     }
                 }
-                Phase::Ending(why) => {
-                    let why = why.take();
-                    self.phase = Phase::Done;
-                    if let Some(why) = why {
-                        return Poll::Ready(Some(Err(why)));
-                    }
+                Phase::Ending(_) => {
+                    let Phase::Ending(why) = std::mem::replace(&mut self.phase, Phase::Done) else {
+                        unreachable!("in the Ending arm");
+                    };
+                    return Poll::Ready(Some(Err(why)));
                 }
                 Phase::Done => return Poll::Ready(None),
             }
@@ -353,22 +352,28 @@ impl Driver {
             self.phase = if permanent || (self.one_shot && error.is_some()) {
                 Phase::Done
             } else if self.one_shot {
-                Phase::Ending(Some(Error::Updates(
+                Phase::Ending(Error::Updates(
                     "the source asked for a new snapshot, which a resource made by \
                      `LiveResource::new` cannot fetch"
                         .into(),
-                )))
+                ))
             } else {
-                Phase::Ending(Some(Error::GaveUp {
+                Phase::Ending(Error::GaveUp {
                     attempts: self.retries.attempts(),
-                }))
+                })
             };
             return;
         };
         let current = replica.as_ref().and_then(Replica::version);
         // A handoff subscribes from no version, to take a new snapshot: cut
-        // short, it starts over the same way, not from the old state.
-        let in_handoff = matches!(self.phase, Phase::Fetching { .. });
+        // short (before or after its stream opened), it starts over the same
+        // way, not from the old state the source has just refused.
+        let in_handoff = matches!(
+            self.phase,
+            Phase::Fetching { .. }
+                | Phase::Subscribing { since: None, .. }
+                | Phase::Waiting { since: None, .. }
+        );
         let since = match how {
             Recovery::Resume if in_handoff => None,
             // A replay would bring back the message this state refused.
