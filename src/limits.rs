@@ -113,7 +113,7 @@ impl Limits {
             .ok()
             .and_then(|text| Update::read_merge(text, false))
         {
-            return Ok(update);
+            return Ok(self.checked_depth(update));
         }
         serde_json::from_slice(bytes).map_err(Error::Malformed)
     }
@@ -170,9 +170,19 @@ impl Limits {
     pub fn parse_update_lazy(&self, text: &str) -> Result<Update, Error> {
         self.check_text(text.as_bytes(), self.max_message_bytes)?;
         if let Some(update) = Update::read_merge(text, true) {
-            return Ok(update);
+            return Ok(self.checked_depth(update));
         }
         serde_json::from_str(text).map_err(Error::Malformed)
+    }
+
+    /// `update`, read from a message that [`Limits::check_text`] checked:
+    /// its patch text records the nesting bound it is within.
+    fn checked_depth(&self, mut update: Update) -> Update {
+        if let crate::Patch::MergeText(text) = &mut update.patch {
+            // The message is one level: its patch is within the bound.
+            text.set_within_depth(self.max_depth);
+        }
+        update
     }
 
     /// [`Limits::parse_update_lazy`] for bytes from a transport that does
@@ -236,9 +246,10 @@ impl Limits {
     ///
     /// [`Error::TooDeep`].
     pub fn check_patch(&self, patch: &crate::Patch) -> Result<(), Error> {
-        // Text cannot nest deeper than it is long: short texts skip the scan.
+        // A text checked when it was read, or shorter than the bound, is not
+        // read again here: this runs for every update applied.
         if let crate::Patch::MergeText(text) = patch
-            && text.text_len() <= self.max_depth
+            && text.known_within(self.max_depth)
         {
             return Ok(());
         }

@@ -154,7 +154,7 @@ impl Update {
                     reader.skip_value().ok()?;
                 }
                 // Twice, or another kind of patch: `serde_json` decides.
-                "seq" | "merge" | "patch" | "replace" | "type" | "topic" => return None,
+                key if MEMBERS.contains(&key) => return None,
                 _ => reader.skip_value().ok()?,
             }
         }
@@ -168,13 +168,14 @@ impl Update {
     }
 }
 
+/// The members an update gives a meaning to: an update's own, and the
+/// WebSocket envelope's.
+pub(crate) const MEMBERS: [&str; 6] = ["seq", "merge", "patch", "replace", "type", "topic"];
+
 /// Whether the last byte of `text` but JSON whitespace is a `}`.
 fn ends_an_object(text: &str) -> bool {
-    let last = text
-        .bytes()
-        .rev()
-        .find(|byte| !matches!(byte, b' ' | b'\n' | b'\r' | b'\t'));
-    last == Some(b'}')
+    text.trim_end_matches([' ', '\n', '\r', '\t'])
+        .ends_with('}')
 }
 
 /// Reads the wire form key by key: only a JSON object is an update (never an

@@ -29,8 +29,8 @@ use crate::{Error, Update};
 /// [`Limits::parse_update`](crate::Limits::parse_update) gives
 /// [`Patch::MergeText`](crate::Patch::MergeText) for a `merge` update (or a
 /// [`Patch::Merge`](crate::Patch::Merge) where its reader leaves the text to
-/// `serde_json`: an escape in the update's own member names, a number out of
-/// range, nesting past 120 levels), and a [`Document`](crate::Document)
+/// `serde_json`: an escape in the update's own member names, nesting past
+/// 120 levels), and a [`Document`](crate::Document)
 /// merges it in one pass over the text, without building a [`Value`]. It
 /// compares equal to a `Patch::Merge` of the same value.
 ///
@@ -80,6 +80,9 @@ pub struct MergeText {
     /// Where the patch starts in `text`.
     start: usize,
     form: Form,
+    /// The nesting bound the whole message was checked against when it was
+    /// read, if any: the patch nests no deeper.
+    within_depth: Option<usize>,
 }
 
 /// What a [`MergeText`] holds, and how much of it has been read.
@@ -99,6 +102,7 @@ impl MergeText {
             text: text.into(),
             start: 0,
             form: Form::Patch,
+            within_depth: None,
         }
     }
 
@@ -109,6 +113,7 @@ impl MergeText {
             text: text.into(),
             start,
             form: Form::Update,
+            within_depth: None,
         }
     }
 
@@ -153,6 +158,17 @@ impl MergeText {
     /// The length of the text the patch is read from: it cannot nest deeper.
     pub(crate) fn text_len(&self) -> usize {
         self.text.len() - self.start
+    }
+
+    /// Records that the message was checked to nest no deeper than `depth`.
+    pub(crate) fn set_within_depth(&mut self, depth: usize) {
+        self.within_depth = Some(depth);
+    }
+
+    /// Whether the patch surely nests no deeper than `depth`, known without
+    /// reading it: from the check its message passed, or from its length.
+    pub(crate) fn known_within(&self, depth: usize) -> bool {
+        self.within_depth.is_some_and(|checked| checked <= depth) || self.text_len() <= depth
     }
 
     /// A reader at the start of the patch.

@@ -137,7 +137,7 @@ impl<'a> Reader<'a> {
 
     /// A string whose opening quote has been read, checked and passed.
     fn check_string(&mut self) -> Result<(), GiveUp> {
-        self.scan_string().map(drop)
+        self.string().map(drop)
     }
 
     /// Checks the members of an object up to its closing `}`, the object
@@ -158,10 +158,7 @@ impl<'a> Reader<'a> {
     /// `topic`: `serde_json` decides those), up to the closing `}`.
     pub(super) fn check_update_rest(&mut self) -> Result<(), GiveUp> {
         while let Some(key) = self.plain_key(false)? {
-            if matches!(
-                key,
-                "seq" | "merge" | "patch" | "replace" | "type" | "topic"
-            ) {
+            if crate::update::MEMBERS.contains(&key) {
                 return Err(GiveUp);
             }
             self.skip_value()?;
@@ -213,16 +210,25 @@ impl<'a> Reader<'a> {
     /// member's key, its `:` read, or `None` at the closing `}`.
     #[inline]
     pub(crate) fn next_member(&mut self, first: bool) -> Result<Option<Cow<'a, str>>, GiveUp> {
-        self.whitespace();
-        match self.next_byte()? {
-            b'}' => return Ok(None),
-            b'"' if first => {}
-            b',' if !first => self.expect(b'"')?,
-            _ => return Err(GiveUp),
+        if !self.member_start(first)? {
+            return Ok(None);
         }
         let key = self.string()?;
         self.expect(b':')?;
         Ok(Some(key))
+    }
+
+    /// Reads what comes before a member's key: its opening quote, after a
+    /// `,` unless it is the `first`; `false` at the object's closing `}`.
+    #[inline]
+    fn member_start(&mut self, first: bool) -> Result<bool, GiveUp> {
+        self.whitespace();
+        match self.next_byte()? {
+            b'}' => Ok(false),
+            b'"' if first => Ok(true),
+            b',' if !first => self.expect(b'"').map(|()| true),
+            _ => Err(GiveUp),
+        }
     }
 
     /// After [`Token::Array`] (`first`) or an item: whether another item
@@ -285,36 +291,14 @@ impl<'a> Reader<'a> {
         if self.null() {
             return Ok(None);
         }
-        let start = self.at;
-        let mut value = 0u64;
-        while let Some(byte @ b'0'..=b'9') = self.peek() {
-            self.at += 1;
-            value = value
-                .checked_mul(10)
-                .and_then(|value| value.checked_add(u64::from(byte - b'0')))
-                .ok_or(GiveUp)?;
-        }
-        let digits = self.at - start;
-        // One or more digits, no leading zero, and nothing that makes it a
-        // float.
-        if digits == 0 || (digits > 1 && self.bytes[start] == b'0') {
-            return Err(GiveUp);
-        }
-        match self.peek() {
-            Some(b'.' | b'e' | b'E') => Err(GiveUp),
-            _ => Ok(Some(value)),
-        }
+        self.number()?.as_u64().map(Some).ok_or(GiveUp)
     }
 
     /// Reads an envelope's key and the `:` after it, giving it back only
     /// when it has no escapes (an envelope's own keys never need any).
     pub(crate) fn plain_key(&mut self, first: bool) -> Result<Option<&'a str>, GiveUp> {
-        self.whitespace();
-        match self.next_byte()? {
-            b'}' => return Ok(None),
-            b'"' if first => {}
-            b',' if !first => self.expect(b'"')?,
-            _ => return Err(GiveUp),
+        if !self.member_start(first)? {
+            return Ok(None);
         }
         let start = self.at;
         let end = ordinary_run_end(self.bytes, start);
@@ -405,7 +389,6 @@ impl<'a> Reader<'a> {
     /// surrogate, an unknown escape).
     #[inline]
     fn scan_string(&mut self) -> Result<bool, GiveUp> {
-        let start = self.at;
         let mut escaped = false;
         loop {
             self.at = ordinary_run_end(self.bytes, self.at);
@@ -418,10 +401,6 @@ impl<'a> Reader<'a> {
                 // JSON strings cannot hold raw control characters.
                 _ => return Err(GiveUp),
             }
-        }
-        if escaped {
-            let quoted = &self.text[start - 1..self.at];
-            serde_json::from_str::<Cow<'_, str>>(quoted).map_err(|_| GiveUp)?;
         }
         Ok(escaped)
     }
