@@ -81,8 +81,9 @@ pub struct MergeText {
     start: usize,
     form: Form,
     /// The nesting bound the whole message was checked against when it was
-    /// read, if any: the patch nests no deeper.
-    within_depth: Option<usize>,
+    /// read (`u32::MAX`: none): the patch nests no deeper. Small, so that a
+    /// `MergeText` stays four words.
+    within_depth: u32,
 }
 
 /// What a [`MergeText`] holds, and how much of it has been read.
@@ -102,7 +103,7 @@ impl MergeText {
             text: text.into(),
             start: 0,
             form: Form::Patch,
-            within_depth: None,
+            within_depth: u32::MAX,
         }
     }
 
@@ -113,7 +114,7 @@ impl MergeText {
             text: text.into(),
             start,
             form: Form::Update,
-            within_depth: None,
+            within_depth: u32::MAX,
         }
     }
 
@@ -162,13 +163,14 @@ impl MergeText {
 
     /// Records that the message was checked to nest no deeper than `depth`.
     pub(crate) fn set_within_depth(&mut self, depth: usize) {
-        self.within_depth = Some(depth);
+        self.within_depth = u32::try_from(depth).unwrap_or(u32::MAX);
     }
 
     /// Whether the patch surely nests no deeper than `depth`, known without
     /// reading it: from the check its message passed, or from its length.
     pub(crate) fn known_within(&self, depth: usize) -> bool {
-        self.within_depth.is_some_and(|checked| checked <= depth) || self.text_len() <= depth
+        (self.within_depth != u32::MAX && self.within_depth as usize <= depth)
+            || self.text_len() <= depth
     }
 
     /// A reader at the start of the patch.
