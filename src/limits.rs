@@ -187,7 +187,7 @@ impl Limits {
 
     /// [`Limits::parse_update_lazy`] for bytes from a transport that does
     /// not promise text.
-    #[cfg(feature = "ws")]
+    #[cfg(feature = "socketio-client")]
     pub(crate) fn parse_update_bytes_lazy(&self, bytes: &[u8]) -> Result<Update, Error> {
         match std::str::from_utf8(bytes) {
             Ok(text) => self.parse_update_lazy(text),

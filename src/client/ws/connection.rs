@@ -208,9 +208,16 @@ impl Connection {
                     if let Some(after) = idle_after {
                         idle.as_mut().reset(later(after));
                     }
-                    let bytes = match message {
-                        Some(Ok(Message::Text(text))) => tungstenite::Bytes::from(text),
-                        Some(Ok(Message::Binary(bytes))) => bytes,
+                    // Text frames are UTF-8 already: read as they are.
+                    let stray = match message {
+                        Some(Ok(Message::Text(text))) => self.route(text.as_str()),
+                        Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+                            Ok(text) => self.route(text),
+                            Err(_) => {
+                                tracing::warn!(url = self.url, "server message that is not UTF-8 skipped");
+                                None
+                            }
+                        },
                         // Pings are answered by the WebSocket layer on the next read.
                         Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
                         Some(Ok(Message::Close(frame))) => {
@@ -223,7 +230,7 @@ impl Connection {
                         Some(Err(error)) => break Ending::Lost(format!("read failed: {error}")),
                         None => break Ending::Lost("the server went away".to_owned()),
                     };
-                    if let Some(stray) = self.route(&bytes) {
+                    if let Some(stray) = stray {
                         let request = Request::Unsubscribe { topic: &stray };
                         if let Err(error) = self.write(&request).await {
                             break Ending::Lost(format!("write failed: {error}"));
@@ -287,8 +294,8 @@ impl Connection {
     /// Delivers one server message to its topic's subscribers. Returns a
     /// topic the server still sends heartbeats for although nothing here
     /// follows it any more (its subscription outlived a race), to unsubscribe.
-    fn route(&mut self, bytes: &[u8]) -> Option<String> {
-        match frame::parse(bytes, &self.config.limits) {
+    fn route(&mut self, text: &str) -> Option<String> {
+        match frame::parse(text, &self.config.limits) {
             Inbound::Event { topic, event } => {
                 let heartbeat = matches!(event, crate::source::Event::Heartbeat(_));
                 let delivered = self.deliver(&topic, || Ok(event.clone()));

@@ -54,11 +54,11 @@ pub(super) enum Inbound {
 ///
 /// The envelope (`type`, `topic`) is read first, so that a message that
 /// breaks a limit or the wire form is still reported on its own topic.
-pub(super) fn parse(bytes: &[u8], limits: &Limits) -> Inbound {
-    if let Some(inbound) = quick_update(bytes, limits) {
+pub(super) fn parse(text: &str, limits: &Limits) -> Inbound {
+    if let Some(inbound) = quick_update(text, limits) {
         return inbound;
     }
-    let envelope = match serde_json::from_slice::<Envelope>(bytes) {
+    let envelope = match serde_json::from_str::<Envelope>(text) {
         Ok(envelope) => envelope,
         Err(error) => return Inbound::Unroutable(format!("not a JSON object: {error}")),
     };
@@ -79,11 +79,11 @@ pub(super) fn parse(bytes: &[u8], limits: &Limits) -> Inbound {
         topic: topic.clone(),
     };
     let event = match kind {
-        Some("update") => match limits.parse_update_bytes_lazy(bytes) {
+        Some("update") => match limits.parse_update_lazy(text) {
             Ok(update) => Event::Update(update),
             Err(error) => return malformed(error),
         },
-        Some("snapshot") => match limits.parse_snapshot(bytes) {
+        Some("snapshot") => match limits.parse_snapshot(text.as_bytes()) {
             Ok(snapshot) => Event::Snapshot(snapshot),
             Err(error) => return malformed(error),
         },
@@ -136,8 +136,7 @@ pub(super) fn parse(bytes: &[u8], limits: &Limits) -> Inbound {
 /// building its envelope: the update is read lazily, as far as its patch.
 /// `None` for anything else, or anything wrong, which [`parse`] then reads
 /// in full and reports.
-fn quick_update(bytes: &[u8], limits: &Limits) -> Option<Inbound> {
-    let text = std::str::from_utf8(bytes).ok()?;
+fn quick_update(text: &str, limits: &Limits) -> Option<Inbound> {
     let mut reader = crate::patch::Reader::new(text);
     reader.expect(b'{').ok()?;
     let kind = reader.string_member(true, "type").ok()?;
@@ -208,7 +207,7 @@ mod tests {
     use serde_json::json;
 
     fn parse_default(text: &str) -> Inbound {
-        parse(text.as_bytes(), &Limits::default())
+        parse(text, &Limits::default())
     }
 
     #[test]
@@ -311,7 +310,7 @@ mod tests {
             long,
         ];
         for text in cases {
-            match parse(text.as_bytes(), &limits) {
+            match parse(&text, &limits) {
                 Inbound::Error { topic, error } => {
                     assert_eq!(topic, "q", "{text}");
                     assert!(error.is_bad_message(), "{text}");
