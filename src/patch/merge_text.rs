@@ -291,14 +291,9 @@ impl Merging<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::reader::read;
     use super::*;
     use serde_json::json;
-
-    fn read(text: &str) -> Option<MergeText> {
-        let mut reader = Reader::new(text);
-        let patch = reader.keep_value().ok()?;
-        reader.at_end().then_some(patch)
-    }
 
     #[test]
     fn depth_counts_containers() {

@@ -505,16 +505,18 @@ fn arbitrary_precision() -> bool {
     })
 }
 
+/// `text` read whole as one checked patch, for tests.
+#[cfg(test)]
+pub(crate) fn read(text: &str) -> Option<MergeText> {
+    let mut reader = Reader::new(text);
+    let patch = reader.keep_value().ok()?;
+    reader.at_end().then_some(patch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::Value;
-
-    fn read(text: &str) -> Option<MergeText> {
-        let mut reader = Reader::new(text);
-        let patch = reader.keep_value().ok()?;
-        reader.at_end().then_some(patch)
-    }
 
     #[test]
     fn reads_what_serde_json_reads() {
