@@ -292,7 +292,6 @@ impl Merging<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::reader::read;
-    use super::*;
     use serde_json::json;
 
     #[test]
