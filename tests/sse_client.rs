@@ -470,8 +470,13 @@ async fn converge(
     panic!("the resource never reached {expected}; errors: {errors:?}");
 }
 
-#[tokio::test]
-async fn a_live_resource_converges_and_keeps_its_state_through_a_malformed_frame() {
+/// Plays one refused frame, `bad_frame` with `seq` 3, to a resource live at
+/// version 2, and checks what every refused frame must do: the error says
+/// why (`refused` recognises it), the state and version stay, the stream
+/// goes on and the next update shows the gap the frame left, and the
+/// resource starts over from a new snapshot (a replay from version 2 would
+/// bring the frame back) and catches up.
+async fn a_refused_frame_is_survived(bad_frame: &str, refused: fn(&Error) -> bool) {
     let snapshot = json!({"version": 1, "data": {"aapl": {"price": 189.5, "volume": 10}}});
     let (server, mut connections) = fake(snapshot, None).await;
     let quotes = LiveResource::<Value>::connect(SseSource::new(&server.url(), "quotes"))
@@ -491,15 +496,13 @@ async fn a_live_resource_converges_and_keeps_its_state_through_a_malformed_frame
     let good = json!({"aapl": {"price": 190.25, "volume": 10}});
     assert_eq!(next_item(&mut items).await.item.unwrap(), good);
 
-    connection.send("event: update\nid: 3\ndata: {\"seq\":3,\"merge\":{\"aapl\":\n\n");
+    connection.send(bad_frame);
     let seen = next_item(&mut items).await;
-    match &seen.item {
-        Err(Error::Updates(cause)) => assert!(
-            matches!(cause.downcast_ref::<Error>(), Some(Error::Malformed(_))),
-            "{cause}"
-        ),
-        other => panic!("expected a malformed update, got {other:?}"),
-    }
+    assert!(
+        seen.item.as_ref().is_err_and(refused),
+        "expected the frame refused, got {:?}",
+        seen.item
+    );
     assert_eq!((seen.version, seen.json.as_ref()), (Some(2), Some(&good)));
 
     // One bad frame is not a broken connection: the stream goes on, and the
@@ -526,7 +529,10 @@ async fn a_live_resource_converges_and_keeps_its_state_through_a_malformed_frame
     // A replay from version 2 would bring the refused frame back: it starts
     // over from a new snapshot (version 1 here) and catches up.
     let connection = accept(&mut connections).await;
-    assert_eq!(connection.last_event_id, None);
+    assert_eq!(
+        connection.last_event_id, None,
+        "a new snapshot, not a replay"
+    );
     connection.update(2, json!({"aapl": {"price": 190.25}}));
     connection.update(3, json!({"aapl": {"volume": 12}}));
     connection.update(4, json!({"aapl": {"volume": 13}}));
@@ -538,69 +544,32 @@ async fn a_live_resource_converges_and_keeps_its_state_through_a_malformed_frame
     assert_eq!(*status.borrow(), Status::Live);
 }
 
-/// Read lazily, a frame whose patch is not JSON passes the reading and is
-/// refused when applied: the error says so, the state and version stay, and
-/// it is then treated as a frame refused when read: the stream goes on, the
-/// next update shows the gap, and the resource starts over from a new
-/// snapshot rather than a replay that would bring the bad frame back.
+/// A frame cut short is refused when it is read: an error of the update
+/// stream whose cause is `Malformed`.
+#[tokio::test]
+async fn a_live_resource_converges_and_keeps_its_state_through_a_malformed_frame() {
+    a_refused_frame_is_survived(
+        "event: update\nid: 3\ndata: {\"seq\":3,\"merge\":{\"aapl\":\n\n",
+        |error| match error {
+            Error::Updates(cause) => {
+                matches!(cause.downcast_ref::<Error>(), Some(Error::Malformed(_)))
+            }
+            _ => false,
+        },
+    )
+    .await;
+}
+
+/// Read lazily, a frame whose patch is not JSON but ends its object passes
+/// the reading and is refused when applied (`Malformed`, the first member
+/// unwritten), then is treated as a frame refused when read.
 #[tokio::test]
 async fn a_patch_found_malformed_when_applied_is_treated_as_one_refused_when_read() {
-    let snapshot = json!({"version": 1, "data": {"aapl": {"price": 189.5, "volume": 10}}});
-    let (server, mut connections) = fake(snapshot, None).await;
-    let quotes = LiveResource::<Value>::connect(SseSource::new(&server.url(), "quotes"))
-        .with_backoff(quick_backoff());
-    let status = quotes.status();
-    let mut items = drive(quotes);
-
-    let connection = accept(&mut connections).await;
-    next_item(&mut items).await.item.unwrap();
-    connection.update(2, json!({"aapl": {"price": 190.25}}));
-    let good = json!({"aapl": {"price": 190.25, "volume": 10}});
-    assert_eq!(next_item(&mut items).await.item.unwrap(), good);
-
-    // It ends its object, so only the apply finds the hole in it; the first
-    // member would have been written.
-    connection.send("event: update\nid: 3\ndata: {\"seq\":3,\"merge\":{\"aapl\":{\"volume\":11},\"msft\":}}\n\n");
-    let seen = next_item(&mut items).await;
-    assert!(
-        matches!(seen.item, Err(Error::Malformed(_))),
-        "{:?}",
-        seen.item
-    );
-    assert_eq!((seen.version, seen.json.as_ref()), (Some(2), Some(&good)));
-
-    connection.update(4, json!({"aapl": {"volume": 13}}));
-    let seen = next_item(&mut items).await;
-    assert!(
-        matches!(
-            seen.item,
-            Err(Error::Gap {
-                expected: 3,
-                received: 4
-            })
-        ),
-        "{:?}",
-        seen.item
-    );
-    assert_eq!(
-        seen.json.as_ref(),
-        Some(&good),
-        "the last good state is kept"
-    );
-
-    let connection = accept(&mut connections).await;
-    assert_eq!(
-        connection.last_event_id, None,
-        "a new snapshot, not a replay"
-    );
-    connection.update(2, json!({"aapl": {"price": 190.25}}));
-    connection.update(3, json!({"aapl": {"volume": 12}}));
-    let seen = at_version(&mut items, 3).await;
-    assert_eq!(
-        seen.item.unwrap(),
-        json!({"aapl": {"price": 190.25, "volume": 12}})
-    );
-    assert_eq!(*status.borrow(), Status::Live);
+    a_refused_frame_is_survived(
+        "event: update\nid: 3\ndata: {\"seq\":3,\"merge\":{\"aapl\":{\"volume\":11},\"msft\":}}\n\n",
+        |error| matches!(error, Error::Malformed(_)),
+    )
+    .await;
 }
 
 fn append(seq: u64) -> Value {
