@@ -24,6 +24,9 @@
 //! to replay a schedule.
 #![cfg(all(feature = "server", feature = "ws", feature = "sse"))]
 
+#[path = "support/splice.rs"]
+mod splice;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -41,6 +44,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use splice::splice;
 
 const TOPIC: &str = "ticks";
 
@@ -180,17 +185,12 @@ impl Drop for Proxy {
 /// One proxied connection. When either direction ends, both sockets close,
 /// as they do when a connection drops.
 async fn pipe(client: TcpStream, upstream: SocketAddr, flowing: watch::Receiver<bool>) {
-    let Ok(server) = TcpStream::connect(upstream).await else {
+    let Some(ends) = splice(client, upstream).await else {
         return;
     };
-    // Small frames (heartbeats, single updates) go through at once.
-    let _ = client.set_nodelay(true);
-    let _ = server.set_nodelay(true);
-    let (client_read, client_write) = client.into_split();
-    let (server_read, server_write) = server.into_split();
     tokio::select! {
-        () = forward(client_read, server_write, flowing.clone()) => {}
-        () = forward(server_read, client_write, flowing) => {}
+        () = forward(ends.from_client, ends.to_server, flowing.clone()) => {}
+        () = forward(ends.from_server, ends.to_client, flowing) => {}
     }
 }
 
