@@ -9,7 +9,9 @@
 //!   `serde_json::Value` and [`Document::merge`] (the state a `LiveResource`
 //!   keeps) against [`json_patch::merge`], and
 //!   [`live_resource::patch::merge_owned`] (which consumes a fresh copy of the
-//!   patch each time; `patch_clone` is that copy alone).
+//!   patch each time; `patch_clone` is that copy alone). `lookup_floor` does
+//!   by hand what any merge of the patch must: find the symbol, find its
+//!   price, write it; what `document` costs beyond it is the merge's own.
 //! - `wire/parse_apply/*`: from update text to applied state, ours through
 //!   [`Limits::parse_update`] and [`Patch::apply_owned`](live_resource::Patch::apply_owned)
 //!   onto a `Value`, into a [`Document`] (`document`), or read lazily into a
@@ -75,6 +77,29 @@ fn small_patch(c: &mut Criterion) {
             b.iter(|| {
                 turn ^= 1;
                 black_box(&mut document).merge(black_box(&patches[turn]));
+            });
+        });
+
+        // The floor under any merge of this patch into this document: its
+        // two lookups and its write, by hand. `document` minus this is what
+        // the merge itself costs.
+        let mut document = Document::from(&doc);
+        let symbol = patches[0].as_object().and_then(|patch| patch.keys().next());
+        let symbol = symbol.expect("a one-symbol patch").clone();
+        let prices = patches.clone().map(|patch| patch[&symbol]["price"].clone());
+        let prices = prices.map(|price| price.as_number().expect("a price").clone());
+        group.bench_function(format!("lookup_floor/{label}"), |b| {
+            b.iter(|| {
+                turn ^= 1;
+                let Document::Object(board) = black_box(&mut document) else {
+                    unreachable!("the dashboard is an object")
+                };
+                let quote = board.get_mut(black_box(&symbol));
+                let Some(Document::Object(quote)) = quote else {
+                    unreachable!("every symbol has a quote")
+                };
+                let price = quote.get_mut(black_box("price")).expect("a price");
+                *price = Document::Number(prices[turn].clone());
             });
         });
 
