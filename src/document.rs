@@ -151,6 +151,21 @@ impl Map {
         }
     }
 
+    /// Where the member named `key` is in the order.
+    pub(crate) fn index_of(&self, key: &str) -> Option<usize> {
+        match self.scan(key) {
+            Scan::Found(index) => Some(index),
+            Scan::Missing => None,
+            Scan::TooMany => self.members.get_index_of(&Key(key)),
+        }
+    }
+
+    /// The value of the member at `index` in the order, which
+    /// [`Map::index_of`] gave.
+    pub(crate) fn value_at_mut(&mut self, index: usize) -> &mut Document {
+        &mut self.members[index]
+    }
+
     /// Looks `key` up in a small object by going through its members: the
     /// lengths sit beside the pointers, so most members are passed over
     /// without reading their text, and hashing the key costs more than that

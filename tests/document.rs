@@ -500,3 +500,41 @@ proptest! {
         }
     }
 }
+
+/// A patch that changes one member of one member of ... (the shape most
+/// updates have), ending in a value, a deletion, an array or a wider object.
+fn chain_patch() -> impl Strategy<Value = Value> {
+    let key = (0..3u8).prop_map(|i| format!("k{i}"));
+    let end = prop_oneof![
+        Just(Value::Null),
+        any::<i8>().prop_map(Value::from),
+        Just(json!([1, null])),
+        Just(json!({"a": 1, "b": null})),
+        Just(json!({"c": {"d": null}})),
+    ];
+    (prop::collection::vec(key, 1..4), end).prop_map(|(keys, end)| {
+        keys.into_iter()
+            .rev()
+            .fold(end, |inner, key| json!({ key: inner }))
+    })
+}
+
+proptest! {
+    #[test]
+    fn one_member_chains_merge_as_values_do(
+        start in prop_oneof![
+            json_value(),
+            // Past the size at which lookups go from a scan to the hash.
+            Just(Value::Object((0..20).map(|i| (format!("k{i}"), json!({"k1": i}))).collect())),
+        ],
+        patches in prop::collection::vec(chain_patch(), 1..20),
+    ) {
+        let mut expected = start.clone();
+        let mut document = Document::from(&start);
+        for patch in patches {
+            merge(&mut expected, &patch);
+            document.merge(&patch);
+            prop_assert_eq!(&document, &expected);
+        }
+    }
+}

@@ -30,9 +30,33 @@ impl Document {
     /// assert_eq!(doc, json!({"title": "Hello!", "author": {"givenName": "John"}}));
     /// ```
     pub fn merge(&mut self, patch: &Value) {
-        match patch {
-            Value::Object(fields) => self.object_for_merge().merge_fields(fields),
-            leaf => self.assign(leaf),
+        // Most patches change one member of one member of ... one leaf (a
+        // price in a quote in a board): that chain is followed in a loop,
+        // without a call per level, and the rest merges field by field.
+        let mut target = self;
+        let mut patch = patch;
+        loop {
+            match patch {
+                Value::Object(fields) if fields.len() == 1 && target.is_object() => {
+                    let Self::Object(map) = target else {
+                        unreachable!("an object")
+                    };
+                    let Some((key, value)) = fields.iter().next() else {
+                        unreachable!("one member")
+                    };
+                    if value.is_null() {
+                        map.swap_remove(key);
+                        return;
+                    }
+                    let Some(index) = map.index_of(key) else {
+                        map.insert(key.as_str(), Document::from_patch(value));
+                        return;
+                    };
+                    (target, patch) = (map.value_at_mut(index), value);
+                }
+                Value::Object(fields) => return target.object_for_merge().merge_fields(fields),
+                leaf => return target.assign(leaf),
+            }
         }
     }
 
