@@ -489,6 +489,8 @@ fn bad_text_after_a_write_fails_and_changes_nothing() {
         r#"{"seq":2,"merge":{"a":1},"x":[1,2}}"#,
         r#"{"seq":2,"merge":{"a":1},}"#,
         r#"{"seq":2,"merge":{"a":1}}}"#,
+        r#"{"seq":2,"merge":{"b":{"c":2}}}}}"#,
+        "{\"seq\":2,\"merge\":{\"b\":{\"c\":2} } }\n}",
         r#"{"seq":2,"merge":{"a":1}"x":1}"#,
         // Whole-value patches: nothing to merge key by key.
         r#"{"seq":2,"merge":5,"x":}"#,

@@ -184,19 +184,40 @@ fn malformed_json_is_refused() {
 
 #[test]
 fn a_seq_that_is_not_a_u64_is_refused() {
+    let limits = Limits::default();
     for seq in [
         "-1",
+        "-0",
         r#""1""#,
         "1.5",
+        "1.0",
         "1e3",
+        "1E3",
+        "017",
+        "00",
         "18446744073709551616",
+        "99999999999999999999",
         "true",
         "{}",
+        "",
     ] {
-        malformed(&format!(r#"{{"seq":{seq},"merge":{{}}}}"#));
+        let text = format!(r#"{{"seq":{seq},"merge":{{}}}}"#);
+        malformed(&text);
+        // The transports' reader too, which reads a `seq` by itself.
+        let lazy = limits.parse_update_lazy(&text);
+        assert!(matches!(lazy, Err(Error::Malformed(_))), "{text}: {lazy:?}");
     }
-    let max = Update::from_slice(br#"{"seq":18446744073709551615,"merge":{}}"#).unwrap();
-    assert_eq!(max.seq, Some(u64::MAX));
+    for (seq, expected) in [
+        ("18446744073709551615", Some(u64::MAX)),
+        ("0", Some(0)),
+        (" 17 ", Some(17)),
+        ("null", None),
+    ] {
+        let text = format!(r#"{{"seq":{seq},"merge":{{}}}}"#);
+        let strict = Update::from_slice(text.as_bytes()).unwrap();
+        let lazy = limits.parse_update_lazy(&text).unwrap();
+        assert_eq!((strict.seq, lazy.seq), (expected, expected), "{text}");
+    }
 }
 
 #[test]

@@ -259,6 +259,13 @@ impl Merging<'_> {
         if self.checked {
             return Ok(());
         }
+        // Mostly, what is left is the end of the objects the patch is in
+        // and of its message: nothing else to check.
+        let closing = open + usize::from(self.in_update);
+        if !fresh && self.reader.only_closing_braces_left(closing) {
+            self.checked = true;
+            return Ok(());
+        }
         let mut ahead = self.reader.clone();
         for level in (1..=open).rev() {
             ahead.check_members(level, fresh && level == open)?;

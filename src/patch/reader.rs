@@ -286,12 +286,44 @@ impl<'a> Reader<'a> {
         self.check_value(0).map(drop)
     }
 
-    /// Reads an unsigned integer (or `null`) such as a `seq`.
+    /// Reads an unsigned integer (or `null`) such as a `seq`: digits with no
+    /// leading zero that fit a `u64`. Anything else (a sign, a fraction, an
+    /// exponent, too many digits) is left to `serde_json`, which refuses it
+    /// for a `u64`.
     pub(crate) fn optional_u64(&mut self) -> Result<Option<u64>, GiveUp> {
         if self.null() {
             return Ok(None);
         }
-        self.number()?.as_u64().map(Some).ok_or(GiveUp)
+        let start = self.at;
+        let mut value: u64 = 0;
+        while let Some(byte @ b'0'..=b'9') = self.peek() {
+            value = value
+                .checked_mul(10)
+                .and_then(|value| value.checked_add(u64::from(byte - b'0')))
+                .ok_or(GiveUp)?;
+            self.at += 1;
+        }
+        let digits = self.at - start;
+        let leading_zero = digits > 1 && self.bytes[start] == b'0';
+        if digits == 0 || leading_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            return Err(GiveUp);
+        }
+        Ok(Some(value))
+    }
+
+    /// Whether all that is left, but whitespace, is `closing` `}`s: the end
+    /// of the objects the reader is in and of the message, with nothing
+    /// more in any of them. Reads nothing.
+    pub(crate) fn only_closing_braces_left(&self, closing: usize) -> bool {
+        let mut braces = 0;
+        for &byte in &self.bytes[self.at..] {
+            match byte {
+                b'}' => braces += 1,
+                b' ' | b'\n' | b'\r' | b'\t' => {}
+                _ => return false,
+            }
+        }
+        braces == closing
     }
 
     /// Reads an envelope's key and the `:` after it, giving it back only
