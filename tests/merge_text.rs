@@ -532,6 +532,30 @@ fn bad_text_after_a_write_fails_and_changes_nothing() {
     }
 }
 
+/// After its last write a patch is mostly followed by closing braces only,
+/// which are checked in one pass: with any whitespace between them, the
+/// update applies; one too many or too few, and it fails and changes nothing
+/// (`bad_text_after_a_write_fails_and_changes_nothing`,
+/// `a_message_cut_short_after_a_brace_is_refused_when_applied`).
+#[test]
+fn closing_braces_with_whitespace_between_them_apply() {
+    let limits = Limits::default();
+    for text in [
+        "{\"seq\":2,\"merge\":{\"b\":{\"c\":2} } }",
+        "{\"seq\":2,\"merge\":{\"b\":{\"c\":2}\n}\r\n}\t",
+        "{\"seq\":2,\"merge\":{\"b\":{\"c\":2}}}\n",
+    ] {
+        let mut expected = atomic_state();
+        expected["b"]["c"] = json!(2);
+        for read in [Read::Lazy, Read::Strict] {
+            match outcome(read, &limits, text.as_bytes(), &atomic_state()) {
+                Outcome::Applied(Some(2), document) => assert_eq!(document, expected, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+}
+
 /// `{"seq":2,"merge":{"a":1}`: a message cut short inside its patch, yet
 /// ending in `}`, the one sign the lazy reader looks at. It is read, and
 /// refused when applied (as `a_message_cut_short_never_applies` shows for

@@ -66,10 +66,17 @@ if (merges.length) {
     print(`| ${label} | wire text | ${ns(wire)} (lazy), ${ns(strictWire)} (strict) | ${ns(peerWire)} | ${ns(nodeWire)} | ${ns(spreadWire)} | ${times(peerWire, wire)} | ${times(nodeWire, wire)} |`);
   }
   if (runs.length > 1) {
-    // The ratio within each run, the two sides measured a minute apart.
+    // The ratio within each run, the two sides measured a minute apart,
+    // with the two times it comes from.
     const within = (impl, input, nodeImpl) =>
       ["1KB", "100KB", "1MB"]
-        .map((size) => `${size} ${runs.map((run) => times(find("node", nodeImpl, input, size, run), find("rust", impl, input, size, run))).join(" / ")}`)
+        .map((size) => {
+          const each = runs.map((run) => {
+            const [node, ours] = [find("node", nodeImpl, input, size, run), find("rust", impl, input, size, run)];
+            return `${times(node, ours)} (${ns(ours)} / ${ns(node)})`;
+          });
+          return `${size} ${each.join(", ")}`;
+        })
         .join("; ");
     print();
     print(`Run by run, \`Document::merge\` against json-merge-patch: ${within("live_resource::Document::merge", "value", "json-merge-patch")}.`);
