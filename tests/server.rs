@@ -679,6 +679,15 @@ async fn raw_websocket(addr: SocketAddr) -> tokio::net::TcpStream {
     stream
 }
 
+/// A masked text frame of under 126 bytes, as every client must send.
+fn masked_text_frame(payload: &[u8]) -> Vec<u8> {
+    let mask = [1, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | u8::try_from(payload.len()).unwrap()];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    frame
+}
+
 #[tokio::test]
 async fn large_messages_go_out_in_frames_of_at_most_8_kib() {
     use tokio::io::AsyncWriteExt;
@@ -688,13 +697,8 @@ async fn large_messages_go_out_in_frames_of_at_most_8_kib() {
     let addr = serve(hub, Config::default()).await;
     let mut stream = raw_websocket(addr).await;
 
-    // A masked text frame, as every client must send.
-    let request = br#"{"type":"subscribe","topic":"big"}"#;
-    let mask = [1, 2, 3, 4];
-    let mut frame = vec![0x81, 0x80 | u8::try_from(request.len()).unwrap()];
-    frame.extend_from_slice(&mask);
-    frame.extend(request.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
-    stream.write_all(&frame).await.unwrap();
+    let request = masked_text_frame(br#"{"type":"subscribe","topic":"big"}"#);
+    stream.write_all(&request).await.unwrap();
 
     let mut frames = Vec::new();
     loop {
@@ -808,18 +812,91 @@ async fn websocket_answers_a_close_with_a_close() {
     );
 }
 
+/// Waits (boundedly) until the server counts `expected` clients.
+async fn clients_become(addr: SocketAddr, expected: u64) -> Value {
+    let mut clients = Value::Null;
+    for _ in 0..100 {
+        clients = listing(addr).await["server"]["clients"].clone();
+        if clients == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    clients
+}
+
+#[tokio::test]
+async fn a_websocket_client_that_vanishes_mid_frame_is_let_go() {
+    use tokio::io::AsyncWriteExt;
+    let hub = hub();
+    let config = Config::default().heartbeat(Duration::from_millis(100));
+    let addr = serve(hub.clone(), config).await;
+    let mut stream = raw_websocket(addr).await;
+    let request = masked_text_frame(br#"{"type":"subscribe","topic":"quotes","since":1}"#);
+    stream.write_all(&request).await.unwrap();
+    assert_eq!(clients_become(addr, 1).await, 1);
+    let subscribed = async {
+        while hub.subscribers("quotes") == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), subscribed)
+        .await
+        .expect("subscribed");
+
+    // Half of the next frame, and then nothing: no more bytes, no Pong for
+    // the server's Pings, no close. The topic is quiet, so no write stalls
+    // either: only the silence tells.
+    stream
+        .write_all(&[0x81, 0x80 | 60, 1, 2, 3, 4, b'{'])
+        .await
+        .unwrap();
+    assert_eq!(
+        clients_become(addr, 0).await,
+        0,
+        "a client silent for three heartbeat periods is let go"
+    );
+    assert_eq!(hub.subscribers("quotes"), 0, "and its subscription with it");
+    drop(stream);
+}
+
+/// The server of `hub`, with heartbeats 100 ms apart, and a WebSocket
+/// client that asked to follow `topic` from version `since`.
+async fn subscribed(hub: &Hub, topic: &str, since: u64) -> (SocketAddr, Socket) {
+    let config = Config::default().heartbeat(Duration::from_millis(100));
+    let addr = serve(hub.clone(), config).await;
+    let mut socket = ws(addr).await;
+    let request = json!({"type": "subscribe", "topic": topic, "since": since});
+    send(&mut socket, request).await;
+    (addr, socket)
+}
+
+#[tokio::test]
+async fn a_websocket_client_that_reads_stays_however_quiet_the_topic() {
+    let hub = hub();
+    let (addr, mut socket) = subscribed(&hub, "quotes", 1).await;
+    // Reading answers the server's Pings (tungstenite sends the Pongs);
+    // the client sends nothing else for ten heartbeat periods.
+    let mut heartbeats = 0;
+    let reading = async {
+        while let Some(Ok(message)) = socket.next().await {
+            if let Message::Text(text) = message {
+                let message: Value = serde_json::from_str(&text).unwrap();
+                heartbeats += usize::from(message["type"] == "heartbeat");
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), reading).await;
+    assert!(heartbeats >= 5, "{heartbeats} heartbeats");
+    assert_eq!(listing(addr).await["server"]["clients"], 1);
+    assert_eq!(hub.subscribers("quotes"), 1);
+}
+
 #[tokio::test]
 async fn a_websocket_client_that_takes_in_nothing_is_let_go() {
     let hub = hub();
     hub.set("big", json!({"v": ""})).unwrap();
-    let config = Config::default().heartbeat(Duration::from_millis(100));
-    let addr = serve(hub.clone(), config).await;
-    let mut socket = ws(addr).await;
-    send(
-        &mut socket,
-        json!({"type": "subscribe", "topic": "big", "since": 0}),
-    )
-    .await;
+    let (addr, socket) = subscribed(&hub, "big", 0).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(listing(addr).await["server"]["clients"], 1);
 

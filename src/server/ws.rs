@@ -14,6 +14,7 @@ use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{FutureExt, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
+use tokio::time::Instant;
 use tokio_stream::StreamMap;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -152,6 +153,12 @@ impl Connection {
         tracing::info!(uri = %self.request.uri, "websocket connected");
         let mut heartbeat = heartbeat_timer(&self.state);
         let stall_limit = 2 * self.state.config.heartbeat_period();
+        // Every heartbeat carries a Ping, which any WebSocket client that
+        // reads answers with a Pong: a client heard from in none of three
+        // periods is gone (its host, or its link, or it stopped reading),
+        // and would otherwise hold its subscriptions until TCP gives up.
+        let silence_limit = 3 * self.state.config.heartbeat_period();
+        let mut last_heard = Instant::now();
         loop {
             let outgoing = tokio::select! {
                 message = inbound.next() => match message {
@@ -173,13 +180,19 @@ impl Connection {
                         let _ = sink.flush().await;
                         return format!("the client closed: {:?}", frame.map(|f| f.code));
                     }
-                    // Boxed: requests are rare, and their futures would
-                    // otherwise make every connection's task larger.
-                    Some(Ok(Message::Text(text))) => Box::pin(self.handle(text.as_bytes())).await,
-                    Some(Ok(Message::Binary(_))) => vec![self.refusal(None, "bad_message", "binary frames are not part of the protocol")],
-                    // tungstenite answers pings itself, and never reads a
-                    // message as a raw frame.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Vec::new(),
+                    Some(Ok(message)) => {
+                        last_heard = Instant::now();
+                        match message {
+                            // Boxed: requests are rare, and their futures would
+                            // otherwise make every connection's task larger.
+                            Message::Text(text) => Box::pin(self.handle(text.as_bytes())).await,
+                            Message::Binary(_) => vec![self.refusal(None, "bad_message", "binary frames are not part of the protocol")],
+                            // tungstenite answers pings itself, and never reads
+                            // a message as a raw frame; a Pong is a sign of life.
+                            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Vec::new(),
+                            Message::Close(_) => unreachable!("a Close is answered above"),
+                        }
+                    }
                 },
                 Some((topic, delivery)) = self.streams.next(), if !self.streams.is_empty() => {
                     let mut batch = vec![self.deliver(&topic, delivery)];
@@ -187,6 +200,9 @@ impl Connection {
                     batch
                 }
                 _ = heartbeat.tick() => {
+                    if last_heard.elapsed() > silence_limit {
+                        return format!("the client answered nothing for {silence_limit:?}");
+                    }
                     let mut beats = vec![Message::Ping(Default::default())];
                     beats.extend(self.streams.iter().map(|(topic, followed)| {
                         text(&Reply::Heartbeat { topic, seq: followed.last_sent })
