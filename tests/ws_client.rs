@@ -950,3 +950,48 @@ async fn a_restarted_server_loses_nothing_and_doubles_nothing() {
     );
     server.unwrap().stop().await;
 }
+
+#[tokio::test]
+async fn a_patch_that_does_not_apply_keeps_the_state_and_takes_a_new_snapshot_on_the_same_connection()
+ {
+    let mut server = FakeServer::start().await;
+    let client = server.client();
+    let mut follower =
+        Follower::spawn(LiveResource::connect(client.source("q")).with_backoff(fast_backoff()));
+    let mut connection = server.accept().await;
+    assert_eq!(connection.received().await, subscribe("q", None));
+    connection.snapshot("q", 1, json!({"a": 1}));
+    assert_eq!(follower.next_state().await, (json!({"a": 1}), Some(1)));
+    connection.update("q", 2, json!({"a": 2}));
+    assert_eq!(follower.next_state().await, (json!({"a": 2}), Some(2)));
+
+    // Operations that cannot apply to the state the server says it has.
+    connection.send(json!({
+        "type": "update", "topic": "q", "seq": 3,
+        "patch": [{"op": "replace", "path": "/a", "value": 3}, {"op": "remove", "path": "/missing"}],
+    }));
+    let (error, version, json) = follower.next_error().await;
+    assert!(matches!(error, Error::Apply(_)), "{error:?}");
+    assert_eq!(
+        (version, json),
+        (Some(2), Some(json!({"a": 2}))),
+        "the last good state stays, whole"
+    );
+
+    // A state that no longer matches the server's cannot be resumed from:
+    // a new snapshot, asked for over the connection the client has.
+    assert_eq!(connection.received().await, unsubscribe("q"));
+    assert_eq!(connection.received().await, subscribe("q", None));
+    connection.snapshot("q", 3, json!({"a": 3, "b": true}));
+    assert_eq!(
+        follower.next_state().await,
+        (json!({"a": 3, "b": true}), Some(3))
+    );
+    connection.update("q", 4, json!({"a": 4}));
+    assert_eq!(
+        follower.next_state().await,
+        (json!({"a": 4, "b": true}), Some(4))
+    );
+    assert_eq!(server.accepts(), 1, "one connection throughout");
+    server.assert_no_more_connections();
+}

@@ -1,0 +1,138 @@
+//! Typed resources over the crate's own server: a state that stops decoding
+//! into the consumer's type, over WebSocket and SSE and to the consumers of
+//! a shared resource.
+//!
+//! DESIGN: a state that does not decode into `T` never corrupts anything;
+//! the last state stays, the error is reported, and the resource waits for
+//! the next patch (no reconnect, no new snapshot: the JSON is still the
+//! server's).
+#![cfg(all(feature = "server", feature = "ws", feature = "sse"))]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use live_resource::client::sse::SseSource;
+use live_resource::client::ws::WsClient;
+use live_resource::{Backoff, Error, Hub, LiveResource};
+use serde::Deserialize;
+use serde_json::json;
+
+const STEP: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Quote {
+    price: f64,
+}
+
+/// The crate's server for `hub` on a free loopback port.
+async fn serve(hub: &Hub) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = live_resource::server::router(hub.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+fn fast_backoff() -> Backoff {
+    Backoff::default()
+        .initial(Duration::from_millis(10))
+        .max(Duration::from_millis(50))
+}
+
+async fn next<T>(stream: &mut (impl Stream<Item = Result<T, Error>> + Unpin)) -> Result<T, Error> {
+    tokio::time::timeout(STEP, stream.next())
+        .await
+        .expect("an item in time")
+        .expect("the stream goes on")
+}
+
+/// Whether `item` is the error of a state at `version` that does not decode.
+fn undecodable<T: std::fmt::Debug>(item: &Result<T, Error>, version: u64) -> bool {
+    matches!(item, Err(Error::Decode { version: Some(at), .. }) if *at == version)
+}
+
+/// Publishes, on a topic whose first state does not decode, a good state, a
+/// patch that breaks it, and a patch that mends it; checks what `resource`
+/// shows at each step.
+async fn follow_through_bad_states(hub: &Hub, mut resource: LiveResource<Quote>) {
+    let first = next(&mut resource).await;
+    assert!(undecodable(&first, 0), "the first snapshot: {first:?}");
+    assert_eq!(
+        resource.json().map(|json| json.to_value()),
+        Some(json!({"price": "n/a"})),
+        "the state is the server's, even if it does not decode"
+    );
+
+    hub.merge("q", json!({"price": 1.5})).unwrap();
+    assert_eq!(next(&mut resource).await.unwrap(), Quote { price: 1.5 });
+
+    // A member the type needs, deleted.
+    hub.merge("q", json!({"price": null})).unwrap();
+    let broken = next(&mut resource).await;
+    assert!(undecodable(&broken, 2), "{broken:?}");
+    assert_eq!(resource.version(), Some(2));
+
+    hub.merge("q", json!({"price": 2.5, "note": "back"}))
+        .unwrap();
+    assert_eq!(next(&mut resource).await.unwrap(), Quote { price: 2.5 });
+    assert_eq!(resource.version(), Some(3));
+    assert_eq!(
+        hub.stats().subscriptions,
+        1,
+        "decode errors took no new subscription, nor a new snapshot over one"
+    );
+}
+
+fn topic_that_does_not_decode() -> Hub {
+    let hub = Hub::new();
+    assert_eq!(hub.set("q", json!({"price": "n/a"})).unwrap(), 0);
+    hub
+}
+
+#[tokio::test]
+async fn over_websocket_a_state_that_does_not_decode_is_reported_and_the_next_patch_mends_it() {
+    let hub = topic_that_does_not_decode();
+    let addr = serve(&hub).await;
+    let client = WsClient::new(format!("ws://{addr}/live/ws"));
+    let resource = LiveResource::connect(client.source("q"))
+        .with_backoff(fast_backoff())
+        .every_state();
+    follow_through_bad_states(&hub, resource).await;
+}
+
+#[tokio::test]
+async fn over_sse_a_state_that_does_not_decode_is_reported_and_the_next_patch_mends_it() {
+    let hub = topic_that_does_not_decode();
+    let addr = serve(&hub).await;
+    let source = SseSource::new(&format!("http://{addr}"), "q");
+    let resource = LiveResource::connect(source)
+        .with_backoff(fast_backoff())
+        .every_state();
+    follow_through_bad_states(&hub, resource).await;
+}
+
+#[tokio::test]
+async fn every_consumer_of_a_shared_resource_sees_the_error_and_then_the_mended_state() {
+    let hub = topic_that_does_not_decode();
+    let addr = serve(&hub).await;
+    let client = WsClient::new(format!("ws://{addr}/live/ws"));
+    let shared = LiveResource::<Quote>::connect(client.source("q"))
+        .with_backoff(fast_backoff())
+        .shared();
+    let mut consumers = [shared.subscribe(), shared.subscribe()];
+    for consumer in &mut consumers {
+        let first = next(consumer).await;
+        assert!(undecodable(&first, 0), "{first:?}");
+    }
+
+    hub.merge("q", json!({"price": 4.0})).unwrap();
+    for consumer in &mut consumers {
+        assert_eq!(next(consumer).await.unwrap(), Quote { price: 4.0 });
+    }
+
+    // A consumer that comes late gets the current state at once.
+    let mut late = shared.subscribe();
+    assert_eq!(next(&mut late).await.unwrap(), Quote { price: 4.0 });
+    assert_eq!(hub.stats().subscriptions, 1, "one subscription for all");
+}
