@@ -374,7 +374,8 @@ async fn concurrent_subscribers_open_one_connection() {
 #[tokio::test]
 async fn bad_messages_are_errors_on_their_topic_and_the_last_good_state_stays() {
     let mut server = FakeServer::start().await;
-    let client = server.client().limits(Limits::default().max_depth(4));
+    let limits = Limits::default().max_depth(4).max_message_bytes(1024);
+    let client = server.client().limits(limits);
     let mut resource =
         Follower::spawn(LiveResource::connect(client.source("a")).with_backoff(fast_backoff()));
 
@@ -392,6 +393,9 @@ async fn bad_messages_are_errors_on_their_topic_and_the_last_good_state_stays() 
         json!({"type": "update", "topic": "a", "seq": 3, "patch": [{"op": "bogus", "path": "/n"}]}),
         // Deeper than the limits allow.
         json!({"type": "update", "topic": "a", "seq": 3, "merge": {"x": {"y": {"z": {"w": {"v": 1}}}}}}),
+        // Larger than they allow (but no larger than a snapshot may be, which
+        // is what the connection itself refuses).
+        json!({"type": "update", "topic": "a", "seq": 3, "merge": {"big": "x".repeat(2000)}}),
     ];
     for bad in bad_messages {
         // A message that is not JSON names no topic: it is logged and skipped.
