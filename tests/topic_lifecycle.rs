@@ -9,8 +9,10 @@
 //! updates to the old history's state.
 #![cfg(all(feature = "server", feature = "ws", feature = "sse"))]
 
+#[path = "support/served.rs"]
+mod served;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -18,19 +20,12 @@ use live_resource::client::sse::SseSource;
 use live_resource::client::ws::WsClient;
 use live_resource::{Backoff, Hub, LiveResource};
 use serde_json::{Value, json};
+use served::serve;
 
 const TOPIC: &str = "q";
 
 /// At most this many items read from one resource.
 const MAX_ITEMS: usize = 1_000;
-
-async fn serve(hub: &Hub) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = live_resource::server::router(hub.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
-}
 
 /// Backoff long enough that the topic is made again, and moves on, before
 /// the followers come back.

@@ -8,7 +8,9 @@
 //! server's).
 #![cfg(all(feature = "server", feature = "ws", feature = "sse"))]
 
-use std::net::SocketAddr;
+#[path = "support/served.rs"]
+mod served;
+
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
@@ -18,20 +20,13 @@ use live_resource::{Backoff, Error, Hub, LiveResource};
 use serde::Deserialize;
 use serde_json::json;
 
+use served::serve;
+
 const STEP: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Deserialize, PartialEq)]
 struct Quote {
     price: f64,
-}
-
-/// The crate's server for `hub` on a free loopback port.
-async fn serve(hub: &Hub) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = live_resource::server::router(hub.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
 }
 
 fn fast_backoff() -> Backoff {
