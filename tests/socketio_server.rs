@@ -424,3 +424,43 @@ async fn the_familiar_server_calls_reach_node_clients() {
     })
     .await;
 }
+
+/// A request past the client limits: too deep is refused and the socket goes
+/// on; too large for a Socket.IO packet costs its connection, and the front
+/// end comes back and resumes, losing nothing.
+#[tokio::test]
+async fn requests_past_the_limits_are_refused_and_an_oversized_one_costs_only_its_connection() {
+    let Some(peers) = peers() else { return };
+    let hub = Hub::new();
+    hub.set("board", board()).unwrap();
+    let (addr, _io) = serve(&hub, Config::default()).await;
+    let url = format!("http://{addr}");
+    let mut node = peers.spawn("subscriber.mjs", &[&url, "board"]);
+    node.wait_for("its snapshot", |line| line["event"] == "snapshot")
+        .await;
+
+    let mut deep = json!({"topic": "board"});
+    for _ in 0..20 {
+        deep = json!({"topic": "board", "nested": deep});
+    }
+    node.command(json!({"op": "emit", "event": "subscribe", "data": deep}))
+        .await;
+    let refusal = node
+        .wait_for("a refusal", |line| line["event"] == "error")
+        .await;
+    assert_eq!(refusal["code"], "too_deep", "{refusal}");
+    change(&hub, 1);
+    node.wait_for("version 1", |line| line["version"] == 1)
+        .await;
+
+    let large = json!({"topic": "x".repeat(100_000)});
+    node.command(json!({"op": "emit", "event": "subscribe", "data": large}))
+        .await;
+    node.wait_for("its connection dropped", |line| {
+        line["event"] == "disconnect"
+    })
+    .await;
+    change(&hub, 2);
+    node.wait_for("version 2, after it came back", |line| line["version"] == 2)
+        .await;
+}
