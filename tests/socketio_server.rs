@@ -22,7 +22,7 @@ use live_resource::socketio::Handle;
 use live_resource::socketio::socketioxide::socket::Sid;
 use live_resource::source::{Event, Permanent, UpdateSource};
 use live_resource::{Backoff, Hub, LiveResource, Status};
-use peer::{Proxy, STEP, peers};
+use peer::{Node, Peers, Proxy, STEP, peers};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -96,17 +96,23 @@ fn change(hub: &Hub, tick: u64) {
     hub.merge("board", patch).unwrap();
 }
 
-#[tokio::test]
-async fn a_node_front_end_and_a_rust_client_reach_the_same_state() {
-    let Some(peers) = peers() else { return };
+/// A hub holding the board, its server with the default config, and a Node
+/// front end that follows the board and has its snapshot.
+async fn board_followed_by_node(peers: &Peers) -> (Hub, String, Handle, Node) {
     let hub = Hub::new();
     hub.set("board", board()).unwrap();
     let (addr, io) = serve(&hub, Config::default()).await;
     let url = format!("http://{addr}");
-
     let mut node = peers.spawn("subscriber.mjs", &[&url, "board"]);
     node.wait_for("its snapshot", |line| line["event"] == "snapshot")
         .await;
+    (hub, url, io, node)
+}
+
+#[tokio::test]
+async fn a_node_front_end_and_a_rust_client_reach_the_same_state() {
+    let Some(peers) = peers() else { return };
+    let (hub, url, io, mut node) = board_followed_by_node(&peers).await;
     let mut rust =
         LiveResource::<Value>::connect(SocketIoClient::new(&url).topic("board")).every_state();
     assert_eq!(within(rust.next()).await.unwrap().unwrap(), board());
@@ -180,13 +186,7 @@ async fn a_cut_connection_resumes_with_since_and_loses_nothing() {
 #[tokio::test]
 async fn unsubscribe_stops_the_updates_and_bad_requests_are_refused() {
     let Some(peers) = peers() else { return };
-    let hub = Hub::new();
-    hub.set("board", board()).unwrap();
-    let (addr, _io) = serve(&hub, Config::default()).await;
-    let url = format!("http://{addr}");
-    let mut node = peers.spawn("subscriber.mjs", &[&url, "board"]);
-    node.wait_for("its snapshot", |line| line["event"] == "snapshot")
-        .await;
+    let (hub, _url, _io, mut node) = board_followed_by_node(&peers).await;
 
     let garbage = json!({"op": "emit", "event": "subscribe", "data": "board"});
     node.command(garbage).await;
@@ -431,13 +431,7 @@ async fn the_familiar_server_calls_reach_node_clients() {
 #[tokio::test]
 async fn requests_past_the_limits_are_refused_and_an_oversized_one_costs_only_its_connection() {
     let Some(peers) = peers() else { return };
-    let hub = Hub::new();
-    hub.set("board", board()).unwrap();
-    let (addr, _io) = serve(&hub, Config::default()).await;
-    let url = format!("http://{addr}");
-    let mut node = peers.spawn("subscriber.mjs", &[&url, "board"]);
-    node.wait_for("its snapshot", |line| line["event"] == "snapshot")
-        .await;
+    let (hub, _url, _io, mut node) = board_followed_by_node(&peers).await;
 
     let mut deep = json!({"topic": "board"});
     for _ in 0..20 {
