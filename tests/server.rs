@@ -40,6 +40,9 @@ async fn snapshots_carry_an_etag_and_honour_if_none_match() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["etag"], "\"1\"");
+    // A cache between client and server must check with the server before
+    // it answers: a resync never gets the same stale snapshot again.
+    assert_eq!(response.headers()["cache-control"], "no-cache");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body, json!({"version": 1, "data": {"AAPL": 190.0}}));
 

@@ -243,15 +243,10 @@ impl SnapshotSource for HttpSnapshot {
     /// [`HttpSnapshot`].
     async fn snapshot(&self) -> Result<Snapshot, BoxError> {
         let url = self.url()?;
-        // A snapshot must be as fresh as the update stream it meets: a cache
-        // between here and the server may keep it, but must ask the server
-        // first (with our server, an `ETag` check), or a resync would fetch
-        // the same stale state again and again.
         let request = self
             .http
             .get(url)?
             .header(header::ACCEPT, "application/json")
-            .header(header::CACHE_CONTROL, "no-cache")
             .timeout(self.http.timeout);
         let response = self.http.send(request, url).await?;
         let refused = |error| HttpError::new(url, Kind::Body(error));
