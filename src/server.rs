@@ -19,6 +19,11 @@
 //! ignore it just the same, and a client of this crate learns from it that it
 //! missed an update even when no later update comes to show the gap.
 //!
+//! Over WebSocket each heartbeat also carries a Ping. A client that answers
+//! none of three in a row is gone (its host or its link, or it stopped
+//! reading) and is let go with its subscriptions; so is one that takes in
+//! nothing for two periods while the server has something to send.
+//!
 //! # Examples
 //!
 //! ```no_run

@@ -46,11 +46,11 @@ impl Default for Config {
 impl Config {
     /// How often every stream carries a heartbeat (15 s by default). A
     /// WebSocket client that takes in nothing for two periods while the
-    /// server has something to send is disconnected, and so is one heard
-    /// from in none of three periods (every heartbeat carries a Ping, which
-    /// a client that reads answers with a Pong): a client that stopped
-    /// reading, or whose host or link is gone, cannot hold its connection's
-    /// task and subscriptions for ever.
+    /// server has something to send is disconnected, and so is one that
+    /// answers none of three heartbeats' Pings in a row (a client that reads
+    /// answers each with a Pong): a client that stopped reading, or whose
+    /// host or link is gone, cannot hold its connection's task and
+    /// subscriptions for ever.
     pub fn heartbeat(mut self, period: Duration) -> Self {
         self.heartbeat = period;
         self

@@ -14,7 +14,6 @@ use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{FutureExt, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
-use tokio::time::Instant;
 use tokio_stream::StreamMap;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -117,6 +116,10 @@ type Reason = String;
 /// How many ready deliveries one write gathers before it flushes.
 const BATCH: usize = 64;
 
+/// Pings in a row a WebSocket client may leave unanswered (one goes with
+/// every heartbeat) before the connection is taken for gone.
+const UNANSWERED_PINGS: u32 = 3;
+
 /// How many bytes the socket's write buffer gathers before it writes.
 const WRITE_BUFFER: usize = 8 * 1024;
 
@@ -154,60 +157,64 @@ impl Connection {
         let mut heartbeat = heartbeat_timer(&self.state);
         let stall_limit = 2 * self.state.config.heartbeat_period();
         // Every heartbeat carries a Ping, which any WebSocket client that
-        // reads answers with a Pong: a client heard from in none of three
-        // periods is gone (its host, or its link, or it stopped reading),
-        // and would otherwise hold its subscriptions until TCP gives up.
-        let silence_limit = 3 * self.state.config.heartbeat_period();
-        let mut last_heard = Instant::now();
+        // reads answers with a Pong: a client that answers none of
+        // `UNANSWERED_PINGS` in a row is gone (its host or its link, or it
+        // stopped reading) and would otherwise hold its subscriptions until
+        // TCP gives up or the buffers fill. Pings, not time: while this task
+        // is busy writing, no heartbeat is due and none goes unanswered.
+        let mut unanswered = 0;
         loop {
             let outgoing = tokio::select! {
-                message = inbound.next() => match message {
-                    None => return "the client went away".into(),
-                    Some(Err(error)) => {
-                        // tungstenite refuses an oversized message with a capacity
-                        // error and stops reading; say so with the standard code.
-                        let code = match error {
-                            WsError::Capacity(_) => CloseCode::Size,
-                            _ => CloseCode::Error,
-                        };
-                        let close = CloseFrame { code, reason: "message refused".into() };
-                        let _ = sink.send(Message::Close(Some(close))).await;
-                        return format!("read failed: {error}");
+                // In this order: a Pong already here is read before the next
+                // heartbeat counts the Pings.
+                biased;
+                message = inbound.next() => {
+                    if matches!(message, Some(Ok(_))) {
+                        unanswered = 0;
                     }
-                    Some(Ok(Message::Close(frame))) => {
-                        // tungstenite has queued the Close that answers it
-                        // (RFC 6455 §5.5.1): send it before going.
-                        let _ = sink.flush().await;
-                        return format!("the client closed: {:?}", frame.map(|f| f.code));
-                    }
-                    Some(Ok(message)) => {
-                        last_heard = Instant::now();
-                        match message {
-                            // Boxed: requests are rare, and their futures would
-                            // otherwise make every connection's task larger.
-                            Message::Text(text) => Box::pin(self.handle(text.as_bytes())).await,
-                            Message::Binary(_) => vec![self.refusal(None, "bad_message", "binary frames are not part of the protocol")],
-                            // tungstenite answers pings itself, and never reads
-                            // a message as a raw frame; a Pong is a sign of life.
-                            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Vec::new(),
-                            Message::Close(_) => unreachable!("a Close is answered above"),
+                    match message {
+                        None => return "the client went away".into(),
+                        Some(Err(error)) => {
+                            // tungstenite refuses an oversized message with a capacity
+                            // error and stops reading; say so with the standard code.
+                            let code = match error {
+                                WsError::Capacity(_) => CloseCode::Size,
+                                _ => CloseCode::Error,
+                            };
+                            let close = CloseFrame { code, reason: "message refused".into() };
+                            let _ = sink.send(Message::Close(Some(close))).await;
+                            return format!("read failed: {error}");
                         }
+                        Some(Ok(Message::Close(frame))) => {
+                            // tungstenite has queued the Close that answers it
+                            // (RFC 6455 §5.5.1): send it before going.
+                            let _ = sink.flush().await;
+                            return format!("the client closed: {:?}", frame.map(|f| f.code));
+                        }
+                        // Boxed: requests are rare, and their futures would
+                        // otherwise make every connection's task larger.
+                        Some(Ok(Message::Text(text))) => Box::pin(self.handle(text.as_bytes())).await,
+                        Some(Ok(Message::Binary(_))) => vec![self.refusal(None, "bad_message", "binary frames are not part of the protocol")],
+                        // tungstenite answers pings itself, and never reads a
+                        // message as a raw frame; a Pong is a sign of life.
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Vec::new(),
                     }
-                },
-                Some((topic, delivery)) = self.streams.next(), if !self.streams.is_empty() => {
-                    let mut batch = vec![self.deliver(&topic, delivery)];
-                    self.ready_deliveries(&mut batch).await;
-                    batch
                 }
                 _ = heartbeat.tick() => {
-                    if last_heard.elapsed() > silence_limit {
-                        return format!("the client answered nothing for {silence_limit:?}");
+                    if unanswered == UNANSWERED_PINGS {
+                        return format!("the client answered none of {UNANSWERED_PINGS} pings");
                     }
+                    unanswered += 1;
                     let mut beats = vec![Message::Ping(Default::default())];
                     beats.extend(self.streams.iter().map(|(topic, followed)| {
                         text(&Reply::Heartbeat { topic, seq: followed.last_sent })
                     }));
                     beats
+                }
+                Some((topic, delivery)) = self.streams.next(), if !self.streams.is_empty() => {
+                    let mut batch = vec![self.deliver(&topic, delivery)];
+                    self.ready_deliveries(&mut batch).await;
+                    batch
                 }
             };
             // A client that stays connected but takes in nothing would hold
