@@ -261,3 +261,96 @@ async fn envelopes_resync_when_the_server_cannot_replay() {
     let version = resource.until(&stats(&answer["state"])).await;
     assert_eq!(version, Some(8), "the new snapshot's");
 }
+
+/// Bad envelopes from a Socket.IO server: each is an error on the topic, the
+/// state stays, and the next good update applies; an `error` event saying
+/// the topic is unknown ends the subscription, which the resource asks for
+/// again from its version.
+#[tokio::test]
+async fn bad_envelopes_are_errors_on_the_topic_and_the_state_stays() {
+    let Some(peers) = peers() else { return };
+    let mut gateway = peers.spawn("gateway.mjs", &["envelope"]);
+    let port = gateway.port().await;
+    let source = SocketIoClient::new(format!("http://127.0.0.1:{port}"))
+        .ping(Duration::from_secs(2), Duration::from_secs(2))
+        .limits(
+            live_resource::Limits::default()
+                .max_depth(4)
+                .max_message_bytes(1024),
+        )
+        .topic("stats");
+    let mut resource = LiveResource::<Value>::connect(source).with_backoff(fast_backoff());
+    let (items, mut yielded) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        while let Some(item) = resource.next().await {
+            let json = resource.json().map(|json| json.to_value());
+            if items.send((item, resource.version(), json)).is_err() {
+                return;
+            }
+        }
+    });
+    let mut next = async || {
+        tokio::time::timeout(STEP, yielded.recv())
+            .await
+            .expect("an item in time")
+            .expect("the resource goes on")
+    };
+    assert!(next().await.0.is_ok(), "the snapshot");
+    let expected = changes(&mut gateway, 1, 2).await;
+    for _ in 1..=2 {
+        assert!(next().await.0.is_ok());
+    }
+
+    let mut deep = json!(1);
+    for _ in 0..6 {
+        deep = json!({ "nested": deep });
+    }
+    let bad = [
+        json!({"type": "update", "topic": "stats", "seq": 3, "merge": deep}),
+        json!({"type": "update", "topic": "stats", "seq": 3, "merge": {"big": "x".repeat(2000)}}),
+        json!({"type": "update", "topic": "stats", "seq": "three", "merge": {}}),
+    ];
+    for data in bad {
+        gateway
+            .command(json!({"op": "raw", "event": "update", "data": data}))
+            .await;
+        let (item, version, json) = next().await;
+        let error = item.expect_err("a bad update");
+        let refused = match &error {
+            live_resource::Error::Updates(source) => source.downcast_ref::<live_resource::Error>(),
+            _ => None,
+        };
+        assert!(
+            refused.is_some_and(live_resource::Error::is_bad_message),
+            "{error:?}"
+        );
+        assert_eq!(version, Some(2), "{error}");
+        assert_eq!(json.map(|json| stats(&json)), Some(expected.clone()));
+    }
+
+    let expected = changes(&mut gateway, 3, 3).await;
+    let (item, version, _) = next().await;
+    assert_eq!(item.map(|state| stats(&state)).ok(), Some(expected));
+    assert_eq!(version, Some(3));
+
+    let unknown =
+        json!({"type": "error", "topic": "stats", "code": "unknown_topic", "message": "gone"});
+    gateway
+        .command(json!({"op": "raw", "event": "error", "data": unknown}))
+        .await;
+    let resumed = gateway
+        .wait_for("a new subscribe", |line| {
+            line["event"] == "subscribe" && line["since"] == 3
+        })
+        .await;
+    assert_eq!(resumed["since"], 3, "resumes from its version");
+    let expected = changes(&mut gateway, 4, 5).await;
+    loop {
+        let (item, version, _) = next().await;
+        if version == Some(5) {
+            assert_eq!(item.map(|state| stats(&state)).ok(), Some(expected));
+            break;
+        }
+    }
+    task.abort();
+}

@@ -11,7 +11,10 @@
 // Commands: {"op":"merge","patch":{..}} changes the state and tells the
 // clients; {"op":"merge-offline","patch":{..}} changes it and tells no one
 // (an event lost while a client was away); {"op":"drop","patch":{..}} makes
-// that change too, if given, and closes every client's connection. Each command is answered with {"ok":..}.
+// that change too, if given, and closes every client's connection;
+// {"op":"raw","event":"update","data":..} emits any event and payload to the
+// subscribers as they are (a bad message, an `error`). Each command is
+// answered with {"ok":..}.
 //
 // usage: node gateway.mjs MODE [RING] [LIFETIME_MS]
 import { createServer } from "node:http";
@@ -94,6 +97,8 @@ onCommands((command) => {
     // if the change was emitted while they were away.
     if (command.patch) change(command.patch, false);
     io.disconnectSockets(true);
+  } else if (command.op === "raw") {
+    for (const socket of subscribers) socket.emit(command.event, command.data);
   }
   else throw new Error(`unknown command ${JSON.stringify(command)}`);
   print({ ok: command.op, version, state });
