@@ -196,10 +196,13 @@ async fn legacy_mode_with_a_versioned_snapshot_takes_a_new_one_on_resume() {
 async fn envelope_gateway(peers: &peer::Peers, ring: &str) -> (Node, Follower) {
     let mut gateway = peers.spawn("gateway.mjs", &["envelope", ring]);
     let port = gateway.port().await;
-    let source = SocketIoClient::new(format!("http://127.0.0.1:{port}"))
+    (gateway, follow(gateway_client(port).topic("stats")))
+}
+
+/// A client of the gateway on `port`, expecting its pings.
+fn gateway_client(port: u16) -> SocketIoClient {
+    SocketIoClient::new(format!("http://127.0.0.1:{port}"))
         .ping(Duration::from_secs(2), Duration::from_secs(2))
-        .topic("stats");
-    (gateway, follow(source))
 }
 
 #[tokio::test]
@@ -262,6 +265,48 @@ async fn envelopes_resync_when_the_server_cannot_replay() {
     assert_eq!(version, Some(8), "the new snapshot's");
 }
 
+/// Every item a resource yields, with its version and JSON state right
+/// after, read by a task of its own.
+struct Items {
+    yielded: tokio::sync::mpsc::UnboundedReceiver<Item>,
+    task: JoinHandle<()>,
+}
+
+type Item = (
+    Result<Value, live_resource::Error>,
+    Option<u64>,
+    Option<Value>,
+);
+
+impl Items {
+    fn follow(source: impl Source + 'static) -> Self {
+        let mut resource = LiveResource::<Value>::connect(source).with_backoff(fast_backoff());
+        let (items, yielded) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            while let Some(item) = resource.next().await {
+                let json = resource.json().map(|json| json.to_value());
+                if items.send((item, resource.version(), json)).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { yielded, task }
+    }
+
+    async fn next(&mut self) -> Item {
+        tokio::time::timeout(STEP, self.yielded.recv())
+            .await
+            .expect("an item in time")
+            .expect("the resource goes on")
+    }
+}
+
+impl Drop for Items {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Bad envelopes from a Socket.IO server: each is an error on the topic, the
 /// state stays, and the next good update applies; an `error` event saying
 /// the topic is unknown ends the subscription, which the resource asks for
@@ -271,30 +316,12 @@ async fn bad_envelopes_are_errors_on_the_topic_and_the_state_stays() {
     let Some(peers) = peers() else { return };
     let mut gateway = peers.spawn("gateway.mjs", &["envelope"]);
     let port = gateway.port().await;
-    let source = SocketIoClient::new(format!("http://127.0.0.1:{port}"))
-        .ping(Duration::from_secs(2), Duration::from_secs(2))
-        .limits(
-            live_resource::Limits::default()
-                .max_depth(4)
-                .max_message_bytes(1024),
-        )
-        .topic("stats");
-    let mut resource = LiveResource::<Value>::connect(source).with_backoff(fast_backoff());
-    let (items, mut yielded) = tokio::sync::mpsc::unbounded_channel();
-    let task = tokio::spawn(async move {
-        while let Some(item) = resource.next().await {
-            let json = resource.json().map(|json| json.to_value());
-            if items.send((item, resource.version(), json)).is_err() {
-                return;
-            }
-        }
-    });
-    let mut next = async || {
-        tokio::time::timeout(STEP, yielded.recv())
-            .await
-            .expect("an item in time")
-            .expect("the resource goes on")
-    };
+    let limits = live_resource::Limits::default()
+        .max_depth(4)
+        .max_message_bytes(1024);
+    let source = gateway_client(port).limits(limits).topic("stats");
+    let mut items = Items::follow(source);
+    let mut next = async || items.next().await;
     assert!(next().await.0.is_ok(), "the snapshot");
     let expected = changes(&mut gateway, 1, 2).await;
     for _ in 1..=2 {
@@ -352,5 +379,48 @@ async fn bad_envelopes_are_errors_on_the_topic_and_the_state_stays() {
             break;
         }
     }
-    task.abort();
+}
+
+/// A server that hangs (frozen: it sends nothing, answers nothing, closes
+/// nothing) is taken for dead once its pings stop, and the resource comes
+/// back when it does, resuming from its version.
+#[tokio::test]
+async fn a_server_that_hangs_is_taken_for_dead_and_resumed_from_when_it_wakes() {
+    let Some(peers) = peers() else { return };
+    let mut gateway = peers.spawn("gateway.mjs", &["envelope"]);
+    let port = gateway.port().await;
+    let mut items = Items::follow(gateway_client(port).topic("stats"));
+    assert!(items.next().await.0.is_ok(), "the snapshot");
+    changes(&mut gateway, 1, 3).await;
+    for _ in 1..=3 {
+        assert!(items.next().await.0.is_ok());
+    }
+
+    gateway.freeze();
+    let (item, version, _) = items.next().await;
+    let error = item.expect_err("silence is an error");
+    let timed_out = match &error {
+        live_resource::Error::Updates(source) => source
+            .downcast_ref::<live_resource::client::socketio::SocketIoError>()
+            .is_some_and(|error| error.is_disconnect() && error.to_string().contains("no ping")),
+        _ => false,
+    };
+    assert!(timed_out, "{error:?}");
+    assert_eq!(version, Some(3), "the state stays");
+
+    gateway.thaw();
+    let resumed = gateway
+        .wait_for("a resume", |line| {
+            line["event"] == "subscribe" && !line["since"].is_null()
+        })
+        .await;
+    assert_eq!(resumed["since"], 3);
+    let expected = changes(&mut gateway, 4, 5).await;
+    loop {
+        let (item, version, _) = items.next().await;
+        if version == Some(5) {
+            assert_eq!(item.map(|state| stats(&state)).ok(), Some(expected));
+            break;
+        }
+    }
 }

@@ -67,7 +67,7 @@ pub fn peers() -> Option<Peers> {
 /// A running Node script: killed when dropped, and it exits by itself when
 /// its stdin closes or its lifetime is over.
 pub struct Node {
-    _child: Child,
+    child: Child,
     stdin: ChildStdin,
     lines: mpsc::UnboundedReceiver<Value>,
     _reader: JoinHandle<()>,
@@ -105,7 +105,7 @@ impl Peers {
             }
         });
         Node {
-            _child: child,
+            child,
             stdin,
             lines,
             _reader: reader,
@@ -158,6 +158,26 @@ impl Node {
             .wait_for("its port", |line| line["port"].is_u64())
             .await;
         u16::try_from(line["port"].as_u64().unwrap()).unwrap()
+    }
+
+    /// Freezes the process (`SIGSTOP`), as a server that hangs: it sends
+    /// nothing, answers nothing, and closes nothing.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen process go on (`SIGCONT`).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the process is running");
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid}");
     }
 }
 
