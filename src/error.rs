@@ -158,17 +158,37 @@ impl Error {
     }
 
     /// Whether the error is about one inbound message that broke a limit or the
-    /// wire form ([`Error::Malformed`], [`Error::TooLarge`], [`Error::TooDeep`]).
+    /// wire form ([`Error::Malformed`], [`Error::TooLarge`], [`Error::TooDeep`]),
+    /// itself or as the cause of an [`Error::Updates`]: a transport reports a
+    /// bad message on its update stream, and the stream goes on.
     ///
     /// ```
     /// # use live_resource::Error;
     /// assert!(Error::TooLarge { size: 10, max: 5 }.is_bad_message());
+    /// let on_the_stream = Error::Updates(Box::new(Error::TooDeep { max: 4 }));
+    /// assert!(on_the_stream.is_bad_message() && on_the_stream.is_transport());
+    /// assert!(!Error::Updates("connection reset".into()).is_bad_message());
     /// ```
     pub fn is_bad_message(&self) -> bool {
-        matches!(
-            self,
-            Self::Malformed(_) | Self::TooLarge { .. } | Self::TooDeep { .. }
-        )
+        match self {
+            Self::Malformed(_) | Self::TooLarge { .. } | Self::TooDeep { .. } => true,
+            Self::Updates(inner) => {
+                // Transports may wrap the crate's error in their own: look
+                // down the chain of causes.
+                let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&**inner);
+                while let Some(error) = cause {
+                    if error
+                        .downcast_ref::<Error>()
+                        .is_some_and(Error::is_bad_message)
+                    {
+                        return true;
+                    }
+                    cause = error.source();
+                }
+                false
+            }
+            _ => false,
+        }
     }
 
     /// Whether the error came from the transport: the snapshot fetch or the update stream.

@@ -403,6 +403,10 @@ async fn bad_messages_are_errors_on_their_topic_and_the_last_good_state_stays() 
         connection.send(bad.clone());
         let (error, version, json) = resource.next_error().await;
         assert!(ws_error(&error).is_bad_message(), "{bad}: {error}");
+        assert!(
+            error.is_bad_message(),
+            "seen from the resource too: {error:?}"
+        );
         assert_eq!(ws_error(&error).topic(), Some("a"));
         assert_eq!(json, Some(json!({"n": 2})), "the last good state stays");
         assert_eq!(version, Some(2));

@@ -295,7 +295,7 @@ impl Driver {
             // The stream may go on after an error: pass it on and keep reading.
             return Poll::Ready(Some(Err(error)));
         }
-        if is_bad_message(&error) {
+        if matches!(error, Error::Updates(_)) && error.is_bad_message() {
             // One refused message is not a broken connection: report it and
             // read on. If it carried a `seq`, the next update or heartbeat
             // shows the gap it left and the usual recovery follows.
@@ -399,26 +399,6 @@ impl Driver {
             }
         };
     }
-}
-
-/// Whether a stream's error item is about one message (malformed, too large,
-/// too deep) rather than the connection.
-fn is_bad_message(error: &Error) -> bool {
-    let Error::Updates(inner) = error else {
-        return false;
-    };
-    // Transports may wrap the crate's error in their own: look down the chain.
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&**inner);
-    while let Some(error) = cause {
-        if error
-            .downcast_ref::<Error>()
-            .is_some_and(Error::is_bad_message)
-        {
-            return true;
-        }
-        cause = error.source();
-    }
-    false
 }
 
 fn open(
