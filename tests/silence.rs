@@ -13,6 +13,9 @@
 //! and never skip a `seq` silently.
 #![cfg(all(feature = "ws", feature = "sse", feature = "server"))]
 
+#[path = "support/follower.rs"]
+mod follower;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use live_resource::client::sse::SseSource;
 use live_resource::client::ws::{WsClient, WsError};
-use live_resource::{Backoff, Document, Error, Hub, LiveResource, Status};
+use live_resource::{Backoff, Error, Hub, LiveResource, Status};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -31,6 +34,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+
+use follower::Follower;
 
 /// How long any one step may take before the test fails.
 const STEP: Duration = Duration::from_secs(10);
@@ -58,58 +63,10 @@ fn fast_backoff() -> Backoff {
         .max(Duration::from_millis(100))
 }
 
-/// What a resource yielded, with its version and JSON state right after.
-#[derive(Debug)]
-struct Seen {
-    item: Result<Value, Error>,
-    version: Option<u64>,
-    json: Option<Value>,
-}
-
-/// A resource polled by a task of its own, so that it notices silence,
-/// reconnects and resumes while the test plays the server.
-struct Follower {
-    items: mpsc::UnboundedReceiver<Seen>,
-    status: tokio::sync::watch::Receiver<Status>,
-    task: JoinHandle<()>,
-}
-
 impl Follower {
-    fn spawn(mut resource: LiveResource<Value>) -> Self {
-        let status = resource.status();
-        let (seen, items) = mpsc::unbounded_channel();
-        let task = tokio::spawn(async move {
-            while let Some(item) = resource.next().await {
-                let version = resource.version();
-                let json = resource.json().map(Document::to_value);
-                if seen
-                    .send(Seen {
-                        item,
-                        version,
-                        json,
-                    })
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        });
-        Self {
-            items,
-            status,
-            task,
-        }
-    }
-
-    async fn next(&mut self) -> Seen {
-        within("the resource yields", self.items.recv())
-            .await
-            .expect("the resource goes on")
-    }
-
     /// The next item, which must be a state at `version`.
     async fn state_at(&mut self, version: u64) -> Value {
-        let seen = self.next().await;
+        let seen = self.seen().await;
         match seen.item {
             Ok(state) if seen.version == Some(version) => state,
             item => panic!(
@@ -123,7 +80,7 @@ impl Follower {
     /// until the next state, which must be at `version`.
     async fn state_after_idle_errors(&mut self, version: u64) -> Value {
         for _ in 0..10 {
-            let seen = self.next().await;
+            let seen = self.seen().await;
             match seen.item {
                 Ok(state) if seen.version == Some(version) => return state,
                 Err(error) if is_idle_error(&error) => {}
@@ -135,15 +92,9 @@ impl Follower {
 
     /// Asserts the resource yielded nothing more so far.
     fn assert_quiet(&mut self) {
-        if let Ok(seen) = self.items.try_recv() {
+        if let Some(seen) = self.try_seen() {
             panic!("a quiet connection with heartbeats is alive, yet: {seen:?}");
         }
-    }
-}
-
-impl Drop for Follower {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -183,7 +134,7 @@ async fn expect_idle_error(
     version: u64,
     idle: fn(&Error) -> bool,
 ) {
-    let seen = follower.next().await;
+    let seen = follower.seen().await;
     let waited = quiet_since.elapsed();
     match &seen.item {
         Err(error) => assert!(idle(error), "expected an idle error, got {error}"),
@@ -596,7 +547,7 @@ async fn assert_kept_alive_by(keep_alive: &str) {
         tokio::time::sleep(HEARTBEAT / 3).await;
         follower.assert_quiet();
         if peer.tcp.write_all(keep_alive.as_bytes()).await.is_err() {
-            let seen = follower.next().await;
+            let seen = follower.seen().await;
             panic!("the client hung up on a stream kept alive by {keep_alive:?}: {seen:?}");
         }
     }

@@ -14,12 +14,15 @@
 //! CI) they fail.
 #![cfg(all(feature = "socketio-client", feature = "http"))]
 
+#[path = "support/follower.rs"]
+mod follower;
 #[path = "node/peer.rs"]
 mod peer;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use follower::Seen;
 use futures::StreamExt;
 use live_resource::client::http::HttpSnapshot;
 use live_resource::client::socketio::SocketIoClient;
@@ -265,48 +268,6 @@ async fn envelopes_resync_when_the_server_cannot_replay() {
     assert_eq!(version, Some(8), "the new snapshot's");
 }
 
-/// Every item a resource yields, with its version and JSON state right
-/// after, read by a task of its own.
-struct Items {
-    yielded: tokio::sync::mpsc::UnboundedReceiver<Item>,
-    task: JoinHandle<()>,
-}
-
-type Item = (
-    Result<Value, live_resource::Error>,
-    Option<u64>,
-    Option<Value>,
-);
-
-impl Items {
-    fn follow(source: impl Source + 'static) -> Self {
-        let mut resource = LiveResource::<Value>::connect(source).with_backoff(fast_backoff());
-        let (items, yielded) = tokio::sync::mpsc::unbounded_channel();
-        let task = tokio::spawn(async move {
-            while let Some(item) = resource.next().await {
-                let json = resource.json().map(|json| json.to_value());
-                if items.send((item, resource.version(), json)).is_err() {
-                    return;
-                }
-            }
-        });
-        Self { yielded, task }
-    }
-
-    async fn next(&mut self) -> Item {
-        tokio::time::timeout(STEP, self.yielded.recv())
-            .await
-            .expect("an item in time")
-            .expect("the resource goes on")
-    }
-}
-
-impl Drop for Items {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Bad envelopes from a Socket.IO server: each is an error on the topic, the
 /// state stays, and the next good update applies; an `error` event saying
 /// the topic is unknown ends the subscription, which the resource asks for
@@ -320,12 +281,12 @@ async fn bad_envelopes_are_errors_on_the_topic_and_the_state_stays() {
         .max_depth(4)
         .max_message_bytes(1024);
     let source = gateway_client(port).limits(limits).topic("stats");
-    let mut items = Items::follow(source);
-    let mut next = async || items.next().await;
-    assert!(next().await.0.is_ok(), "the snapshot");
+    let mut items =
+        follower::Follower::spawn(LiveResource::connect(source).with_backoff(fast_backoff()));
+    assert!(items.seen().await.item.is_ok(), "the snapshot");
     let expected = changes(&mut gateway, 1, 2).await;
     for _ in 1..=2 {
-        assert!(next().await.0.is_ok());
+        assert!(items.seen().await.item.is_ok());
     }
 
     let mut deep = json!(1);
@@ -341,7 +302,11 @@ async fn bad_envelopes_are_errors_on_the_topic_and_the_state_stays() {
         gateway
             .command(json!({"op": "raw", "event": "update", "data": data}))
             .await;
-        let (item, version, json) = next().await;
+        let Seen {
+            item,
+            version,
+            json,
+        } = items.seen().await;
         let error = item.expect_err("a bad update");
         assert!(error.is_bad_message(), "{error:?}");
         assert_eq!(version, Some(2), "{error}");
@@ -349,7 +314,7 @@ async fn bad_envelopes_are_errors_on_the_topic_and_the_state_stays() {
     }
 
     let expected = changes(&mut gateway, 3, 3).await;
-    let (item, version, _) = next().await;
+    let Seen { item, version, .. } = items.seen().await;
     assert_eq!(item.map(|state| stats(&state)).ok(), Some(expected));
     assert_eq!(version, Some(3));
 
@@ -366,7 +331,7 @@ async fn bad_envelopes_are_errors_on_the_topic_and_the_state_stays() {
     assert_eq!(resumed["since"], 3, "resumes from its version");
     let expected = changes(&mut gateway, 4, 5).await;
     loop {
-        let (item, version, _) = next().await;
+        let Seen { item, version, .. } = items.seen().await;
         if version == Some(5) {
             assert_eq!(item.map(|state| stats(&state)).ok(), Some(expected));
             break;
@@ -382,15 +347,17 @@ async fn a_server_that_hangs_is_taken_for_dead_and_resumed_from_when_it_wakes() 
     let Some(peers) = peers() else { return };
     let mut gateway = peers.spawn("gateway.mjs", &["envelope"]);
     let port = gateway.port().await;
-    let mut items = Items::follow(gateway_client(port).topic("stats"));
-    assert!(items.next().await.0.is_ok(), "the snapshot");
+    let source = gateway_client(port).topic("stats");
+    let mut items =
+        follower::Follower::spawn(LiveResource::connect(source).with_backoff(fast_backoff()));
+    assert!(items.seen().await.item.is_ok(), "the snapshot");
     changes(&mut gateway, 1, 3).await;
     for _ in 1..=3 {
-        assert!(items.next().await.0.is_ok());
+        assert!(items.seen().await.item.is_ok());
     }
 
     gateway.freeze();
-    let (item, version, _) = items.next().await;
+    let Seen { item, version, .. } = items.seen().await;
     let error = item.expect_err("silence is an error");
     let timed_out = match &error {
         live_resource::Error::Updates(source) => source
@@ -410,7 +377,7 @@ async fn a_server_that_hangs_is_taken_for_dead_and_resumed_from_when_it_wakes() 
     assert_eq!(resumed["since"], 3);
     let expected = changes(&mut gateway, 4, 5).await;
     loop {
-        let (item, version, _) = items.next().await;
+        let Seen { item, version, .. } = items.seen().await;
         if version == Some(5) {
             assert_eq!(item.map(|state| stats(&state)).ok(), Some(expected));
             break;

@@ -5,6 +5,8 @@
 
 #[path = "support/fake_server.rs"]
 mod fake_server;
+#[path = "support/follower.rs"]
+mod follower;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -17,13 +19,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use fake_server::FakeServer;
+use follower::{Follower, Seen};
 use futures::StreamExt;
 use live_resource::client::http::HttpError;
 use live_resource::client::sse::SseSource;
 use live_resource::source::{Event, EventStream, Permanent, UpdateSource};
-use live_resource::{
-    Backoff, BoxError, Document, Error, Hub, Limits, LiveResource, Patch, Status, Update,
-};
+use live_resource::{Backoff, BoxError, Error, Hub, Limits, LiveResource, Patch, Status, Update};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -403,64 +404,12 @@ fn quick_backoff() -> Backoff {
         .max(Duration::from_millis(100))
 }
 
-/// An item of a resource, with the resource's version and JSON state right after it.
-#[derive(Debug)]
-struct Seen {
-    item: Result<Value, Error>,
-    version: Option<u64>,
-    json: Option<Value>,
-}
-
-/// Polls `resource` in a task of its own, so that it goes on while the test
-/// plays the server, and hands over what it yields.
-fn drive(mut resource: LiveResource<Value>) -> mpsc::UnboundedReceiver<Seen> {
-    let (seen, items) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(item) = resource.next().await {
-            let version = resource.version();
-            let json = resource.json().map(Document::to_value);
-            if seen
-                .send(Seen {
-                    item,
-                    version,
-                    json,
-                })
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    items
-}
-
-async fn next_item(items: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {
-    tokio::time::timeout(PATIENCE, items.recv())
-        .await
-        .expect("the resource yields in time")
-        .expect("the resource goes on")
-}
-
-/// Skips items until the resource is at `version`, and returns that item.
-async fn at_version(items: &mut mpsc::UnboundedReceiver<Seen>, version: u64) -> Seen {
-    for _ in 0..1000 {
-        let seen = next_item(items).await;
-        if seen.version == Some(version) {
-            return seen;
-        }
-    }
-    panic!("the resource never reached version {version}");
-}
-
 /// Skips items (states conflate, reconnects report errors) until the state is
 /// `expected`; returns that item and the errors skipped.
-async fn converge(
-    items: &mut mpsc::UnboundedReceiver<Seen>,
-    expected: &Value,
-) -> (Seen, Vec<Error>) {
+async fn converge(items: &mut Follower, expected: &Value) -> (Seen, Vec<Error>) {
     let mut errors = Vec::new();
     for _ in 0..1000 {
-        let seen = next_item(items).await;
+        let seen = items.seen().await;
         match seen.item {
             Ok(ref state) if state == expected => return (seen, errors),
             Ok(_) => {}
@@ -482,11 +431,11 @@ async fn a_refused_frame_is_survived(bad_frame: &str, refused: fn(&Error) -> boo
     let quotes = LiveResource::<Value>::connect(SseSource::new(&server.url(), "quotes"))
         .with_backoff(quick_backoff());
     let status = quotes.status();
-    let mut items = drive(quotes);
+    let mut items = Follower::spawn(quotes);
 
     let connection = accept(&mut connections).await;
     assert_eq!(connection.last_event_id, None);
-    let first = next_item(&mut items).await;
+    let first = items.seen().await;
     assert_eq!(
         first.item.unwrap(),
         json!({"aapl": {"price": 189.5, "volume": 10}})
@@ -494,10 +443,10 @@ async fn a_refused_frame_is_survived(bad_frame: &str, refused: fn(&Error) -> boo
 
     connection.update(2, json!({"aapl": {"price": 190.25}}));
     let good = json!({"aapl": {"price": 190.25, "volume": 10}});
-    assert_eq!(next_item(&mut items).await.item.unwrap(), good);
+    assert_eq!(items.seen().await.item.unwrap(), good);
 
     connection.send(bad_frame);
-    let seen = next_item(&mut items).await;
+    let seen = items.seen().await;
     assert!(
         seen.item.as_ref().is_err_and(refused),
         "expected the frame refused, got {:?}",
@@ -508,7 +457,7 @@ async fn a_refused_frame_is_survived(bad_frame: &str, refused: fn(&Error) -> boo
     // One bad frame is not a broken connection: the stream goes on, and the
     // next update shows the gap the bad one left.
     connection.update(4, json!({"aapl": {"volume": 13}}));
-    let seen = next_item(&mut items).await;
+    let seen = items.seen().await;
     assert!(
         matches!(
             seen.item,
@@ -536,9 +485,8 @@ async fn a_refused_frame_is_survived(bad_frame: &str, refused: fn(&Error) -> boo
     connection.update(2, json!({"aapl": {"price": 190.25}}));
     connection.update(3, json!({"aapl": {"volume": 12}}));
     connection.update(4, json!({"aapl": {"volume": 13}}));
-    let seen = at_version(&mut items, 4).await;
     assert_eq!(
-        seen.item.unwrap(),
+        items.until_version(4).await,
         json!({"aapl": {"price": 190.25, "volume": 13}})
     );
     assert_eq!(*status.borrow(), Status::Live);
@@ -582,7 +530,7 @@ async fn a_live_resource_resumes_when_the_body_ends_with_nothing_lost_or_doubled
     let (server, mut connections) = fake(snapshot, None).await;
     let resource = LiveResource::<Value>::connect(SseSource::new(&server.url(), "quotes"))
         .with_backoff(quick_backoff());
-    let mut items = drive(resource);
+    let mut items = Follower::spawn(resource);
     let send = |connection: &Connection, seq: u64| {
         connection.send(&format!(
             "event: update\nid: {seq}\ndata: {}\n\n",
@@ -624,7 +572,7 @@ async fn a_live_resource_follows_the_crates_server_across_a_restart() {
     let addr = server.addr();
     let resource = LiveResource::<Value>::connect(SseSource::new(&server.url(), "jobs/7"))
         .with_backoff(quick_backoff());
-    let mut items = drive(resource);
+    let mut items = Follower::spawn(resource);
 
     for seq in 1..=5 {
         publish(seq);

@@ -4,6 +4,9 @@
 //! against the crate's own server (convergence, a restart that loses nothing).
 #![cfg(all(feature = "ws", feature = "server"))]
 
+#[path = "support/follower.rs"]
+mod follower;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +24,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
+
+use follower::{Follower, Seen};
 
 /// How long any one step may take before the test fails.
 const STEP: Duration = Duration::from_secs(10);
@@ -222,78 +227,6 @@ async fn next_state(resource: &mut LiveResource<Value>) -> Value {
     match within(resource.next()).await {
         Some(Ok(state)) => state,
         other => panic!("expected a state, got {other:?}"),
-    }
-}
-
-/// What a followed resource yielded, with its version and JSON state right after.
-type Yielded = (Result<Value, Error>, Option<u64>, Option<Value>);
-
-/// A resource polled by its own task, so that it connects and reconnects
-/// while the test plays the server.
-struct Follower {
-    items: mpsc::UnboundedReceiver<Yielded>,
-    status: tokio::sync::watch::Receiver<Status>,
-    task: JoinHandle<()>,
-}
-
-impl Follower {
-    fn spawn(mut resource: LiveResource<Value>) -> Self {
-        let status = resource.status();
-        let (sender, items) = mpsc::unbounded_channel();
-        let task = tokio::spawn(async move {
-            while let Some(item) = resource.next().await {
-                let yielded = (
-                    item,
-                    resource.version(),
-                    resource.json().map(Document::to_value),
-                );
-                if sender.send(yielded).is_err() {
-                    return;
-                }
-            }
-        });
-        Self {
-            items,
-            status,
-            task,
-        }
-    }
-
-    async fn next(&mut self) -> Option<Yielded> {
-        within(self.items.recv()).await
-    }
-
-    /// The next state, with its version.
-    async fn next_state(&mut self) -> (Value, Option<u64>) {
-        match self.next().await {
-            Some((Ok(state), version, _)) => (state, version),
-            other => panic!("expected a state, got {other:?}"),
-        }
-    }
-
-    /// The next error, with the JSON state the resource kept.
-    async fn next_error(&mut self) -> (Error, Option<u64>, Option<Value>) {
-        match self.next().await {
-            Some((Err(error), version, json)) => (error, version, json),
-            other => panic!("expected an error, got {other:?}"),
-        }
-    }
-
-    /// Follows until the state is at `version`.
-    async fn until_version(&mut self, version: u64) -> Value {
-        loop {
-            if let (state, Some(at)) = self.next_state().await {
-                if at == version {
-                    return state;
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Follower {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -867,11 +800,15 @@ async fn two_topics_converge_to_the_hub_over_one_connection() {
     hub.set("later", json!({"here": true})).unwrap();
     loop {
         match later.next().await {
-            Some((Ok(state), _, _)) => {
+            Some(Seen {
+                item: Ok(state), ..
+            }) => {
                 assert_eq!(state, json!({"here": true}));
                 break;
             }
-            Some((Err(error), _, _)) => {
+            Some(Seen {
+                item: Err(error), ..
+            }) => {
                 assert_eq!(
                     ws_error(&error).server_code(),
                     Some("unknown_topic"),
@@ -906,14 +843,20 @@ async fn a_restarted_server_loses_nothing_and_doubles_nothing() {
             let mut disconnects = 0;
             loop {
                 match follower.next().await {
-                    Some((Ok(state), version, _)) => {
+                    Some(Seen {
+                        item: Ok(state),
+                        version,
+                        ..
+                    }) => {
                         assert_whole_log(&state);
                         let last = hub.snapshot(topic).unwrap();
                         if version == last.version && assert_whole_log(&state) == APPENDS {
                             return (state, disconnects);
                         }
                     }
-                    Some((Err(error), _, _)) => {
+                    Some(Seen {
+                        item: Err(error), ..
+                    }) => {
                         if matches!(&error, Error::Updates(_)) && ws_error(&error).is_disconnect() {
                             disconnects += 1;
                         }
