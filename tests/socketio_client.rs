@@ -268,6 +268,20 @@ async fn envelopes_resync_when_the_server_cannot_replay() {
     assert_eq!(version, Some(8), "the new snapshot's");
 }
 
+/// Skips items (a reconnect reports errors) until the resource is at
+/// `version` (at most 100); the state then, which must be one.
+async fn state_at(items: &mut follower::Follower, version: u64) -> Stats {
+    for _ in 0..100 {
+        let Seen {
+            item, version: at, ..
+        } = items.seen().await;
+        if at == Some(version) {
+            return stats(&item.expect("a state"));
+        }
+    }
+    panic!("no version {version} in 100 items");
+}
+
 /// Bad envelopes from a Socket.IO server: each is an error on the topic, the
 /// state stays, and the next good update applies; an `error` event saying
 /// the topic is unknown ends the subscription, which the resource asks for
@@ -330,13 +344,7 @@ async fn bad_envelopes_are_errors_on_the_topic_and_the_state_stays() {
         .await;
     assert_eq!(resumed["since"], 3, "resumes from its version");
     let expected = changes(&mut gateway, 4, 5).await;
-    loop {
-        let Seen { item, version, .. } = items.seen().await;
-        if version == Some(5) {
-            assert_eq!(item.map(|state| stats(&state)).ok(), Some(expected));
-            break;
-        }
-    }
+    assert_eq!(state_at(&mut items, 5).await, expected);
 }
 
 /// A server that hangs (frozen: it sends nothing, answers nothing, closes
@@ -376,11 +384,5 @@ async fn a_server_that_hangs_is_taken_for_dead_and_resumed_from_when_it_wakes() 
         .await;
     assert_eq!(resumed["since"], 3);
     let expected = changes(&mut gateway, 4, 5).await;
-    loop {
-        let Seen { item, version, .. } = items.seen().await;
-        if version == Some(5) {
-            assert_eq!(item.map(|state| stats(&state)).ok(), Some(expected));
-            break;
-        }
-    }
+    assert_eq!(state_at(&mut items, 5).await, expected);
 }
