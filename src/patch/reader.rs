@@ -107,13 +107,12 @@ impl<'a> Reader<'a> {
     /// Reads one value through, checking it without building anything; how
     /// deep it nests, `depth` being the nesting it sits in.
     pub(crate) fn check_value(&mut self, depth: usize) -> Result<usize, GiveUp> {
-        self.whitespace();
-        match self.next_byte()? {
-            b'{' => {
+        match self.token()? {
+            Token::Object => {
                 let inner = self.nest(depth)?;
                 self.check_members(inner, true)
             }
-            b'[' => {
+            Token::Array => {
                 let inner = self.nest(depth)?;
                 let mut deepest = inner;
                 let mut first = true;
@@ -123,21 +122,9 @@ impl<'a> Reader<'a> {
                 }
                 Ok(deepest)
             }
-            b'"' => self.check_string().map(|()| depth),
-            b't' => self.literal(b"rue", ()).map(|()| depth),
-            b'f' => self.literal(b"alse", ()).map(|()| depth),
-            b'n' => self.literal(b"ull", ()).map(|()| depth),
-            b'-' | b'0'..=b'9' => {
-                self.at -= 1;
-                self.number().map(|_| depth)
-            }
-            _ => Err(GiveUp),
+            // A scalar, read whole by `token`.
+            _ => Ok(depth),
         }
-    }
-
-    /// A string whose opening quote has been read, checked and passed.
-    fn check_string(&mut self) -> Result<(), GiveUp> {
-        self.string().map(drop)
     }
 
     /// Checks the members of an object up to its closing `}`, the object
