@@ -168,8 +168,28 @@ impl Limits {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn parse_update_lazy(&self, text: &str) -> Result<Update, Error> {
+        self.parse_lazy(text, || Update::read_merge(text, true))
+    }
+
+    /// [`Limits::parse_update_lazy`] of a WebSocket envelope whose `{`,
+    /// `type` and `topic` `envelope` has read already.
+    #[cfg(feature = "ws")]
+    pub(crate) fn parse_envelope_update_lazy(
+        &self,
+        text: &str,
+        envelope: crate::patch::Reader<'_>,
+    ) -> Result<Update, Error> {
+        self.parse_lazy(text, || Update::read_merge_after_envelope(text, envelope))
+    }
+
+    /// `text`, checked, read by `read`, or else by `serde_json`.
+    fn parse_lazy(
+        &self,
+        text: &str,
+        read: impl FnOnce() -> Option<Update>,
+    ) -> Result<Update, Error> {
         self.check_text(text.as_bytes(), self.max_message_bytes)?;
-        if let Some(update) = Update::read_merge(text, true) {
+        if let Some(update) = read() {
             return Ok(self.checked_depth(update));
         }
         serde_json::from_str(text).map_err(Error::Malformed)

@@ -7,6 +7,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::patch::Reader;
 use crate::{Error, Limits, Patch};
 
 /// One change to a resource, numbered by `seq`.
@@ -118,12 +119,29 @@ impl Update {
     /// `None` for anything else (`patch`, `replace`, text it is not sure
     /// of), which the caller reads with `serde_json`.
     pub(crate) fn read_merge(text: &str, lazy: bool) -> Option<Update> {
-        use crate::patch::Reader;
         let mut reader = Reader::new(text);
         reader.expect(b'{').ok()?;
+        Self::read_merge_from(text, reader, false, lazy)
+    }
+
+    /// [`Update::read_merge`], lazily, of a WebSocket envelope whose `{`,
+    /// `type` and `topic` `reader` has read already: they are not read again.
+    #[cfg(feature = "ws")]
+    pub(crate) fn read_merge_after_envelope(text: &str, reader: Reader<'_>) -> Option<Update> {
+        Self::read_merge_from(text, reader, true, true)
+    }
+
+    /// The members of an update message from where `reader` is, just past
+    /// the `{`, or past the envelope's `type` and `topic` if `enveloped`.
+    fn read_merge_from(
+        text: &str,
+        mut reader: Reader<'_>,
+        enveloped: bool,
+        lazy: bool,
+    ) -> Option<Update> {
         let (mut seq, mut patch) = (None, None);
-        let (mut kind, mut topic) = (false, false);
-        let mut first = true;
+        let (mut kind, mut topic) = (enveloped, enveloped);
+        let mut first = !enveloped;
         while let Some(key) = reader.plain_key(first).ok()? {
             first = false;
             match key {

@@ -295,7 +295,7 @@ impl Driver {
             // The stream may go on after an error: pass it on and keep reading.
             return Poll::Ready(Some(Err(error)));
         }
-        if matches!(error, Error::Updates(_)) && error.is_bad_message() {
+        if error.is_bad_message() {
             // One refused message is not a broken connection: report it and
             // read on. If it carried a `seq`, the next update or heartbeat
             // shows the gap it left and the usual recovery follows.

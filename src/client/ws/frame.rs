@@ -133,7 +133,8 @@ pub(super) fn parse(text: &str, limits: &Limits) -> Inbound {
 
 /// The common message, an update as this crate's servers write it
 /// (`{"type":"update","topic":"quotes","seq":18,"merge":..}`), read without
-/// building its envelope: the update is read lazily, as far as its patch.
+/// building its envelope: the update is read lazily, as far as its patch,
+/// on from the envelope's members read here.
 /// `None` for anything else, or anything wrong, which [`parse`] then reads
 /// in full and reports.
 fn quick_update(text: &str, limits: &Limits) -> Option<Inbound> {
@@ -144,7 +145,7 @@ fn quick_update(text: &str, limits: &Limits) -> Option<Inbound> {
     if kind != "update" {
         return None;
     }
-    let update = limits.parse_update_lazy(text).ok()?;
+    let update = limits.parse_envelope_update_lazy(text, reader).ok()?;
     Some(Inbound::Event {
         topic: topic.to_owned(),
         event: Event::Update(update),
