@@ -45,6 +45,7 @@
 mod authorize;
 mod config;
 mod listing;
+mod origin;
 pub(crate) mod protocol;
 mod snapshot;
 mod sse;

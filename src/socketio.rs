@@ -360,6 +360,12 @@ impl ConnectHandler<socketioxide::adapter::LocalAdapter, Connect> for Connect {
         socket: Arc<socketioxide::socket::Socket>,
         _auth: &'a Option<socketioxide::handler::Value>,
     ) -> MiddlewareFuture<'a> {
+        // CORS does not guard the WebSocket transport: a page of another
+        // site must not follow topics with its visitor's cookies.
+        if let Err(why) = self.shared.config.check_origin(&socket.req_parts().headers) {
+            tracing::info!(id = %socket.id, reason = %why, "socket.io client refused");
+            return Box::pin(async move { Err(Box::new(why) as Box<dyn fmt::Display + Send>) });
+        }
         // Before the client hears it is connected: see `Handle::serve`.
         connection::start(Arc::clone(&self.shared), SocketRef::from(socket));
         Box::pin(async { Ok(()) })

@@ -801,6 +801,62 @@ async fn a_bad_upgrade_request_gets_a_clear_http_error() {
     assert_eq!(post.status(), 405);
 }
 
+/// Opens `/live/ws` as a browser page at `origin` would, or as a program
+/// (no `Origin`): the HTTP status of the answer.
+async fn upgrade_from(addr: SocketAddr, origin: Option<&str>) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/live/ws")
+        .into_client_request()
+        .unwrap();
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+    }
+    request
+        .headers_mut()
+        .insert("cookie", "session=alice".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert!(body["error"].as_str().unwrap().contains("origin"), "{body}");
+            response.status().as_u16()
+        }
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_websocket_from_a_page_of_another_site_is_refused() {
+    // Cross-site WebSocket hijacking: CORS does not apply to WebSockets, so
+    // without this check any page could read private topics with the
+    // visitor's cookies.
+    let addr = serve(hub(), Config::default()).await;
+    assert_eq!(upgrade_from(addr, Some("http://evil.example")).await, 403);
+    assert_eq!(upgrade_from(addr, Some("null")).await, 403);
+    let own = format!("http://{addr}");
+    assert_eq!(
+        upgrade_from(addr, Some(&own)).await,
+        101,
+        "the server's own pages"
+    );
+    assert_eq!(
+        upgrade_from(addr, None).await,
+        101,
+        "programs send no Origin"
+    );
+
+    let listed = Config::default().allowed_origins(["https://app.example/"]);
+    let addr = serve(hub(), listed).await;
+    assert_eq!(upgrade_from(addr, Some("https://app.example")).await, 101);
+    assert_eq!(upgrade_from(addr, Some("http://app.example")).await, 403);
+    assert_eq!(upgrade_from(addr, Some("http://evil.example")).await, 403);
+
+    let addr = serve(hub(), Config::default().any_origin()).await;
+    assert_eq!(upgrade_from(addr, Some("http://evil.example")).await, 101);
+}
+
 #[tokio::test]
 async fn websocket_answers_a_close_with_a_close() {
     let addr = serve(hub(), Config::default()).await;

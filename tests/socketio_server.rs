@@ -312,6 +312,45 @@ async fn the_authorization_hook_and_unknown_topics_refuse_rust_clients() {
     );
 }
 
+#[tokio::test]
+async fn a_socketio_client_from_a_page_of_another_site_is_refused() {
+    // CORS does not guard Socket.IO's WebSocket transport: a page of any
+    // site could follow topics with its visitor's cookies.
+    let hub = Hub::new();
+    hub.set("private", json!({"balance": 7})).unwrap();
+    let (addr, _io) = serve(&hub, Config::default()).await;
+    let url = format!("http://{addr}");
+    let foreign = SocketIoClient::new(&url)
+        .header("origin", "http://evil.example")
+        .header("cookie", "session=alice");
+    let mut refused = LiveResource::<Value>::connect(foreign.topic("private"));
+    let error = within(refused.next()).await.unwrap().unwrap_err();
+    let cause = std::error::Error::source(&error).unwrap();
+    assert!(Permanent::is_permanent(cause), "{error}");
+    assert!(
+        error.to_string().contains("origin") || format!("{cause}").contains("origin"),
+        "{error}: {cause}"
+    );
+    assert!(within(refused.next()).await.is_none(), "no state, ever");
+
+    let own = SocketIoClient::new(&url).header("origin", &url);
+    let mut allowed = LiveResource::<Value>::connect(own.topic("private"));
+    assert_eq!(
+        within(allowed.next()).await.unwrap().unwrap(),
+        json!({"balance": 7})
+    );
+
+    let config = Config::default().allowed_origins(["http://app.example"]);
+    let (addr, _io) = serve(&hub, config).await;
+    let listed =
+        SocketIoClient::new(format!("http://{addr}")).header("origin", "http://app.example");
+    let mut allowed = LiveResource::<Value>::connect(listed.topic("private"));
+    assert_eq!(
+        within(allowed.next()).await.unwrap().unwrap(),
+        json!({"balance": 7})
+    );
+}
+
 /// `error` or one of its causes, as an `E`.
 fn find<'a, E: std::error::Error + 'static>(
     error: &'a (dyn std::error::Error + 'static),

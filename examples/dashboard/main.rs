@@ -23,6 +23,7 @@ use axum::http::{HeaderValue, Method, header};
 use axum::response::Html;
 use axum::routing::get;
 use live_resource::Hub;
+use live_resource::server::Config;
 use tower_http::cors::CorsLayer;
 
 struct Options {
@@ -80,12 +81,13 @@ async fn main() {
     publishers::start(&hub);
 
     // A browser app on another origin may read the live routes with its
-    // cookies: name the origins, never a wildcard with credentials.
+    // cookies: name the origins, never a wildcard with credentials. CORS
+    // covers snapshots and SSE; WebSocket and Socket.IO connections are
+    // checked against the config's own list.
+    const FRONT_ENDS: [&str; 2] = ["http://localhost:3000", "http://127.0.0.1:3000"];
+    let config = Config::default().allowed_origins(FRONT_ENDS);
     let cors = CorsLayer::new()
-        .allow_origin([
-            HeaderValue::from_static("http://localhost:3000"),
-            HeaderValue::from_static("http://127.0.0.1:3000"),
-        ])
+        .allow_origin(FRONT_ENDS.map(HeaderValue::from_static))
         .allow_methods([Method::GET])
         .allow_headers([
             header::AUTHORIZATION,
@@ -93,11 +95,11 @@ async fn main() {
             "last-event-id".parse().unwrap(),
         ])
         .allow_credentials(true);
-    let app = live_resource::server::router(hub.clone())
+    let app = live_resource::server::router_with(hub.clone(), config.clone())
         .route("/", get(|| async { Html(include_str!("page.html")) }));
     // Socket.IO front ends subscribe at `/socket.io/` on the same address.
     #[cfg(feature = "socketio")]
-    let app = app.layer(live_resource::socketio::layer(hub.clone()).0);
+    let app = app.layer(live_resource::socketio::layer_with(hub.clone(), config).0);
     let app = app.layer(cors);
 
     let listener = match tokio::net::TcpListener::bind(options.addr).await {

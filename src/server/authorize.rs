@@ -16,25 +16,62 @@ use bytes::{BufMut, Bytes, BytesMut};
 ///
 /// # Examples
 ///
+/// Private topics `users/{id}/..` for the user whose session the request's
+/// cookie names. The cookie is only a key: the user comes from the server's
+/// own session store, never from what the client wrote, and the topic's
+/// owner is compared whole (`users/7` is not `users/77`).
+///
 /// ```
+/// use std::collections::HashMap;
 /// use async_trait::async_trait;
 /// use axum::http::request::Parts;
 /// use live_resource::server::{Authorize, Denied};
 ///
-/// struct SessionCookie;
+/// struct Sessions(HashMap<String, String>); // session id -> user id
+///
+/// impl Sessions {
+///     fn user(&self, request: &Parts) -> Option<&str> {
+///         let cookies = request.headers.get("cookie")?.to_str().ok()?;
+///         let session = cookies
+///             .split(';')
+///             .find_map(|cookie| cookie.trim().strip_prefix("session="))?;
+///         self.0.get(session).map(String::as_str)
+///     }
+/// }
 ///
 /// #[async_trait]
-/// impl Authorize for SessionCookie {
+/// impl Authorize for Sessions {
 ///     async fn authorize(&self, request: &Parts, topic: &str) -> Result<(), Denied> {
-///         let cookies = request.headers.get("cookie").and_then(|v| v.to_str().ok()).unwrap_or("");
-///         match topic.strip_prefix("users/") {
-///             None => Ok(()),
-///             Some(rest) if cookies.contains(&format!("user={}", rest.split('/').next().unwrap_or(""))) => Ok(()),
+///         let Some(rest) = topic.strip_prefix("users/") else {
+///             return Ok(()); // public topics
+///         };
+///         let owner = rest.split('/').next();
+///         match self.user(request) {
+///             Some(user) if Some(user) == owner => Ok(()),
 ///             Some(_) => Err(Denied::new("this topic belongs to another user")),
+///             None => Err(Denied::new("sign in to follow this topic")),
 ///         }
 ///     }
 /// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let sessions = Sessions(HashMap::from([("k3y".to_owned(), "7".to_owned())]));
+/// let request = |cookie: &str| {
+///     let request = axum::http::Request::builder().header("cookie", cookie).body(()).unwrap();
+///     request.into_parts().0
+/// };
+/// assert!(sessions.authorize(&request("session=k3y"), "users/7/orders").await.is_ok());
+/// assert!(sessions.authorize(&request("session=k3y"), "users/77/orders").await.is_err());
+/// assert!(sessions.authorize(&request("user=7"), "users/7/orders").await.is_err());
+/// assert!(sessions.authorize(&request(""), "quotes").await.is_ok());
+/// # }
 /// ```
+///
+/// A cookie is sent by the browser on its own: with cookie authorization,
+/// keep [`Config::allowed_origins`](super::Config::allowed_origins) to the
+/// origins of your own front ends, so that pages of other sites cannot open
+/// live connections in your users' names.
 #[async_trait]
 pub trait Authorize: Send + Sync + 'static {
     /// `Ok` to allow, `Err` to deny with a reason the client is shown.

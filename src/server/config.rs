@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Authorize;
+use super::origin::Origins;
 use crate::Limits;
 
 /// How the server behaves: heartbeats, bounds and authorization.
@@ -28,17 +29,20 @@ pub struct Config {
     max_topics_per_connection: usize,
     limits: Limits,
     authorize: Arc<dyn Authorize>,
+    origins: Origins,
 }
 
 impl Default for Config {
     /// Heartbeats every 15 s, 256 topics per WebSocket connection, 64 KiB
-    /// client messages at most 16 levels deep, everyone allowed.
+    /// client messages at most 16 levels deep, everyone allowed, and live
+    /// connections from pages of the server's own origin only.
     fn default() -> Self {
         Self {
             heartbeat: Duration::from_secs(15),
             max_topics_per_connection: 256,
             limits: Limits::default().max_message_bytes(64 * 1024).max_depth(16),
             authorize: Arc::new(|_: &axum::http::request::Parts, _: &str| true),
+            origins: Origins::default(),
         }
     }
 }
@@ -74,6 +78,60 @@ impl Config {
         self
     }
 
+    /// Lets pages from `origins` (such as `https://app.example.com`, as
+    /// browsers send them: scheme, host and any port) open WebSocket and
+    /// Socket.IO connections, besides pages of the server's own origin.
+    ///
+    /// CORS does not cover WebSockets: a browser opens one from any page
+    /// with the user's cookies. So a live connection whose upgrade or
+    /// handshake carries an `Origin` header is refused (403 for a WebSocket,
+    /// a `connect_error` for Socket.IO) unless that origin is the server's
+    /// own (its `Host`) or listed here. Requests without an `Origin` come
+    /// from programs, not pages, and pass; the [`authorize`](Config::authorize)
+    /// hook decides for them as for everyone. HTTP snapshots and SSE are
+    /// read across origins only as a CORS layer allows (tower-http's
+    /// `CorsLayer`): list the same origins there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use live_resource::server::Config;
+    ///
+    /// let config = Config::default().allowed_origins(["https://app.example.com"]);
+    /// # let _ = config;
+    /// ```
+    pub fn allowed_origins<I>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        let listed = origins
+            .into_iter()
+            .map(|origin| origin.into().trim_end_matches('/').to_owned());
+        match &mut self.origins {
+            Origins::Listed(origins) => origins.extend(listed),
+            Origins::Any => {}
+        }
+        self
+    }
+
+    /// Lets pages from every origin open live connections.
+    ///
+    /// Safe only where authorization takes no credentials a browser adds by
+    /// itself: a token the page passes in its Socket.IO `auth` payload or
+    /// its URL, never a cookie or HTTP authentication. See
+    /// [`allowed_origins`](Config::allowed_origins).
+    pub fn any_origin(mut self) -> Self {
+        self.origins = Origins::Any;
+        self
+    }
+
+    /// Whether a live connection with these request headers may be opened:
+    /// `Err` says why not.
+    pub(crate) fn check_origin(&self, headers: &axum::http::HeaderMap) -> Result<(), String> {
+        self.origins.check(headers)
+    }
+
     pub(crate) fn heartbeat_period(&self) -> Duration {
         self.heartbeat
     }
@@ -97,6 +155,7 @@ impl fmt::Debug for Config {
             .field("heartbeat", &self.heartbeat)
             .field("max_topics_per_connection", &self.max_topics_per_connection)
             .field("limits", &self.limits)
+            .field("origins", &self.origins)
             .finish_non_exhaustive()
     }
 }

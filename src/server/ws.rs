@@ -39,6 +39,10 @@ pub(super) async fn upgrade(
         Ok(upgrade) => upgrade,
         Err(refusal) => return refusal.into_response(),
     };
+    if let Err(why) = state.config.check_origin(&request.headers) {
+        tracing::info!(reason = %why, "websocket refused");
+        return super::error(axum::http::StatusCode::FORBIDDEN, why);
+    }
     let request = Box::new(detach(&request));
     let limit = state.config.client_limits().message_bytes();
     let config = WebSocketConfig::default()

@@ -100,6 +100,11 @@ fn packet(data: &str) -> Result<Packet<'_>, Unreadable> {
     let Some(kind) = data.bytes().next() else {
         return Err(Unreadable("an empty Socket.IO packet"));
     };
+    // The type is one ASCII digit; anything else is refused before the
+    // slice below, which is on a character boundary only after an ASCII byte.
+    if !matches!(kind, b'0'..=b'6') {
+        return Err(Unreadable("an unknown Socket.IO packet type"));
+    }
     let mut rest = &data[1..];
     let binary = matches!(kind, b'5' | b'6');
     if binary {
@@ -123,8 +128,7 @@ fn packet(data: &str) -> Result<Packet<'_>, Unreadable> {
         b'1' => Kind::Disconnect,
         b'2' => Kind::Event(json),
         b'4' => Kind::ConnectError(json),
-        b'3' | b'5' | b'6' => Kind::Unused,
-        _ => return Err(Unreadable("an unknown Socket.IO packet type")),
+        _ => Kind::Unused,
     };
     Ok(Packet { namespace, kind })
 }
@@ -264,6 +268,25 @@ mod tests {
         assert!(parse("4").is_err());
         assert!(parse("49").is_err());
         assert!(parse("45[1]").is_err(), "binary without a count");
+    }
+
+    #[test]
+    fn a_packet_type_that_is_not_ascii_is_refused_not_a_panic() {
+        // A hostile or broken server: each of these once panicked the task
+        // that reads the connection, which for a plain resource is the
+        // consumer's own.
+        for text in ["4é", "4é1", "4\u{1F600}", "0é", "é", "4\u{80}"] {
+            assert!(parse(text).is_err(), "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_read_or_refused_never_a_panic(text in "\\PC{0,12}") {
+            let _ = parse(&text);
+            let _ = parse(&format!("4{text}"));
+            let _ = parse(&format!("45{text}"));
+        }
     }
 
     #[test]
