@@ -60,6 +60,8 @@
 //!   byte first; [`Limits::parse_update_lazy`], what the transports use, reads
 //!   a numbered update only as far as its patch, which a [`Document`] then
 //!   merges while reading it ([`patch::MergeText`]).
+//! - [`protocol`]: the multi-topic wire protocol's messages and its error
+//!   codes ([`protocol::ErrorCode`]), which every server and client here speaks.
 //! - [`Error`]: everything that can go wrong, by phase.
 //!
 //! # Feature flags
@@ -83,6 +85,7 @@ mod error;
 pub mod hub;
 mod limits;
 pub mod patch;
+pub mod protocol;
 mod replica;
 mod resource;
 #[cfg(feature = "server")]

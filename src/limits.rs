@@ -205,16 +205,6 @@ impl Limits {
         update
     }
 
-    /// [`Limits::parse_update_lazy`] for bytes from a transport that does
-    /// not promise text.
-    #[cfg(feature = "socketio-client")]
-    pub(crate) fn parse_update_bytes_lazy(&self, bytes: &[u8]) -> Result<Update, Error> {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => self.parse_update_lazy(text),
-            Err(_) => self.parse_update(bytes),
-        }
-    }
-
     /// Parses one snapshot in the wire form `{"version":17,"data":..}`, after
     /// checking its size and depth.
     ///

@@ -46,10 +46,10 @@ mod authorize;
 mod config;
 mod listing;
 mod origin;
-pub(crate) mod protocol;
 mod snapshot;
 mod sse;
 mod stats;
+pub(crate) mod subscribe;
 mod ws;
 
 use std::sync::Arc;

@@ -17,10 +17,11 @@
 //! | server → client | `heartbeat` | `{"type":"heartbeat","topic":"quotes","seq":18}` per topic, each [`Config::heartbeat`] |
 //! | server → client | `error` | `{"type":"error","topic":"quotes","code":"unknown_topic","message":".."}` |
 //!
-//! Error codes are those of the WebSocket protocol: `unknown_topic`,
-//! `forbidden` and `too_many_subscriptions` name a topic whose subscription
-//! does not exist; `bad_message`, `too_large` and `too_deep` are about a
-//! request and name no topic. The same [`Authorize`](crate::server::Authorize)
+//! Error codes are those of the WebSocket protocol
+//! ([`ErrorCode`](crate::protocol::ErrorCode)): `unknown_topic`, `forbidden`
+//! and `too_many_subscriptions` name a topic whose subscription does not
+//! exist; `bad_message`, `too_large` and `too_deep` are about a request and
+//! name no topic. The same [`Authorize`](crate::server::Authorize)
 //! hook decides, with the Socket.IO handshake request as `request`.
 //!
 //! From a browser, with `socket.io-client`:

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::Update;
 
@@ -75,16 +75,8 @@ impl Frame {
     /// # }
     /// ```
     pub fn envelope(&self) -> &Bytes {
-        self.envelope.get_or_init(|| {
-            let topic = serde_json::to_string(&*self.topic).expect("a string serializes");
-            let mut envelope = BytesMut::with_capacity(self.bytes.len() + topic.len() + 32);
-            envelope.put_slice(br#"{"type":"update","topic":"#);
-            envelope.put_slice(topic.as_bytes());
-            envelope.put_u8(b',');
-            // The update's own members, without its opening brace.
-            envelope.put_slice(&self.bytes[1..]);
-            envelope.freeze()
-        })
+        self.envelope
+            .get_or_init(|| crate::protocol::update_envelope(&self.topic, &self.bytes))
     }
 
     /// The version this update brings its topic to.

@@ -13,7 +13,6 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{FutureExt, SinkExt, Stream, StreamExt};
-use serde::Deserialize;
 use tokio_stream::StreamMap;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -23,10 +22,12 @@ use self::fragment::{Fragments, fragments};
 use self::handshake::{Socket, Upgrade};
 use super::AppState;
 use super::authorize::detach;
-use super::protocol::Reply;
 use super::sse::heartbeat_timer;
 use super::stats::{Counter, Gauge, Guard};
+use super::subscribe::{self, Refused};
 use crate::hub::{Delivery, Subscription};
+use crate::protocol::reply::{self, Reply};
+use crate::protocol::{ErrorCode, Request};
 
 pub(super) async fn upgrade(
     State(state): State<AppState>,
@@ -62,20 +63,6 @@ pub(super) async fn upgrade(
             .run(socket)
             .map(|reason| tracing::info!(%reason, "websocket disconnected"))
     })
-}
-
-/// What a client sends.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum Request {
-    Subscribe {
-        topic: String,
-        #[serde(default)]
-        since: Option<u64>,
-    },
-    Unsubscribe {
-        topic: String,
-    },
 }
 
 /// One subscribed topic: its deliveries, then `None` once when the topic is
@@ -198,7 +185,10 @@ impl Connection {
                         // Boxed: requests are rare, and their futures would
                         // otherwise make every connection's task larger.
                         Some(Ok(Message::Text(text))) => Box::pin(self.handle(text.as_bytes())).await,
-                        Some(Ok(Message::Binary(_))) => vec![self.refusal(None, "bad_message", "binary frames are not part of the protocol")],
+                        Some(Ok(Message::Binary(_))) => vec![self.refusal(None, Refused {
+                            code: ErrorCode::BadMessage,
+                            message: "binary frames are not part of the protocol".to_owned(),
+                        })],
                         // tungstenite answers pings itself, and never reads a
                         // message as a raw frame; a Pong is a sign of life.
                         Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Vec::new(),
@@ -257,61 +247,45 @@ impl Connection {
             .state
             .config
             .client_limits()
-            .parse_message::<Request>(bytes)
+            .parse_message::<Request<'static>>(bytes)
         {
             Ok(request) => request,
-            Err(error) => {
-                let code = super::protocol::refusal_code(&error);
-                return vec![self.refusal(None, code, error.to_string())];
-            }
+            Err(error) => return vec![self.refusal(None, Refused::unreadable(&error))],
         };
         match request {
-            Request::Subscribe { topic, since } => self.subscribe(topic, since).await,
+            Request::Subscribe { topic, since } => self.subscribe(topic.into_owned(), since).await,
             Request::Unsubscribe { topic } => {
-                tracing::debug!(topic, "unsubscribed");
-                self.streams.remove(&topic);
+                tracing::debug!(%topic, "unsubscribed");
+                self.streams.remove(&*topic);
                 Vec::new()
             }
         }
     }
 
     async fn subscribe(&mut self, topic: String, since: Option<u64>) -> Vec<Message> {
-        let state = self.state.clone();
-        let config = &state.config;
-        // A subscription asked for again is replaced, and a refused one must
-        // not leave the old one running: drop it first.
         self.streams.remove(&topic);
-        // The count first: it is cheap, the hook may not be.
-        let limit = config.topics_per_connection();
-        if self.streams.len() >= limit {
-            let message = format!("a connection may follow at most {limit} topics");
-            return vec![self.refusal(Some(&topic), "too_many_subscriptions", message)];
-        }
-        if let Err(denied) = config.authorizer().authorize(&self.request, &topic).await {
-            tracing::debug!(topic, reason = %denied, "subscription denied");
-            return vec![self.refusal(Some(&topic), "forbidden", denied.to_string())];
-        }
-        let hub = &self.state.hub;
-        let (replies, subscription) = match since {
-            Some(since) => (Vec::new(), hub.subscribe(&topic, Some(since))),
-            None => match hub.subscribe_with_snapshot_text(&topic) {
-                Ok((version, data, subscription)) => {
-                    (snapshot_reply(&topic, version, data), Ok(subscription))
-                }
-                Err(error) => (Vec::new(), Err(error)),
-            },
+        let state = &self.state;
+        let granted = subscribe::subscribe(
+            &state.config,
+            &state.hub,
+            &self.request,
+            &topic,
+            since,
+            self.streams.len(),
+        )
+        .await;
+        let granted = match granted {
+            Ok(granted) => granted,
+            Err(refused) => return vec![self.refusal(Some(&topic), refused)],
         };
-        let subscription = match subscription {
-            Ok(subscription) => subscription,
-            Err(error) => {
-                return vec![self.refusal(Some(&topic), "unknown_topic", error.to_string())];
-            }
+        let (replies, last_sent) = match granted.snapshot {
+            Some((version, data)) => (snapshot_reply(&topic, version, data), Some(version)),
+            None => (Vec::new(), since),
         };
-        tracing::debug!(topic, ?since, "subscribed");
         let followed = Followed {
-            subscription,
+            subscription: granted.subscription,
             ended: false,
-            last_sent: since,
+            last_sent,
             _counted: self.state.stats.open(Gauge::Subscriptions),
         };
         self.streams.insert(topic, followed);
@@ -337,27 +311,22 @@ impl Connection {
             }
             None => {
                 self.streams.remove(topic);
-                let reply = Reply::Error {
+                let Refused { code, message } = subscribe::removed(topic);
+                text(&Reply::Error {
                     topic: Some(topic),
-                    code: "unknown_topic",
-                    message: format!("topic `{topic}` was removed"),
-                };
-                text(&reply)
+                    code,
+                    message,
+                })
             }
         }
     }
 
-    fn refusal(
-        &self,
-        topic: Option<&str>,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> Message {
+    fn refusal(&self, topic: Option<&str>, Refused { code, message }: Refused) -> Message {
         self.state.stats.count(Counter::Refused);
         text(&Reply::Error {
             topic,
             code,
-            message: message.into(),
+            message,
         })
     }
 }
@@ -367,9 +336,7 @@ impl Connection {
 /// carry the shared text itself: a thousand subscribers of a 1 MB topic share
 /// one copy of it, instead of each holding a message of their own.
 fn snapshot_reply(topic: &str, version: u64, data: Bytes) -> Vec<Message> {
-    let topic = serde_json::to_string(topic).expect("strings always serialize");
-    let head = format!(r#"{{"type":"snapshot","topic":{topic},"version":{version},"data":"#);
-    let parts = [Bytes::from(head), data, Bytes::from_static(b"}")];
+    let parts = reply::snapshot_parts(topic, version, data);
     if parts.iter().map(Bytes::len).sum::<usize>() > fragment::FRAGMENT {
         return Fragments::of(parts).map(Message::Frame).collect();
     }
@@ -412,9 +379,5 @@ async fn write(
 }
 
 fn text(reply: &Reply<'_>) -> Message {
-    Message::Text(
-        serde_json::to_string(reply)
-            .expect("replies always serialize")
-            .into(),
-    )
+    Message::Text(reply.to_text().into())
 }

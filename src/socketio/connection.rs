@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::DisconnectReason;
 use socketioxide::{SendError, SocketError};
@@ -16,6 +17,8 @@ use tokio_stream::StreamMap;
 use super::Shared;
 use super::request::{Kind, Requests};
 use crate::hub::Delivery;
+use crate::protocol::reply;
+use crate::server::subscribe::{self, Refused};
 
 /// How many requests of one client may wait for its task.
 const REQUESTS: usize = 64;
@@ -32,7 +35,7 @@ pub(super) enum Command {
     Closed(DisconnectReason),
 }
 
-pub(super) use crate::server::protocol::Reply;
+pub(super) use crate::protocol::reply::Reply;
 
 /// A topic's deliveries, then `None` once when the topic is removed.
 type Deliveries = futures::stream::BoxStream<'static, Option<crate::hub::Delivery>>;
@@ -114,64 +117,34 @@ impl Connection {
     }
 
     async fn subscribe(&mut self, topic: String, since: Option<u64>) -> Result<(), Gone> {
-        let shared = Arc::clone(&self.shared);
-        let config = &shared.config;
-        // A subscription asked for again is replaced, and a refused one must
-        // not leave the old one running: drop it first.
         self.streams.remove(&topic);
         self.last_sent.remove(&topic);
-        // The count first: it is cheap, the hook may not be.
-        let limit = config.topics_per_connection();
-        if self.last_sent.len() >= limit {
-            let message = format!("a connection may follow at most {limit} topics");
-            return refuse(
-                &self.socket,
-                Some(&topic),
-                "too_many_subscriptions",
-                message,
-            )
-            .await;
-        }
-        let parts = self.socket.req_parts();
-        if let Err(denied) = config.authorizer().authorize(parts, &topic).await {
-            tracing::debug!(id = %self.socket.id, topic, reason = %denied, "subscription denied");
-            return refuse(&self.socket, Some(&topic), "forbidden", denied.to_string()).await;
-        }
-        let hub = &shared.hub;
-        let subscribed = match since {
-            Some(since) => hub.subscribe(&topic, Some(since)).map(|s| (None, s)),
-            None => hub
-                .subscribe_with_snapshot(&topic)
-                .map(|(snapshot, s)| (Some(snapshot), s)),
+        let shared = Arc::clone(&self.shared);
+        let granted = subscribe::subscribe(
+            &shared.config,
+            &shared.hub,
+            self.socket.req_parts(),
+            &topic,
+            since,
+            self.last_sent.len(),
+        )
+        .await;
+        let granted = match granted {
+            Ok(granted) => granted,
+            Err(refused) => return refuse(&self.socket, Some(&topic), refused).await,
         };
-        let (snapshot, subscription) = match subscribed {
-            Ok(subscribed) => subscribed,
-            Err(error) => {
-                return refuse(
-                    &self.socket,
-                    Some(&topic),
-                    "unknown_topic",
-                    error.to_string(),
-                )
-                .await;
-            }
-        };
-        tracing::debug!(id = %self.socket.id, topic, ?since, "subscribed");
-        // A new subscription replaces the old one at once: nothing of the
-        // old one may follow the new snapshot.
-        self.streams.remove(&topic);
         let mut last_sent = since;
-        if let Some(snapshot) = snapshot {
-            let version = snapshot.version.expect("the hub numbers its states");
-            let reply = Reply::Snapshot {
-                topic: &topic,
-                version,
-                data: &snapshot.data,
-            };
-            emit(&self.socket, "snapshot", &reply).await?;
+        if let Some((version, data)) = granted.snapshot {
+            // The hub's shared text, checked once here rather than a state
+            // serialized again for each subscriber.
+            let message = reply::snapshot_parts(&topic, version, data).concat();
+            let message = String::from_utf8(message).expect("the hub writes UTF-8");
+            let message = RawValue::from_string(message).expect("the hub writes JSON");
+            emit(&self.socket, "snapshot", &*message).await?;
             last_sent = Some(version);
         }
-        let deliveries = subscription
+        let deliveries = granted
+            .subscription
             .map(Some)
             .chain(futures::stream::once(async { None }));
         self.streams.insert(topic.clone(), deliveries.boxed());
@@ -192,8 +165,7 @@ impl Connection {
             Some(Delivery::Resync) => emit(&self.socket, "resync", &Reply::Resync { topic }).await,
             None => {
                 self.last_sent.remove(topic);
-                let message = format!("topic `{topic}` was removed");
-                refuse(&self.socket, Some(topic), "unknown_topic", message).await
+                refuse(&self.socket, Some(topic), subscribe::removed(topic)).await
             }
         }
     }
@@ -216,8 +188,7 @@ impl Connection {
 async fn refuse(
     socket: &SocketRef,
     topic: Option<&str>,
-    code: &'static str,
-    message: String,
+    Refused { code, message }: Refused,
 ) -> Result<(), Gone> {
     let reply = Reply::Error {
         topic,

@@ -11,6 +11,8 @@ use socketioxide::socket::Socket;
 use tokio::sync::mpsc;
 
 use super::connection::{Command, Reply};
+use crate::protocol::ErrorCode;
+use crate::server::subscribe::Refused;
 use crate::{Error, Limits};
 
 /// A client's request, as the payload of its event.
@@ -47,8 +49,7 @@ impl MessageHandler<LocalAdapter, Requests> for Requests {
         let request = match parse(text.as_bytes(), &self.limits) {
             Ok(request) => request,
             Err(error) => {
-                let code = crate::server::protocol::refusal_code(&error);
-                refuse(&socket, None, code, error.to_string());
+                refuse(&socket, None, Refused::unreadable(&error));
                 return;
             }
         };
@@ -67,13 +68,17 @@ impl MessageHandler<LocalAdapter, Requests> for Requests {
                 Command::Closed(_) => return,
             };
             let message = "too many requests are waiting: this one was dropped";
-            refuse(&socket, Some(topic), "bad_message", message.to_owned());
+            let refused = Refused {
+                code: ErrorCode::BadMessage,
+                message: message.to_owned(),
+            };
+            refuse(&socket, Some(topic), refused);
         }
     }
 }
 
-fn refuse(socket: &Socket, topic: Option<&str>, code: &'static str, message: String) {
-    tracing::debug!(id = %socket.id, topic, code, message, "socket.io request refused");
+fn refuse(socket: &Socket, topic: Option<&str>, Refused { code, message }: Refused) {
+    tracing::debug!(id = %socket.id, topic, %code, message, "socket.io request refused");
     let reply = Reply::Error {
         topic,
         code,

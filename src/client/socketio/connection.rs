@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -18,6 +19,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::packet::{self, Engine, Kind, Open};
 use super::{Config, SocketIoError};
+use crate::protocol::inbound::{self, Head, Meaning, Refusal};
 use crate::source::{Event, EventStream, Permanent};
 use crate::{BoxError, Error, Update};
 
@@ -326,13 +328,10 @@ impl Connection {
             }
             Mode::Envelope { topic } => {
                 let kind = arguments.name.as_ref();
-                if !matches!(
-                    kind,
-                    "update" | "snapshot" | "resync" | "heartbeat" | "error"
-                ) {
+                if !inbound::SERVER_TYPES.contains(&kind) {
                     return None;
                 }
-                let Some(bytes) = payload else {
+                let Some(text) = arguments.first.map(RawValue::get) else {
                     tracing::warn!(
                         url = self.url,
                         kind,
@@ -340,32 +339,30 @@ impl Connection {
                     );
                     return None;
                 };
-                let head = match serde_json::from_slice::<Head>(bytes) {
+                let head = match serde_json::from_str::<Head>(text) {
                     Ok(head) => head,
                     Err(error) => {
                         tracing::warn!(url = self.url, kind, %error, "socket.io event skipped");
                         return None;
                     }
                 };
-                if head.topic.as_deref() != Some(topic.as_str()) {
+                if head.topic() != Some(topic.as_str()) {
                     if kind == "error" && head.topic.is_none() {
                         tracing::warn!(
                             url = self.url,
-                            code = head.code,
-                            message = head.message,
+                            code = ?head.code,
+                            message = ?head.message,
                             "the server refused a request"
                         );
                     }
                     return None;
                 }
-                let event = match kind {
-                    "update" => limits.parse_update_bytes_lazy(bytes).map(Event::Update),
-                    "snapshot" => limits.parse_snapshot(bytes).map(Event::Snapshot),
-                    "resync" => Ok(Event::Resync),
-                    "heartbeat" => serde_json::from_value(head.seq.unwrap_or(Value::Null))
-                        .map(Event::Heartbeat)
-                        .map_err(Error::Malformed),
-                    _ => return refusal(&mut self.outlet, &self.url, topic, &head),
+                let event = match inbound::read(kind, &head, text, limits)? {
+                    Meaning::Event(event) => Ok(event),
+                    Meaning::Bad(error) => Err(error),
+                    Meaning::Refused(refusal) => {
+                        return refused(&mut self.outlet, &self.url, topic, &refusal);
+                    }
                 };
                 self.outlet.deliver(event.map_err(Into::into));
                 None
@@ -376,9 +373,8 @@ impl Connection {
 
 /// An `error` event about the topic: it ends the stream when the server
 /// holds no subscription after it.
-fn refusal(outlet: &mut Outlet, url: &str, topic: &str, head: &Head) -> Option<Ending> {
-    let code = head.code.as_deref().unwrap_or("");
-    let message = head.message.as_deref().unwrap_or("");
+fn refused(outlet: &mut Outlet, url: &str, topic: &str, refusal: &Refusal) -> Option<Ending> {
+    let (code, message) = (refusal.code.as_str(), refusal.message.as_str());
     tracing::warn!(
         url,
         topic,
@@ -387,24 +383,14 @@ fn refusal(outlet: &mut Outlet, url: &str, topic: &str, head: &Head) -> Option<E
         "socket.io server refused the topic"
     );
     let error = SocketIoError::server(code, message);
-    match code {
-        "forbidden" => Some(Ending::Lost(Permanent::new(error).into())),
-        "unknown_topic" | "too_many_subscriptions" => Some(Ending::Lost(error.into())),
-        _ => {
-            outlet.deliver(Err(error.into()));
-            None
-        }
+    if refusal.is_permanent() {
+        Some(Ending::Lost(Permanent::new(error).into()))
+    } else if refusal.ends_subscription() {
+        Some(Ending::Lost(error.into()))
+    } else {
+        outlet.deliver(Err(error.into()));
+        None
     }
-}
-
-/// The members of an envelope read before its type is acted on; the payload
-/// (`data`, `merge`, ..) is skipped here and read by the limits.
-#[derive(Deserialize)]
-struct Head {
-    topic: Option<String>,
-    seq: Option<Value>,
-    code: Option<String>,
-    message: Option<String>,
 }
 
 /// What the stream carries.

@@ -231,7 +231,9 @@ impl Connection {
                         None => break Ending::Lost("the server went away".to_owned()),
                     };
                     if let Some(stray) = stray {
-                        let request = Request::Unsubscribe { topic: &stray };
+                        let request = Request::Unsubscribe {
+                            topic: stray.as_str().into(),
+                        };
                         if let Err(error) = self.write(&request).await {
                             break Ending::Lost(format!("write failed: {error}"));
                         }
@@ -256,7 +258,7 @@ impl Connection {
             } => {
                 tracing::debug!(url = self.url, topic, ?since, id, "subscribing");
                 let request = Request::Subscribe {
-                    topic: &topic,
+                    topic: topic.as_str().into(),
                     since,
                 };
                 let text = request.to_text();
@@ -278,7 +280,10 @@ impl Connection {
                 }
                 self.topics.remove(&topic);
                 tracing::debug!(url = self.url, topic, id, "unsubscribing");
-                self.write(&Request::Unsubscribe { topic: &topic }).await
+                self.write(&Request::Unsubscribe {
+                    topic: topic.as_str().into(),
+                })
+                .await
             }
         }
     }

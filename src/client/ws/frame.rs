@@ -1,34 +1,12 @@
-//! The messages of the WebSocket protocol, as this client reads and writes them.
-
-use std::fmt;
-
-use serde::Serialize;
-use serde::de::{self, Deserializer, IgnoredAny};
-use serde_json::Value;
+//! The messages of the WebSocket protocol, as this client reads them: the
+//! meaning of each is the protocol module's; this file routes it to a topic.
 
 use super::WsError;
+use crate::protocol::inbound::{self, Head, Meaning};
 use crate::source::Event;
 use crate::{Error, Limits};
 
-/// What the client sends.
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub(super) enum Request<'a> {
-    Subscribe {
-        topic: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        since: Option<u64>,
-    },
-    Unsubscribe {
-        topic: &'a str,
-    },
-}
-
-impl Request<'_> {
-    pub(super) fn to_text(&self) -> String {
-        serde_json::to_string(self).expect("requests always serialize")
-    }
-}
+pub(super) use crate::protocol::Request;
 
 /// What one server message means for the topics.
 #[derive(Debug)]
@@ -58,77 +36,52 @@ pub(super) fn parse(text: &str, limits: &Limits) -> Inbound {
     if let Some(inbound) = quick_update(text, limits) {
         return inbound;
     }
-    let envelope = match serde_json::from_str::<Envelope>(text) {
-        Ok(envelope) => envelope,
+    let head = match serde_json::from_str::<Head>(text) {
+        Ok(head) => head,
         Err(error) => return Inbound::Unroutable(format!("not a JSON object: {error}")),
     };
-    let kind = envelope.kind.as_ref().and_then(Value::as_str);
-    let Some(topic) = envelope.topic.as_ref().and_then(Value::as_str) else {
-        return Inbound::Unroutable(match (kind, envelope.code.as_ref(), envelope.message) {
-            (Some("error"), code, message) => format!(
+    let Some(topic) = head.topic() else {
+        return Inbound::Unroutable(match head.kind() {
+            Some("error") => format!(
                 "the server refused a request: code {}, message {}",
-                code.unwrap_or(&Value::Null),
-                message.unwrap_or(Value::Null)
+                head.code.as_ref().unwrap_or(&serde_json::Value::Null),
+                head.message.as_ref().unwrap_or(&serde_json::Value::Null)
             ),
             _ => "a message without a `topic`".to_owned(),
         });
     };
     let topic = topic.to_owned();
-    let malformed = |error: Error| Inbound::Error {
-        error: WsError::message(&topic, error),
-        topic: topic.clone(),
+    let Some(kind) = head.kind() else {
+        let error = <serde_json::Error as serde::de::Error>::custom(
+            "a message needs a string `type`: update, snapshot, resync, heartbeat or error",
+        );
+        return Inbound::Error {
+            error: WsError::message(&topic, Error::Malformed(error)),
+            topic,
+        };
     };
-    let event = match kind {
-        Some("update") => match limits.parse_update_lazy(text) {
-            Ok(update) => Event::Update(update),
-            Err(error) => return malformed(error),
+    match inbound::read(kind, &head, text, limits) {
+        Some(Meaning::Event(event)) => Inbound::Event { topic, event },
+        Some(Meaning::Bad(error)) => Inbound::Error {
+            error: WsError::message(&topic, error),
+            topic,
         },
-        Some("snapshot") => match limits.parse_snapshot(text.as_bytes()) {
-            Ok(snapshot) => Event::Snapshot(snapshot),
-            Err(error) => return malformed(error),
-        },
-        Some("resync") => Event::Resync,
-        Some("heartbeat") => match serde_json::from_value(envelope.seq.unwrap_or(Value::Null)) {
-            Ok(seq) => Event::Heartbeat(seq),
-            Err(error) => return malformed(Error::Malformed(error)),
-        },
-        Some("error") => {
-            let code = envelope.code.as_ref().and_then(Value::as_str).unwrap_or("");
-            let message = envelope
-                .message
-                .as_ref()
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let error = WsError::server(&topic, code, message);
-            // After these the server holds no subscription for the topic.
-            let (ends, permanent) = match code {
-                "forbidden" => (true, true),
-                "unknown_topic" | "too_many_subscriptions" => (true, false),
-                _ => (false, false),
-            };
-            return if ends {
+        Some(Meaning::Refused(refusal)) => {
+            let error = WsError::server(&topic, &refusal.code, &refusal.message);
+            if refusal.ends_subscription() {
                 Inbound::End {
                     topic,
                     error,
-                    permanent,
+                    permanent: refusal.is_permanent(),
                 }
             } else {
                 Inbound::Error { topic, error }
-            };
+            }
         }
-        Some(other) => {
-            return Inbound::Unknown {
-                kind: other.to_owned(),
-            };
-        }
-        None => {
-            let error = <serde_json::Error as de::Error>::custom(
-                "a message needs a string `type`: update, snapshot, resync, heartbeat or error",
-            );
-            return malformed(Error::Malformed(error));
-        }
-    };
-    Inbound::Event { topic, event }
+        None => Inbound::Unknown {
+            kind: kind.to_owned(),
+        },
+    }
 }
 
 /// The common message, an update as this crate's servers write it
@@ -152,55 +105,6 @@ fn quick_update(text: &str, limits: &Limits) -> Option<Inbound> {
     })
 }
 
-/// The members every server message may have; the payload (`data`, `merge`,
-/// ..) is skipped here and read by [`Limits`] once the type is known.
-#[derive(Default)]
-struct Envelope {
-    kind: Option<Value>,
-    topic: Option<Value>,
-    seq: Option<Value>,
-    code: Option<Value>,
-    message: Option<Value>,
-}
-
-impl<'de> de::Deserialize<'de> for Envelope {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(EnvelopeVisitor)
-    }
-}
-
-/// Reads only a JSON object (never an array of fields), member by member.
-struct EnvelopeVisitor;
-
-impl<'de> de::Visitor<'de> for EnvelopeVisitor {
-    type Value = Envelope;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(r#"a message object such as {"type":"update","topic":"quotes",..}"#)
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
-        let mut envelope = Envelope::default();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let slot = match key.as_ref() {
-                "type" => &mut envelope.kind,
-                "topic" => &mut envelope.topic,
-                "seq" => &mut envelope.seq,
-                "code" => &mut envelope.code,
-                "message" => &mut envelope.message,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-            };
-            if slot.replace(map.next_value()?).is_some() {
-                return Err(de::Error::custom(format!("duplicate member `{key}`")));
-            }
-        }
-        Ok(envelope)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,7 +118,7 @@ mod tests {
     #[test]
     fn requests_are_in_the_wire_form() {
         let subscribe = Request::Subscribe {
-            topic: "quotes",
+            topic: "quotes".into(),
             since: Some(17),
         };
         assert_eq!(
@@ -222,11 +126,13 @@ mod tests {
             r#"{"type":"subscribe","topic":"quotes","since":17}"#
         );
         let fresh = Request::Subscribe {
-            topic: "quotes",
+            topic: "quotes".into(),
             since: None,
         };
         assert_eq!(fresh.to_text(), r#"{"type":"subscribe","topic":"quotes"}"#);
-        let unsubscribe = Request::Unsubscribe { topic: "quotes" };
+        let unsubscribe = Request::Unsubscribe {
+            topic: "quotes".into(),
+        };
         assert_eq!(
             unsubscribe.to_text(),
             r#"{"type":"unsubscribe","topic":"quotes"}"#

@@ -1,0 +1,184 @@
+//! What a client reads: a server message's members, and what it means for
+//! the subscription to its topic.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de;
+use serde_json::Value;
+
+use super::ErrorCode;
+use crate::source::Event;
+use crate::{Error, Limits};
+
+/// The members of a server message a client reads before it knows what the
+/// message is; the payload (`data`, `merge`, ..) is read by [`Limits`] once
+/// the type is known. Only a JSON object is a message (never an array of
+/// fields), and one that names a member twice is unreadable: it could not
+/// say which topic or type it is.
+#[derive(Debug, Default)]
+pub(crate) struct Head {
+    pub(crate) kind: Option<Value>,
+    pub(crate) topic: Option<Value>,
+    pub(crate) seq: Option<Value>,
+    pub(crate) code: Option<Value>,
+    pub(crate) message: Option<Value>,
+}
+
+impl Head {
+    /// The message's `type`, if it is a string.
+    pub(crate) fn kind(&self) -> Option<&str> {
+        self.kind.as_ref().and_then(Value::as_str)
+    }
+
+    /// The message's `topic`, if it is a string.
+    pub(crate) fn topic(&self) -> Option<&str> {
+        self.topic.as_ref().and_then(Value::as_str)
+    }
+}
+
+impl<'de> Deserialize<'de> for Head {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(HeadVisitor)
+    }
+}
+
+struct HeadVisitor;
+
+impl<'de> de::Visitor<'de> for HeadVisitor {
+    type Value = Head;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(r#"a message object such as {"type":"update","topic":"quotes",..}"#)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Head, A::Error> {
+        let mut head = Head::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let slot = match key.as_ref() {
+                "type" => &mut head.kind,
+                "topic" => &mut head.topic,
+                "seq" => &mut head.seq,
+                "code" => &mut head.code,
+                "message" => &mut head.message,
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if slot.replace(map.next_value()?).is_some() {
+                return Err(de::Error::custom(format!("duplicate member `{key}`")));
+            }
+        }
+        Ok(head)
+    }
+}
+
+/// What a server message means for the subscription to its topic.
+#[derive(Debug)]
+pub(crate) enum Meaning {
+    /// An event for the topic's stream.
+    Event(Event),
+    /// A message of a known type that is not what that type must be: an
+    /// error for the topic's stream, which goes on.
+    Bad(Error),
+    /// The server's `error` about the topic.
+    Refused(Refusal),
+}
+
+/// A server's `error` about a topic, as a client takes it.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    /// The code as sent: a newer server may send one this crate does not know.
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
+impl Refusal {
+    fn known(&self) -> Option<ErrorCode> {
+        self.code.parse().ok()
+    }
+
+    /// Whether the server holds no subscription to the topic after it.
+    pub(crate) fn ends_subscription(&self) -> bool {
+        self.known().is_some_and(ErrorCode::ends_subscription)
+    }
+
+    /// Whether asking again cannot help.
+    pub(crate) fn is_permanent(&self) -> bool {
+        self.known().is_some_and(ErrorCode::is_permanent)
+    }
+}
+
+/// The message types a server sends.
+#[cfg_attr(not(feature = "socketio-client"), allow(dead_code))]
+pub(crate) const SERVER_TYPES: [&str; 5] = ["update", "snapshot", "resync", "heartbeat", "error"];
+
+/// Reads a server message of type `kind` about one topic: `text` is the
+/// whole message, `head` its members read so far. `None` for a type this
+/// crate does not know (a newer server's), which a client skips.
+pub(crate) fn read(kind: &str, head: &Head, text: &str, limits: &Limits) -> Option<Meaning> {
+    let meaning = |read: Result<Event, Error>| match read {
+        Ok(event) => Meaning::Event(event),
+        Err(error) => Meaning::Bad(error),
+    };
+    Some(match kind {
+        "update" => meaning(limits.parse_update_lazy(text).map(Event::Update)),
+        "snapshot" => meaning(limits.parse_snapshot(text.as_bytes()).map(Event::Snapshot)),
+        "resync" => Meaning::Event(Event::Resync),
+        "heartbeat" => meaning(
+            serde_json::from_value(head.seq.clone().unwrap_or(Value::Null))
+                .map(Event::Heartbeat)
+                .map_err(Error::Malformed),
+        ),
+        "error" => {
+            let text_of = |member: &Option<Value>| {
+                member
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            Meaning::Refused(Refusal {
+                code: text_of(&head.code),
+                message: text_of(&head.message),
+            })
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Update;
+    use serde_json::json;
+
+    fn meaning(text: &str) -> Option<Meaning> {
+        let head: Head = serde_json::from_str(text).unwrap_or_default();
+        read(head.kind().unwrap_or(""), &head, text, &Limits::default())
+    }
+
+    #[test]
+    fn each_server_message_has_its_meaning() {
+        let Some(Meaning::Event(Event::Update(update))) =
+            meaning(r#"{"type":"update","topic":"q","seq":2,"merge":{"a":1}}"#)
+        else {
+            panic!("an update")
+        };
+        assert_eq!(update, Update::merge(2, json!({"a": 1})));
+        assert!(matches!(
+            meaning(r#"{"type":"heartbeat","topic":"q","seq":"x"}"#),
+            Some(Meaning::Bad(Error::Malformed(_)))
+        ));
+        let Some(Meaning::Refused(refusal)) =
+            meaning(r#"{"type":"error","topic":"q","code":"forbidden","message":"no"}"#)
+        else {
+            panic!("a refusal")
+        };
+        assert!(refusal.ends_subscription() && refusal.is_permanent());
+        assert_eq!(refusal.message, "no");
+        assert!(meaning(r#"{"type":"presence","topic":"q"}"#).is_none());
+    }
+}

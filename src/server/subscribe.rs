@@ -1,0 +1,100 @@
+//! The subscribe rule, one for every live transport (the WebSocket route and
+//! the Socket.IO layer): count, authorize, then snapshot or resume.
+
+use axum::http::request::Parts;
+use bytes::Bytes;
+
+use super::Config;
+use crate::Hub;
+use crate::hub::Subscription;
+use crate::protocol::ErrorCode;
+
+/// A subscription the rule granted.
+pub(crate) struct Granted {
+    /// The snapshot to send before the updates, as `(version, JSON text)`,
+    /// when the client gave no version to resume from.
+    pub(crate) snapshot: Option<(u64, Bytes)>,
+    /// The updates after the snapshot, or after the client's version.
+    pub(crate) subscription: Subscription,
+}
+
+/// Why a subscription was refused, as the `error` message says it.
+pub(crate) struct Refused {
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
+}
+
+/// Subscribes a connection that follows `followed` other topics to `topic`,
+/// for the client whose request (its WebSocket upgrade or Socket.IO
+/// handshake) is `request`: from `since`, or from a snapshot without it.
+///
+/// The caller drops any subscription it holds to `topic` first: a
+/// subscription asked for again is replaced, and a refused one must not
+/// leave the old one running.
+pub(crate) async fn subscribe(
+    config: &Config,
+    hub: &Hub,
+    request: &Parts,
+    topic: &str,
+    since: Option<u64>,
+    followed: usize,
+) -> Result<Granted, Refused> {
+    // The count first: it is cheap, the hook may not be.
+    let limit = config.topics_per_connection();
+    if followed >= limit {
+        return Err(Refused {
+            code: ErrorCode::TooManySubscriptions,
+            message: format!("a connection may follow at most {limit} topics"),
+        });
+    }
+    if let Err(denied) = config.authorizer().authorize(request, topic).await {
+        tracing::debug!(topic, reason = %denied, "subscription denied");
+        return Err(Refused {
+            code: ErrorCode::Forbidden,
+            message: denied.to_string(),
+        });
+    }
+    let granted = match since {
+        Some(since) => hub
+            .subscribe(topic, Some(since))
+            .map(|subscription| Granted {
+                snapshot: None,
+                subscription,
+            }),
+        None => hub
+            .subscribe_with_snapshot_text(topic)
+            .map(|(version, text, subscription)| Granted {
+                snapshot: Some((version, text)),
+                subscription,
+            }),
+    };
+    let granted = granted.map_err(|error| Refused {
+        code: ErrorCode::UnknownTopic,
+        message: error.to_string(),
+    })?;
+    tracing::debug!(topic, ?since, "subscribed");
+    Ok(granted)
+}
+
+impl Refused {
+    /// The refusal of a client message that [`Limits`](crate::Limits) refused.
+    pub(crate) fn unreadable(error: &crate::Error) -> Self {
+        let code = match error {
+            crate::Error::TooLarge { .. } => ErrorCode::TooLarge,
+            crate::Error::TooDeep { .. } => ErrorCode::TooDeep,
+            _ => ErrorCode::BadMessage,
+        };
+        Self {
+            code,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// The message that ends a subscription whose topic was removed.
+pub(crate) fn removed(topic: &str) -> Refused {
+    Refused {
+        code: ErrorCode::UnknownTopic,
+        message: format!("topic `{topic}` was removed"),
+    }
+}
