@@ -19,6 +19,7 @@
 
 mod de;
 mod merge;
+mod tree;
 
 use std::fmt;
 use std::ops;

@@ -96,6 +96,7 @@ pub mod server;
 pub mod socketio;
 pub mod source;
 mod status;
+mod text;
 mod update;
 
 pub use backoff::Backoff;

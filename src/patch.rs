@@ -12,14 +12,12 @@ pub(crate) mod effect;
 mod merge;
 mod merge_text;
 pub(crate) mod operations;
-mod reader;
 pub(crate) mod tree;
 
 pub use apply_error::{ApplyError, ApplyErrorKind};
 pub use merge::{merge, merge_owned};
 pub use merge_text::MergeText;
 pub(crate) use merge_text::Merging;
-pub(crate) use reader::{GiveUp, Reader, Token};
 
 use serde_json::Value;
 
@@ -177,15 +175,15 @@ impl Patch {
     pub fn depth(&self) -> usize {
         use json_patch::PatchOperation as Op;
         match self {
-            Self::Merge(value) | Self::Replace(value) => crate::limits::value_depth(value),
+            Self::Merge(value) | Self::Replace(value) => tree::Tree::depth(value),
             Self::MergeText(patch) => patch.depth(),
             Self::Json(ops) => {
                 let deepest_value = ops
                     .iter()
                     .map(|op| match op {
-                        Op::Add(op) => crate::limits::value_depth(&op.value),
-                        Op::Replace(op) => crate::limits::value_depth(&op.value),
-                        Op::Test(op) => crate::limits::value_depth(&op.value),
+                        Op::Add(op) => tree::Tree::depth(&op.value),
+                        Op::Replace(op) => tree::Tree::depth(&op.value),
+                        Op::Test(op) => tree::Tree::depth(&op.value),
                         Op::Remove(_) | Op::Move(_) | Op::Copy(_) => 0,
                     })
                     .max();

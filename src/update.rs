@@ -7,7 +7,8 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::patch::Reader;
+pub(crate) mod read;
+
 use crate::{Error, Limits, Patch};
 
 /// One change to a resource, numbered by `seq`.
@@ -110,90 +111,6 @@ impl<'de> Deserialize<'de> for Update {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(UpdateVisitor)
     }
-}
-
-impl Update {
-    /// Reads the common wire form, `{"seq":18,"merge":{..}}` with any other
-    /// members, into a [`Patch::MergeText`] without building a `Value`;
-    /// `lazy`, only as far as the patch (see [`Limits::parse_update_lazy`]).
-    /// `None` for anything else (`patch`, `replace`, text it is not sure
-    /// of), which the caller reads with `serde_json`.
-    pub(crate) fn read_merge(text: &str, lazy: bool) -> Option<Update> {
-        let mut reader = Reader::new(text);
-        reader.expect(b'{').ok()?;
-        Self::read_merge_from(text, reader, false, lazy)
-    }
-
-    /// [`Update::read_merge`], lazily, of a WebSocket envelope whose `{`,
-    /// `type` and `topic` `reader` has read already: they are not read again.
-    #[cfg(feature = "ws")]
-    pub(crate) fn read_merge_after_envelope(text: &str, reader: Reader<'_>) -> Option<Update> {
-        Self::read_merge_from(text, reader, true, true)
-    }
-
-    /// The members of an update message from where `reader` is, just past
-    /// the `{`, or past the envelope's `type` and `topic` if `enveloped`.
-    fn read_merge_from(
-        text: &str,
-        mut reader: Reader<'_>,
-        enveloped: bool,
-        lazy: bool,
-    ) -> Option<Update> {
-        let (mut seq, mut patch) = (None, None);
-        let (mut kind, mut topic) = (enveloped, enveloped);
-        let mut first = !enveloped;
-        while let Some(key) = reader.plain_key(first).ok()? {
-            first = false;
-            match key {
-                "seq" if seq.is_none() => seq = Some(reader.optional_u64().ok()?),
-                // Numbered before its patch, as this crate's servers write
-                // it: the patch, and what follows, are read when applied.
-                // A message cut short mostly does not end its object, and is
-                // still refused here.
-                "merge"
-                    if lazy
-                        && patch.is_none()
-                        && matches!(seq, Some(Some(_)))
-                        && ends_an_object(text) =>
-                {
-                    let patch = reader.defer_value();
-                    return Some(Update {
-                        seq: seq.flatten(),
-                        patch: Patch::MergeText(patch),
-                    });
-                }
-                "merge" if patch.is_none() => patch = Some(reader.keep_value().ok()?),
-                "type" if !kind => {
-                    kind = true;
-                    reader.skip_value().ok()?;
-                }
-                "topic" if !topic => {
-                    topic = true;
-                    reader.skip_value().ok()?;
-                }
-                // Twice, or another kind of patch: `serde_json` decides.
-                key if MEMBERS.contains(&key) => return None,
-                _ => reader.skip_value().ok()?,
-            }
-        }
-        if !reader.at_end() {
-            return None;
-        }
-        Some(Update {
-            seq: seq.flatten(),
-            patch: Patch::MergeText(patch?),
-        })
-    }
-}
-
-/// The members an update gives a meaning to: an update's own, and the
-/// WebSocket envelope's.
-pub(crate) const MEMBERS: [&str; 6] = ["seq", "merge", "patch", "replace", "type", "topic"];
-
-/// Whether the last byte of `text` but JSON whitespace is a `}`.
-fn ends_an_object(text: &str) -> bool {
-    text.trim_end_matches([' ', '\n', '\r', '\t'])
-        .ends_with('}')
 }
 
 /// Reads the wire form key by key: only a JSON object is an update (never an

@@ -70,8 +70,9 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
 use crate::source::{Event, EventStream, SnapshotSource, UpdateSource};
 use crate::{BoxError, Limits, Snapshot};
-use connection::{Command, Handle};
+use connection::Handle;
 pub use error::WsError;
+use subscription::Command;
 use subscription::Subscription;
 
 /// The server's default heartbeat period.

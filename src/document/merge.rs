@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::{Document, Map};
 use crate::Error;
-use crate::patch::{GiveUp, MergeText, Merging, Reader, Token};
+use crate::patch::{MergeText, Merging};
+use crate::text::{GiveUp, Reader, Token};
 
 impl Document {
     /// Applies an RFC 7396 JSON Merge Patch, in place.

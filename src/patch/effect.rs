@@ -49,7 +49,7 @@ pub(crate) fn check_json_ops<T: Tree>(
     max_depth: usize,
     max_bytes: usize,
 ) -> Result<(), Error> {
-    let depth = crate::limits::value_depth;
+    let depth = super::tree::Tree::depth;
     let mut written = Written::default();
     let mut copied = 0usize;
     for (index, op) in ops.iter().enumerate() {

@@ -20,7 +20,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use super::reader::{GiveUp, Reader};
+use crate::text::{GiveUp, Reader};
 use crate::{Error, Update};
 
 /// An RFC 7396 merge patch still in the JSON text it arrived in, read when it
@@ -153,7 +153,7 @@ impl MergeText {
         let mut reader = self.reader();
         reader
             .check_value(0)
-            .unwrap_or_else(|GiveUp| crate::limits::text_depth(self.text[self.start..].as_bytes()))
+            .unwrap_or_else(|GiveUp| crate::text::text_depth(self.text[self.start..].as_bytes()))
     }
 
     /// The length of the text the patch is read from: it cannot nest deeper.
@@ -271,7 +271,7 @@ impl Merging<'_> {
             ahead.check_members(level, fresh && level == open)?;
         }
         if self.in_update {
-            ahead.check_update_rest()?;
+            crate::update::read::check_rest(&mut ahead)?;
         }
         if !ahead.at_end() {
             return Err(GiveUp);
@@ -298,8 +298,15 @@ impl Merging<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::reader::read;
+    use super::*;
     use serde_json::json;
+
+    /// `text` read whole as one checked patch.
+    fn read(text: &str) -> Option<MergeText> {
+        let mut reader = Reader::new(text);
+        let span = reader.checked_value().ok()?;
+        reader.at_end().then(|| MergeText::checked(&text[span]))
+    }
 
     #[test]
     fn depth_counts_containers() {

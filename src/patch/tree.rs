@@ -1,12 +1,10 @@
 //! What the RFC 6902 operations and their checks need of a JSON tree, so
 //! that one implementation serves a hub's `serde_json::Value` and a
-//! replica's [`Document`].
+//! replica's [`Document`](crate::Document) (whose side is in `document/tree.rs`).
 
 use json_patch::jsonptr::index::Index;
 use json_patch::jsonptr::{Pointer, Token};
 use serde_json::Value;
-
-use crate::Document;
 
 /// A JSON value that JSON Patch operations can walk and change.
 pub(crate) trait Tree: serde::Serialize + Clone + Sized {
@@ -135,74 +133,5 @@ impl Tree for Value {
 
     fn items_mut(&mut self) -> Option<&mut Vec<Self>> {
         self.as_array_mut()
-    }
-}
-
-impl Tree for Document {
-    fn from_value(value: &Value) -> Self {
-        Document::from(value)
-    }
-
-    fn equals(&self, value: &Value) -> bool {
-        self == value
-    }
-
-    fn is_object(&self) -> bool {
-        matches!(self, Document::Object(_))
-    }
-
-    fn children(&self) -> impl Iterator<Item = &Self> {
-        let members = self.as_object().into_iter().flat_map(|map| map.values());
-        members.chain(self.as_array().into_iter().flatten())
-    }
-
-    fn is_container(&self) -> bool {
-        matches!(self, Document::Object(_) | Document::Array(_))
-    }
-
-    fn member(&self, key: &str) -> Option<&Self> {
-        self.as_object()?.get(key)
-    }
-
-    fn member_mut(&mut self, key: &str) -> Option<&mut Self> {
-        match self {
-            Document::Object(map) => map.get_mut(key),
-            _ => None,
-        }
-    }
-
-    fn insert_member(&mut self, key: &str, value: Self) -> Result<Option<Self>, Self> {
-        let Document::Object(map) = self else {
-            return Err(value);
-        };
-        // Look before allocating the key: most writes are to members that exist.
-        match map.get_mut(key) {
-            Some(slot) => Ok(Some(std::mem::replace(slot, value))),
-            None => Ok(map.insert(key, value)),
-        }
-    }
-
-    fn remove_member(&mut self, key: &str) -> Option<(usize, Self)> {
-        match self {
-            Document::Object(map) => map.swap_remove_full(key),
-            _ => None,
-        }
-    }
-
-    fn restore_member(&mut self, index: usize, key: &str, value: Self) {
-        if let Document::Object(map) = self {
-            map.restore(index, key, value);
-        }
-    }
-
-    fn items(&self) -> Option<&Vec<Self>> {
-        self.as_array()
-    }
-
-    fn items_mut(&mut self) -> Option<&mut Vec<Self>> {
-        match self {
-            Document::Array(items) => Some(items),
-            _ => None,
-        }
     }
 }

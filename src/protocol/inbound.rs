@@ -10,7 +10,40 @@ use serde_json::Value;
 
 use super::ErrorCode;
 use crate::source::Event;
-use crate::{Error, Limits};
+use crate::text::{Reader, Token};
+use crate::{Error, Limits, Update};
+
+/// The common message, an update as this crate's servers write it
+/// (`{"type":"update","topic":"quotes","seq":18,"merge":..}`), read without
+/// building its envelope: its topic, and the update read lazily, as far as
+/// its patch, on from the envelope's members read here. `None` for anything
+/// else, or anything wrong, which the client then reads with [`Head`] and
+/// [`read`], and reports.
+pub(crate) fn quick_update<'t>(text: &'t str, limits: &Limits) -> Option<(&'t str, Update)> {
+    let mut reader = Reader::new(text);
+    reader.expect(b'{').ok()?;
+    let kind = plain_string_member(&mut reader, true, "type")?;
+    let topic = plain_string_member(&mut reader, false, "topic")?;
+    if kind != "update" {
+        return None;
+    }
+    let update = limits
+        .parse_lazy(text, || Update::read_merge_from(text, reader, true, true))
+        .ok()?;
+    Some((topic, update))
+}
+
+/// The member `name`, which must come next and be a string without escapes
+/// (the envelope's own members never need any).
+fn plain_string_member<'t>(reader: &mut Reader<'t>, first: bool, name: &str) -> Option<&'t str> {
+    if reader.plain_key(first).ok()? != Some(name) {
+        return None;
+    }
+    match reader.token().ok()? {
+        Token::String(Cow::Borrowed(value)) => Some(value),
+        _ => None,
+    }
+}
 
 /// The members of a server message a client reads before it knows what the
 /// message is; the payload (`data`, `merge`, ..) is read by [`Limits`] once

@@ -15,7 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_stream::StreamMap;
 
 use super::Shared;
-use super::request::{Kind, Requests};
+use super::request::{Command, Kind, Requests};
 use crate::hub::Delivery;
 use crate::protocol::reply;
 use crate::server::subscribe::{self, Refused};
@@ -27,15 +27,7 @@ const REQUESTS: usize = 64;
 /// client whose queue is full.
 const FULL_WAIT: (Duration, Duration) = (Duration::from_millis(5), Duration::from_millis(200));
 
-/// What the socket's handlers tell its task.
-#[derive(Debug)]
-pub(super) enum Command {
-    Subscribe { topic: String, since: Option<u64> },
-    Unsubscribe { topic: String },
-    Closed(DisconnectReason),
-}
-
-pub(super) use crate::protocol::reply::Reply;
+use crate::protocol::reply::Reply;
 
 /// A topic's deliveries, then `None` once when the topic is removed.
 type Deliveries = futures::stream::BoxStream<'static, Option<crate::hub::Delivery>>;

@@ -7,13 +7,21 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::handler::{MessageHandler, Value};
-use socketioxide::socket::Socket;
+use socketioxide::socket::{DisconnectReason, Socket};
 use tokio::sync::mpsc;
 
-use super::connection::{Command, Reply};
 use crate::protocol::ErrorCode;
+use crate::protocol::reply::Reply;
 use crate::server::subscribe::Refused;
 use crate::{Error, Limits};
+
+/// What the socket's handlers tell its task.
+#[derive(Debug)]
+pub(super) enum Command {
+    Subscribe { topic: String, since: Option<u64> },
+    Unsubscribe { topic: String },
+    Closed(DisconnectReason),
+}
 
 /// A client's request, as the payload of its event.
 #[derive(Debug, Deserialize)]

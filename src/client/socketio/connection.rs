@@ -339,6 +339,14 @@ impl Connection {
                     );
                     return None;
                 };
+                if kind == "update"
+                    && let Some((of, update)) = inbound::quick_update(text, limits)
+                {
+                    if of == topic {
+                        self.outlet.deliver(Ok(Event::Update(update)));
+                    }
+                    return None;
+                }
                 let head = match serde_json::from_str::<Head>(text) {
                     Ok(head) => head,
                     Err(error) => {

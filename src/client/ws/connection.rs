@@ -4,7 +4,6 @@
 //! subscribers.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -17,7 +16,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::frame::{self, Inbound, Request};
-use super::subscription::{Delivered, Item, Outlet};
+use super::subscription::{Command, Delivered, Item, Outlet};
 use super::{Config, WsError};
 use crate::BoxError;
 use crate::source::Permanent;
@@ -30,39 +29,6 @@ const ENVELOPE_ROOM: usize = 64 * 1024;
 
 /// How long a closing handshake may take when the client closes.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// What subscriptions ask of the connection task.
-pub(super) enum Command {
-    /// Follow `topic`, sending its events to `events`.
-    Subscribe {
-        id: u64,
-        topic: String,
-        since: Option<u64>,
-        events: mpsc::Sender<Item>,
-    },
-    /// Subscription `id` is gone.
-    Unsubscribe { id: u64, topic: String },
-}
-
-impl fmt::Debug for Command {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Subscribe {
-                id, topic, since, ..
-            } => f
-                .debug_struct("Subscribe")
-                .field("id", id)
-                .field("topic", topic)
-                .field("since", since)
-                .finish_non_exhaustive(),
-            Self::Unsubscribe { id, topic } => f
-                .debug_struct("Unsubscribe")
-                .field("id", id)
-                .field("topic", topic)
-                .finish(),
-        }
-    }
-}
 
 /// A way to reach a connection task; cheap to clone.
 #[derive(Clone, Debug)]

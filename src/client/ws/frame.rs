@@ -33,8 +33,11 @@ pub(super) enum Inbound {
 /// The envelope (`type`, `topic`) is read first, so that a message that
 /// breaks a limit or the wire form is still reported on its own topic.
 pub(super) fn parse(text: &str, limits: &Limits) -> Inbound {
-    if let Some(inbound) = quick_update(text, limits) {
-        return inbound;
+    if let Some((topic, update)) = inbound::quick_update(text, limits) {
+        return Inbound::Event {
+            topic: topic.to_owned(),
+            event: Event::Update(update),
+        };
     }
     let head = match serde_json::from_str::<Head>(text) {
         Ok(head) => head,
@@ -82,27 +85,6 @@ pub(super) fn parse(text: &str, limits: &Limits) -> Inbound {
             kind: kind.to_owned(),
         },
     }
-}
-
-/// The common message, an update as this crate's servers write it
-/// (`{"type":"update","topic":"quotes","seq":18,"merge":..}`), read without
-/// building its envelope: the update is read lazily, as far as its patch,
-/// on from the envelope's members read here.
-/// `None` for anything else, or anything wrong, which [`parse`] then reads
-/// in full and reports.
-fn quick_update(text: &str, limits: &Limits) -> Option<Inbound> {
-    let mut reader = crate::patch::Reader::new(text);
-    reader.expect(b'{').ok()?;
-    let kind = reader.string_member(true, "type").ok()?;
-    let topic = reader.string_member(false, "topic").ok()?;
-    if kind != "update" {
-        return None;
-    }
-    let update = limits.parse_envelope_update_lazy(text, reader).ok()?;
-    Some(Inbound::Event {
-        topic: topic.to_owned(),
-        event: Event::Update(update),
-    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tokio::sync::mpsc;
 
-use super::connection::Command;
 use crate::BoxError;
 use crate::source::Event;
 
@@ -203,6 +202,39 @@ impl Drop for Unsubscribe {
             id: self.id,
             topic: std::mem::take(&mut self.topic),
         });
+    }
+}
+
+/// What subscriptions ask of the connection task.
+pub(super) enum Command {
+    /// Follow `topic`, sending its events to `events`.
+    Subscribe {
+        id: u64,
+        topic: String,
+        since: Option<u64>,
+        events: mpsc::Sender<Item>,
+    },
+    /// Subscription `id` is gone.
+    Unsubscribe { id: u64, topic: String },
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Subscribe {
+                id, topic, since, ..
+            } => f
+                .debug_struct("Subscribe")
+                .field("id", id)
+                .field("topic", topic)
+                .field("since", since)
+                .finish_non_exhaustive(),
+            Self::Unsubscribe { id, topic } => f
+                .debug_struct("Unsubscribe")
+                .field("id", id)
+                .field("topic", topic)
+                .finish(),
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! [`Reader`]: JSON text read token by token, strictly, for the common case.
 //!
-//! Both readings of a [`MergeText`] go through it: the check before the first
-//! write and the merge itself, so they agree on what the text says. It gives up
+//! Both readings of a merge patch kept as text go through it: the check
+//! before the first write and the merge itself, so they agree on what the
+//! text says. It gives up
 //! ([`GiveUp`]) on anything it is not sure of, and the caller asks `serde_json`,
 //! which accepts the text or says precisely what is wrong with it.
 
@@ -12,7 +13,6 @@ use std::borrow::Cow;
 use serde_json::Number;
 
 use self::digits::Digits;
-use super::merge_text::MergeText;
 
 /// Why the reader gave up. Never shown: the caller then reads the text with
 /// `serde_json`, which either accepts it or says precisely what is wrong.
@@ -88,20 +88,19 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The value the reader is at, to be read when it is applied, as the
-    /// patch of the update message the reader reads.
-    pub(crate) fn defer_value(&mut self) -> MergeText {
+    /// Where the value the reader is at starts, past any whitespace: it is
+    /// left unread, for the caller to read later.
+    pub(crate) fn value_start(&mut self) -> usize {
         self.whitespace();
-        MergeText::in_update(self.text, self.at)
+        self.at
     }
 
-    /// Reads one value through, checking it, and keeps it as a
-    /// [`MergeText`] of its own text.
-    pub(crate) fn keep_value(&mut self) -> Result<MergeText, GiveUp> {
+    /// Reads one value through, checking it: the span of its text.
+    pub(crate) fn checked_value(&mut self) -> Result<std::ops::Range<usize>, GiveUp> {
         self.whitespace();
         let start = self.at;
         self.check_value(0)?;
-        Ok(MergeText::checked(&self.text[start..self.at]))
+        Ok(start..self.at)
     }
 
     /// Reads one value through, checking it without building anything; how
@@ -130,27 +129,13 @@ impl<'a> Reader<'a> {
     /// Checks the members of an object up to its closing `}`, the object
     /// sitting at nesting `depth` (1 for the outermost), `first` if none of
     /// its members has been read yet; how deep it nests.
-    pub(super) fn check_members(&mut self, depth: usize, mut first: bool) -> Result<usize, GiveUp> {
+    pub(crate) fn check_members(&mut self, depth: usize, mut first: bool) -> Result<usize, GiveUp> {
         let mut deepest = depth;
         while self.next_member(first)?.is_some() {
             first = false;
             deepest = deepest.max(self.check_value(depth)?);
         }
         Ok(deepest)
-    }
-
-    /// Checks what follows an update's `merge`: other members, none of them
-    /// one the update has had (`seq`, `merge`), may not have beside it
-    /// (`patch`, `replace`), or may have had (the envelope's `type` and
-    /// `topic`: `serde_json` decides those), up to the closing `}`.
-    pub(super) fn check_update_rest(&mut self) -> Result<(), GiveUp> {
-        while let Some(key) = self.plain_key(false)? {
-            if crate::update::MEMBERS.contains(&key) {
-                return Err(GiveUp);
-            }
-            self.skip_value()?;
-        }
-        Ok(())
     }
 
     /// The nesting inside a container that sits at `depth`, unless that is
@@ -328,21 +313,6 @@ impl<'a> Reader<'a> {
         self.at = end + 1;
         self.expect(b':')?;
         Ok(Some(&self.text[start..end]))
-    }
-
-    /// Reads the member `name` of an envelope, which must come next and be
-    /// a string without escapes, and gives its value.
-    #[cfg(feature = "ws")]
-    pub(crate) fn string_member(&mut self, first: bool, name: &str) -> Result<&'a str, GiveUp> {
-        if self.plain_key(first)? != Some(name) {
-            return Err(GiveUp);
-        }
-        self.expect(b'"')?;
-        let start = self.at;
-        if self.scan_string()? {
-            return Err(GiveUp);
-        }
-        Ok(&self.text[start..self.at - 1])
     }
 
     #[inline]
@@ -524,18 +494,18 @@ fn arbitrary_precision() -> bool {
     })
 }
 
-/// `text` read whole as one checked patch, for tests.
-#[cfg(test)]
-pub(crate) fn read(text: &str) -> Option<MergeText> {
-    let mut reader = Reader::new(text);
-    let patch = reader.keep_value().ok()?;
-    reader.at_end().then_some(patch)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    /// `text` read whole as one checked value: its text, and how deep it nests.
+    fn read(text: &str) -> Option<(&str, usize)> {
+        let mut reader = Reader::new(text);
+        let span = reader.checked_value().ok()?;
+        let depth = Reader::new(&text[span.clone()]).check_value(0).ok()?;
+        reader.at_end().then_some((&text[span], depth))
+    }
 
     #[test]
     fn reads_what_serde_json_reads() {
@@ -551,9 +521,13 @@ mod tests {
             "null",
         ] {
             let expected: Value = serde_json::from_str(text).unwrap();
-            let patch = read(text).unwrap_or_else(|| panic!("gave up on {text}"));
-            assert_eq!(patch.to_value().unwrap(), expected, "{text}");
-            assert_eq!(patch.text_len(), text.trim().len(), "{text}");
+            let (span, _) = read(text).unwrap_or_else(|| panic!("gave up on {text}"));
+            assert_eq!(
+                serde_json::from_str::<Value>(span).unwrap(),
+                expected,
+                "{text}"
+            );
+            assert_eq!(span, text.trim(), "{text}");
         }
     }
 
@@ -692,6 +666,6 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(DEEPEST + 1), "]".repeat(DEEPEST + 1));
         assert!(read(&deep).is_none());
         let fine = format!("{}{}", "[".repeat(DEEPEST), "]".repeat(DEEPEST));
-        assert_eq!(read(&fine).unwrap().depth(), DEEPEST);
+        assert_eq!(read(&fine).unwrap().1, DEEPEST);
     }
 }

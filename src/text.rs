@@ -1,0 +1,11 @@
+//! JSON text read without building values: the one text layer under every
+//! reader of wire messages (updates, envelopes, patches kept as text).
+//!
+//! It knows JSON and nothing of the protocol or of patches: it gives spans
+//! and tokens of the text, and the callers decide what they mean.
+
+mod depth;
+mod reader;
+
+pub(crate) use depth::text_depth;
+pub(crate) use reader::{GiveUp, Reader, Token};
