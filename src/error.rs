@@ -52,6 +52,12 @@ pub enum Error {
         max: usize,
     },
 
+    /// A value given to a [`Hub`](crate::Hub) to publish does not serialize
+    /// to JSON (a map with keys that are not strings, a `Serialize` impl that
+    /// fails); nothing was published.
+    #[error("the value does not serialize to JSON: {0}")]
+    Encode(#[source] serde_json::Error),
+
     /// A JSON Patch (RFC 6902) could not be applied; the target was left unchanged.
     #[error("patch does not apply: {0}")]
     Apply(#[source] crate::patch::ApplyError),

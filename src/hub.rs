@@ -14,6 +14,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use frame::Frame;
@@ -302,9 +304,14 @@ impl Hub {
     /// Returns the topic's version: for a new topic, 0 (or what
     /// [`Builder::first_version`] or [`Builder::versions_from_clock`] says).
     ///
+    /// `value` is anything that serializes to JSON: a `#[derive(Serialize)]`
+    /// type, a reference to one, or a `serde_json::Value` (which is copied
+    /// once on its way in, as a typed value is serialized once).
+    ///
     /// # Errors
     ///
-    /// [`Error::TooDeep`] when `value` nests deeper than the limits allow;
+    /// [`Error::Encode`] when `value` does not serialize to JSON;
+    /// [`Error::TooDeep`] when it nests deeper than the limits allow;
     /// [`Error::TooLarge`] when the update would be larger. The topic is
     /// unchanged.
     ///
@@ -313,13 +320,21 @@ impl Hub {
     /// ```
     /// # use live_resource::Hub;
     /// # use serde_json::json;
+    /// #[derive(serde::Serialize)]
+    /// struct Job { done: u32, total: u32 }
+    ///
     /// let hub = Hub::new();
+    /// assert_eq!(hub.set("jobs/42", Job { done: 0, total: 100 })?, 0);
+    /// assert_eq!(hub.set("jobs/42", &Job { done: 10, total: 100 })?, 1);
+    /// assert_eq!(hub.snapshot("jobs/42").unwrap().data, json!({"done": 10, "total": 100}));
+    ///
     /// assert_eq!(hub.set("quotes", json!({"AAPL": 189.5}))?, 0);
     /// assert_eq!(hub.set("quotes", json!({"AAPL": 190.0}))?, 1);
     /// assert_eq!(hub.set("quotes", json!({"AAPL": 190.0}))?, 1, "no change, no update");
     /// # Ok::<(), live_resource::Error>(())
     /// ```
-    pub fn set(&self, topic: &str, value: Value) -> Result<u64, Error> {
+    pub fn set(&self, topic: &str, value: impl Serialize) -> Result<u64, Error> {
+        let value = to_json(value)?;
         let limits = &self.inner.config.limits;
         if let Ok(existing) = self.topic(topic) {
             return existing.set(value, limits, &self.inner.counters);
@@ -346,9 +361,17 @@ impl Hub {
     /// Applies an RFC 7396 merge patch to `topic` and publishes it as it is.
     /// Returns the topic's version.
     ///
+    /// `patch` is anything that serializes to a JSON object of the members
+    /// to change: a `serde_json::Value`, or a typed patch (a struct whose
+    /// fields are the members, `None` skipped with
+    /// `#[serde(skip_serializing_if = "Option::is_none")]`). A `Value` is
+    /// copied once on its way in; [`Hub::publish`] with a
+    /// [`Patch::Merge`] takes one as it is.
+    ///
     /// # Errors
     ///
-    /// [`Error::UnknownTopic`], [`Error::TooDeep`], [`Error::TooLarge`].
+    /// [`Error::UnknownTopic`], [`Error::Encode`], [`Error::TooDeep`],
+    /// [`Error::TooLarge`].
     ///
     /// # Examples
     ///
@@ -364,8 +387,23 @@ impl Hub {
     /// );
     /// # Ok::<(), live_resource::Error>(())
     /// ```
-    pub fn merge(&self, topic: &str, patch: Value) -> Result<u64, Error> {
-        self.publish(topic, Patch::Merge(patch))
+    ///
+    /// A typed patch:
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// #[derive(serde::Serialize)]
+    /// struct Progress { done: u32 }
+    ///
+    /// let hub = Hub::new();
+    /// hub.set("jobs/42", json!({"done": 0, "total": 100}))?;
+    /// hub.merge("jobs/42", Progress { done: 40 })?;
+    /// assert_eq!(hub.snapshot("jobs/42").unwrap().data, json!({"done": 40, "total": 100}));
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn merge(&self, topic: &str, patch: impl Serialize) -> Result<u64, Error> {
+        self.publish(topic, Patch::Merge(to_json(patch)?))
     }
 
     /// Applies any [`Patch`] to `topic` and publishes it as it is, unless it
@@ -433,6 +471,41 @@ impl Hub {
     pub fn update(&self, topic: &str, change: impl FnOnce(&mut Value)) -> Result<u64, Error> {
         self.topic(topic)?
             .update(change, &self.inner.config.limits, &self.inner.counters)
+    }
+
+    /// [`Hub::update`], typed: reads `topic`'s value as a `T`, changes it
+    /// with `change`, and publishes the difference. Publishers of the topic
+    /// wait meanwhile, so no change falls in between the read and the write.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTopic`]; [`Error::Decode`] when the value does not
+    /// decode into `T` (then `change` is not called); [`Error::Encode`],
+    /// [`Error::TooDeep`], [`Error::TooLarge`]. On error nothing is published.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Job { done: u32, total: u32 }
+    ///
+    /// let hub = Hub::new();
+    /// hub.set("jobs/1", Job { done: 0, total: 100 })?;
+    /// hub.update_as("jobs/1", |job: &mut Job| job.done += 10)?;
+    /// assert_eq!(hub.snapshot("jobs/1").unwrap().data, json!({"done": 10, "total": 100}));
+    ///
+    /// let wrong = hub.update_as("jobs/1", |name: &mut String| name.push('!'));
+    /// assert!(matches!(wrong, Err(live_resource::Error::Decode { .. })));
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn update_as<T>(&self, topic: &str, change: impl FnOnce(&mut T)) -> Result<u64, Error>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        self.topic(topic)?
+            .update_as(change, &self.inner.config.limits, &self.inner.counters)
     }
 
     /// The current value and version of `topic` (a clone of the value), or
@@ -634,4 +707,9 @@ impl fmt::Debug for Hub {
             .field("config", &self.inner.config)
             .finish()
     }
+}
+
+/// `value` as JSON: a typed value serialized, a `Value` copied.
+fn to_json(value: impl Serialize) -> Result<Value, Error> {
+    serde_json::to_value(value).map_err(Error::Encode)
 }

@@ -125,6 +125,27 @@ impl Topic {
         self.replace_locked(&mut state, next, limits, counters)
     }
 
+    /// Reads the value as a `T`, calls `change` on it, and publishes the
+    /// difference, all under the topic's lock.
+    pub(super) fn update_as<T>(
+        &self,
+        change: impl FnOnce(&mut T),
+        limits: &Limits,
+        counters: &Counters,
+    ) -> Result<u64, Error>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let mut state = self.lock();
+        let mut typed = T::deserialize(&state.value).map_err(|source| Error::Decode {
+            version: Some(state.version),
+            source,
+        })?;
+        change(&mut typed);
+        let next = serde_json::to_value(&typed).map_err(Error::Encode)?;
+        self.replace_locked(&mut state, next, limits, counters)
+    }
+
     /// Makes `value` the topic's value, publishing the difference.
     pub(super) fn set(
         &self,
