@@ -40,7 +40,7 @@ async fn main() -> live_resource::Result<()> {
         .iter()
         .map(|(symbol, price)| (symbol.to_string(), json!({"price": price, "change": 0.0})))
         .collect();
-    hub.set("quotes", board.into())?;
+    hub.set("quotes", &board)?;
 
     // The producers: the job generates records in batches, the market ticks.
     let producer = hub.clone();
