@@ -39,7 +39,7 @@ pub(crate) fn start(hub: &Hub) {
         .iter()
         .map(|(symbol, price)| (symbol.to_string(), json!({"price": price, "change": 0.0})))
         .collect();
-    hub.set("quotes", quotes.into()).expect("a fresh topic");
+    hub.set("quotes", &quotes).expect("a fresh topic");
     hub.set(
         "activity",
         json!({"online": 0, "sessions": {"web": 0, "mobile": 0}}),
