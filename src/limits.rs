@@ -133,9 +133,7 @@ impl Limits {
     pub fn check_patch(&self, patch: &crate::Patch) -> Result<(), Error> {
         // A text checked when it was read, or shorter than the bound, is not
         // read again here: this runs for every update applied.
-        if let crate::Patch::MergeText(text) = patch
-            && text.known_within(self.max_depth)
-        {
+        if matches!(patch, crate::Patch::MergeText(text) if text.known_within(self.max_depth)) {
             return Ok(());
         }
         if patch.depth() > self.max_depth {

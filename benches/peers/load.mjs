@@ -1,7 +1,7 @@
 // The Node.js load generator, as a Node app would subscribe: socket.io-client
 // 4.8 (websocket transport only) against a Socket.IO server, or the `ws`
 // package speaking live-resource's WebSocket protocol. Same phases and the
-// same JSON report as `fanout load` (examples/fanout.rs): start the server
+// same JSON report as `fanout load` (benches/peers/fanout.rs): start the server
 // command, connect K subscribers to `quotes`, read the server's resident
 // memory before and after, a burst of M updates (deliveries per second),
 // then P updates one every X ms (publish-to-receipt latency), the server's

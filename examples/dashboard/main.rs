@@ -4,9 +4,9 @@
 //! by a browser page at `/`.
 //!
 //! ```sh
-//! cargo run --example dashboard                 # server, publishers and Rust clients
-//! cargo run --example dashboard -- --serve-only # just the server: open http://127.0.0.1:7878/
-//! cargo run --example dashboard -- --addr 127.0.0.1:9000 --for 10
+//! cargo run --all-features --example dashboard                 # server, publishers and Rust clients
+//! cargo run --all-features --example dashboard -- --serve-only # just the server: open http://127.0.0.1:7878/
+//! cargo run --all-features --example dashboard -- --addr 127.0.0.1:9000 --for 10
 //! ```
 //!
 //! The first line printed is `listening on http://ADDR`. With the `socketio`

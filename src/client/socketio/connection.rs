@@ -339,9 +339,10 @@ impl Connection {
                     );
                     return None;
                 };
-                if kind == "update"
-                    && let Some((of, update)) = inbound::quick_update(text, limits)
-                {
+                let quick = (kind == "update")
+                    .then(|| inbound::quick_update(text, limits))
+                    .flatten();
+                if let Some((of, update)) = quick {
                     if of == topic {
                         self.outlet.deliver(Ok(Event::Update(update)));
                     }
