@@ -28,7 +28,7 @@
 //!     One JSON line.
 //! ```
 
-#[path = "../benches/support/mod.rs"]
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::borrow::Cow;
