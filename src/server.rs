@@ -46,6 +46,7 @@ mod authorize;
 mod config;
 mod listing;
 mod origin;
+mod serve;
 mod snapshot;
 mod sse;
 mod stats;
@@ -61,6 +62,7 @@ use axum::routing::get;
 
 pub use authorize::{Authorize, Denied};
 pub use config::Config;
+pub use serve::{Serve, serve};
 use stats::Stats;
 
 use crate::Hub;

@@ -1,0 +1,282 @@
+//! [`serve`]: the accept loop a server exposed to the internet needs, with
+//! the bounds `axum::serve` does not set.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+/// Serves `app` on `listener`, with a bound on the time a client may take to
+/// send its request head, a bound on open connections, and an optional
+/// graceful shutdown.
+///
+/// `axum::serve` sets neither bound: a client that trickles its headers one
+/// byte at a time holds a connection as long as it likes, and nothing stops
+/// a crowd of such clients from holding every file descriptor. Here:
+///
+/// | bound | default | what happens past it |
+/// | --- | --- | --- |
+/// | [`header_read_timeout`](Serve::header_read_timeout) | 10 s | the connection is closed |
+/// | [`max_connections`](Serve::max_connections) | 10,000 | new connections wait in the listen backlog until one closes |
+/// | [`shutdown_timeout`](Serve::shutdown_timeout) | 10 s | connections still open after a graceful shutdown are dropped |
+///
+/// A connection counts for as long as its socket is open, WebSocket
+/// connections included (the limit holds after the upgrade too). HTTP/1.1
+/// only, which every live route speaks (WebSocket over HTTP/2 is not served).
+///
+/// # Errors
+///
+/// None today: the `io::Result` is there so that `serve(..).await?` reads
+/// as `axum::serve` does. Accept errors are logged and the loop goes on, at
+/// once for those about one connection (it went away), after a pause for the
+/// others (the process is out of file descriptors).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use live_resource::Hub;
+/// use live_resource::server::{self, Config};
+///
+/// # #[tokio::main]
+/// # async fn main() -> std::io::Result<()> {
+/// let hub = Hub::builder().versions_from_clock().build();
+/// let app = server::router_with(hub, Config::default());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// server::serve(listener, app)
+///     .max_connections(20_000)
+///     .header_read_timeout(Duration::from_secs(5))
+///     .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.ok(); })
+///     .await
+/// # }
+/// ```
+pub fn serve(listener: TcpListener, app: Router) -> Serve {
+    Serve {
+        listener,
+        app,
+        header_read_timeout: Duration::from_secs(10),
+        max_connections: 10_000,
+        shutdown_timeout: Duration::from_secs(10),
+        shutdown: None,
+    }
+}
+
+/// The server [`serve`] builds: set its bounds, then `.await` it.
+#[must_use = "a server does nothing until it is awaited"]
+pub struct Serve {
+    listener: TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+    max_connections: usize,
+    shutdown_timeout: Duration,
+    shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Serve {
+    /// How long a client may take to send a request's head, from the first
+    /// byte of it (or from connecting) to the blank line that ends it
+    /// (default 10 s).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How many connections may be open at once (default 10,000). Past it,
+    /// new connections are not accepted until one closes.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
+    /// Stops accepting when `signal` completes, asks every open HTTP
+    /// connection to finish its request and close, and ends once they have,
+    /// or after [`shutdown_timeout`](Serve::shutdown_timeout).
+    pub fn with_graceful_shutdown(
+        mut self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        self.shutdown = Some(Box::pin(signal));
+        self
+    }
+
+    /// How long a graceful shutdown waits for open connections (default
+    /// 10 s): live streams (SSE, WebSocket) never finish on their own, and
+    /// are dropped then.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    async fn run(self) -> io::Result<()> {
+        let Self {
+            listener,
+            app,
+            header_read_timeout,
+            max_connections,
+            shutdown_timeout,
+            shutdown,
+        } = self;
+        let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
+        let slots = Arc::new(Semaphore::new(max_connections));
+        let (stop, stopping) = watch::channel(false);
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout);
+        loop {
+            // A slot first: past the limit, connections wait in the backlog.
+            let slot = tokio::select! {
+                slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) if is_per_connection(&error) => {
+                        tracing::debug!(%error, "accept failed");
+                        continue;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed: pausing");
+                        tokio::time::sleep(ACCEPT_PAUSE).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let io = TokioIo::new(Counted {
+                stream,
+                _slot: slot,
+            });
+            let service = TowerToHyperService::new(app.clone());
+            let connection = http.serve_connection(io, service).with_upgrades();
+            let mut stopping = stopping.clone();
+            tokio::spawn(async move {
+                let mut connection = std::pin::pin!(connection);
+                let stop = async move {
+                    // The guard `wait_for` gives is dropped here, not held
+                    // across the rest of the connection.
+                    let _ = stopping.wait_for(|stop| *stop).await.map(drop);
+                };
+                let result = tokio::select! {
+                    result = connection.as_mut() => result,
+                    () = stop => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                };
+                if let Err(error) = result {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        let _ = stop.send(true);
+        // Every slot back means every connection (and upgraded socket) closed.
+        let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+        let drained = tokio::time::timeout(shutdown_timeout, slots.acquire_many(all)).await;
+        if drained.is_err() {
+            tracing::info!(
+                open = max_connections - slots.available_permits(),
+                "shutdown timed out: dropping the connections still open"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl IntoFuture for Serve {
+    type Output = io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+impl fmt::Debug for Serve {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Serve")
+            .field("local_addr", &self.listener.local_addr().ok())
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("graceful_shutdown", &self.shutdown.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long the loop pauses after an accept error that is not about one
+/// connection, such as running out of file descriptors: retrying at once
+/// would only spin.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether an `accept` error is about the one connection being accepted
+/// (it went away before it was accepted): the loop goes on at once.
+fn is_per_connection(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+    )
+}
+
+/// A client's socket that holds a connection slot until it is dropped, which
+/// for a WebSocket is when the upgraded connection ends.
+struct Counted {
+    stream: TcpStream,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
