@@ -2,7 +2,8 @@
 //! packages, running a script with a bounded life, reading what it prints,
 //! and a TCP proxy whose connections the test can cut.
 //!
-//! Included by `tests/socketio_server.rs` and `tests/socketio_client.rs`.
+//! Declared once in each test binary with Socket.IO tests (`tests/clients/`,
+//! `tests/server/`) as `#[path = "../node/peer.rs"] mod peer;`.
 #![allow(dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;

@@ -1,8 +1,25 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: each test binary (`core`,
+//! `clients`, `server`, `network`) declares this module once, as
+//! `#[path = "../support/mod.rs"] mod support;`, and its test modules use
+//! `crate::support::...`.
+//!
+//! Each binary uses a part of the helpers, and under fewer features a smaller
+//! part; hence the `#[allow(dead_code)]` on the modules.
 
-// Each test crate uses a part of these.
 #[allow(dead_code)]
 pub(crate) mod arbitrary;
+#[cfg(feature = "server")]
+#[allow(dead_code)]
+pub(crate) mod fake_server;
+#[allow(dead_code)]
+pub(crate) mod follower;
+#[allow(dead_code)]
+pub(crate) mod scripted;
+#[cfg(feature = "server")]
+#[allow(dead_code)]
+pub(crate) mod served;
+#[allow(dead_code)]
+pub(crate) mod splice;
 
 use std::path::PathBuf;
 

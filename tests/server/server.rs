@@ -1,6 +1,5 @@
 //! The axum server over real loopback connections: snapshots, SSE and
 //! WebSocket, and every kind of bad request.
-#![cfg(all(feature = "server", feature = "http", feature = "ws"))]
 
 use std::net::SocketAddr;
 use std::time::Duration;

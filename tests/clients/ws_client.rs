@@ -2,10 +2,6 @@
 //! server the tests script frame by frame (routing, bad messages, refusals,
 //! dropped connections, slow consumers, one connection for many topics), and
 //! against the crate's own server (convergence, a restart that loses nothing).
-#![cfg(all(feature = "ws", feature = "server"))]
-
-#[path = "support/follower.rs"]
-mod follower;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
-use follower::{Follower, Seen};
+use crate::support::follower::{Follower, Seen};
 
 /// How long any one step may take before the test fails.
 const STEP: Duration = Duration::from_secs(10);

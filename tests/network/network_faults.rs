@@ -22,10 +22,6 @@
 //!
 //! The seed is printed; set `LIVE_RESOURCE_FAULT_SEED` (decimal or `0x` hex)
 //! to replay a schedule.
-#![cfg(all(feature = "server", feature = "ws", feature = "sse"))]
-
-#[path = "support/splice.rs"]
-mod splice;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -45,7 +41,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use splice::splice;
+use crate::support::splice::splice;
 
 const TOPIC: &str = "ticks";
 

@@ -6,10 +6,6 @@
 //! the last state stays, the error is reported, and the resource waits for
 //! the next patch (no reconnect, no new snapshot: the JSON is still the
 //! server's).
-#![cfg(all(feature = "server", feature = "ws", feature = "sse"))]
-
-#[path = "support/served.rs"]
-mod served;
 
 use std::time::Duration;
 
@@ -20,7 +16,7 @@ use live_resource::{Backoff, Error, Hub, LiveResource};
 use serde::Deserialize;
 use serde_json::json;
 
-use served::serve;
+use crate::support::served::serve;
 
 const STEP: Duration = Duration::from_secs(10);
 

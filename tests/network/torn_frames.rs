@@ -16,10 +16,6 @@
 //! - losses past the server's replay ring end in a new snapshot;
 //! - a frame or event torn by a dying connection is never applied, in whole
 //!   or in part: the resource reconnects and resumes from the last whole one.
-#![cfg(all(feature = "server", feature = "ws", feature = "sse"))]
-
-#[path = "support/splice.rs"]
-mod splice;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -39,7 +35,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use splice::splice;
+use crate::support::splice::splice;
 
 const TOPIC: &str = "ticks";
 

@@ -11,10 +11,6 @@
 //! The other side of silence is a client that stops reading: the crate's own
 //! server must then tell a stalled SSE reader to resync when it reads again,
 //! and never skip a `seq` silently.
-#![cfg(all(feature = "ws", feature = "sse", feature = "server"))]
-
-#[path = "support/follower.rs"]
-mod follower;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,7 +31,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use follower::Follower;
+use crate::support::follower::Follower;
 
 /// How long any one step may take before the test fails.
 const STEP: Duration = Duration::from_secs(10);

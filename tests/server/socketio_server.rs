@@ -7,10 +7,6 @@
 //! The Node tests need `node` and `npm ci --prefix tests/node`: without
 //! them they are skipped with a reason, and with
 //! `LIVE_RESOURCE_REQUIRE_PEERS=1` (as in CI) they fail.
-#![cfg(all(feature = "socketio", feature = "socketio-client"))]
-
-#[path = "node/peer.rs"]
-mod peer;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,9 +18,10 @@ use live_resource::socketio::Handle;
 use live_resource::socketio::socketioxide::socket::Sid;
 use live_resource::source::{Event, Permanent, UpdateSource};
 use live_resource::{Backoff, Hub, LiveResource, Status};
-use peer::{Node, Peers, Proxy, STEP, peers};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+
+use crate::peer::{Node, Peers, Proxy, STEP, peers};
 
 async fn within<F: Future>(future: F) -> F::Output {
     tokio::time::timeout(STEP, future)
