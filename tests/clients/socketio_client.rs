@@ -17,17 +17,18 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
+use live_resource::LiveResource;
 use live_resource::client::http::HttpSnapshot;
 use live_resource::client::socketio::SocketIoClient;
 use live_resource::source::Source;
-use live_resource::{Backoff, LiveResource};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::peer::{self, Node, STEP, peers};
+use crate::peer::{self, Node, peers};
 use crate::support::follower::{self, Seen};
+use crate::support::{STEP, fast_backoff};
 
 /// The gateway's resource, typed.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -38,12 +39,6 @@ struct Stats {
 
 fn stats(value: &Value) -> Stats {
     serde_json::from_value(value.clone()).unwrap()
-}
-
-fn fast_backoff() -> Backoff {
-    Backoff::default()
-        .initial(Duration::from_millis(20))
-        .max(Duration::from_millis(200))
 }
 
 /// A resource followed in a task of its own, as an application would, so

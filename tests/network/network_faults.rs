@@ -33,7 +33,7 @@ use futures::StreamExt;
 use live_resource::client::sse::SseSource;
 use live_resource::client::ws::WsClient;
 use live_resource::server::Config;
-use live_resource::{Backoff, Document, Error, Hub, LiveResource};
+use live_resource::{Document, Error, Hub, LiveResource};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -41,6 +41,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::support::fast_backoff;
 use crate::support::splice::splice;
 
 const TOPIC: &str = "ticks";
@@ -318,13 +319,6 @@ async fn follow(
     followed.version = resource.version();
     followed.json = resource.json().map(Document::to_value);
     followed
-}
-
-fn fast_backoff() -> Backoff {
-    Backoff::default()
-        .initial(Duration::from_millis(20))
-        .max(Duration::from_millis(150))
-        .healthy_after(Duration::from_millis(500))
 }
 
 fn ws_resource(client: &WsClient) -> LiveResource<Value> {

@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -19,8 +18,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// How long one step may take before the test fails.
-pub const STEP: Duration = Duration::from_secs(15);
+use crate::support::STEP;
 
 /// How long a Node peer may live, whatever happens to the test.
 const LIFETIME_MS: &str = "90000";

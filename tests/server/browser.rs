@@ -17,6 +17,8 @@ use live_resource::Hub;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::support::served::serve_app;
+
 fn find_chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     ["chromium", "chromium-browser", "google-chrome"]
@@ -99,9 +101,7 @@ async fn the_dashboard_page_shows_prices_and_progress_changing() {
         "/",
         get(|| async { Html(include_str!("../../examples/dashboard/page.html")) }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve_app(app).await;
 
     let profile =
         std::env::temp_dir().join(format!("live-resource-chromium-{}", std::process::id()));
