@@ -42,6 +42,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::support::fast_backoff;
+use crate::support::rng::Rng;
 use crate::support::splice::splice;
 
 const TOPIC: &str = "ticks";
@@ -73,29 +74,6 @@ const CONVERGE_WITHIN: Duration = Duration::from_secs(15);
 
 /// The seed when `LIVE_RESOURCE_FAULT_SEED` is not set.
 const DEFAULT_SEED: u64 = 0x6e65_7466_6175_6c74;
-
-/// A small deterministic generator (xorshift64*): no dependency, and a seed
-/// replays the schedule.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        // Zero is xorshift's one fixed point.
-        Self(seed | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-
-    /// A duration in `[low, high)` milliseconds.
-    fn millis(&mut self, (low, high): (u64, u64)) -> Duration {
-        Duration::from_millis(low + self.below(high - low))
-    }
-}
 
 fn seed() -> u64 {
     let Ok(text) = std::env::var("LIVE_RESOURCE_FAULT_SEED") else {
