@@ -2,14 +2,14 @@
 //! packages, running a script with a bounded life, reading what it prints,
 //! and a TCP proxy whose connections the test can cut.
 //!
-//! Included by `tests/socketio_server.rs` and `tests/socketio_client.rs`.
+//! Declared once in each test binary with Socket.IO tests (`tests/clients/`,
+//! `tests/server/`) as `#[path = "../node/peer.rs"] mod peer;`.
 #![allow(dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -18,8 +18,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// How long one step may take before the test fails.
-pub const STEP: Duration = Duration::from_secs(15);
+use crate::support::STEP;
 
 /// How long a Node peer may live, whatever happens to the test.
 const LIFETIME_MS: &str = "90000";

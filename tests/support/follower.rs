@@ -2,8 +2,6 @@
 //! silence, reconnects and resumes while the test plays the server; the test
 //! reads what it yielded, each item with the resource's version and JSON
 //! state right after it.
-// Each test crate uses a part of it.
-#![allow(dead_code)]
 
 use std::time::Duration;
 

@@ -1,12 +1,64 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: each test binary (`core`,
+//! `clients`, `server`, `network`) declares this module once, as
+//! `#[path = "../support/mod.rs"] mod support;`, and its test modules use
+//! `crate::support::...`.
+//!
+//! Each binary uses a part of the helpers, and under fewer features a smaller
+//! part; hence the `#[allow(dead_code)]` on the modules.
 
-// Each test crate uses a part of these.
 #[allow(dead_code)]
 pub(crate) mod arbitrary;
+#[cfg(feature = "server")]
+#[allow(dead_code)]
+pub(crate) mod fake_server;
+#[allow(dead_code)]
+pub(crate) mod follower;
+#[allow(dead_code)]
+pub(crate) mod rng;
+#[allow(dead_code)]
+pub(crate) mod scripted;
+#[cfg(feature = "server")]
+#[allow(dead_code)]
+pub(crate) mod served;
+#[allow(dead_code)]
+pub(crate) mod splice;
 
+use std::panic::Location;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use live_resource::Backoff;
 use serde::de::DeserializeOwned;
+
+/// How long one step of a test over real connections (or with a Node peer)
+/// may take before the test fails.
+#[allow(dead_code)] // Not every test binary talks over connections.
+pub(crate) const STEP: Duration = Duration::from_secs(15);
+
+/// Awaits `future`, failing the test, with the caller's line, if it takes
+/// longer than [`STEP`].
+#[allow(dead_code)] // Not every test binary talks over connections.
+#[track_caller]
+pub(crate) fn within<F: Future>(future: F) -> impl Future<Output = F::Output> {
+    let caller = Location::caller();
+    async move {
+        tokio::time::timeout(STEP, future)
+            .await
+            .unwrap_or_else(|_| panic!("the step at {caller} took more than {STEP:?}"))
+    }
+}
+
+/// The backoff of a resource over real connections in a test: retries within
+/// 20 to 100 ms instead of seconds, and delays that start over after half a
+/// second of health, so that many cuts in a row do not keep them at the
+/// longest.
+#[allow(dead_code)] // Not every test binary reconnects.
+pub(crate) fn fast_backoff() -> Backoff {
+    Backoff::default()
+        .initial(Duration::from_millis(20))
+        .max(Duration::from_millis(100))
+        .healthy_after(Duration::from_millis(500))
+}
 
 /// Reads the spec vectors in `tests/data/{name}`.
 ///

@@ -1,9 +1,6 @@
 //! A source the test drives by hand: each subscription is a channel the test
 //! sends events into, each snapshot is one the test hands over.
 
-// Each test crate that includes this file uses a part of it.
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -16,17 +16,7 @@ use live_resource::{BoxError, Hub, LiveResource, Patch, Snapshot};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-/// A small deterministic generator (xorshift64*), one per run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
+use crate::support::rng::Rng;
 
 /// How many faults a run may inject, shared by every connection, so that the
 /// run ends; and the randomness that picks them.
@@ -234,7 +224,7 @@ fn run(seed: u64, rate: u64, includes_snapshot: bool, changes: Vec<Change>) {
         let history: History = Arc::new(Mutex::new(vec![hub.snapshot("t").unwrap().data]));
         let last = Arc::new(Mutex::new(None));
         let faults = Arc::new(Mutex::new(Faults {
-            rng: Rng(seed | 1),
+            rng: Rng::new(seed),
             budget: 40,
             rate,
         }));

@@ -8,17 +8,15 @@
 //! Every test drives a [`scripted`] source by hand in paused tokio time, so
 //! backoffs pass at once and every delay is measured exactly.
 
-#[path = "support/scripted.rs"]
-mod scripted;
-
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use live_resource::source::Event;
 use live_resource::{Backoff, Document, Error, LiveResource, Patch, Snapshot, Status, Update};
-use scripted::{Control, live_at, next_error, next_state, scripted, update};
 use serde_json::{Value, json};
 use tokio::time::Instant;
+
+use crate::support::scripted::{Control, live_at, next_error, next_state, scripted, update};
 
 /// Paused time rounds each timer up to the next millisecond: a measured
 /// wait may be this much longer than the delay that was asked for.

@@ -1,6 +1,5 @@
 //! The axum server over real loopback connections: snapshots, SSE and
 //! WebSocket, and every kind of bad request.
-#![cfg(all(feature = "server", feature = "http", feature = "ws"))]
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,12 +10,7 @@ use live_resource::server::{Config, router_with};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-async fn serve(hub: Hub, config: Config) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router_with(hub, config)).await });
-    addr
-}
+use crate::support::served::{serve_app, serve_with};
 
 fn hub() -> Hub {
     let hub = Hub::new();
@@ -30,7 +24,7 @@ fn hub() -> Hub {
 async fn snapshots_carry_an_etag_and_honour_if_none_match() {
     let hub = hub();
     hub.merge("quotes", json!({"AAPL": 190.0})).unwrap();
-    let addr = serve(hub, Config::default()).await;
+    let addr = serve_with(&hub, Config::default()).await;
     let client = reqwest::Client::new();
 
     let response = client
@@ -64,7 +58,7 @@ async fn snapshots_carry_an_etag_and_honour_if_none_match() {
 
 #[tokio::test]
 async fn topics_may_contain_slashes_and_unknown_ones_are_404() {
-    let addr = serve(hub(), Config::default()).await;
+    let addr = serve_with(&hub(), Config::default()).await;
     let client = reqwest::Client::new();
     let response = client
         .get(format!("http://{addr}/live/users/7/notifications"))
@@ -95,7 +89,7 @@ async fn topics_may_contain_slashes_and_unknown_ones_are_404() {
 #[tokio::test]
 async fn the_authorization_hook_denies_with_403() {
     let config = private_users();
-    let addr = serve(hub(), config).await;
+    let addr = serve_with(&hub(), config).await;
     let client = reqwest::Client::new();
     let url = format!("http://{addr}/live/users/7/notifications");
     let denied = client.get(&url).send().await.unwrap();
@@ -134,7 +128,7 @@ fn topic_names(listing: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn the_listing_shows_topics_and_counters() {
-    let addr = serve(hub(), Config::default()).await;
+    let addr = serve_with(&hub(), Config::default()).await;
     let body = listing(addr).await;
     let names = topic_names(&body);
     assert_eq!(names, ["quotes", "users/7/notifications"]);
@@ -180,7 +174,7 @@ async fn sse_replays_since_and_last_event_id_wins() {
     for price in [191.0, 192.0, 193.0] {
         hub.merge("quotes", json!({"AAPL": price})).unwrap();
     }
-    let addr = serve(hub.clone(), Config::default()).await;
+    let addr = serve_with(&hub, Config::default()).await;
     let client = reqwest::Client::new();
 
     let response = client
@@ -216,7 +210,7 @@ async fn sse_says_resync_when_it_cannot_replay_and_sends_heartbeats_with_the_seq
         hub.merge("t", json!({"n": n})).unwrap();
     }
     let config = Config::default().heartbeat(Duration::from_millis(100));
-    let addr = serve(hub, config).await;
+    let addr = serve_with(&hub, config).await;
     let response = reqwest::get(format!("http://{addr}/live/t/events?since=1"))
         .await
         .unwrap();
@@ -227,7 +221,7 @@ async fn sse_says_resync_when_it_cannot_replay_and_sends_heartbeats_with_the_seq
 
 #[tokio::test]
 async fn sse_rejects_a_bad_resume_point() {
-    let addr = serve(hub(), Config::default()).await;
+    let addr = serve_with(&hub(), Config::default()).await;
     let response = reqwest::Client::new()
         .get(format!("http://{addr}/live/quotes/events"))
         .header("last-event-id", "yesterday")
@@ -274,7 +268,7 @@ async fn receive(socket: &mut Socket) -> Value {
 async fn websocket_carries_many_topics_with_snapshots_and_replays() {
     let hub = hub();
     hub.merge("quotes", json!({"AAPL": 190.0})).unwrap();
-    let addr = serve(hub.clone(), Config::default()).await;
+    let addr = serve_with(&hub, Config::default()).await;
     let mut socket = ws(addr).await;
 
     send(&mut socket, json!({"type": "subscribe", "topic": "quotes"})).await;
@@ -316,7 +310,7 @@ async fn websocket_carries_many_topics_with_snapshots_and_replays() {
 #[tokio::test]
 async fn websocket_garbage_gets_an_error_and_the_connection_survives() {
     let hub = hub();
-    let addr = serve(hub.clone(), Config::default()).await;
+    let addr = serve_with(&hub, Config::default()).await;
     let mut socket = ws(addr).await;
     let mut bystander = ws(addr).await;
     send(
@@ -373,7 +367,7 @@ async fn websocket_limits_topics_and_closes_on_oversized_frames() {
     let config = Config::default()
         .max_topics_per_connection(2)
         .limits(live_resource::Limits::default().max_message_bytes(1024));
-    let addr = serve(hub, config).await;
+    let addr = serve_with(&hub, config).await;
     let mut socket = ws(addr).await;
     for n in 0..2 {
         send(
@@ -410,8 +404,8 @@ async fn websocket_limits_topics_and_closes_on_oversized_frames() {
 #[tokio::test]
 async fn websocket_heartbeats_name_each_topic_and_its_last_seq() {
     let hub = hub();
-    let addr = serve(
-        hub.clone(),
+    let addr = serve_with(
+        &hub,
         Config::default().heartbeat(Duration::from_millis(100)),
     )
     .await;
@@ -434,7 +428,7 @@ async fn websocket_heartbeats_name_each_topic_and_its_last_seq() {
 #[tokio::test]
 async fn websocket_tells_subscribers_when_a_topic_is_removed() {
     let hub = hub();
-    let addr = serve(hub.clone(), Config::default()).await;
+    let addr = serve_with(&hub, Config::default()).await;
     let mut socket = ws(addr).await;
     send(
         &mut socket,
@@ -453,7 +447,7 @@ async fn websocket_tells_subscribers_when_a_topic_is_removed() {
 #[tokio::test]
 async fn the_listing_shows_only_topics_the_request_may_read() {
     let config = private_users();
-    let addr = serve(hub(), config).await;
+    let addr = serve_with(&hub(), config).await;
     let body = listing(addr).await;
     let names = topic_names(&body);
     assert_eq!(names, ["quotes"]);
@@ -467,7 +461,7 @@ async fn a_refused_resubscribe_ends_the_old_subscription() {
         gate.load(std::sync::atomic::Ordering::SeqCst)
     });
     let hub = hub();
-    let addr = serve(hub.clone(), config).await;
+    let addr = serve_with(&hub, config).await;
     let mut socket = ws(addr).await;
     send(
         &mut socket,
@@ -517,9 +511,7 @@ async fn the_websocket_hook_sees_the_upgrade_request_at_every_subscription() {
     let app = axum::Router::new()
         .nest("/api", router_with(hub(), config))
         .layer(axum::Extension(User("ann")));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve_app(app).await;
 
     let mut request =
         tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
@@ -558,7 +550,7 @@ async fn websocket_batches_larger_than_the_write_buffer_arrive_whole_and_in_orde
     let big: serde_json::Map<String, Value> =
         (0..4000).map(|n| (format!("key{n}"), json!(n))).collect();
     hub.set("big", Value::Object(big.clone())).unwrap();
-    let addr = serve(hub.clone(), Config::default()).await;
+    let addr = serve_with(&hub, Config::default()).await;
     let mut socket = ws(addr).await;
     send(&mut socket, json!({"type": "subscribe", "topic": "big"})).await;
     let snapshot = receive(&mut socket).await;
@@ -594,7 +586,7 @@ async fn a_snapshot_larger_than_a_megabyte_arrives_as_one_message() {
     let hub = Hub::new();
     let state = large_state(1 << 20);
     hub.set("big", state.clone()).unwrap();
-    let addr = serve(hub.clone(), Config::default()).await;
+    let addr = serve_with(&hub, Config::default()).await;
     let mut socket = ws(addr).await;
     send(&mut socket, json!({"type": "subscribe", "topic": "big"})).await;
     let snapshot = receive(&mut socket).await;
@@ -622,7 +614,7 @@ async fn our_client_reads_a_snapshot_larger_than_a_megabyte() {
     let hub = Hub::new();
     let state = large_state(1 << 20);
     hub.set("big", state.clone()).unwrap();
-    let addr = serve(hub, Config::default()).await;
+    let addr = serve_with(&hub, Config::default()).await;
     let client = WsClient::new(format!("ws://{addr}/live/ws"));
     let snapshot = tokio::time::timeout(Duration::from_secs(10), client.source("big").snapshot())
         .await
@@ -697,7 +689,7 @@ async fn large_messages_go_out_in_frames_of_at_most_8_kib() {
     let hub = Hub::new();
     let state = large_state(200_000);
     hub.set("big", state.clone()).unwrap();
-    let addr = serve(hub, Config::default()).await;
+    let addr = serve_with(&hub, Config::default()).await;
     let mut stream = raw_websocket(addr).await;
 
     let request = masked_text_frame(br#"{"type":"subscribe","topic":"big"}"#);
@@ -730,7 +722,7 @@ async fn large_messages_go_out_in_frames_of_at_most_8_kib() {
 
 #[tokio::test]
 async fn a_bad_upgrade_request_gets_a_clear_http_error() {
-    let addr = serve(hub(), Config::default()).await;
+    let addr = serve_with(&hub(), Config::default()).await;
     let client = reqwest::Client::new();
     let upgrade = |key: Option<&str>, version: &str| {
         let mut request = client
@@ -832,7 +824,7 @@ async fn a_websocket_from_a_page_of_another_site_is_refused() {
     // Cross-site WebSocket hijacking: CORS does not apply to WebSockets, so
     // without this check any page could read private topics with the
     // visitor's cookies.
-    let addr = serve(hub(), Config::default()).await;
+    let addr = serve_with(&hub(), Config::default()).await;
     assert_eq!(upgrade_from(addr, Some("http://evil.example")).await, 403);
     assert_eq!(upgrade_from(addr, Some("null")).await, 403);
     let own = format!("http://{addr}");
@@ -848,18 +840,18 @@ async fn a_websocket_from_a_page_of_another_site_is_refused() {
     );
 
     let listed = Config::default().allowed_origins(["https://app.example/"]);
-    let addr = serve(hub(), listed).await;
+    let addr = serve_with(&hub(), listed).await;
     assert_eq!(upgrade_from(addr, Some("https://app.example")).await, 101);
     assert_eq!(upgrade_from(addr, Some("http://app.example")).await, 403);
     assert_eq!(upgrade_from(addr, Some("http://evil.example")).await, 403);
 
-    let addr = serve(hub(), Config::default().any_origin()).await;
+    let addr = serve_with(&hub(), Config::default().any_origin()).await;
     assert_eq!(upgrade_from(addr, Some("http://evil.example")).await, 101);
 }
 
 #[tokio::test]
 async fn websocket_answers_a_close_with_a_close() {
-    let addr = serve(hub(), Config::default()).await;
+    let addr = serve_with(&hub(), Config::default()).await;
     let mut socket = ws(addr).await;
     socket.close(None).await.unwrap();
     let answer = tokio::time::timeout(Duration::from_secs(5), socket.next())
@@ -889,7 +881,7 @@ async fn a_websocket_client_that_vanishes_mid_frame_is_let_go() {
     use tokio::io::AsyncWriteExt;
     let hub = hub();
     let config = Config::default().heartbeat(Duration::from_millis(300));
-    let addr = serve(hub.clone(), config).await;
+    let addr = serve_with(&hub, config).await;
     let mut stream = raw_websocket(addr).await;
     let request = masked_text_frame(br#"{"type":"subscribe","topic":"quotes","since":1}"#);
     stream.write_all(&request).await.unwrap();
@@ -923,7 +915,7 @@ async fn a_websocket_client_that_vanishes_mid_frame_is_let_go() {
 /// client that asked to follow `topic` from version `since`.
 async fn subscribed(hub: &Hub, topic: &str, since: u64) -> (SocketAddr, Socket) {
     let config = Config::default().heartbeat(Duration::from_millis(100));
-    let addr = serve(hub.clone(), config).await;
+    let addr = serve_with(hub, config).await;
     let mut socket = ws(addr).await;
     let request = json!({"type": "subscribe", "topic": topic, "since": since});
     send(&mut socket, request).await;

@@ -1,11 +1,11 @@
 //! RFC 7396 JSON Merge Patch: every example of the RFC, through each way the
 //! crate applies a merge patch, and against the `json-patch` crate's `merge`.
 
-mod support;
-
 use live_resource::{Document, Patch};
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::support;
 
 /// One row of `tests/data/rfc7396.json`.
 #[derive(Debug, Deserialize)]

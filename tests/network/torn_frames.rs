@@ -16,10 +16,6 @@
 //! - losses past the server's replay ring end in a new snapshot;
 //! - a frame or event torn by a dying connection is never applied, in whole
 //!   or in part: the resource reconnects and resumes from the last whole one.
-#![cfg(all(feature = "server", feature = "ws", feature = "sse"))]
-
-#[path = "support/splice.rs"]
-mod splice;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -31,7 +27,7 @@ use futures::StreamExt;
 use live_resource::client::sse::SseSource;
 use live_resource::client::ws::WsClient;
 use live_resource::server::Config;
-use live_resource::{Backoff, Error, Hub, LiveResource};
+use live_resource::{Error, Hub, LiveResource};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -39,7 +35,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use splice::splice;
+use crate::support::fast_backoff;
+use crate::support::splice::splice;
 
 const TOPIC: &str = "ticks";
 
@@ -441,12 +438,6 @@ impl Scenario {
         println!("{outcome:?}");
         outcome
     }
-}
-
-fn fast_backoff() -> Backoff {
-    Backoff::default()
-        .initial(Duration::from_millis(10))
-        .max(Duration::from_millis(50))
 }
 
 /// An error in short: `gap 3..13` (expected 3, received 13), `behind 9..10`

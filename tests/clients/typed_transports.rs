@@ -6,33 +6,20 @@
 //! the last state stays, the error is reported, and the resource waits for
 //! the next patch (no reconnect, no new snapshot: the JSON is still the
 //! server's).
-#![cfg(all(feature = "server", feature = "ws", feature = "sse"))]
-
-#[path = "support/served.rs"]
-mod served;
-
-use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use live_resource::client::sse::SseSource;
 use live_resource::client::ws::WsClient;
-use live_resource::{Backoff, Error, Hub, LiveResource};
+use live_resource::{Error, Hub, LiveResource};
 use serde::Deserialize;
 use serde_json::json;
 
-use served::serve;
-
-const STEP: Duration = Duration::from_secs(10);
+use crate::support::served::serve;
+use crate::support::{STEP, fast_backoff};
 
 #[derive(Debug, Deserialize, PartialEq)]
 struct Quote {
     price: f64,
-}
-
-fn fast_backoff() -> Backoff {
-    Backoff::default()
-        .initial(Duration::from_millis(10))
-        .max(Duration::from_millis(50))
 }
 
 async fn next<T>(stream: &mut (impl Stream<Item = Result<T, Error>> + Unpin)) -> Result<T, Error> {

@@ -2,11 +2,11 @@
 //! and the failures around them, and the all-or-nothing guarantee, on a
 //! `serde_json::Value` and on a `Document`.
 
-mod support;
-
 use live_resource::{Document, Error, Patch, Update};
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+use crate::support;
 
 /// One case of `tests/data/rfc6902.json`: either `expected` or `error` is set.
 #[derive(Debug, Deserialize)]

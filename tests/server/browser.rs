@@ -5,7 +5,6 @@
 //! Chromium is driven over the DevTools protocol with this crate's own
 //! WebSocket dependency. Without Chromium the test is skipped with a reason;
 //! with `LIVE_RESOURCE_REQUIRE_PEERS=1` (as in CI) a missing Chromium fails it.
-#![cfg(all(feature = "server", feature = "ws", feature = "http"))]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -17,6 +16,8 @@ use futures::{SinkExt, StreamExt};
 use live_resource::Hub;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::served::serve_app;
 
 fn find_chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -98,11 +99,9 @@ async fn the_dashboard_page_shows_prices_and_progress_changing() {
     });
     let app = live_resource::server::router(hub.clone()).route(
         "/",
-        get(|| async { Html(include_str!("../examples/dashboard/page.html")) }),
+        get(|| async { Html(include_str!("../../examples/dashboard/page.html")) }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve_app(app).await;
 
     let profile =
         std::env::temp_dir().join(format!("live-resource-chromium-{}", std::process::id()));

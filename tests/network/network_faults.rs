@@ -22,10 +22,6 @@
 //!
 //! The seed is printed; set `LIVE_RESOURCE_FAULT_SEED` (decimal or `0x` hex)
 //! to replay a schedule.
-#![cfg(all(feature = "server", feature = "ws", feature = "sse"))]
-
-#[path = "support/splice.rs"]
-mod splice;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -37,7 +33,7 @@ use futures::StreamExt;
 use live_resource::client::sse::SseSource;
 use live_resource::client::ws::WsClient;
 use live_resource::server::Config;
-use live_resource::{Backoff, Document, Error, Hub, LiveResource};
+use live_resource::{Document, Error, Hub, LiveResource};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -45,7 +41,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use splice::splice;
+use crate::support::fast_backoff;
+use crate::support::rng::Rng;
+use crate::support::splice::splice;
 
 const TOPIC: &str = "ticks";
 
@@ -76,29 +74,6 @@ const CONVERGE_WITHIN: Duration = Duration::from_secs(15);
 
 /// The seed when `LIVE_RESOURCE_FAULT_SEED` is not set.
 const DEFAULT_SEED: u64 = 0x6e65_7466_6175_6c74;
-
-/// A small deterministic generator (xorshift64*): no dependency, and a seed
-/// replays the schedule.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        // Zero is xorshift's one fixed point.
-        Self(seed | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-
-    /// A duration in `[low, high)` milliseconds.
-    fn millis(&mut self, (low, high): (u64, u64)) -> Duration {
-        Duration::from_millis(low + self.below(high - low))
-    }
-}
 
 fn seed() -> u64 {
     let Ok(text) = std::env::var("LIVE_RESOURCE_FAULT_SEED") else {
@@ -322,13 +297,6 @@ async fn follow(
     followed.version = resource.version();
     followed.json = resource.json().map(Document::to_value);
     followed
-}
-
-fn fast_backoff() -> Backoff {
-    Backoff::default()
-        .initial(Duration::from_millis(20))
-        .max(Duration::from_millis(150))
-        .healthy_after(Duration::from_millis(500))
 }
 
 fn ws_resource(client: &WsClient) -> LiveResource<Value> {

@@ -3,8 +3,6 @@
 //! does with our `patch::merge` and the `json-patch` crate, and a patch that
 //! fails leaves it as it was.
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
 
 use live_resource::patch::{ApplyError, merge, merge_owned};
@@ -12,7 +10,8 @@ use live_resource::{Document, Error, Patch};
 use proptest::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use support::arbitrary::{json_value, key, pair};
+
+use crate::support::arbitrary::{json_value, key, pair};
 
 /// Every JSON Pointer that names a value in `value`, the root (`""`) included.
 fn pointers(value: &Value) -> Vec<String> {

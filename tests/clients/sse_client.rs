@@ -1,12 +1,6 @@
-#![cfg(all(feature = "sse", feature = "server"))]
 //! `SseSource`: events to `Event`s, resume, errors and limits against a fake
 //! SSE server the test writes each connection of by hand; then
 //! `LiveResource::connect` over it, and over the crate's own server.
-
-#[path = "support/fake_server.rs"]
-mod fake_server;
-#[path = "support/follower.rs"]
-mod follower;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -18,8 +12,6 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use fake_server::FakeServer;
-use follower::{Follower, Seen};
 use futures::StreamExt;
 use live_resource::client::http::HttpError;
 use live_resource::client::sse::SseSource;
@@ -28,6 +20,9 @@ use live_resource::{Backoff, BoxError, Error, Hub, Limits, LiveResource, Patch, 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use crate::support::fake_server::FakeServer;
+use crate::support::follower::{Follower, Seen};
 
 /// How long any one step of a test may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(10);

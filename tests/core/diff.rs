@@ -2,12 +2,11 @@
 //! into the second exactly, through every way of applying it and through the
 //! wire, and it picks the smaller form.
 
-mod support;
-
 use live_resource::{Patch, Update};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use support::arbitrary::pair;
+
+use crate::support::arbitrary::pair;
 
 fn applied(patch: &Patch, from: &Value) -> Value {
     let mut state = from.clone();

@@ -7,8 +7,6 @@
 //! the document left exactly as it was, even when the bad text comes after a
 //! member that would have written.
 
-mod support;
-
 use std::collections::HashSet;
 use std::fmt;
 
@@ -19,7 +17,8 @@ use proptest::sample::Index;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Number, Value, json};
-use support::arbitrary::pair;
+
+use crate::support::arbitrary::pair;
 
 // ---------------------------------------------------------------- helpers
 

@@ -2,12 +2,7 @@
 //! server the tests script frame by frame (routing, bad messages, refusals,
 //! dropped connections, slow consumers, one connection for many topics), and
 //! against the crate's own server (convergence, a restart that loses nothing).
-#![cfg(all(feature = "ws", feature = "server"))]
 
-#[path = "support/follower.rs"]
-mod follower;
-
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,31 +11,15 @@ use std::time::Duration;
 use futures::{FutureExt, SinkExt, StreamExt};
 use live_resource::client::ws::{WsClient, WsError};
 use live_resource::source::{Event, EventStream, Permanent, SnapshotSource, UpdateSource};
-use live_resource::{
-    Backoff, Document, Error, Hub, Limits, LiveResource, Patch, Snapshot, Status, Update,
-};
+use live_resource::{Document, Error, Hub, Limits, LiveResource, Patch, Snapshot, Status, Update};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
-use follower::{Follower, Seen};
-
-/// How long any one step may take before the test fails.
-const STEP: Duration = Duration::from_secs(10);
-
-async fn within<F: Future>(future: F) -> F::Output {
-    tokio::time::timeout(STEP, future)
-        .await
-        .expect("the step timed out")
-}
-
-fn fast_backoff() -> Backoff {
-    Backoff::default()
-        .initial(Duration::from_millis(20))
-        .max(Duration::from_millis(200))
-}
+use crate::support::follower::{Follower, Seen};
+use crate::support::{fast_backoff, within};
 
 /// A WebSocket server the test drives by hand: each accepted connection is
 /// handed to the test as a [`FakeConnection`].

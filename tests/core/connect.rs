@@ -1,16 +1,14 @@
 //! `LiveResource::connect`: resume, resync, backoff, idle timeout and giving
 //! up, against a source the test drives by hand, in paused time.
 
-#[path = "support/scripted.rs"]
-mod scripted;
-
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use live_resource::source::{Event, Permanent};
 use live_resource::{Backoff, Document, Error, LiveResource, Snapshot, Status};
-use scripted::{live_at, next_error, next_state, scripted, update};
 use serde_json::{Value, json};
+
+use crate::support::scripted::{live_at, next_error, next_state, scripted, update};
 
 #[tokio::test(start_paused = true)]
 async fn a_transport_error_reconnects_and_resumes_from_the_last_seq() {

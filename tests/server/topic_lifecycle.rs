@@ -7,10 +7,6 @@
 //! states above every version the old one reached, so that resumption is
 //! refused and a new snapshot taken: no follower applies the new history's
 //! updates to the old history's state.
-#![cfg(all(feature = "server", feature = "ws", feature = "sse"))]
-
-#[path = "support/served.rs"]
-mod served;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,7 +16,8 @@ use live_resource::client::sse::SseSource;
 use live_resource::client::ws::WsClient;
 use live_resource::{Backoff, Hub, LiveResource};
 use serde_json::{Value, json};
-use served::serve;
+
+use crate::support::served::serve;
 
 const TOPIC: &str = "q";
 

@@ -7,10 +7,6 @@
 //! The Node tests need `node` and `npm ci --prefix tests/node`: without
 //! them they are skipped with a reason, and with
 //! `LIVE_RESOURCE_REQUIRE_PEERS=1` (as in CI) they fail.
-#![cfg(all(feature = "socketio", feature = "socketio-client"))]
-
-#[path = "node/peer.rs"]
-mod peer;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,16 +17,12 @@ use live_resource::server::Config;
 use live_resource::socketio::Handle;
 use live_resource::socketio::socketioxide::socket::Sid;
 use live_resource::source::{Event, Permanent, UpdateSource};
-use live_resource::{Backoff, Hub, LiveResource, Status};
-use peer::{Node, Peers, Proxy, STEP, peers};
+use live_resource::{Hub, LiveResource, Status};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
-async fn within<F: Future>(future: F) -> F::Output {
-    tokio::time::timeout(STEP, future)
-        .await
-        .expect("the step timed out")
-}
+use crate::peer::{Node, Peers, Proxy, peers};
+use crate::support::served::serve_app;
+use crate::support::{fast_backoff, within};
 
 /// The stream's first error, past the Engine.IO pings it passes on as
 /// heartbeats (one may come first, depending on timing).
@@ -44,20 +36,11 @@ async fn first_error(stream: &mut live_resource::source::EventStream) -> live_re
     }
 }
 
-fn fast_backoff() -> Backoff {
-    Backoff::default()
-        .initial(Duration::from_millis(20))
-        .max(Duration::from_millis(200))
-}
-
 /// The axum router and the Socket.IO layer of `hub`, on one loopback port.
 async fn serve(hub: &Hub, config: Config) -> (SocketAddr, Handle) {
     let (layer, io) = live_resource::socketio::layer_with(hub.clone(), config.clone());
     let app = live_resource::server::router_with(hub.clone(), config).layer(layer);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, io)
+    (serve_app(app).await, io)
 }
 
 /// Reads `resource` until its version is `version`, and returns its state.

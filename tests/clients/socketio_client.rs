@@ -12,27 +12,23 @@
 //! They need `node` and `npm ci --prefix tests/node`: without them they are
 //! skipped with a reason, and with `LIVE_RESOURCE_REQUIRE_PEERS=1` (as in
 //! CI) they fail.
-#![cfg(all(feature = "socketio-client", feature = "http"))]
-
-#[path = "support/follower.rs"]
-mod follower;
-#[path = "node/peer.rs"]
-mod peer;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use follower::Seen;
 use futures::StreamExt;
+use live_resource::LiveResource;
 use live_resource::client::http::HttpSnapshot;
 use live_resource::client::socketio::SocketIoClient;
 use live_resource::source::Source;
-use live_resource::{Backoff, LiveResource};
-use peer::{Node, STEP, peers};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use crate::peer::{self, Node, peers};
+use crate::support::follower::{self, Seen};
+use crate::support::{STEP, fast_backoff};
 
 /// The gateway's resource, typed.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -43,12 +39,6 @@ struct Stats {
 
 fn stats(value: &Value) -> Stats {
     serde_json::from_value(value.clone()).unwrap()
-}
-
-fn fast_backoff() -> Backoff {
-    Backoff::default()
-        .initial(Duration::from_millis(20))
-        .max(Duration::from_millis(200))
 }
 
 /// A resource followed in a task of its own, as an application would, so

@@ -1,9 +1,5 @@
-#![cfg(all(feature = "http", feature = "server"))]
 //! `HttpSnapshot`: the crate's own snapshot form and plain REST bodies,
 //! error statuses, and the limits, against fake axum servers on loopback.
-
-#[path = "support/fake_server.rs"]
-mod fake_server;
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -17,12 +13,13 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use fake_server::FakeServer;
 use futures::StreamExt;
 use live_resource::client::http::{HttpError, HttpSnapshot};
 use live_resource::source::{Permanent, SnapshotSource};
 use live_resource::{BoxError, Error, Limits, Snapshot};
 use serde_json::{Value, json};
+
+use crate::support::fake_server::FakeServer;
 
 /// How long any one request of a test may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(10);

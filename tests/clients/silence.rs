@@ -11,12 +11,7 @@
 //! The other side of silence is a client that stops reading: the crate's own
 //! server must then tell a stalled SSE reader to resync when it reads again,
 //! and never skip a `seq` silently.
-#![cfg(all(feature = "ws", feature = "sse", feature = "server"))]
 
-#[path = "support/follower.rs"]
-mod follower;
-
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,7 +20,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use live_resource::client::sse::SseSource;
 use live_resource::client::ws::{WsClient, WsError};
-use live_resource::{Backoff, Error, Hub, LiveResource, Status};
+use live_resource::{Error, Hub, LiveResource, Status};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -35,10 +30,8 @@ use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use follower::Follower;
-
-/// How long any one step may take before the test fails.
-const STEP: Duration = Duration::from_secs(10);
+use crate::support::follower::Follower;
+use crate::support::{STEP, fast_backoff, within};
 
 /// The heartbeat period the clients are told to expect: short, so that
 /// three silent periods pass quickly.
@@ -50,18 +43,6 @@ const IDLE: Duration = HEARTBEAT.saturating_mul(3);
 /// Room past [`IDLE`] for a loaded machine; a client that takes this long
 /// has not noticed the silence by its heartbeat.
 const SLACK: Duration = Duration::from_secs(3);
-
-async fn within<F: Future>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(STEP, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-fn fast_backoff() -> Backoff {
-    Backoff::default()
-        .initial(Duration::from_millis(20))
-        .max(Duration::from_millis(100))
-}
 
 impl Follower {
     /// The next item, which must be a state at `version`.
@@ -173,10 +154,8 @@ impl WsServer {
     }
 
     async fn accept(&self) -> WsPeer {
-        let (tcp, _) = within("the client connects", self.listener.accept())
-            .await
-            .unwrap();
-        let socket = within("the upgrade", tokio_tungstenite::accept_async(tcp))
+        let (tcp, _) = within(self.listener.accept()).await.unwrap();
+        let socket = within(tokio_tungstenite::accept_async(tcp))
             .await
             .expect("a WebSocket upgrade");
         WsPeer { socket }
@@ -192,7 +171,7 @@ impl WsPeer {
     /// The next message the client sent, as JSON.
     async fn received(&mut self) -> Value {
         for _ in 0..10 {
-            match within("a message from the client", self.socket.next()).await {
+            match within(self.socket.next()).await {
                 Some(Ok(Message::Text(text))) => {
                     return serde_json::from_str(&text).expect("the client sends JSON");
                 }
@@ -204,12 +183,9 @@ impl WsPeer {
     }
 
     async fn send(&mut self, message: Value) {
-        within(
-            "a send",
-            self.socket.send(Message::text(message.to_string())),
-        )
-        .await
-        .expect("the connection is open");
+        within(self.socket.send(Message::text(message.to_string())))
+            .await
+            .expect("the connection is open");
     }
 
     /// Reads what the client wrote last (an `unsubscribe`, perhaps a
@@ -226,7 +202,7 @@ impl WsPeer {
             }
             panic!("the client goes on writing to a connection it took for dead");
         };
-        within("the client hangs up", hang_up).await;
+        within(hang_up).await;
     }
 }
 
@@ -376,7 +352,7 @@ impl SseServer {
     }
 
     async fn accept(&mut self) -> SsePeer {
-        within("an event stream request", self.streams.recv())
+        within(self.streams.recv())
             .await
             .expect("the fake server runs")
     }
@@ -468,7 +444,7 @@ struct SsePeer {
 
 impl SsePeer {
     async fn send(&mut self, text: &str) {
-        within("a write", self.tcp.write_all(text.as_bytes()))
+        within(self.tcp.write_all(text.as_bytes()))
             .await
             .expect("the stream is open");
     }
@@ -491,7 +467,7 @@ impl SsePeer {
             }
             panic!("the client goes on writing on an event stream");
         };
-        within("the client hangs up", hang_up).await;
+        within(hang_up).await;
     }
 }
 
@@ -663,14 +639,12 @@ async fn a_stalled_sse_reader_is_told_to_resync_and_never_skips_a_seq_silently()
     // not a large window on this side.
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let mut tcp = within("connect", socket.connect(addr)).await.unwrap();
+    let mut tcp = within(socket.connect(addr)).await.unwrap();
     let request = format!(
         "GET /live/ticks/events HTTP/1.1\r\nhost: {addr}\r\naccept: text/event-stream\r\n\r\n"
     );
     tcp.write_all(request.as_bytes()).await.unwrap();
-    let head = within("the response head", read_head(&mut tcp))
-        .await
-        .expect("a response head");
+    let head = within(read_head(&mut tcp)).await.expect("a response head");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.contains("text/event-stream"), "{head}");
     assert!(
