@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = live_resource::server::router(hub.clone()).layer(socketio);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let republished = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(live_resource::server::serve(listener, app).into_future());
     println!("republished: {republished}/live/stats (also SSE, WebSocket and Socket.IO)");
 
     let bridge = tokio::spawn({

@@ -24,6 +24,18 @@
 //! reading) and is let go with its subscriptions; so is one that takes in
 //! nothing for two periods while the server has something to send.
 //!
+//! # Exposing it
+//!
+//! - Serve it with [`serve`], which bounds the time a client may take to send
+//!   its request head and the number of open connections (`axum::serve`
+//!   bounds neither), and shuts down gracefully.
+//! - Live connections (WebSocket, Socket.IO) from pages of other sites are
+//!   refused: list your front ends' origins in [`Config::allowed_origins`].
+//!   Snapshots and SSE are read across origins only as a CORS layer
+//!   (tower-http's `CorsLayer`) allows: list the same origins there.
+//! - Decide who reads what in an [`Authorize`] hook, asked for every snapshot,
+//!   SSE stream and subscription.
+//!
 //! # Examples
 //!
 //! ```no_run
@@ -37,7 +49,8 @@
 //!
 //! let app = live_resource::server::router(hub.clone());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await?;
+//! // `axum::serve` works too; this one bounds header-read time and connections.
+//! live_resource::server::serve(listener, app).await?;
 //! # Ok(())
 //! # }
 //! ```

@@ -68,7 +68,8 @@
 //!     println!("{} clients connected", io.clients());
 //! });
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await?;
+//! // `axum::serve` works too; this one bounds header-read time and connections.
+//! live_resource::server::serve(listener, app).await?;
 //! # Ok(())
 //! # }
 //! ```

@@ -113,7 +113,9 @@ async fn main() {
         .local_addr()
         .expect("a bound listener has an address");
     println!("listening on http://{addr}");
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // Bounded as a server on the internet must be: header-read time, open
+    // connections (see `server::serve`).
+    tokio::spawn(live_resource::server::serve(listener, app).into_future());
 
     if !options.serve_only {
         clients::start(addr);

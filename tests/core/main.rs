@@ -20,4 +20,5 @@ mod merge_patch;
 mod merge_text;
 mod recovery;
 mod resource;
+mod typed_publish;
 mod wire;

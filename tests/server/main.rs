@@ -15,6 +15,8 @@ mod peer;
 
 #[cfg(all(feature = "server", feature = "ws", feature = "http"))]
 mod browser;
+#[cfg(all(feature = "server", feature = "ws"))]
+mod serve;
 #[cfg(all(feature = "server", feature = "http", feature = "ws"))]
 mod server;
 #[cfg(all(feature = "socketio", feature = "socketio-client"))]

@@ -1,0 +1,139 @@
+//! `server::serve`: the accept loop's bounds, tried as an attacker would.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use live_resource::Hub;
+use live_resource::server::{self, Config};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn start(configure: impl FnOnce(server::Serve) -> server::Serve) -> SocketAddr {
+    let hub = Hub::new();
+    hub.set("quotes", json!({"AAPL": 1})).unwrap();
+    let app = server::router_with(hub, Config::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(configure(server::serve(listener, app)).into_future());
+    addr
+}
+
+/// Sends a whole `GET` and reads the status line, if one comes within `wait`.
+async fn status_within(stream: &mut TcpStream, wait: Duration) -> Option<String> {
+    stream
+        .write_all(b"GET /live/quotes HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .ok()?;
+    let mut head = [0u8; 12];
+    match tokio::time::timeout(wait, stream.read_exact(&mut head)).await {
+        Ok(Ok(_)) => Some(String::from_utf8_lossy(&head).into_owned()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_trickles_its_headers_is_cut_off() {
+    let addr = start(|serve| serve.header_read_timeout(Duration::from_millis(300))).await;
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /live/quotes HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    // One header byte every 50 ms: never the blank line that ends the head.
+    let mut closed = false;
+    for byte in b"x-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        .iter()
+        .cycle()
+        .take(60)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if slow.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(1), slow.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(n)) => {
+                // hyper may answer 408 before closing: never a 200.
+                let text = String::from_utf8_lossy(&buf[..n]);
+                assert!(!text.contains(" 200 "), "{text}");
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(closed, "the trickling client still holds its connection");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // A client that sends its head at once is served as usual.
+    let mut quick = TcpStream::connect(addr).await.unwrap();
+    let status = status_within(&mut quick, Duration::from_secs(5)).await;
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_wait_until_one_closes() {
+    let addr = start(|serve| serve.max_connections(2)).await;
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(
+        status_within(&mut first, Duration::from_secs(5))
+            .await
+            .as_deref(),
+        Some("HTTP/1.1 200")
+    );
+    // A WebSocket counts too, after its upgrade.
+    let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/live/ws"))
+        .await
+        .unwrap();
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(
+        status_within(&mut third, Duration::from_millis(500)).await,
+        None,
+        "a third connection is not served while two are open"
+    );
+    drop(socket);
+    let mut head = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(5), third.read_exact(&mut head))
+        .await
+        .expect("served once the WebSocket closed")
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    drop(first);
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_ends_the_server() {
+    let hub = Hub::new();
+    let app = server::router_with(hub, Config::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        server::serve(listener, app)
+            .shutdown_timeout(Duration::from_millis(500))
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .into_future(),
+    );
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    assert!(
+        status_within(&mut idle, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server ends within its shutdown timeout")
+        .unwrap()
+        .unwrap();
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
+}
