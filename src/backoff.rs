@@ -17,6 +17,18 @@ use tokio::time::Instant;
 /// [`healthy_after`](Backoff::healthy_after) resets the sequence, so a server
 /// that accepts and then drops every connection cannot cause a reconnect storm.
 ///
+/// | setting | default |
+/// | --- | --- |
+/// | [`initial`](Backoff::initial) | 500 ms |
+/// | [`max`](Backoff::max) | 30 s |
+/// | [`healthy_after`](Backoff::healthy_after) | 60 s |
+/// | [`max_attempts`](Backoff::max_attempts) | `None`: retries for ever |
+///
+/// With the defaults, the retries of one outage wait up to 0.5 s, then
+/// 0.25–0.75 s, 0.5–1.5 s, 1–3 s, 2–6 s, ... and from the eighth on 15–30 s.
+/// The attempt and its delay are in
+/// [`Status::Reconnecting`](crate::Status::Reconnecting).
+///
 /// # Examples
 ///
 /// ```
@@ -28,10 +40,7 @@ use tokio::time::Instant;
 ///     .max(Duration::from_secs(10))
 ///     .healthy_after(Duration::from_secs(30))
 ///     .max_attempts(Some(20));
-/// assert_eq!(backoff.delay_bounds(0), (Duration::ZERO, Duration::from_millis(200)));
-/// assert_eq!(backoff.delay_bounds(1), (Duration::from_millis(100), Duration::from_millis(300)));
-/// assert_eq!(backoff.delay_bounds(2), (Duration::from_millis(200), Duration::from_millis(600)));
-/// assert_eq!(backoff.delay_bounds(30), (Duration::from_secs(5), Duration::from_secs(10)));
+/// assert_ne!(backoff, Backoff::default());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Backoff {
@@ -81,7 +90,7 @@ impl Backoff {
 
     /// The least and the most the delay before retry number `attempt`
     /// (counted from 0 after a healthy period) can be.
-    pub fn delay_bounds(&self, attempt: u32) -> (Duration, Duration) {
+    fn delay_bounds(&self, attempt: u32) -> (Duration, Duration) {
         if attempt == 0 {
             return (Duration::ZERO, self.initial.min(self.max));
         }
@@ -100,7 +109,7 @@ impl Backoff {
         self.max_attempts.is_some_and(|max| attempt >= max)
     }
 
-    /// A random delay within [`delay_bounds`](Backoff::delay_bounds).
+    /// A random delay within `delay_bounds`.
     pub(crate) fn delay(&self, attempt: u32) -> Duration {
         let (low, high) = self.delay_bounds(attempt);
         let span = high.saturating_sub(low).as_nanos() as u64;

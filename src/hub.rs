@@ -514,8 +514,8 @@ impl Hub {
         self.topic(topic).ok().map(|topic| topic.snapshot())
     }
 
-    /// The version of `topic` and its value as JSON text, or `None` if there
-    /// is no such topic.
+    /// The snapshot of `topic` with its value as JSON text, or `None` if
+    /// there is no such topic.
     ///
     /// The text is made once per version and shared by everyone who asks for
     /// it until the next change: a server that answers many subscribers with
@@ -527,13 +527,14 @@ impl Hub {
     /// # use serde_json::json;
     /// let hub = Hub::new();
     /// hub.set("quotes", json!({"AAPL": 189.5}))?;
-    /// let (version, text) = hub.snapshot_text("quotes").unwrap();
-    /// assert_eq!((version, &text[..]), (0, &br#"{"AAPL":189.5}"#[..]));
-    /// let (_, again) = hub.snapshot_text("quotes").unwrap();
-    /// assert_eq!(again.as_ptr(), text.as_ptr(), "the same bytes");
+    /// let snapshot = hub.snapshot_text("quotes").unwrap();
+    /// assert_eq!(snapshot.version, Some(0));
+    /// assert_eq!(&snapshot.data[..], br#"{"AAPL":189.5}"#);
+    /// let again = hub.snapshot_text("quotes").unwrap();
+    /// assert_eq!(again.data.as_ptr(), snapshot.data.as_ptr(), "the same bytes");
     /// # Ok::<(), live_resource::Error>(())
     /// ```
-    pub fn snapshot_text(&self, topic: &str) -> Option<(u64, Bytes)> {
+    pub fn snapshot_text(&self, topic: &str) -> Option<Snapshot<Bytes>> {
         self.topic(topic).ok().map(|topic| topic.snapshot_text())
     }
 
@@ -612,8 +613,8 @@ impl Hub {
     }
 
     /// [`Hub::subscribe_with_snapshot`], with the snapshot as the shared JSON
-    /// text of [`Hub::snapshot_text`]: the version, the text, and a
-    /// subscription that delivers every update after that version.
+    /// text of [`Hub::snapshot_text`], and a subscription that delivers every
+    /// update after its version.
     ///
     /// # Errors
     ///
@@ -624,14 +625,15 @@ impl Hub {
     /// # use serde_json::json;
     /// let hub = Hub::new();
     /// hub.set("quotes", json!({"AAPL": 189.5}))?;
-    /// let (version, text, _updates) = hub.subscribe_with_snapshot_text("quotes")?;
-    /// assert_eq!((version, &text[..]), (0, &br#"{"AAPL":189.5}"#[..]));
+    /// let (snapshot, _updates) = hub.subscribe_with_snapshot_text("quotes")?;
+    /// assert_eq!(snapshot.version, Some(0));
+    /// assert_eq!(&snapshot.data[..], br#"{"AAPL":189.5}"#);
     /// # Ok::<(), live_resource::Error>(())
     /// ```
     pub fn subscribe_with_snapshot_text(
         &self,
         topic: &str,
-    ) -> Result<(u64, Bytes, Subscription), Error> {
+    ) -> Result<(Snapshot<Bytes>, Subscription), Error> {
         let topic = self.topic(topic)?;
         self.inner
             .counters
@@ -641,7 +643,10 @@ impl Hub {
     }
 
     /// Removes `topic`. Its subscriptions end; its name may be used again,
-    /// starting over at version 0. Returns whether it existed.
+    /// starting over at the hub's first version: 0 by default, which a
+    /// client of the old topic may take for the same history, or above every
+    /// version the old topic reached with [`Builder::versions_from_clock`].
+    /// Returns whether it existed.
     pub fn remove(&self, topic: &str) -> bool {
         let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
         topics.remove(topic).is_some()

@@ -76,9 +76,9 @@ impl Topic {
     }
 
     /// The version and the value as JSON text, shared.
-    pub(super) fn snapshot_text(&self) -> (u64, Bytes) {
+    pub(super) fn snapshot_text(&self) -> Snapshot<Bytes> {
         let mut state = self.lock();
-        (state.version, state.text())
+        Snapshot::new(state.version, state.text())
     }
 
     pub(super) fn read<R>(&self, read: impl FnOnce(&Value, u64) -> R) -> R {
@@ -242,15 +242,14 @@ impl Topic {
     pub(super) fn subscribe_with_snapshot_text(
         &self,
         counters: Arc<Counters>,
-    ) -> (u64, Bytes, Subscription) {
+    ) -> (Snapshot<Bytes>, Subscription) {
         let mut state = self.lock();
         let live = self.fanout.subscribe();
-        let text = state.text();
-        let version = state.version;
+        let snapshot = Snapshot::new(state.version, state.text());
         drop(state);
         let subscription =
             Subscription::new(Arc::clone(&self.name), false, Vec::new(), live, counters);
-        (version, text, subscription)
+        (snapshot, subscription)
     }
 
     /// The snapshot and a live subscription, taken atomically.

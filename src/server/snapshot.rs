@@ -27,11 +27,11 @@ pub(super) async fn snapshot(
     }
     // The hub serializes a version once for every reader of it; the body
     // wraps that text, taken with its version, so the two agree.
-    let Some((version, data)) = state.hub.snapshot_text(&topic) else {
+    let Some(snapshot) = state.hub.snapshot_text(&topic) else {
         return error(StatusCode::NOT_FOUND, format!("unknown topic `{topic}`"));
     };
-    let head = format!(r#"{{"version":{version},"data":"#);
-    let body = [head.as_bytes(), &data, b"}"].concat();
+    let version = snapshot.version.expect("a hub numbers its states");
+    let body = crate::protocol::reply::snapshot_body(&snapshot);
     (
         [
             (

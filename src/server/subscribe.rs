@@ -5,15 +5,15 @@ use axum::http::request::Parts;
 use bytes::Bytes;
 
 use super::Config;
-use crate::Hub;
 use crate::hub::Subscription;
 use crate::protocol::ErrorCode;
+use crate::{Hub, Snapshot};
 
 /// A subscription the rule granted.
 pub(crate) struct Granted {
-    /// The snapshot to send before the updates, as `(version, JSON text)`,
-    /// when the client gave no version to resume from.
-    pub(crate) snapshot: Option<(u64, Bytes)>,
+    /// The snapshot to send before the updates, as the hub's shared JSON
+    /// text, when the client gave no version to resume from.
+    pub(crate) snapshot: Option<Snapshot<Bytes>>,
     /// The updates after the snapshot, or after the client's version.
     pub(crate) subscription: Subscription,
 }
@@ -63,8 +63,8 @@ pub(crate) async fn subscribe(
             }),
         None => hub
             .subscribe_with_snapshot_text(topic)
-            .map(|(version, text, subscription)| Granted {
-                snapshot: Some((version, text)),
+            .map(|(snapshot, subscription)| Granted {
+                snapshot: Some(snapshot),
                 subscription,
             }),
     };

@@ -25,6 +25,7 @@ use super::authorize::detach;
 use super::sse::heartbeat_timer;
 use super::stats::{Counter, Gauge, Guard};
 use super::subscribe::{self, Refused};
+use crate::Snapshot;
 use crate::hub::{Delivery, Subscription};
 use crate::protocol::reply::{self, Reply};
 use crate::protocol::{ErrorCode, Request};
@@ -278,9 +279,9 @@ impl Connection {
             Ok(granted) => granted,
             Err(refused) => return vec![self.refusal(Some(&topic), refused)],
         };
-        let (replies, last_sent) = match granted.snapshot {
-            Some((version, data)) => (snapshot_reply(&topic, version, data), Some(version)),
-            None => (Vec::new(), since),
+        let (last_sent, replies) = match granted.snapshot {
+            Some(snapshot) => (snapshot.version, snapshot_reply(&topic, snapshot)),
+            None => (since, Vec::new()),
         };
         let followed = Followed {
             subscription: granted.subscription,
@@ -335,8 +336,8 @@ impl Connection {
 /// around the topic's shared JSON text. A large one goes out as frames that
 /// carry the shared text itself: a thousand subscribers of a 1 MB topic share
 /// one copy of it, instead of each holding a message of their own.
-fn snapshot_reply(topic: &str, version: u64, data: Bytes) -> Vec<Message> {
-    let parts = reply::snapshot_parts(topic, version, data);
+fn snapshot_reply(topic: &str, snapshot: Snapshot<Bytes>) -> Vec<Message> {
+    let parts = reply::snapshot_parts(topic, snapshot);
     if parts.iter().map(Bytes::len).sum::<usize>() > fragment::FRAGMENT {
         return Fragments::of(parts).map(Message::Frame).collect();
     }

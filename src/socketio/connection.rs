@@ -126,14 +126,15 @@ impl Connection {
             Err(refused) => return refuse(&self.socket, Some(&topic), refused).await,
         };
         let mut last_sent = since;
-        if let Some((version, data)) = granted.snapshot {
+        if let Some(snapshot) = granted.snapshot {
+            let version = snapshot.version;
             // The hub's shared text, checked once here rather than a state
             // serialized again for each subscriber.
-            let message = reply::snapshot_parts(&topic, version, data).concat();
+            let message = reply::snapshot_parts(&topic, snapshot).concat();
             let message = String::from_utf8(message).expect("the hub writes UTF-8");
             let message = RawValue::from_string(message).expect("the hub writes JSON");
             emit(&self.socket, "snapshot", &*message).await?;
-            last_sent = Some(version);
+            last_sent = version;
         }
         let deliveries = granted
             .subscription

@@ -135,9 +135,9 @@ async fn a_closed_stream_is_reconnected_to() {
 
 #[tokio::test(start_paused = true)]
 async fn retries_back_off_within_their_bounds() {
-    let backoff = Backoff::default()
-        .initial(Duration::from_millis(100))
-        .max(Duration::from_secs(5));
+    let (initial, max) = (Duration::from_millis(100), Duration::from_secs(5));
+    let backoff = Backoff::default().initial(initial).max(max);
+    let bounds = |attempt| crate::support::documented_delay_bounds(initial, max, attempt);
     let (source, control) = scripted(None);
     for _ in 0..8 {
         control.refuse_next_subscribe("connection refused".into());
@@ -149,7 +149,7 @@ async fn retries_back_off_within_their_bounds() {
         match *resource.status().borrow() {
             Status::Reconnecting { attempt: a, delay } => {
                 assert_eq!(a, attempt);
-                let (low, high) = backoff.delay_bounds(attempt - 1);
+                let (low, high) = bounds(attempt - 1);
                 assert!(
                     low <= delay && delay <= high,
                     "{delay:?} not in {low:?}..={high:?}"
@@ -168,7 +168,7 @@ async fn retries_back_off_within_their_bounds() {
     assert_eq!(times.len(), 9);
     for (attempt, pair) in times.windows(2).enumerate() {
         let waited = pair[1] - pair[0];
-        let (low, high) = backoff.delay_bounds(attempt as u32);
+        let (low, high) = bounds(attempt as u32);
         assert!(
             low <= waited && waited <= high + Duration::from_millis(1),
             "{waited:?}"

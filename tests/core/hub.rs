@@ -5,7 +5,7 @@ use std::thread;
 
 use futures::{FutureExt, StreamExt};
 use live_resource::hub::{Delivery, Frame, Subscription};
-use live_resource::{Error, Hub, Limits, Patch};
+use live_resource::{Error, Hub, Limits, Patch, Snapshot};
 use serde_json::{Value, json};
 
 const _: fn() = || {
@@ -937,9 +937,10 @@ async fn concurrent_publishers_get_consecutive_versions() {
 async fn snapshot_text_is_made_once_per_version_and_shared() {
     let hub = Hub::new();
     hub.set("quotes", json!({"AAPL": 189.5})).unwrap();
-    let (version, first, mut updates) = hub.subscribe_with_snapshot_text("quotes").unwrap();
-    let (again, second) = hub.snapshot_text("quotes").unwrap();
-    assert_eq!((version, again), (0, 0));
+    let (snapshot, mut updates) = hub.subscribe_with_snapshot_text("quotes").unwrap();
+    let again = hub.snapshot_text("quotes").unwrap();
+    assert_eq!((snapshot.version, again.version), (Some(0), Some(0)));
+    let (first, second) = (snapshot.data, again.data);
     assert_eq!(first.as_ptr(), second.as_ptr(), "one text for every reader");
     assert_eq!(
         serde_json::from_slice::<Value>(&first).unwrap(),
@@ -949,8 +950,11 @@ async fn snapshot_text_is_made_once_per_version_and_shared() {
     // The next version has a text of its own, and the subscription taken with
     // the old one delivers the update between them.
     hub.merge("quotes", json!({"AAPL": 190.0})).unwrap();
-    let (version, text) = hub.snapshot_text("quotes").unwrap();
-    assert_eq!(version, 1);
+    let Snapshot {
+        version,
+        data: text,
+    } = hub.snapshot_text("quotes").unwrap();
+    assert_eq!(version, Some(1));
     assert_eq!(
         serde_json::from_slice::<Value>(&text).unwrap(),
         json!({"AAPL": 190.0})
@@ -972,13 +976,16 @@ fn snapshot_text_follows_a_change_that_publishes_nothing() {
     // value, and so its text, still changed.
     let hub = Hub::new();
     hub.set("t", json!({"a": 0.0})).unwrap();
-    let (_, before) = hub.snapshot_text("t").unwrap();
+    let before = hub.snapshot_text("t").unwrap().data;
     assert_eq!(&before[..], br#"{"a":0.0}"#);
     let ops =
         serde_json::from_value(json!([{"op": "replace", "path": "/a", "value": -0.0}])).unwrap();
     assert_eq!(hub.publish("t", Patch::Json(ops)).unwrap(), 0);
-    let (version, after) = hub.snapshot_text("t").unwrap();
-    assert_eq!(version, 0);
+    let Snapshot {
+        version,
+        data: after,
+    } = hub.snapshot_text("t").unwrap();
+    assert_eq!(version, Some(0));
     let snapshot = serde_json::to_vec(&hub.snapshot("t").unwrap().data).unwrap();
     assert_eq!(after, snapshot, "the text is the value's, not a stale one");
 }

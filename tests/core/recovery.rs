@@ -50,15 +50,12 @@ fn reconnecting(resource: &LiveResource<Value>) -> (u32, Duration) {
 }
 
 /// Asserts that the last subscribe came `delay` after `cut` (give or take
-/// the timer's grain), and that `delay` is one `backoff` allows for `attempt`.
-fn assert_waited(
-    control: &Control,
-    cut: Instant,
-    attempt: u32,
-    delay: Duration,
-    backoff: &Backoff,
-) {
-    let (low, high) = backoff.delay_bounds(attempt - 1);
+/// the timer's grain), and that `delay` is one the default backoff allows
+/// for `attempt`.
+fn assert_waited(control: &Control, cut: Instant, attempt: u32, delay: Duration) {
+    // The defaults, as `Backoff`'s documentation gives them.
+    let (initial, max) = (Duration::from_millis(500), Duration::from_secs(30));
+    let (low, high) = crate::support::documented_delay_bounds(initial, max, attempt - 1);
     assert!(
         low <= delay && delay <= high,
         "attempt {attempt}: {delay:?} not in {low:?}..={high:?}"
@@ -78,8 +75,7 @@ fn assert_waited(
 /// with a resync in the middle, and checks every `since`.
 #[tokio::test(start_paused = true)]
 async fn every_reconnect_resumes_from_the_version_reached_since_the_last_cut() {
-    let backoff = Backoff::default();
-    let (mut resource, control) = live_at(1, backoff.clone()).await;
+    let (mut resource, control) = live_at(1, Backoff::default()).await;
 
     // Cut 1, at version 2.
     let first = control.connection();
@@ -92,7 +88,7 @@ async fn every_reconnect_resumes_from_the_version_reached_since_the_last_cut() {
     assert_eq!(attempt, 1);
     quiet(&mut resource, Duration::from_secs(10)).await;
     assert_eq!(control.subscribes(), [None, Some(2)]);
-    assert_waited(&control, cut, attempt, delay, &backoff);
+    assert_waited(&control, cut, attempt, delay);
     // The dead stream is let go of: nothing more is read from it.
     assert!(first.is_closed());
 
@@ -108,7 +104,7 @@ async fn every_reconnect_resumes_from_the_version_reached_since_the_last_cut() {
     assert_eq!(attempt, 2);
     quiet(&mut resource, Duration::from_secs(10)).await;
     assert_eq!(control.subscribes(), [None, Some(2), Some(3)]);
-    assert_waited(&control, cut, attempt, delay, &backoff);
+    assert_waited(&control, cut, attempt, delay);
     assert!(second.is_closed());
 
     // Cut 3: the source cannot replay. A fresh handoff (`since: None`) and a
@@ -145,7 +141,7 @@ async fn every_reconnect_resumes_from_the_version_reached_since_the_last_cut() {
         control.subscribes(),
         [None, Some(2), Some(3), None, Some(40)]
     );
-    assert_waited(&control, cut, attempt, delay, &backoff);
+    assert_waited(&control, cut, attempt, delay);
     assert_eq!(control.snapshot_calls(), 2, "resumes take no snapshot");
 
     // And the resumed stream is the one followed.
@@ -451,9 +447,8 @@ async fn held_updates_older_than_the_snapshot_are_dropped_without_an_error() {
 #[tokio::test(start_paused = true)]
 async fn reconnects_after_a_shared_cut_are_spread_by_jitter_within_the_bounds() {
     const FLEET: usize = 20;
-    let backoff = Backoff::default()
-        .initial(Duration::from_secs(1))
-        .max(Duration::from_secs(30));
+    let (initial, max) = (Duration::from_secs(1), Duration::from_secs(30));
+    let backoff = Backoff::default().initial(initial).max(max);
     let mut fleet = Vec::with_capacity(FLEET);
     for _ in 0..FLEET {
         fleet.push(live_at(1, backoff.clone()).await);
@@ -502,7 +497,7 @@ async fn reconnects_after_a_shared_cut_are_spread_by_jitter_within_the_bounds() 
     }
 
     for (attempt, waits) in [(0, &firsts), (1, &seconds)] {
-        let (low, high) = backoff.delay_bounds(attempt);
+        let (low, high) = crate::support::documented_delay_bounds(initial, max, attempt);
         for wait in waits {
             assert!(
                 low <= *wait && *wait <= high + TIMER_GRAIN,

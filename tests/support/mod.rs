@@ -76,3 +76,22 @@ pub(crate) fn vectors<T: DeserializeOwned>(name: &str) -> Vec<T> {
     assert!(!vectors.is_empty(), "{} holds no vectors", path.display());
     vectors
 }
+
+/// The least and the most the delay before retry `attempt` (counted from 0
+/// after a healthy period) may be, as `Backoff`'s documentation says:
+/// up to `initial` for the first, then a random 50 % to 150 % of `initial`
+/// doubled each time, never more than `max`. Written here from the
+/// documentation, not taken from the crate, so the tests hold the crate to it.
+#[allow(dead_code)] // Only the backoff tests use it.
+pub(crate) fn documented_delay_bounds(
+    initial: Duration,
+    max: Duration,
+    attempt: u32,
+) -> (Duration, Duration) {
+    if attempt == 0 {
+        return (Duration::ZERO, initial.min(max));
+    }
+    let doubled = (1..attempt).fold(initial, |delay, _| delay.saturating_mul(2));
+    let base = doubled.min(max);
+    (base / 2, (base * 3 / 2).min(max))
+}
