@@ -347,16 +347,12 @@ impl Driver {
         };
         let Some((attempt, delay)) = next else {
             self.status.send_replace(Status::Failed);
-            // The stream's last item says why it ends. A permanent error,
-            // or the error a one-shot resource just reported, says it.
-            self.phase = if permanent || (self.one_shot && error.is_some()) {
+            // The stream's last item says why it ends: a permanent error, or
+            // the error a one-shot resource just reported. (A one-shot
+            // source, `LiveResource::new`'s, never asks for a new snapshot:
+            // its stream carries updates only.)
+            self.phase = if permanent || self.one_shot {
                 Phase::Done
-            } else if self.one_shot {
-                Phase::Ending(Error::Updates(
-                    "the source asked for a new snapshot, which a resource made by \
-                     `LiveResource::new` cannot fetch"
-                        .into(),
-                ))
             } else {
                 Phase::Ending(Error::GaveUp {
                     attempts: self.retries.attempts(),
