@@ -339,9 +339,9 @@ impl Hub {
         if let Ok(existing) = self.topic(topic) {
             return existing.set(value, limits, &self.inner.counters);
         }
-        if crate::limits::value_depth(&value) > limits.depth() {
+        if crate::limits::value_depth(&value) > limits.max_depth {
             return Err(Error::TooDeep {
-                max: limits.depth(),
+                max: limits.max_depth,
             });
         }
         let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());

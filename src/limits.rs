@@ -10,6 +10,9 @@ use crate::Error;
 /// A message that breaks a bound is refused with a clear error before it is
 /// parsed or applied; the state is never touched by it.
 ///
+/// Each bound is a field, read as `limits.max_depth`, and set by the builder
+/// method of the same name, `Limits::default().max_depth(8)`.
+///
 /// | bound | default | error |
 /// | --- | --- | --- |
 /// | [`max_message_bytes`](Limits::max_message_bytes): size of one update on the wire | 1 MiB | [`Error::TooLarge`] |
@@ -35,11 +38,16 @@ use crate::Error;
 /// # Ok::<(), Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
-    max_message_bytes: usize,
-    max_snapshot_bytes: usize,
-    max_depth: usize,
-    max_buffered_updates: usize,
+    /// The largest update message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// The largest snapshot accepted, in bytes.
+    pub max_snapshot_bytes: usize,
+    /// The deepest JSON nesting accepted in a message or patch.
+    pub max_depth: usize,
+    /// How many updates may wait for the snapshot before the handoff fails.
+    pub max_buffered_updates: usize,
 }
 
 impl Default for Limits {
@@ -79,26 +87,6 @@ impl Limits {
     pub fn max_buffered_updates(mut self, updates: usize) -> Self {
         self.max_buffered_updates = updates;
         self
-    }
-
-    /// The largest update message accepted, in bytes.
-    pub fn message_bytes(&self) -> usize {
-        self.max_message_bytes
-    }
-
-    /// The largest snapshot accepted, in bytes.
-    pub fn snapshot_bytes(&self) -> usize {
-        self.max_snapshot_bytes
-    }
-
-    /// The deepest JSON nesting accepted.
-    pub fn depth(&self) -> usize {
-        self.max_depth
-    }
-
-    /// How many updates may wait for the snapshot.
-    pub fn buffered_updates(&self) -> usize {
-        self.max_buffered_updates
     }
 
     /// Parses any message from a peer (a WebSocket envelope, a control

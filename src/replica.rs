@@ -90,11 +90,11 @@ impl Backlog {
     ///
     /// # Errors
     ///
-    /// [`Error::BufferOverflow`] past [`Limits::buffered_updates`].
+    /// [`Error::BufferOverflow`] past [`Limits::max_buffered_updates`].
     pub(crate) fn push(&mut self, update: Update, limits: &Limits) -> Result<(), Error> {
-        if self.updates.len() >= limits.buffered_updates() {
+        if self.updates.len() >= limits.max_buffered_updates {
             return Err(Error::BufferOverflow {
-                max: limits.buffered_updates(),
+                max: limits.max_buffered_updates,
             });
         }
         self.updates.push(update);

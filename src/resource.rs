@@ -235,9 +235,9 @@ impl<T: DeserializeOwned> LiveResource<T> {
     ///     async { Ok::<_, std::io::Error>(Snapshot::new(0, serde_json::json!({}))) },
     ///     stream::empty::<Result<Update, std::io::Error>>(),
     /// )
-    /// .with_limits(Limits::default().max_depth(8).max_buffered_updates(100));
+    /// .limits(Limits::default().max_depth(8).max_buffered_updates(100));
     /// ```
-    pub fn with_limits(mut self, limits: Limits) -> Self {
+    pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
     }
@@ -300,7 +300,7 @@ impl<T: DeserializeOwned> LiveResource<T> {
 
     /// Sets how reconnects and resyncs are spaced (default [`Backoff::default`]).
     /// A resource made by [`LiveResource::new`] never retries.
-    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.driver.set_backoff(backoff);
         self
     }
@@ -309,7 +309,7 @@ impl<T: DeserializeOwned> LiveResource<T> {
     /// taken for dead (default: three of the source's
     /// [`heartbeat`](crate::source::UpdateSource::heartbeat) periods, or no
     /// timeout when it promises none). `None` turns the timeout off.
-    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.driver.set_idle_timeout(timeout);
         self
     }

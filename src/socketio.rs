@@ -144,7 +144,7 @@ pub fn layer(hub: Hub) -> (SocketIoLayer, Handle) {
 pub fn layer_with(hub: Hub, config: Config) -> (SocketIoLayer, Handle) {
     let limit = config
         .client_limits()
-        .message_bytes()
+        .max_message_bytes
         .saturating_add(FRAMING_ROOM);
     let (layer, io) = SocketIo::builder()
         .max_payload(u64::try_from(limit).unwrap_or(u64::MAX))

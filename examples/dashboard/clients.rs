@@ -57,7 +57,7 @@ pub(crate) fn start(addr: SocketAddr) {
     follow(
         "ws ",
         LiveResource::<BTreeMap<String, Quote>>::connect(socket.source("quotes"))
-            .with_backoff(backoff.clone()),
+            .backoff(backoff.clone()),
         |board| {
             let line: Vec<String> = board
                 .iter()
@@ -70,7 +70,7 @@ pub(crate) fn start(addr: SocketAddr) {
     );
     follow(
         "ws ",
-        LiveResource::<Job>::connect(socket.source("jobs/report")).with_backoff(backoff.clone()),
+        LiveResource::<Job>::connect(socket.source("jobs/report")).backoff(backoff.clone()),
         |job| {
             format!(
                 "job      {:>4}/{} records, {}",
@@ -81,7 +81,7 @@ pub(crate) fn start(addr: SocketAddr) {
     follow(
         "sse",
         LiveResource::<Activity>::connect(SseSource::new(&base, "activity"))
-            .with_backoff(backoff.clone()),
+            .backoff(backoff.clone()),
         |activity| {
             format!(
                 "activity {} online ({} web, {} mobile)",
@@ -95,7 +95,7 @@ pub(crate) fn start(addr: SocketAddr) {
             &base,
             "clients/alice/notifications",
         ))
-        .with_backoff(backoff),
+        .backoff(backoff),
         |inbox| match inbox.items.last() {
             Some(last) => format!(
                 "alice    {} notifications, last [{}] {}",

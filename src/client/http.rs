@@ -43,8 +43,8 @@ const ENVELOPE_START: &[u8] = br#"{"data":"#;
 ///
 /// The body is read as a stream and refused with
 /// [`Error::TooLarge`](crate::Error::TooLarge) as soon as it passes
-/// [`Limits::snapshot_bytes`], without being held whole; its nesting is
-/// checked against [`Limits::depth`] before it is parsed.
+/// [`Limits::max_snapshot_bytes`], without being held whole; its nesting is
+/// checked against [`Limits::max_depth`] before it is parsed.
 ///
 /// # Errors
 ///
@@ -383,14 +383,14 @@ impl Http {
     }
 
     /// Appends the body of `response` to `buffer`, refusing it as soon as it
-    /// is known to pass [`Limits::snapshot_bytes`].
+    /// is known to pass [`Limits::max_snapshot_bytes`].
     async fn read_body(
         &self,
         mut response: Response,
         buffer: &mut Vec<u8>,
         url: &Url,
     ) -> Result<(), HttpError> {
-        let max = self.limits.snapshot_bytes();
+        let max = self.limits.max_snapshot_bytes;
         let too_large =
             |size| HttpError::new(url, Kind::Body(crate::Error::TooLarge { size, max }));
         if let Some(length) = response.content_length() {

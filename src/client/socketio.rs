@@ -125,7 +125,7 @@ const DEFAULT_PATH: &str = "/socket.io/";
 ///     .auth(serde_json::json!({"token": "s3cret"}))
 ///     .ping(Duration::from_secs(10), Duration::from_secs(5))
 ///     .limits(Limits::default().max_message_bytes(64 * 1024));
-/// assert_eq!(server.namespace(), "/live");
+/// # let _ = &server;
 /// let quotes = server.topic("quotes");
 /// assert_eq!(quotes.topic(), "quotes");
 /// ```
@@ -271,14 +271,9 @@ impl SocketIoClient {
         self.configure(|config| config.path = path)
     }
 
-    /// The namespace connected to: the URL's path, or `/`, unless
-    /// [`with_namespace`](SocketIoClient::with_namespace) says otherwise.
-    pub fn namespace(&self) -> &str {
-        &self.config.namespace
-    }
-
-    /// Connects to `namespace` instead of the one the URL names.
-    pub fn with_namespace(self, namespace: &str) -> Self {
+    /// Connects to `namespace` instead of the one the URL names (its path,
+    /// or `/`).
+    pub fn namespace(self, namespace: &str) -> Self {
         let namespace = format!("/{}", namespace.trim_start_matches('/'));
         self.configure(|config| config.namespace = namespace)
     }
@@ -598,7 +593,7 @@ mod tests {
     #[test]
     fn urls_are_read_as_socketio_client_reads_them() {
         let client = SocketIoClient::new("http://user:pw@example.com:3000/admin?token=abc");
-        assert_eq!(client.namespace(), "/admin");
+        assert_eq!(client.config.namespace(), "/admin");
         assert_eq!(
             client.config.handshake_url().unwrap(),
             "ws://user:pw@example.com:3000/socket.io/?token=abc&EIO=4&transport=websocket"
@@ -611,13 +606,13 @@ mod tests {
         assert!(!debug.contains("abc") && !debug.contains("pw"), "{debug}");
 
         let client = SocketIoClient::new("https://example.com/").path("realtime");
-        assert_eq!(client.namespace(), "/");
+        assert_eq!(client.config.namespace(), "/");
         assert_eq!(
             client.config.handshake_url().unwrap(),
             "wss://example.com/realtime/?EIO=4&transport=websocket"
         );
-        let client = SocketIoClient::new("ws://h:1").with_namespace("live");
-        assert_eq!(client.namespace(), "/live");
+        let client = SocketIoClient::new("ws://h:1").namespace("live");
+        assert_eq!(client.config.namespace(), "/live");
         assert!(SocketIoClient::new("h:1").config.handshake_url().is_err());
         assert!(
             SocketIoClient::new("ftp://h")

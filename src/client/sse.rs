@@ -23,7 +23,7 @@ use crate::{BoxError, Error, Limits, Snapshot};
 /// The heartbeat period of the crate's server, by default.
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 
-/// Room, past [`Limits::message_bytes`], for the lines of one event around
+/// Room, past [`Limits::max_message_bytes`], for the lines of one event around
 /// its data: `event: update`, `id: 18`, the `data: ` prefix.
 const FIELD_ROOM: usize = 1024;
 
@@ -337,8 +337,8 @@ impl<S> EventChunks<S> {
             pending: Bytes::new(),
             partial: Vec::new(),
             scan: Scan {
-                max: limits.message_bytes().saturating_add(FIELD_ROOM),
-                limit: limits.message_bytes(),
+                max: limits.max_message_bytes.saturating_add(FIELD_ROOM),
+                limit: limits.max_message_bytes,
                 line: 0,
                 event: 0,
                 comment: false,

@@ -164,9 +164,9 @@ impl Topic {
         limits: &Limits,
         counters: &Counters,
     ) -> Result<u64, Error> {
-        if crate::limits::value_depth(&next) > limits.depth() {
+        if crate::limits::value_depth(&next) > limits.max_depth {
             return Err(Error::TooDeep {
-                max: limits.depth(),
+                max: limits.max_depth,
             });
         }
         let Some(patch) = Patch::diff(&state.value, &next) else {
@@ -292,10 +292,10 @@ fn prepare(topic: &Arc<str>, state: &State, patch: Patch, limits: &Limits) -> Re
         patch,
     };
     let bytes = serde_json::to_vec(&update).expect("JSON values always serialize");
-    if bytes.len() > limits.message_bytes() {
+    if bytes.len() > limits.max_message_bytes {
         return Err(Error::TooLarge {
             size: bytes.len(),
-            max: limits.message_bytes(),
+            max: limits.max_message_bytes,
         });
     }
     Ok(Frame::new(Arc::clone(topic), update, Bytes::from(bytes)))

@@ -46,7 +46,7 @@ pub(super) async fn upgrade(
         return super::error(axum::http::StatusCode::FORBIDDEN, why);
     }
     let request = Box::new(detach(&request));
-    let limit = state.config.client_limits().message_bytes();
+    let limit = state.config.client_limits().max_message_bytes;
     let config = WebSocketConfig::default()
         // tungstenite zero-fills its whole read buffer before each read, and
         // our loop reads after every delivery: a small buffer keeps an idle

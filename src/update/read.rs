@@ -17,7 +17,7 @@ impl Limits {
     /// [`Error::TooLarge`], [`Error::TooDeep`], or [`Error::Malformed`] when
     /// the text is not JSON or not an update.
     pub fn parse_update(&self, bytes: &[u8]) -> Result<Update, Error> {
-        self.check_text(bytes, self.message_bytes())?;
+        self.check_text(bytes, self.max_message_bytes)?;
         if let Some(update) = std::str::from_utf8(bytes)
             .ok()
             .and_then(|text| Update::read_merge(text, false))
@@ -86,7 +86,7 @@ impl Limits {
         text: &str,
         read: impl FnOnce() -> Option<Update>,
     ) -> Result<Update, Error> {
-        self.check_text(text.as_bytes(), self.message_bytes())?;
+        self.check_text(text.as_bytes(), self.max_message_bytes)?;
         if let Some(update) = read() {
             return Ok(self.checked_depth(update));
         }
@@ -98,7 +98,7 @@ impl Limits {
     fn checked_depth(&self, mut update: Update) -> Update {
         if let crate::Patch::MergeText(text) = &mut update.patch {
             // The message is one level: its patch is within the bound.
-            text.set_within_depth(self.depth());
+            text.set_within_depth(self.max_depth);
         }
         update
     }
@@ -120,7 +120,7 @@ impl Limits {
     /// # Ok::<(), live_resource::Error>(())
     /// ```
     pub fn parse_snapshot<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<Snapshot<T>, Error> {
-        self.check_text(bytes, self.snapshot_bytes())?;
+        self.check_text(bytes, self.max_snapshot_bytes)?;
         serde_json::from_slice(bytes).map_err(Error::Malformed)
     }
 }

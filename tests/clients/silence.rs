@@ -239,10 +239,10 @@ async fn a_silent_websocket_ends_itself_after_three_heartbeats_without_the_resou
 /// timer on or off; `idle` says which reports of the silence are expected.
 async fn silent_websocket_rounds(resource_timer: bool, idle: fn(&Error) -> bool) {
     let server = WsServer::start().await;
-    let mut resource = LiveResource::<Value>::connect(server.client().source("quotes"))
-        .with_backoff(fast_backoff());
+    let mut resource =
+        LiveResource::<Value>::connect(server.client().source("quotes")).backoff(fast_backoff());
     if !resource_timer {
-        resource = resource.with_idle_timeout(None);
+        resource = resource.idle_timeout(None);
     }
     let mut follower = Follower::spawn(resource);
 
@@ -284,8 +284,8 @@ async fn silent_websocket_rounds(resource_timer: bool, idle: fn(&Error) -> bool)
 #[tokio::test]
 async fn websocket_heartbeats_keep_a_quiet_connection_alive() {
     let server = WsServer::start().await;
-    let resource = LiveResource::<Value>::connect(server.client().source("quotes"))
-        .with_backoff(fast_backoff());
+    let resource =
+        LiveResource::<Value>::connect(server.client().source("quotes")).backoff(fast_backoff());
     let mut follower = Follower::spawn(resource);
     let mut peer = server.accept().await;
     assert_eq!(peer.received().await, ws_subscribe(None));
@@ -478,7 +478,7 @@ impl SsePeer {
 #[tokio::test]
 async fn a_silent_event_stream_is_taken_for_dead_after_three_heartbeats_and_resumed() {
     let mut server = SseServer::start().await;
-    let resource = LiveResource::<Value>::connect(server.source()).with_backoff(fast_backoff());
+    let resource = LiveResource::<Value>::connect(server.source()).backoff(fast_backoff());
     let mut follower = Follower::spawn(resource);
 
     let mut peer = server.accept().await;
@@ -514,7 +514,7 @@ async fn a_silent_event_stream_is_taken_for_dead_after_three_heartbeats_and_resu
 /// anything nor hang up, and the next update must still arrive.
 async fn assert_kept_alive_by(keep_alive: &str) {
     let mut server = SseServer::start().await;
-    let resource = LiveResource::<Value>::connect(server.source()).with_backoff(fast_backoff());
+    let resource = LiveResource::<Value>::connect(server.source()).backoff(fast_backoff());
     let mut follower = Follower::spawn(resource);
     let mut peer = server.accept().await;
     assert_eq!(follower.state_at(5).await, json!({"n": 5}));

@@ -55,7 +55,7 @@ impl Drop for Follower {
 }
 
 fn follow(source: impl Source + 'static) -> Follower {
-    let mut resource = LiveResource::<Stats>::connect(source).with_backoff(fast_backoff());
+    let mut resource = LiveResource::<Stats>::connect(source).backoff(fast_backoff());
     let (sender, states) = watch::channel(None);
     let task = tokio::spawn(async move {
         // Errors (a dropped connection) are items too; the stream goes on.
@@ -286,7 +286,7 @@ async fn bad_envelopes_are_errors_on_the_topic_and_the_state_stays() {
         .max_message_bytes(1024);
     let source = gateway_client(port).limits(limits).topic("stats");
     let mut items =
-        follower::Follower::spawn(LiveResource::connect(source).with_backoff(fast_backoff()));
+        follower::Follower::spawn(LiveResource::connect(source).backoff(fast_backoff()));
     assert!(items.seen().await.item.is_ok(), "the snapshot");
     let expected = changes(&mut gateway, 1, 2).await;
     for _ in 1..=2 {
@@ -347,7 +347,7 @@ async fn a_server_that_hangs_is_taken_for_dead_and_resumed_from_when_it_wakes() 
     let port = gateway.port().await;
     let source = gateway_client(port).topic("stats");
     let mut items =
-        follower::Follower::spawn(LiveResource::connect(source).with_backoff(fast_backoff()));
+        follower::Follower::spawn(LiveResource::connect(source).backoff(fast_backoff()));
     assert!(items.seen().await.item.is_ok(), "the snapshot");
     changes(&mut gateway, 1, 3).await;
     for _ in 1..=3 {

@@ -424,7 +424,7 @@ async fn a_refused_frame_is_survived(bad_frame: &str, refused: fn(&Error) -> boo
     let snapshot = json!({"version": 1, "data": {"aapl": {"price": 189.5, "volume": 10}}});
     let (server, mut connections) = fake(snapshot, None).await;
     let quotes = LiveResource::<Value>::connect(SseSource::new(&server.url(), "quotes"))
-        .with_backoff(quick_backoff());
+        .backoff(quick_backoff());
     let status = quotes.status();
     let mut items = Follower::spawn(quotes);
 
@@ -524,7 +524,7 @@ async fn a_live_resource_resumes_when_the_body_ends_with_nothing_lost_or_doubled
     let snapshot = json!({"version": 1, "data": {"log": [1]}});
     let (server, mut connections) = fake(snapshot, None).await;
     let resource = LiveResource::<Value>::connect(SseSource::new(&server.url(), "quotes"))
-        .with_backoff(quick_backoff());
+        .backoff(quick_backoff());
     let mut items = Follower::spawn(resource);
     let send = |connection: &Connection, seq: u64| {
         connection.send(&format!(
@@ -566,7 +566,7 @@ async fn a_live_resource_follows_the_crates_server_across_a_restart() {
     let server = FakeServer::start(live_resource::server::router(hub.clone())).await;
     let addr = server.addr();
     let resource = LiveResource::<Value>::connect(SseSource::new(&server.url(), "jobs/7"))
-        .with_backoff(quick_backoff());
+        .backoff(quick_backoff());
     let mut items = Follower::spawn(resource);
 
     for seq in 1..=5 {

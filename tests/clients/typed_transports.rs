@@ -78,7 +78,7 @@ async fn over_websocket_a_state_that_does_not_decode_is_reported_and_the_next_pa
     let addr = serve(&hub).await;
     let client = WsClient::new(format!("ws://{addr}/live/ws"));
     let resource = LiveResource::connect(client.source("q"))
-        .with_backoff(fast_backoff())
+        .backoff(fast_backoff())
         .every_state();
     follow_through_bad_states(&hub, resource).await;
 }
@@ -89,7 +89,7 @@ async fn over_sse_a_state_that_does_not_decode_is_reported_and_the_next_patch_me
     let addr = serve(&hub).await;
     let source = SseSource::new(&format!("http://{addr}"), "q");
     let resource = LiveResource::connect(source)
-        .with_backoff(fast_backoff())
+        .backoff(fast_backoff())
         .every_state();
     follow_through_bad_states(&hub, resource).await;
 }
@@ -100,7 +100,7 @@ async fn every_consumer_of_a_shared_resource_sees_the_error_and_then_the_mended_
     let addr = serve(&hub).await;
     let client = WsClient::new(format!("ws://{addr}/live/ws"));
     let shared = LiveResource::<Quote>::connect(client.source("q"))
-        .with_backoff(fast_backoff())
+        .backoff(fast_backoff())
         .shared();
     let mut consumers = [shared.subscribe(), shared.subscribe()];
     for consumer in &mut consumers {

@@ -289,7 +289,7 @@ async fn bad_messages_are_errors_on_their_topic_and_the_last_good_state_stays() 
     let limits = Limits::default().max_depth(4).max_message_bytes(1024);
     let client = server.client().limits(limits);
     let mut resource =
-        Follower::spawn(LiveResource::connect(client.source("a")).with_backoff(fast_backoff()));
+        Follower::spawn(LiveResource::connect(client.source("a")).backoff(fast_backoff()));
 
     let mut connection = server.accept().await;
     assert_eq!(connection.received().await, subscribe("a", None));
@@ -369,9 +369,8 @@ async fn an_unknown_topic_ends_its_stream_with_a_retryable_error() {
 async fn a_forbidden_topic_is_permanent_and_the_resource_gives_up() {
     let mut server = FakeServer::start().await;
     let client = server.client();
-    let mut resource = Follower::spawn(
-        LiveResource::connect(client.source("secret")).with_backoff(fast_backoff()),
-    );
+    let mut resource =
+        Follower::spawn(LiveResource::connect(client.source("secret")).backoff(fast_backoff()));
     let mut connection = server.accept().await;
     assert_eq!(connection.received().await, subscribe("secret", None));
 
@@ -419,10 +418,8 @@ async fn too_many_subscriptions_is_a_retryable_error() {
 async fn a_dropped_connection_ends_every_topic_and_each_resumes_from_its_seq() {
     let mut server = FakeServer::start().await;
     let client = server.client();
-    let mut a =
-        Follower::spawn(LiveResource::connect(client.source("a")).with_backoff(fast_backoff()));
-    let mut b =
-        Follower::spawn(LiveResource::connect(client.source("b")).with_backoff(fast_backoff()));
+    let mut a = Follower::spawn(LiveResource::connect(client.source("a")).backoff(fast_backoff()));
+    let mut b = Follower::spawn(LiveResource::connect(client.source("b")).backoff(fast_backoff()));
 
     let mut first = server.accept().await;
     assert_eq!(
@@ -514,7 +511,7 @@ async fn a_slow_resource_resyncs_to_a_state_the_server_had() {
     assert_eq!(connection.received().await, subscribe("marker", Some(0)));
 
     let mut resource = LiveResource::<Value>::connect(client.source("a"))
-        .with_backoff(fast_backoff())
+        .backoff(fast_backoff())
         .every_state();
     let (state, _) = tokio::join!(next_state(&mut resource), async {
         assert_eq!(connection.received().await, subscribe("a", None));
@@ -769,7 +766,7 @@ async fn two_topics_converge_to_the_hub_over_one_connection() {
 
     // A topic that does not exist yet is retried until it does.
     let mut later =
-        Follower::spawn(LiveResource::connect(client.source("later")).with_backoff(fast_backoff()));
+        Follower::spawn(LiveResource::connect(client.source("later")).backoff(fast_backoff()));
     let (error, _, _) = later.next_error().await;
     assert_eq!(
         ws_error(&error).server_code(),
@@ -814,9 +811,8 @@ async fn a_restarted_server_loses_nothing_and_doubles_nothing() {
     let client = WsClient::new(format!("ws://{addr}/live/ws"));
 
     let follow = |topic: &'static str| {
-        let mut follower = Follower::spawn(
-            LiveResource::connect(client.source(topic)).with_backoff(fast_backoff()),
-        );
+        let mut follower =
+            Follower::spawn(LiveResource::connect(client.source(topic)).backoff(fast_backoff()));
         let hub = hub.clone();
         tokio::spawn(async move {
             let mut disconnects = 0;
@@ -887,7 +883,7 @@ async fn a_patch_that_does_not_apply_keeps_the_state_and_takes_a_new_snapshot_on
     let mut server = FakeServer::start().await;
     let client = server.client();
     let mut follower =
-        Follower::spawn(LiveResource::connect(client.source("q")).with_backoff(fast_backoff()));
+        Follower::spawn(LiveResource::connect(client.source("q")).backoff(fast_backoff()));
     let mut connection = server.accept().await;
     assert_eq!(connection.received().await, subscribe("q", None));
     connection.snapshot("q", 1, json!({"a": 1}));

@@ -142,7 +142,7 @@ async fn retries_back_off_within_their_bounds() {
     for _ in 0..8 {
         control.refuse_next_subscribe("connection refused".into());
     }
-    let mut resource = LiveResource::<Value>::connect(source).with_backoff(backoff.clone());
+    let mut resource = LiveResource::<Value>::connect(source).backoff(backoff.clone());
     for attempt in 1..=8u32 {
         let error = next_error(&mut resource).await;
         assert!(matches!(error, Error::Subscribe(_)), "{error}");
@@ -269,8 +269,8 @@ async fn the_resource_gives_up_after_its_attempts() {
     for _ in 0..10 {
         control.refuse_next_subscribe("connection refused".into());
     }
-    let mut resource = LiveResource::<Value>::connect(source)
-        .with_backoff(Backoff::default().max_attempts(Some(3)));
+    let mut resource =
+        LiveResource::<Value>::connect(source).backoff(Backoff::default().max_attempts(Some(3)));
     let mut errors = Vec::new();
     while let Some(item) = resource.next().await {
         errors.push(item.expect_err("only errors: nothing ever connects"));
@@ -384,7 +384,7 @@ async fn a_snapshot_older_than_the_state_is_taken_after_a_resync() {
 async fn a_buffer_overflow_while_the_snapshot_is_slow_starts_a_new_handoff() {
     let (source, control) = scripted(None);
     let mut resource = LiveResource::<Value>::connect(source)
-        .with_limits(live_resource::Limits::default().max_buffered_updates(2));
+        .limits(live_resource::Limits::default().max_buffered_updates(2));
     assert!(resource.next().now_or_never().is_none());
     let connection = control.connection();
     for seq in 1..=3 {
@@ -435,7 +435,7 @@ async fn a_refused_message_is_not_fetched_again_by_a_replay() {
     // and refuse it again, for ever: recovery takes a new snapshot instead.
     let (source, control) = scripted(None);
     let mut resource = LiveResource::<Value>::connect(source)
-        .with_limits(live_resource::Limits::default().max_depth(2));
+        .limits(live_resource::Limits::default().max_depth(2));
     assert!(resource.next().now_or_never().is_none());
     control.snapshot(Snapshot::new(1, json!({"n": 1})));
     next_state(&mut resource).await;

@@ -436,7 +436,7 @@ fn json_patch_limits_hold_on_a_replica_too() {
         async move { Ok::<_, std::io::Error>(snapshot) },
         stream::iter([Ok::<_, std::io::Error>(update)]),
     )
-    .with_limits(limits)
+    .limits(limits)
     .every_state();
     let items: Vec<_> = futures::executor::block_on(async {
         let mut items = Vec::new();

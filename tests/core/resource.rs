@@ -163,7 +163,7 @@ fn too_many_updates_before_the_snapshot_overflow_clearly() {
         async move { snapshot_rx.await.map_err(std::io::Error::other) },
         UnboundedReceiverStream::new(updates_rx),
     )
-    .with_limits(Limits::default().max_buffered_updates(2));
+    .limits(Limits::default().max_buffered_updates(2));
     for seq in 1..=3 {
         updates_tx.send(Ok(Update::merge(seq, json!({})))).unwrap();
     }
@@ -258,7 +258,7 @@ fn a_too_deep_patch_is_refused_and_the_state_is_intact() {
         ready_snapshot(Snapshot::unversioned(json!({"a": 1}))),
         updates,
     )
-    .with_limits(Limits::default().max_depth(3))
+    .limits(Limits::default().max_depth(3))
     .every_state();
     let items = drain(resource);
     assert_eq!(items.len(), 3, "{items:?}");
@@ -275,7 +275,7 @@ fn a_refused_sequenced_update_shows_up_as_the_gap_it_leaves() {
     ]);
     let resource =
         LiveResource::<Value>::new(ready_snapshot(Snapshot::new(1, json!({"a": 1}))), updates)
-            .with_limits(Limits::default().max_depth(3));
+            .limits(Limits::default().max_depth(3));
     let items = drain(resource);
     assert!(items[0].is_ok(), "{items:?}");
     assert!(matches!(items[1], Err(Error::TooDeep { .. })), "{items:?}");

@@ -300,12 +300,11 @@ async fn follow(
 }
 
 fn ws_resource(client: &WsClient) -> LiveResource<Value> {
-    LiveResource::connect(client.source(TOPIC)).with_backoff(fast_backoff())
+    LiveResource::connect(client.source(TOPIC)).backoff(fast_backoff())
 }
 
 fn sse_resource(base: &str) -> LiveResource<Value> {
-    LiveResource::connect(SseSource::new(base, TOPIC).heartbeat(HEARTBEAT))
-        .with_backoff(fast_backoff())
+    LiveResource::connect(SseSource::new(base, TOPIC).heartbeat(HEARTBEAT)).backoff(fast_backoff())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

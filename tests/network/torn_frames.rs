@@ -419,7 +419,7 @@ impl Scenario {
                 LiveResource::connect(SseSource::new(&base, TOPIC).heartbeat(self.heartbeat))
             }
         };
-        let resource = resource.with_backoff(fast_backoff()).every_state();
+        let resource = resource.backoff(fast_backoff()).every_state();
         let (states, errors, history) = run(&hub, resource, self.pace).await;
         server.abort();
 

@@ -128,7 +128,7 @@ async fn a_cut_connection_resumes_with_since_and_loses_nothing() {
 
     let mut node = peers.spawn("subscriber.mjs", &[&url, "board"]);
     let mut rust = LiveResource::<Value>::connect(SocketIoClient::new(&url).topic("board"))
-        .with_backoff(fast_backoff());
+        .backoff(fast_backoff());
     node.wait_for("its snapshot", |line| line["event"] == "snapshot")
         .await;
     for tick in 1..=5 {
@@ -268,7 +268,7 @@ async fn the_authorization_hook_and_unknown_topics_refuse_rust_clients() {
     let client = SocketIoClient::new(format!("http://{addr}"));
 
     let mut denied =
-        LiveResource::<Value>::connect(client.topic("admin/secrets")).with_backoff(fast_backoff());
+        LiveResource::<Value>::connect(client.topic("admin/secrets")).backoff(fast_backoff());
     let status = denied.status();
     let error = within(denied.next()).await.unwrap().unwrap_err();
     let cause = std::error::Error::source(&error).unwrap();

@@ -96,7 +96,7 @@ async fn a_websocket_follower_of_a_topic_made_again_takes_its_new_history_whole(
     let hub = Hub::builder().versions_from_clock().build();
     let addr = serve(&hub).await;
     let client = WsClient::new(format!("ws://{addr}/live/ws"));
-    let resource = LiveResource::connect(client.source(TOPIC)).with_backoff(backoff());
+    let resource = LiveResource::connect(client.source(TOPIC)).backoff(backoff());
     removed_and_made_again(resource.every_state(), &hub).await;
 }
 
@@ -105,6 +105,6 @@ async fn an_sse_follower_of_a_topic_made_again_takes_its_new_history_whole() {
     let hub = Hub::builder().versions_from_clock().build();
     let addr = serve(&hub).await;
     let source = SseSource::new(&format!("http://{addr}"), TOPIC);
-    let resource = LiveResource::connect(source).with_backoff(backoff());
+    let resource = LiveResource::connect(source).backoff(backoff());
     removed_and_made_again(resource.every_state(), &hub).await;
 }

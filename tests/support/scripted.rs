@@ -195,7 +195,7 @@ pub(crate) async fn next_error(resource: &mut LiveResource<Value>) -> Error {
 /// A resource live at version `version` with state `{"n": version}`.
 pub(crate) async fn live_at(version: u64, backoff: Backoff) -> (LiveResource<Value>, Control) {
     let (source, control) = scripted(None);
-    let mut resource = LiveResource::<Value>::connect(source).with_backoff(backoff);
+    let mut resource = LiveResource::<Value>::connect(source).backoff(backoff);
     assert!(resource.next().now_or_never().is_none());
     control.snapshot(Snapshot::new(version, json!({"n": version})));
     assert_eq!(next_state(&mut resource).await, json!({"n": version}));

@@ -55,7 +55,7 @@ pub(super) async fn open(
 ) -> Result<EventStream, BoxError> {
     let url = config.url_for_logs();
     let request = request(config).map_err(Permanent::new)?;
-    let cap = config.limits.snapshot_bytes().saturating_add(PACKET_ROOM);
+    let cap = config.limits.max_snapshot_bytes.saturating_add(PACKET_ROOM);
     let settings = WebSocketConfig::default()
         .max_message_size(Some(cap))
         .max_frame_size(Some(cap));

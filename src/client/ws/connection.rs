@@ -59,7 +59,10 @@ impl Handle {
 pub(super) async fn open(config: &Config, reconnect: bool) -> Result<Handle, BoxError> {
     let url = config.url_for_logs();
     let request = request(config).map_err(Permanent::new)?;
-    let cap = config.limits.snapshot_bytes().saturating_add(ENVELOPE_ROOM);
+    let cap = config
+        .limits
+        .max_snapshot_bytes
+        .saturating_add(ENVELOPE_ROOM);
     let settings = WebSocketConfig::default()
         .max_message_size(Some(cap))
         .max_frame_size(Some(cap));
