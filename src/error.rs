@@ -1,5 +1,8 @@
 //! The crate's error type.
 
+mod apply;
+
+pub use apply::{ApplyError, ApplyErrorKind};
 use std::error::Error as StdError;
 
 /// A boxed error from a transport or any other source outside this crate.
@@ -60,7 +63,7 @@ pub enum Error {
 
     /// A JSON Patch (RFC 6902) could not be applied; the target was left unchanged.
     #[error("patch does not apply: {0}")]
-    Apply(#[source] crate::patch::ApplyError),
+    Apply(#[source] ApplyError),
 
     /// The JSON state is valid but does not decode into the consumer's type.
     ///

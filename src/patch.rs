@@ -6,7 +6,6 @@
 //! for what a merge patch cannot say (array element edits, explicit `null`
 //! values). [`Patch::Replace`] swaps the whole value.
 
-mod apply_error;
 pub(crate) mod diff;
 pub(crate) mod effect;
 mod merge;
@@ -14,7 +13,7 @@ mod merge_text;
 pub(crate) mod operations;
 pub(crate) mod tree;
 
-pub use apply_error::{ApplyError, ApplyErrorKind};
+pub use crate::error::{ApplyError, ApplyErrorKind};
 pub use merge::{merge, merge_owned};
 pub use merge_text::MergeText;
 pub(crate) use merge_text::Merging;
