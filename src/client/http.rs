@@ -17,7 +17,6 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 
 pub use self::error::HttpError;
-pub(super) use self::error::Kind;
 use crate::source::{Permanent, SnapshotSource};
 use crate::{BoxError, Limits, Snapshot};
 
@@ -252,7 +251,7 @@ impl SnapshotSource for HttpSnapshot {
             .header(header::ACCEPT, "application/json")
             .timeout(self.http.timeout);
         let response = self.http.send(request, url).await?;
-        let refused = |error| HttpError::new(url, Kind::Body(error));
+        let refused = |error| HttpError::body(url, error);
         match &self.format {
             Format::Live => {
                 let mut body = Vec::new();
@@ -375,7 +374,7 @@ impl Http {
             return Ok(response);
         }
         let message = error_text(response).await;
-        let error = HttpError::new(url, Kind::Status { status, message });
+        let error = HttpError::refused_with(url, status, message);
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             return Err(Permanent::new(error).into());
         }
@@ -391,8 +390,7 @@ impl Http {
         url: &Url,
     ) -> Result<(), HttpError> {
         let max = self.limits.max_snapshot_bytes;
-        let too_large =
-            |size| HttpError::new(url, Kind::Body(crate::Error::TooLarge { size, max }));
+        let too_large = |size| HttpError::body(url, crate::Error::TooLarge { size, max });
         if let Some(length) = response.content_length() {
             let length = usize::try_from(length).unwrap_or(usize::MAX);
             if length > max {
@@ -459,13 +457,7 @@ fn header_version(url: &Url, response: &Response, name: &HeaderName) -> Result<u
         .and_then(|text| parse_version(name, text));
     version.ok_or_else(|| {
         let value = value.map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-        HttpError::new(
-            url,
-            Kind::Version {
-                header: name.clone(),
-                value,
-            },
-        )
+        HttpError::version(url, name, value)
     })
 }
 

@@ -16,7 +16,7 @@ use reqwest::Url;
 use reqwest::header::{self, HeaderName, HeaderValue};
 use serde::Deserialize;
 
-use super::http::{HttpError, HttpSnapshot, Kind};
+use super::http::{HttpError, HttpSnapshot};
 use crate::source::{Event, EventStream, Permanent, SnapshotSource, UpdateSource};
 use crate::{BoxError, Error, Limits, Snapshot};
 
@@ -205,13 +205,13 @@ impl UpdateSource for SseSource {
         }
         let response = tokio::time::timeout(http.timeout, http.send(request, &url))
             .await
-            .map_err(|_| HttpError::new(&url, Kind::TimedOut(http.timeout)))??;
+            .map_err(|_| HttpError::timed_out(&url, http.timeout))??;
         if let Some(kind) = response.headers().get(header::CONTENT_TYPE) {
             let essence = kind.to_str().unwrap_or("").split(';').next().unwrap_or("");
             if !essence.trim().eq_ignore_ascii_case("text/event-stream") {
                 let kind = String::from_utf8_lossy(kind.as_bytes());
                 let message = format!("expected an event stream, got `{kind}`");
-                return Err(HttpError::new(&url, Kind::Protocol(message)).into());
+                return Err(HttpError::protocol(&url, message).into());
             }
         }
         let body = response

@@ -1,6 +1,6 @@
 //! [`HttpError`]: a failed request of the HTTP clients (snapshots and SSE).
 
-use std::error::Error as StdError;
+use std::error::Error as _;
 use std::fmt;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use crate::source::Permanent;
 ///
 /// [`HttpSnapshot`] and [`SseSource`](crate::client::sse::SseSource) return
 /// it boxed, wrapped in [`Permanent`] for `401` and `403`. When the response
-/// body was refused by the [`Limits`], the [`source`](StdError::source) is
+/// body was refused by the [`Limits`], the [`source`](std::error::Error::source) is
 /// the crate's [`Error`](crate::Error) that says why.
 ///
 /// # Examples
@@ -38,60 +38,149 @@ use crate::source::Permanent;
 /// }
 /// # }
 /// ```
-#[derive(Debug)]
-pub struct HttpError(Box<Inner>);
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct HttpError(Box<Kind>);
 
-#[derive(Debug)]
-struct Inner {
-    url: Url,
-    kind: Kind,
-}
-
-#[derive(Debug)]
-pub(crate) enum Kind {
+#[derive(Debug, thiserror::Error)]
+enum Kind {
     /// The server answered with an error status.
+    #[error("GET {url}: {status}{}", Reason(.message))]
     Status {
+        url: Url,
         status: StatusCode,
         message: Option<String>,
     },
     /// The request could not be sent, or the response not read.
-    Request(reqwest::Error),
+    #[error("GET {url}: {}", Chain(.source))]
+    Request {
+        url: Url,
+        #[source]
+        source: reqwest::Error,
+    },
     /// No response came in time (the SSE client's own bound).
     #[cfg_attr(not(feature = "sse"), allow(dead_code))]
-    TimedOut(Duration),
+    #[error("GET {url}: no response within {after:?}")]
+    TimedOut { url: Url, after: Duration },
     /// The body was refused by the limits, or did not parse.
-    Body(crate::Error),
-    /// The version header was missing or did not hold a version.
-    Version {
+    #[error("GET {url}: response refused: {source}")]
+    Body {
+        url: Url,
+        #[source]
+        source: crate::Error,
+    },
+    /// The version header was missing.
+    #[error("GET {url}: no `{header}` header with the version")]
+    NoVersion { url: Url, header: HeaderName },
+    /// The version header did not hold a version.
+    #[error("GET {url}: the `{header}` header `{value}` is not a version")]
+    BadVersion {
+        url: Url,
         header: HeaderName,
-        value: Option<String>,
+        value: String,
     },
     /// The response was not what the protocol says (an SSE stream that is not one).
     #[cfg_attr(not(feature = "sse"), allow(dead_code))]
-    Protocol(String),
+    #[error("GET {url}: {message}")]
+    Protocol { url: Url, message: String },
+}
+
+/// `: {reason}` after a status, when the server gave one.
+struct Reason<'a>(&'a Option<String>);
+
+impl fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(reason) => write!(f, ": {reason}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A reqwest error with its causes: its own message is terse ("error
+/// sending request"), the reason is in them.
+struct Chain<'a>(&'a reqwest::Error);
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
+    }
 }
 
 impl HttpError {
-    pub(crate) fn new(url: &Url, kind: Kind) -> Self {
-        Self(Box::new(Inner {
+    pub(crate) fn refused_with(url: &Url, status: StatusCode, message: Option<String>) -> Self {
+        Self::new(Kind::Status {
             url: url.clone(),
-            kind,
-        }))
+            status,
+            message,
+        })
     }
 
     pub(crate) fn request(url: &Url, error: reqwest::Error) -> Self {
         // The URL is already ours to show.
-        Self::new(url, Kind::Request(error.without_url()))
+        Self::new(Kind::Request {
+            url: url.clone(),
+            source: error.without_url(),
+        })
+    }
+
+    #[cfg_attr(not(feature = "sse"), allow(dead_code))]
+    pub(crate) fn timed_out(url: &Url, after: Duration) -> Self {
+        Self::new(Kind::TimedOut {
+            url: url.clone(),
+            after,
+        })
+    }
+
+    pub(crate) fn body(url: &Url, source: crate::Error) -> Self {
+        Self::new(Kind::Body {
+            url: url.clone(),
+            source,
+        })
+    }
+
+    pub(crate) fn version(url: &Url, header: &HeaderName, value: Option<String>) -> Self {
+        let (url, header) = (url.clone(), header.clone());
+        Self::new(match value {
+            None => Kind::NoVersion { url, header },
+            Some(value) => Kind::BadVersion { url, header, value },
+        })
+    }
+
+    #[cfg_attr(not(feature = "sse"), allow(dead_code))]
+    pub(crate) fn protocol(url: &Url, message: String) -> Self {
+        Self::new(Kind::Protocol {
+            url: url.clone(),
+            message,
+        })
+    }
+
+    fn new(kind: Kind) -> Self {
+        Self(Box::new(kind))
     }
 
     /// The URL requested.
     pub fn url(&self) -> &Url {
-        &self.0.url
+        match &*self.0 {
+            Kind::Status { url, .. }
+            | Kind::Request { url, .. }
+            | Kind::TimedOut { url, .. }
+            | Kind::Body { url, .. }
+            | Kind::NoVersion { url, .. }
+            | Kind::BadVersion { url, .. }
+            | Kind::Protocol { url, .. } => url,
+        }
     }
 
     /// The status of the response, when the server answered with an error status.
     pub fn status(&self) -> Option<StatusCode> {
-        match &self.0.kind {
+        match &*self.0 {
             Kind::Status { status, .. } => Some(*status),
             _ => None,
         }
@@ -99,55 +188,8 @@ impl HttpError {
 
     /// The text of the server's `{"error":..}` body, when it answered with one.
     pub fn server_message(&self) -> Option<&str> {
-        match &self.0.kind {
+        match &*self.0 {
             Kind::Status { message, .. } => message.as_deref(),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "GET {}: ", self.0.url)?;
-        match &self.0.kind {
-            Kind::Status { status, message } => {
-                write!(f, "{status}")?;
-                match message {
-                    Some(message) => write!(f, ": {message}"),
-                    None => Ok(()),
-                }
-            }
-            Kind::Request(error) => {
-                // reqwest's own message is terse ("error sending request"):
-                // the reason is in its causes.
-                write!(f, "{error}")?;
-                let mut cause = error.source();
-                while let Some(error) = cause {
-                    write!(f, ": {error}")?;
-                    cause = error.source();
-                }
-                Ok(())
-            }
-            Kind::TimedOut(after) => write!(f, "no response within {after:?}"),
-            Kind::Body(error) => write!(f, "response refused: {error}"),
-            Kind::Version {
-                header,
-                value: None,
-            } => write!(f, "no `{header}` header with the version"),
-            Kind::Version {
-                header,
-                value: Some(value),
-            } => write!(f, "the `{header}` header `{value}` is not a version"),
-            Kind::Protocol(message) => f.write_str(message),
-        }
-    }
-}
-
-impl StdError for HttpError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match &self.0.kind {
-            Kind::Request(error) => Some(error),
-            Kind::Body(error) => Some(error),
             _ => None,
         }
     }

@@ -1,6 +1,5 @@
 //! What can go wrong on a Socket.IO connection.
 
-use std::fmt;
 use std::sync::Arc;
 
 use crate::BoxError;
@@ -31,156 +30,120 @@ use crate::BoxError;
 /// }
 /// # let _ = explain;
 /// ```
-#[derive(Clone)]
-pub struct SocketIoError {
-    inner: Arc<Inner>,
-}
+#[derive(Clone, Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct SocketIoError(Arc<Kind>);
 
-struct Inner {
-    kind: Kind,
-    source: Option<BoxError>,
-}
-
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 enum Kind {
     /// The URL or a header is invalid.
+    #[error("invalid socket.io client settings: {0}")]
     Config(String),
     /// The connection could not be opened.
-    Connect(String),
+    #[error("connecting to {url} failed: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: BoxError,
+    },
     /// The server broke the Engine.IO or Socket.IO protocol.
+    #[error("the socket.io server broke the protocol: {0}")]
     Protocol(String),
     /// The server refused the namespace with a `connect_error`.
+    #[error("the socket.io server refused the namespace: {0}")]
     Refused(String),
     /// The connection was lost, or the server left the namespace.
+    #[error("the socket.io connection was lost: {0}")]
     Disconnected(String),
     /// The server sent an `error` event about the topic.
+    #[error("the server refused the topic ({code}): {message}")]
     Server { code: String, message: String },
     /// The server did not send what was asked for in time.
+    #[error("timed out waiting for {0}")]
     Timeout(String),
 }
 
 impl SocketIoError {
     pub(super) fn config(detail: impl Into<String>) -> Self {
-        Self::new(Kind::Config(detail.into()), None)
+        Self::new(Kind::Config(detail.into()))
     }
 
     pub(super) fn connect(url: &str, source: impl Into<BoxError>) -> Self {
-        Self::new(Kind::Connect(url.to_owned()), Some(source.into()))
+        Self::new(Kind::Connect {
+            url: url.to_owned(),
+            source: source.into(),
+        })
     }
 
     pub(super) fn protocol(detail: impl Into<String>) -> Self {
-        Self::new(Kind::Protocol(detail.into()), None)
+        Self::new(Kind::Protocol(detail.into()))
     }
 
     pub(super) fn refused(message: impl Into<String>) -> Self {
-        Self::new(Kind::Refused(message.into()), None)
+        Self::new(Kind::Refused(message.into()))
     }
 
     pub(super) fn disconnected(reason: impl Into<String>) -> Self {
-        Self::new(Kind::Disconnected(reason.into()), None)
+        Self::new(Kind::Disconnected(reason.into()))
     }
 
     pub(super) fn server(code: &str, message: &str) -> Self {
-        let kind = Kind::Server {
+        Self::new(Kind::Server {
             code: code.to_owned(),
             message: message.to_owned(),
-        };
-        Self::new(kind, None)
+        })
     }
 
     pub(super) fn timeout(what: impl Into<String>) -> Self {
-        Self::new(Kind::Timeout(what.into()), None)
+        Self::new(Kind::Timeout(what.into()))
     }
 
-    fn new(kind: Kind, source: Option<BoxError>) -> Self {
-        Self {
-            inner: Arc::new(Inner { kind, source }),
-        }
+    fn new(kind: Kind) -> Self {
+        Self(Arc::new(kind))
     }
 
     /// Whether the client is misconfigured: an invalid URL or header.
     pub fn is_config(&self) -> bool {
-        matches!(self.inner.kind, Kind::Config(_))
+        matches!(*self.0, Kind::Config(_))
     }
 
     /// Whether the connection could not be opened (refused, timed out, or
     /// the upgrade was answered with an HTTP error).
     pub fn is_connect(&self) -> bool {
-        matches!(self.inner.kind, Kind::Connect(_))
+        matches!(*self.0, Kind::Connect { .. })
     }
 
     /// Whether the server sent something that is not Engine.IO v4 or
     /// Socket.IO v5.
     pub fn is_protocol(&self) -> bool {
-        matches!(self.inner.kind, Kind::Protocol(_))
+        matches!(*self.0, Kind::Protocol(_))
     }
 
     /// Whether the server refused to connect the namespace (a `connect_error`,
     /// as its middleware sends on failed authentication).
     pub fn is_refused(&self) -> bool {
-        matches!(self.inner.kind, Kind::Refused(_))
+        matches!(*self.0, Kind::Refused(_))
     }
 
     /// Whether an open connection was lost, went silent, or the server left
     /// the namespace.
     pub fn is_disconnect(&self) -> bool {
-        matches!(self.inner.kind, Kind::Disconnected(_))
+        matches!(*self.0, Kind::Disconnected(_))
     }
 
     /// Whether the server did not answer in time.
     pub fn is_timeout(&self) -> bool {
-        matches!(self.inner.kind, Kind::Timeout(_))
+        matches!(*self.0, Kind::Timeout(_))
     }
 
     /// The `code` of the server's `error` event (`unknown_topic`,
-    /// `forbidden`, `too_many_subscriptions`, ..), if this is one.
+    /// `forbidden`, `too_many_subscriptions`, ..: see
+    /// [`ErrorCode`](crate::protocol::ErrorCode)), if this is one.
     pub fn server_code(&self) -> Option<&str> {
-        match &self.inner.kind {
+        match &*self.0 {
             Kind::Server { code, .. } => Some(code),
             _ => None,
         }
-    }
-}
-
-impl fmt::Display for SocketIoError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.inner.kind {
-            Kind::Config(detail) => write!(f, "invalid socket.io client settings: {detail}")?,
-            Kind::Connect(url) => write!(f, "connecting to {url} failed")?,
-            Kind::Protocol(detail) => {
-                write!(f, "the socket.io server broke the protocol: {detail}")?
-            }
-            Kind::Refused(message) => {
-                write!(f, "the socket.io server refused the namespace: {message}")?
-            }
-            Kind::Disconnected(reason) => write!(f, "the socket.io connection was lost: {reason}")?,
-            Kind::Server { code, message } => {
-                write!(f, "the server refused the topic ({code}): {message}")?;
-            }
-            Kind::Timeout(what) => write!(f, "timed out waiting for {what}")?,
-        }
-        if let Some(source) = &self.inner.source {
-            write!(f, ": {source}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for SocketIoError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SocketIoError")
-            .field("kind", &self.inner.kind)
-            .field("source", &self.inner.source)
-            .finish()
-    }
-}
-
-impl std::error::Error for SocketIoError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.inner
-            .source
-            .as_deref()
-            .map(|source| source as &(dyn std::error::Error + 'static))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::BoxError;
 
@@ -35,150 +36,150 @@ use crate::BoxError;
 /// }
 /// # let _ = explain;
 /// ```
-#[derive(Clone)]
-pub struct WsError {
-    inner: Arc<Inner>,
-}
+#[derive(Clone, Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct WsError(Arc<Kind>);
 
-struct Inner {
-    kind: Kind,
-    topic: Option<String>,
-    source: Option<BoxError>,
-}
-
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 enum Kind {
     /// The URL or a header is invalid.
-    Config(String),
+    #[error("invalid websocket client settings: {detail}{}", Cause(.source))]
+    Config {
+        detail: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The connection could not be opened.
-    Connect(String),
+    #[error("connecting to {url} failed: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: BoxError,
+    },
     /// The connection was lost, or closed.
+    #[error("the websocket connection was lost: {0}")]
     Disconnected(String),
     /// The server sent an `error` message about a topic.
-    Server { code: String, message: String },
+    #[error("the server refused topic `{topic}` ({code}): {message}")]
+    Server {
+        topic: String,
+        code: String,
+        message: String,
+    },
     /// A server message broke the [`Limits`](crate::Limits) or the wire form.
-    Message,
+    #[error("bad message for topic `{topic}`: {source}")]
+    Message {
+        topic: String,
+        #[source]
+        source: crate::Error,
+    },
     /// The server did not answer in time.
-    Timeout(std::time::Duration),
+    #[error("no snapshot of topic `{topic}` within {after:?}")]
+    Timeout { topic: String, after: Duration },
+}
+
+/// `: {cause}` after a message, when there is a cause.
+struct Cause<'a>(&'a Option<BoxError>);
+
+impl fmt::Display for Cause<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(cause) => write!(f, ": {cause}"),
+            None => Ok(()),
+        }
+    }
 }
 
 impl WsError {
     pub(super) fn config(detail: impl Into<String>, source: Option<BoxError>) -> Self {
-        Self::new(Kind::Config(detail.into()), None, source)
+        Self::new(Kind::Config {
+            detail: detail.into(),
+            source,
+        })
     }
 
     pub(super) fn connect(url: &str, source: impl Into<BoxError>) -> Self {
-        Self::new(Kind::Connect(url.to_owned()), None, Some(source.into()))
+        Self::new(Kind::Connect {
+            url: url.to_owned(),
+            source: source.into(),
+        })
     }
 
     pub(super) fn disconnected(reason: impl Into<String>) -> Self {
-        Self::new(Kind::Disconnected(reason.into()), None, None)
+        Self::new(Kind::Disconnected(reason.into()))
     }
 
     pub(super) fn server(topic: &str, code: &str, message: &str) -> Self {
-        let kind = Kind::Server {
+        Self::new(Kind::Server {
+            topic: topic.to_owned(),
             code: code.to_owned(),
             message: message.to_owned(),
-        };
-        Self::new(kind, Some(topic.to_owned()), None)
+        })
     }
 
     pub(super) fn message(topic: &str, source: crate::Error) -> Self {
-        Self::new(Kind::Message, Some(topic.to_owned()), Some(source.into()))
+        Self::new(Kind::Message {
+            topic: topic.to_owned(),
+            source,
+        })
     }
 
-    pub(super) fn timeout(topic: &str, after: std::time::Duration) -> Self {
-        Self::new(Kind::Timeout(after), Some(topic.to_owned()), None)
+    pub(super) fn timeout(topic: &str, after: Duration) -> Self {
+        Self::new(Kind::Timeout {
+            topic: topic.to_owned(),
+            after,
+        })
     }
 
-    fn new(kind: Kind, topic: Option<String>, source: Option<BoxError>) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                kind,
-                topic,
-                source,
-            }),
-        }
+    fn new(kind: Kind) -> Self {
+        Self(Arc::new(kind))
     }
 
     /// The topic the error is about, if it is about one.
     pub fn topic(&self) -> Option<&str> {
-        self.inner.topic.as_deref()
+        match &*self.0 {
+            Kind::Server { topic, .. }
+            | Kind::Message { topic, .. }
+            | Kind::Timeout { topic, .. } => Some(topic),
+            Kind::Config { .. } | Kind::Connect { .. } | Kind::Disconnected(_) => None,
+        }
     }
 
     /// Whether the client is misconfigured: an invalid URL or header.
     pub fn is_config(&self) -> bool {
-        matches!(self.inner.kind, Kind::Config(_))
+        matches!(*self.0, Kind::Config { .. })
     }
 
     /// Whether the connection could not be opened (refused, timed out, or
     /// the upgrade was answered with an HTTP error).
     pub fn is_connect(&self) -> bool {
-        matches!(self.inner.kind, Kind::Connect(_))
+        matches!(*self.0, Kind::Connect { .. })
     }
 
     /// Whether an open connection was lost or closed.
     pub fn is_disconnect(&self) -> bool {
-        matches!(self.inner.kind, Kind::Disconnected(_))
+        matches!(*self.0, Kind::Disconnected(_))
     }
 
     /// Whether a message from the server broke the [`Limits`](crate::Limits)
     /// or the wire form; the cause is a [`crate::Error`].
     pub fn is_bad_message(&self) -> bool {
-        matches!(self.inner.kind, Kind::Message)
+        matches!(*self.0, Kind::Message { .. })
     }
 
     /// Whether the server did not send what was asked for in time.
     pub fn is_timeout(&self) -> bool {
-        matches!(self.inner.kind, Kind::Timeout(_))
+        matches!(*self.0, Kind::Timeout { .. })
     }
 
     /// The `code` of the server's `error` message (`unknown_topic`,
-    /// `forbidden`, `too_many_subscriptions`, ..), if this is one.
+    /// `forbidden`, `too_many_subscriptions`, ..: see
+    /// [`ErrorCode`](crate::protocol::ErrorCode)), if this is one.
     pub fn server_code(&self) -> Option<&str> {
-        match &self.inner.kind {
+        match &*self.0 {
             Kind::Server { code, .. } => Some(code),
             _ => None,
         }
-    }
-}
-
-impl fmt::Display for WsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let topic = self.topic().unwrap_or_default();
-        match &self.inner.kind {
-            Kind::Config(detail) => write!(f, "invalid websocket client settings: {detail}")?,
-            Kind::Connect(url) => write!(f, "connecting to {url} failed")?,
-            Kind::Disconnected(reason) => write!(f, "the websocket connection was lost: {reason}")?,
-            Kind::Server { code, message } => {
-                write!(f, "the server refused topic `{topic}` ({code}): {message}")?;
-            }
-            Kind::Message => write!(f, "bad message for topic `{topic}`")?,
-            Kind::Timeout(after) => write!(f, "no snapshot of topic `{topic}` within {after:?}")?,
-        }
-        if let Some(source) = &self.inner.source {
-            write!(f, ": {source}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for WsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WsError")
-            .field("kind", &self.inner.kind)
-            .field("topic", &self.inner.topic)
-            .field("source", &self.inner.source)
-            .finish()
-    }
-}
-
-impl std::error::Error for WsError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.inner
-            .source
-            .as_deref()
-            .map(|source| source as &(dyn std::error::Error + 'static))
     }
 }
 
