@@ -130,10 +130,17 @@ fn random() -> u64 {
 }
 
 /// The retry count of one resource, with the healthy-period reset.
+///
+/// Two counts: the retries of this outage (since the resource was last
+/// live), which the status shows, and the retries since the connection was
+/// last healthy for the policy's period, which set the delay and the giving
+/// up. A server that accepts and then drops every connection starts an
+/// outage each time, but its delays keep growing.
 #[derive(Debug)]
 pub(crate) struct Retries {
     policy: Backoff,
     attempt: u32,
+    outage: u32,
     live_since: Option<Instant>,
 }
 
@@ -142,11 +149,12 @@ impl Retries {
         Self {
             policy,
             attempt: 0,
+            outage: 0,
             live_since: None,
         }
     }
 
-    /// The connection is live from now.
+    /// The resource is live from now.
     pub(crate) fn live(&mut self) {
         self.live_since.get_or_insert_with(Instant::now);
     }
@@ -156,9 +164,11 @@ impl Retries {
         self.attempt
     }
 
-    /// The next retry: its number and its delay, or `None` when the policy gives up.
+    /// The next retry: its number in this outage and its delay, or `None`
+    /// when the policy gives up.
     pub(crate) fn next(&mut self) -> Option<(u32, Duration)> {
         if let Some(since) = self.live_since.take() {
+            self.outage = 0;
             if since.elapsed() >= self.policy.healthy_period() {
                 self.attempt = 0;
             }
@@ -168,6 +178,7 @@ impl Retries {
         }
         let attempt = self.attempt;
         self.attempt = self.attempt.saturating_add(1);
-        Some((attempt + 1, self.policy.delay(attempt)))
+        self.outage = self.outage.saturating_add(1);
+        Some((self.outage, self.policy.delay(attempt)))
     }
 }

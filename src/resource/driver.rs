@@ -52,10 +52,13 @@ enum Phase {
         backlog: Backlog,
     },
     /// Applying updates as they come; `replay` holds those that arrived
-    /// before the snapshot.
+    /// before the snapshot. `confirmed` once the state is known to be
+    /// current: a resumed stream is not until the source has spoken on it
+    /// (it may yet say that it cannot replay).
     Live {
         stream: Watched,
         replay: std::vec::IntoIter<Update>,
+        confirmed: bool,
     },
     /// No change can come any more: the stream's last item, this error,
     /// says why.
@@ -191,7 +194,11 @@ impl Driver {
                     self.go_live(stream, replay);
                     return Poll::Ready(Some(Ok(())));
                 }
-                Phase::Live { stream, replay } => {
+                Phase::Live {
+                    stream,
+                    replay,
+                    confirmed,
+                } => {
                     let event = match replay.next() {
                         Some(update) => Event::Update(update),
                         None => match ready!(stream.poll_next(cx)) {
@@ -203,6 +210,13 @@ impl Driver {
                             },
                         },
                     };
+                    if !*confirmed && !matches!(event, Event::Resync | Event::Heartbeat(None)) {
+                        // The source answered the resume about this stream
+                        // with something other than "cannot replay": the
+                        // state is current.
+                        *confirmed = true;
+                        self.confirm_live();
+                    }
                     match event {
                         Event::Update(update) => {
                             let state = replica.as_mut().expect("a live resource has a state");
@@ -261,14 +275,23 @@ impl Driver {
     fn opened(&mut self, stream: EventStream, since: Option<u64>, has_state: bool) {
         let stream = Watched::new(stream, self.idle_timeout);
         if since.is_some() {
-            self.go_live(stream, Vec::new().into_iter());
+            // Current only once the source has answered the resume, for a
+            // source that speaks on a quiet stream (heartbeats); one that
+            // never does is taken at its word at once.
+            let confirmed = self.source.heartbeat().is_none();
+            self.phase = Phase::Live {
+                stream,
+                replay: Vec::new().into_iter(),
+                confirmed,
+            };
+            if confirmed {
+                self.confirm_live();
+            }
             return;
         }
-        self.status.send_replace(if has_state {
-            Status::Resyncing
-        } else {
-            Status::Connecting
-        });
+        if has_state {
+            self.set_status(Status::Resyncing);
+        }
         let fetch = (!self.source.includes_snapshot()).then(|| {
             let source = Arc::clone(&self.source);
             async move { source.snapshot().await }.boxed()
@@ -280,10 +303,29 @@ impl Driver {
         };
     }
 
+    /// A new snapshot is in: the state is current.
     fn go_live(&mut self, stream: Watched, replay: std::vec::IntoIter<Update>) {
-        self.phase = Phase::Live { stream, replay };
+        self.phase = Phase::Live {
+            stream,
+            replay,
+            confirmed: true,
+        };
+        self.confirm_live();
+    }
+
+    fn confirm_live(&mut self) {
         self.retries.live();
-        self.status.send_replace(Status::Live);
+        self.set_status(Status::Live);
+    }
+
+    /// Moves to `status`; watchers hear of a change only (see [`Status`]
+    /// for the transitions).
+    fn set_status(&mut self, status: Status) {
+        self.status.send_if_modified(|current| {
+            let changed = *current != status;
+            *current = status;
+            changed
+        });
     }
 
     fn stream_failed(
@@ -314,7 +356,7 @@ impl Driver {
     ) -> Option<Poll<Option<Result<(), Error>>>> {
         if self.one_shot {
             self.phase = Phase::Done;
-            self.status.send_replace(Status::Closed);
+            self.set_status(Status::Closed);
             return Some(Poll::Ready(None));
         }
         self.retry(Recovery::Resume, replica, None);
@@ -346,7 +388,7 @@ impl Driver {
             self.retries.next()
         };
         let Some((attempt, delay)) = next else {
-            self.status.send_replace(Status::Failed);
+            self.set_status(Status::Failed);
             // The stream's last item says why it ends: a permanent error, or
             // the error a one-shot resource just reported. (A one-shot
             // source, `LiveResource::new`'s, never asks for a new snapshot:
@@ -379,7 +421,7 @@ impl Driver {
             Recovery::Resume | Recovery::Gap => current,
             Recovery::Resync => None,
         };
-        self.status.send_replace(match how {
+        self.set_status(match how {
             Recovery::Resume => Status::Reconnecting { attempt, delay },
             Recovery::Gap | Recovery::Resync => Status::Resyncing,
         });
