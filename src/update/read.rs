@@ -17,7 +17,7 @@ impl Limits {
     /// [`Error::TooLarge`], [`Error::TooDeep`], or [`Error::Malformed`] when
     /// the text is not JSON or not an update.
     pub fn parse_update(&self, bytes: &[u8]) -> Result<Update, Error> {
-        self.check_text(bytes, self.message_bytes())?;
+        self.check_update_text(bytes)?;
         if let Some(update) = std::str::from_utf8(bytes)
             .ok()
             .and_then(|text| Update::read_merge(text, false))
@@ -86,11 +86,24 @@ impl Limits {
         text: &str,
         read: impl FnOnce() -> Option<Update>,
     ) -> Result<Update, Error> {
-        self.check_text(text.as_bytes(), self.message_bytes())?;
+        self.check_update_text(text.as_bytes())?;
         if let Some(update) = read() {
             return Ok(self.checked_depth(update));
         }
         serde_json::from_str(text).map_err(Error::Malformed)
+    }
+
+    /// Checks an update's text as [`Limits::check_text`] does, its size and
+    /// its depth. Text nests no deeper than it has opening brackets, and
+    /// most updates have a handful: counting them costs far less than the
+    /// scan, which only texts with more than the bound are given.
+    fn check_update_text(&self, bytes: &[u8]) -> Result<(), Error> {
+        let max = self.message_bytes();
+        let bound = self.depth() + 1;
+        if bytes.len() <= max && (bytes.len() <= bound || crate::text::openers(bytes) <= bound) {
+            return Ok(());
+        }
+        self.check_text(bytes, max)
     }
 
     /// `update`, read from a message that [`Limits::check_text`] checked:
