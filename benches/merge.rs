@@ -187,10 +187,12 @@ fn parse_apply(c: &mut Criterion) {
     group.finish();
 }
 
-/// The shapes of patch measured from wire text: a name, and the patch text
-/// for a symbol and a turn (0 or 1: two sets of values, so that every merge
-/// really writes).
-const SHAPES: [(&str, fn(&str, usize) -> String); 3] = [
+/// The patch text of a shape for a symbol and a turn (0 or 1: two sets of
+/// values, so that every merge really writes).
+type Shape = fn(&str, usize) -> String;
+
+/// The shapes of patch measured from wire text, by name.
+const SHAPES: [(&str, Shape); 3] = [
     ("price", |symbol, turn| {
         let price = ["1.23", "4.56"][turn];
         format!(r#"{{"{symbol}":{{"price":{price}}}}}"#)
@@ -218,7 +220,7 @@ type Step = Box<dyn FnMut()>;
 
 /// The case `path` for `shape` on a dashboard of about `bytes`: its step,
 /// which alternates between the two updates of the shape.
-fn shape_step(shape: fn(&str, usize) -> String, path: &str, bytes: usize) -> Step {
+fn shape_step(shape: Shape, path: &str, bytes: usize) -> Step {
     let doc = support::dashboard(bytes);
     let middle = support::symbol(doc.as_object().map_or(0, |board| board.len() / 2));
     let texts = [17, 18].map(|seq| {
