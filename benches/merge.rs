@@ -18,6 +18,19 @@
 //!   `Document` as the transports of a `LiveResource` do
 //!   ([`Limits::parse_update_lazy`], `document_lazy`); the peer through
 //!   `serde_json::from_slice` and `json_patch::merge`.
+//! - `wire/shapes/{shape}/{path}/*`: the same, for three shapes of patch
+//!   users send, each on the middle symbol: `price` (`{"SYM..":{"price":..}}`),
+//!   `price_ts` (a price and a timestamp) and `quote_ts` (price, change,
+//!   volume and a timestamp). `baseline` is `serde_json::from_slice` and
+//!   `json_patch::merge` on a `Value`, `strict` [`Update::from_slice`] and
+//!   [`Document::apply_owned`], `lazy` [`Limits::parse_update_lazy`] and the
+//!   same apply.
+//!
+//! Instruction counts: with `MERGE_STEPS=n` in the environment, the binary
+//! runs the one case named by its first argument (`wire/shapes/quote_ts/strict/1MB`)
+//! `n` times and exits, for `valgrind --tool=callgrind`; two runs of `n` and
+//! `2n` steps give the instructions of one step as their difference over `n`
+//! (benches/peers/RESULTS.md says how).
 
 mod support;
 
@@ -25,8 +38,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
-use live_resource::{Document, Limits};
+use criterion::{BenchmarkGroup, Criterion, criterion_group};
+use live_resource::{Document, Limits, Update};
 use serde_json::Value;
 
 /// The dashboard sizes measured, as (label, approximate bytes of compact JSON).
@@ -174,5 +187,119 @@ fn parse_apply(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, small_patch, parse_apply);
-criterion_main!(benches);
+/// The patch text of a shape for a symbol and a turn (0 or 1: two sets of
+/// values, so that every merge really writes).
+type Shape = fn(&str, usize) -> String;
+
+/// The shapes of patch measured from wire text, by name.
+const SHAPES: [(&str, Shape); 3] = [
+    ("price", |symbol, turn| {
+        let price = ["1.23", "4.56"][turn];
+        format!(r#"{{"{symbol}":{{"price":{price}}}}}"#)
+    }),
+    ("price_ts", |symbol, turn| {
+        let (price, ts) = [("1.23", 1718000000123456_u64), ("4.56", 1718000000654321)][turn];
+        format!(r#"{{"{symbol}":{{"price":{price},"ts":{ts}}}}}"#)
+    }),
+    ("quote_ts", |symbol, turn| {
+        let (price, change, volume, ts) = [
+            ("1.23", "-0.42", 1234567, 1718000000123456_u64),
+            ("4.56", "0.37", 1234890, 1718000000654321),
+        ][turn];
+        format!(
+            r#"{{"{symbol}":{{"price":{price},"change":{change},"volume":{volume},"ts":{ts}}}}}"#
+        )
+    }),
+];
+
+/// The ways from update text to applied state compared for each shape.
+const PATHS: [&str; 3] = ["baseline", "strict", "lazy"];
+
+/// One step of a `wire/shapes` case: read the next update and apply it.
+type Step = Box<dyn FnMut()>;
+
+/// The case `path` for `shape` on a dashboard of about `bytes`: its step,
+/// which alternates between the two updates of the shape.
+fn shape_step(shape: Shape, path: &str, bytes: usize) -> Step {
+    let doc = support::dashboard(bytes);
+    let middle = support::symbol(doc.as_object().map_or(0, |board| board.len() / 2));
+    let texts = [17, 18].map(|seq| {
+        let patch = shape(&middle, usize::from(seq == 18));
+        format!(r#"{{"seq":{seq},"merge":{patch}}}"#)
+    });
+    let mut turn = 0;
+    match path {
+        "baseline" => {
+            let mut target = doc;
+            let texts = texts.map(String::into_bytes);
+            Box::new(move || {
+                turn ^= 1;
+                let message: Value = serde_json::from_slice(black_box(&texts[turn])).unwrap();
+                json_patch::merge(black_box(&mut target), &message["merge"]);
+            })
+        }
+        "strict" => {
+            let mut document = Document::from(doc);
+            let texts = texts.map(String::into_bytes);
+            Box::new(move || {
+                turn ^= 1;
+                let update = Update::from_slice(black_box(&texts[turn])).unwrap();
+                black_box(&mut document).apply_owned(update.patch).unwrap();
+            })
+        }
+        "lazy" => {
+            let mut document = Document::from(doc);
+            let limits = Limits::default();
+            Box::new(move || {
+                turn ^= 1;
+                let update = limits.parse_update_lazy(black_box(&texts[turn])).unwrap();
+                black_box(&mut document).apply_owned(update.patch).unwrap();
+            })
+        }
+        _ => unreachable!("one of PATHS"),
+    }
+}
+
+/// Every `wire/shapes` case: its name under the group, and how to make it.
+fn shape_cases() -> impl Iterator<Item = (String, impl Fn() -> Step)> {
+    SIZES.into_iter().flat_map(|(label, bytes)| {
+        SHAPES.into_iter().flat_map(move |(name, shape)| {
+            PATHS.into_iter().map(move |path| {
+                let case = format!("{name}/{path}/{label}");
+                (case, move || shape_step(shape, path, bytes))
+            })
+        })
+    })
+}
+
+fn shapes(c: &mut Criterion) {
+    let mut group = configure(c, "wire/shapes");
+    for (case, make) in shape_cases() {
+        let mut step = make();
+        group.bench_function(case, |b| b.iter(&mut step));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, small_patch, parse_apply, shapes);
+
+fn main() {
+    if let Ok(steps) = std::env::var("MERGE_STEPS") {
+        let steps: usize = steps.parse().expect("MERGE_STEPS: a number of steps");
+        let name = std::env::args()
+            .skip(1)
+            .find(|arg| !arg.starts_with("--"))
+            .expect("the case to run, as wire/shapes/{shape}/{path}/{size}");
+        let case = name.strip_prefix("wire/shapes/").unwrap_or(&name);
+        let (_, make) = shape_cases()
+            .find(|(known, _)| known == case)
+            .unwrap_or_else(|| panic!("no case {name}"));
+        let mut step = make();
+        for _ in 0..steps {
+            step();
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -161,9 +161,14 @@ impl Limits {
             });
         }
         // The envelope itself is one level: allow the payload `max_depth` below
-        // it. Text cannot nest deeper than it is long, so short messages skip
-        // the scan.
-        if bytes.len() > self.max_depth + 1 && crate::text::text_depth(bytes) > self.max_depth + 1 {
+        // it. Text cannot nest deeper than it is long, nor than it has opening
+        // brackets: short messages, and most others after a count of their
+        // brackets (far cheaper), skip the scan.
+        let bound = self.max_depth + 1;
+        if bytes.len() > bound
+            && crate::text::openers(bytes) > bound
+            && crate::text::text_depth(bytes) > bound
+        {
             return Err(Error::TooDeep {
                 max: self.max_depth,
             });

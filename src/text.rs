@@ -7,5 +7,5 @@
 mod depth;
 mod reader;
 
-pub(crate) use depth::text_depth;
+pub(crate) use depth::{openers, text_depth};
 pub(crate) use reader::{GiveUp, Reader, Token};

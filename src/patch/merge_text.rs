@@ -183,7 +183,8 @@ impl MergeText {
     pub(crate) fn merging(&self) -> Merging<'_> {
         Merging {
             reader: self.reader(),
-            checked: false,
+            // A patch read alone was checked whole when it was read.
+            checked: self.form == Form::Patch,
             in_update: self.form == Form::Update,
         }
     }

@@ -105,13 +105,20 @@ impl<'a> Reader<'a> {
 
     /// Reads one value through, checking it without building anything; how
     /// deep it nests, `depth` being the nesting it sits in.
+    ///
+    /// It gives up exactly where reading the value with [`Reader::token`]
+    /// would, but builds no token: a string's text is only passed (escapes
+    /// are decoded, to check them), and a number only passed unless it may
+    /// be out of an `f64`'s range (an exponent, or more than 300 digits
+    /// before the point), which only reading it settles.
     pub(crate) fn check_value(&mut self, depth: usize) -> Result<usize, GiveUp> {
-        match self.token()? {
-            Token::Object => {
+        self.whitespace();
+        match self.next_byte()? {
+            b'{' => {
                 let inner = self.nest(depth)?;
                 self.check_members(inner, true)
             }
-            Token::Array => {
+            b'[' => {
                 let inner = self.nest(depth)?;
                 let mut deepest = inner;
                 let mut first = true;
@@ -121,8 +128,15 @@ impl<'a> Reader<'a> {
                 }
                 Ok(deepest)
             }
-            // A scalar, read whole by `token`.
-            _ => Ok(depth),
+            b'"' => self.check_string().map(|()| depth),
+            b't' => self.literal(b"rue", depth),
+            b'f' => self.literal(b"alse", depth),
+            b'n' => self.literal(b"ull", depth),
+            b'-' | b'0'..=b'9' => {
+                self.at -= 1;
+                self.check_number().map(|()| depth)
+            }
+            _ => Err(GiveUp),
         }
     }
 
@@ -131,8 +145,10 @@ impl<'a> Reader<'a> {
     /// its members has been read yet; how deep it nests.
     pub(crate) fn check_members(&mut self, depth: usize, mut first: bool) -> Result<usize, GiveUp> {
         let mut deepest = depth;
-        while self.next_member(first)?.is_some() {
+        while self.member_start(first)? {
             first = false;
+            self.check_string()?;
+            self.expect(b':')?;
             deepest = deepest.max(self.check_value(depth)?);
         }
         Ok(deepest)
@@ -364,13 +380,28 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<Cow<'a, str>, GiveUp> {
         let start = self.at;
         if self.scan_string()? {
-            // Rare: `serde_json` decodes it, with its quotes.
-            let quoted = &self.text[start - 1..self.at];
-            return serde_json::from_str(quoted)
-                .map(Cow::Owned)
-                .map_err(|_| GiveUp);
+            return self.escaped(start).map(Cow::Owned);
         }
         Ok(Cow::Borrowed(&self.text[start..self.at - 1]))
+    }
+
+    /// Passes a string whose opening quote has been read, checking it as
+    /// [`Reader::string`] reads it.
+    #[inline]
+    fn check_string(&mut self) -> Result<(), GiveUp> {
+        let start = self.at;
+        if self.scan_string()? {
+            self.escaped(start)?;
+        }
+        Ok(())
+    }
+
+    /// The string with escapes that the reader just passed, from `start`
+    /// just past its opening quote. Rare: `serde_json` decodes it, with its
+    /// quotes.
+    #[cold]
+    fn escaped(&self, start: usize) -> Result<String, GiveUp> {
+        serde_json::from_str(&self.text[start - 1..self.at]).map_err(|_| GiveUp)
     }
 
     /// Passes a string whose opening quote has been read; whether it held
@@ -392,6 +423,45 @@ impl<'a> Reader<'a> {
             }
         }
         Ok(escaped)
+    }
+
+    /// Passes a number, checking it as [`Reader::number`] reads it: its
+    /// form, and, where it may be out of an `f64`'s range (an exponent, or
+    /// more than 300 digits before the point), its value, by reading it.
+    #[inline]
+    fn check_number(&mut self) -> Result<(), GiveUp> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        let int_start = self.at;
+        self.pass_digits();
+        let int_digits = self.at - int_start;
+        // One or more digits, with no leading zero.
+        if int_digits == 0 || (int_digits > 1 && self.bytes[int_start] == b'0') {
+            return Err(GiveUp);
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            let fraction_start = self.at;
+            self.pass_digits();
+            if self.at == fraction_start {
+                return Err(GiveUp);
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) || int_digits > 300 {
+            self.at = start;
+            return self.number().map(drop);
+        }
+        Ok(())
+    }
+
+    /// Passes a run of decimal digits.
+    #[inline]
+    fn pass_digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
     }
 
     /// A number, read as `serde_json` reads it: an integer that fits is a
@@ -658,6 +728,110 @@ mod tests {
                     "{byte} at {lane}"
                 );
             }
+        }
+    }
+
+    /// What [`Reader::check_value`] did before it passed scalars without
+    /// reading them: every scalar read whole by [`Reader::token`].
+    fn check_by_tokens(reader: &mut Reader<'_>, depth: usize) -> Result<usize, GiveUp> {
+        match reader.token()? {
+            Token::Object => {
+                let inner = reader.nest(depth)?;
+                let mut deepest = inner;
+                let mut first = true;
+                while reader.next_member(first)?.is_some() {
+                    first = false;
+                    deepest = deepest.max(check_by_tokens(reader, inner)?);
+                }
+                Ok(deepest)
+            }
+            Token::Array => {
+                let inner = reader.nest(depth)?;
+                let mut deepest = inner;
+                let mut first = true;
+                while reader.next_item(first)? {
+                    first = false;
+                    deepest = deepest.max(check_by_tokens(reader, inner)?);
+                }
+                Ok(deepest)
+            }
+            _ => Ok(depth),
+        }
+    }
+
+    /// JSON-like text: pieces of values, numbers and strings, good and bad.
+    fn jsonish() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop::sample::select(vec![
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            " ",
+            "\"a\"",
+            "\"k\":",
+            "\"\\n\"",
+            "\"\\x\"",
+            "\"\\ud800\"",
+            "\"\\u00e9\"",
+            "\"\t\"",
+            "0",
+            "-",
+            "1",
+            "9",
+            ".",
+            "e",
+            "E",
+            "+",
+            "00",
+            "-0",
+            "1.5",
+            "1e400",
+            "1e-400",
+            "2.5E+3",
+            "true",
+            "fals",
+            "null",
+            "nul",
+            "18446744073709551616",
+            "1.7976931348623157e308",
+            "1.8e308",
+        ]);
+        prop::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// `check_value` gives up, accepts and ends exactly where reading
+        /// every token would, and says the same depth.
+        #[test]
+        fn checking_agrees_with_reading_every_token(text in jsonish(), digits in 0usize..400) {
+            let long = format!("[{}{}]", text, "7".repeat(digits));
+            for text in [&text, &long] {
+                let (mut fast, mut slow) = (Reader::new(text), Reader::new(text));
+                let (checked, read) = (fast.check_value(0), check_by_tokens(&mut slow, 0));
+                proptest::prop_assert_eq!(checked.is_ok(), read.is_ok(), "{}", text);
+                if let (Ok(checked), Ok(read)) = (checked, read) {
+                    proptest::prop_assert_eq!(checked, read, "{}", text);
+                    proptest::prop_assert_eq!(fast.at, slow.at, "{}", text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_checked_as_read() {
+        let huge = format!("1{}", "0".repeat(400));
+        let big = format!("1{}.5", "0".repeat(300));
+        for text in [
+            "1e400", "-1e400", "1.8e308", "1e-400", "1.5", "-0", &huge, &big, "1E+2", "2e",
+        ] {
+            let checked = Reader::new(text).check_value(0).is_ok();
+            let read = Reader::new(text).token().is_ok();
+            assert_eq!(checked, read, "{text}");
         }
     }
 

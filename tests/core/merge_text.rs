@@ -697,6 +697,43 @@ fn deep_patches_are_left_to_serde_json() {
     }
 }
 
+/// The depth bound is the whole message's, whichever reader: brackets in
+/// strings do not count (however many there are), brackets of the patch
+/// and of the members after it do; and a message too deep is `TooDeep`
+/// when it is read, never read lazily.
+#[test]
+fn the_depth_bound_counts_nesting_not_brackets() {
+    let limits = Limits::default().max_depth(4);
+    let brackets = "[{".repeat(40);
+    let state = json!({"a": 0});
+    let within = [
+        format!(r#"{{"seq":1,"merge":{{"a":"{brackets}"}}}}"#),
+        format!(r#"{{"seq":1,"merge":{{"a":{{"b":{{"c":[1]}}}}}},"note":"{brackets}"}}"#),
+        r#"{"seq":1,"merge":{"a":1},"after":[[[{}]]]}"#.to_owned(),
+    ];
+    for text in &within {
+        for read in [Read::Strict, Read::Lazy] {
+            let update = read.update(&limits, text.as_bytes());
+            let update = update.unwrap_or_else(|error| panic!("{read:?} {text}: {error}"));
+            Document::from(&state).apply(&update.patch).unwrap();
+        }
+    }
+    let too_deep = [
+        r#"{"seq":1,"merge":{"a":{"b":{"c":[{}]}}}}"#.to_owned(),
+        format!(r#"{{"seq":1,"merge":{{"a":"{brackets}"}},"after":[[[[{{}}]]]]}}"#),
+        format!(r#"{{"seq":1,"merge":{{"a":{{"b":{{"c":[[1]]}}}}}},"note":"{brackets}"}}"#),
+    ];
+    for text in &too_deep {
+        for read in [Read::Strict, Read::Lazy] {
+            let refused = read.update(&limits, text.as_bytes());
+            assert!(
+                matches!(refused, Err(Error::TooDeep { max: 4 })),
+                "{read:?} {text}: {refused:?}"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------- numbers
 
 /// Numbers at the edges of each kind `serde_json` reads them as.
