@@ -63,6 +63,14 @@ impl Subscription {
     pub fn topic(&self) -> &str {
         &self.topic
     }
+
+    /// Whether the subscription has something to deliver at once (a resync,
+    /// or updates replayed after the version it resumed from). A server that
+    /// resumed a client without one says so with a heartbeat right away, so
+    /// that the client knows its resume was answered even on a quiet topic.
+    pub(crate) fn answers_at_once(&self) -> bool {
+        self.resync_first || self.replay.len() > 0
+    }
 }
 
 impl Stream for Subscription {

@@ -130,6 +130,7 @@ impl Serve {
         let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
         let slots = Arc::new(Semaphore::new(max_connections));
         let (stop, stopping) = watch::channel(false);
+        let (drop_all, dropping) = watch::channel(false);
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(header_read_timeout);
@@ -155,10 +156,7 @@ impl Serve {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let io = TokioIo::new(Counted {
-                stream,
-                _slot: slot,
-            });
+            let io = TokioIo::new(Counted::new(stream, slot, dropping.clone()));
             let service = TowerToHyperService::new(app.clone());
             let connection = http.serve_connection(io, service).with_upgrades();
             let mut stopping = stopping.clone();
@@ -191,6 +189,10 @@ impl Serve {
                 open = max_connections - slots.available_permits(),
                 "shutdown timed out: dropping the connections still open"
             );
+            // Live streams (SSE, WebSocket) never end by themselves: their
+            // sockets now read as closed, and fail to write, so that the
+            // tasks serving them end.
+            let _ = drop_all.send(true);
         }
         Ok(())
     }
@@ -235,10 +237,38 @@ fn is_per_connection(error: &io::Error) -> bool {
 }
 
 /// A client's socket that holds a connection slot until it is dropped, which
-/// for a WebSocket is when the upgraded connection ends.
+/// for a WebSocket is when the upgraded connection ends; and that reads as
+/// closed, and fails to write, once the server drops its connections.
 struct Counted {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
+    dropped: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl Counted {
+    fn new(
+        stream: TcpStream,
+        slot: OwnedSemaphorePermit,
+        mut dropping: watch::Receiver<bool>,
+    ) -> Self {
+        let dropped = Box::pin(async move {
+            let _ = dropping.wait_for(|dropped| *dropped).await.map(drop);
+        });
+        Self {
+            stream,
+            _slot: slot,
+            dropped,
+        }
+    }
+
+    /// Whether the server has dropped its connections.
+    fn is_dropped(&mut self, cx: &mut Context<'_>) -> bool {
+        self.dropped.as_mut().poll(cx).is_ready()
+    }
+}
+
+fn dropped() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the server shut down")
 }
 
 impl AsyncRead for Counted {
@@ -247,6 +277,9 @@ impl AsyncRead for Counted {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.is_dropped(cx) {
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
@@ -257,6 +290,9 @@ impl AsyncWrite for Counted {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.is_dropped(cx) {
+            return Poll::Ready(Err(dropped()));
+        }
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
@@ -265,6 +301,9 @@ impl AsyncWrite for Counted {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if self.is_dropped(cx) {
+            return Poll::Ready(Err(dropped()));
+        }
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
@@ -273,6 +312,9 @@ impl AsyncWrite for Counted {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.is_dropped(cx) {
+            return Poll::Ready(Err(dropped()));
+        }
         Pin::new(&mut self.stream).poll_flush(cx)
     }
 

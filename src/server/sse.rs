@@ -32,6 +32,7 @@ pub(super) async fn events(
     };
     tracing::debug!(topic, ?since, "sse stream opened");
     let stream = Stream {
+        answer_now: since.is_some() && !subscription.answers_at_once(),
         subscription,
         heartbeat: heartbeat_timer(&state),
         last_sent: since,
@@ -84,6 +85,9 @@ pub(super) fn heartbeat_timer(state: &AppState) -> tokio::time::Interval {
 }
 
 struct Stream {
+    /// A resume with nothing to replay: a heartbeat goes first, so that the
+    /// client knows at once that it is current.
+    answer_now: bool,
     subscription: Subscription,
     heartbeat: tokio::time::Interval,
     /// The `seq` of the last update sent on this stream, for heartbeats.
@@ -95,6 +99,9 @@ struct Stream {
 impl Stream {
     /// The next event to send; `None` when the topic is gone.
     async fn next_event(&mut self) -> Option<Event> {
+        if std::mem::take(&mut self.answer_now) {
+            return Some(self.heartbeat());
+        }
         tokio::select! {
             delivery = self.subscription.next() => match delivery? {
                 Delivery::Update(frame) => {
@@ -108,10 +115,17 @@ impl Stream {
                     Some(Event::default().event("resync").data("{}"))
                 }
             },
-            _ = self.heartbeat.tick() => {
-                let seq = self.last_sent.map_or_else(|| "null".to_owned(), |seq| seq.to_string());
-                Some(Event::default().event("heartbeat").data(format!(r#"{{"seq":{seq}}}"#)))
-            }
+            _ = self.heartbeat.tick() => Some(self.heartbeat()),
         }
+    }
+
+    /// A heartbeat: the `seq` of the last update sent.
+    fn heartbeat(&self) -> Event {
+        let seq = self
+            .last_sent
+            .map_or_else(|| "null".to_owned(), |seq| seq.to_string());
+        Event::default()
+            .event("heartbeat")
+            .data(format!(r#"{{"seq":{seq}}}"#))
     }
 }

@@ -281,6 +281,15 @@ impl Connection {
         };
         let (last_sent, replies) = match granted.snapshot {
             Some(snapshot) => (snapshot.version, snapshot_reply(&topic, snapshot)),
+            // A resume with nothing to replay is answered at once, so that
+            // the client knows it is current even on a quiet topic.
+            None if !granted.subscription.answers_at_once() => {
+                let heartbeat = Reply::Heartbeat {
+                    topic: &topic,
+                    seq: since,
+                };
+                (since, vec![text(&heartbeat)])
+            }
             None => (since, Vec::new()),
         };
         let followed = Followed {

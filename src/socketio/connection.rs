@@ -126,6 +126,15 @@ impl Connection {
             Err(refused) => return refuse(&self.socket, Some(&topic), refused).await,
         };
         let mut last_sent = since;
+        if granted.snapshot.is_none() && !granted.subscription.answers_at_once() {
+            // A resume with nothing to replay is answered at once, so that
+            // the client knows it is current even on a quiet topic.
+            let reply = Reply::Heartbeat {
+                topic: &topic,
+                seq: since,
+            };
+            emit(&self.socket, "heartbeat", &reply).await?;
+        }
         if let Some(snapshot) = granted.snapshot {
             let version = snapshot.version;
             // The hub's shared text, checked once here rather than a state

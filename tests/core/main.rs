@@ -20,5 +20,6 @@ mod merge_patch;
 mod merge_text;
 mod recovery;
 mod resource;
+mod status;
 mod typed_publish;
 mod wire;

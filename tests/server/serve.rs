@@ -137,3 +137,125 @@ async fn a_graceful_shutdown_ends_the_server() {
         "no longer listening"
     );
 }
+
+/// Serves `hub` on `listener` until `stop` is sent; its live connections are
+/// dropped 100 ms after that.
+fn serve_until(
+    listener: tokio::net::TcpListener,
+    hub: &Hub,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = server::router_with(hub.clone(), Config::default());
+    let server = tokio::spawn(async move {
+        server::serve(listener, app)
+            .shutdown_timeout(Duration::from_millis(100))
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    (stop, server)
+}
+
+/// Every status `resource` shows from now on, as a watcher sees them.
+fn statuses(
+    resource: &live_resource::LiveResource<serde_json::Value>,
+) -> std::sync::Arc<std::sync::Mutex<Vec<live_resource::Status>>> {
+    let mut status = resource.status();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![
+        status.borrow_and_update().clone(),
+    ]));
+    let record = std::sync::Arc::clone(&seen);
+    tokio::spawn(async move {
+        while status.changed().await.is_ok() {
+            let now = status.borrow_and_update().clone();
+            record.lock().unwrap().push(now);
+        }
+    });
+    seen
+}
+
+/// Follows `jobs/1` over WebSocket across a restart of the server on the
+/// same address, with `next` as the new server's hub, which then publishes
+/// `{"done": 2}`: the statuses seen from just before the restart until the
+/// resource shows that, live.
+async fn across_a_restart(first: &Hub, next: &Hub) -> Vec<live_resource::Status> {
+    use futures::StreamExt;
+    use live_resource::{Backoff, LiveResource, Status};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, server) = serve_until(listener, first);
+    let client = live_resource::client::ws::WsClient::new(format!("ws://{addr}/live/ws"));
+    let mut resource = LiveResource::<serde_json::Value>::connect(client.source("jobs/1")).backoff(
+        Backoff::default()
+            .initial(Duration::from_millis(20))
+            .max(Duration::from_millis(100)),
+    );
+    assert_eq!(resource.next().await.unwrap().unwrap(), json!({"done": 1}));
+    assert_eq!(*resource.status().borrow(), Status::Live);
+    let seen = statuses(&resource);
+
+    stop.send(()).unwrap();
+    server.await.unwrap();
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let (_stop, _server) = serve_until(listener, next);
+    next.merge("jobs/1", json!({"done": 2})).unwrap();
+    let expected = next.snapshot("jobs/1").unwrap().data;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(Ok(state)) = resource.next().await {
+                if state == expected && *resource.status().borrow() == Status::Live {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the resource reaches the new server's state");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    seen.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn across_a_restart_into_a_new_history_the_client_is_never_live_over_the_old_state() {
+    let first = Hub::builder().versions_from_clock().build();
+    first.set("jobs/1", json!({"done": 1})).unwrap();
+    // A new process: a new hub, its versions above the old ones.
+    std::thread::sleep(Duration::from_millis(2));
+    let next = Hub::builder().versions_from_clock().build();
+    next.set("jobs/1", json!({"done": 100, "new": true}))
+        .unwrap();
+    let seen = across_a_restart(&first, &next).await;
+    use live_resource::Status;
+    let resynced = seen
+        .iter()
+        .position(|status| *status == Status::Resyncing)
+        .unwrap_or_else(|| panic!("a resync: {seen:?}"));
+    // The first is the state before the restart.
+    assert!(
+        !seen[1..resynced].contains(&Status::Live),
+        "Live before the resync, over the old history: {seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&Status::Live), "{seen:?}");
+}
+
+#[tokio::test]
+async fn across_a_restart_with_the_same_hub_the_client_resumes_and_is_live_again() {
+    let hub = Hub::new();
+    hub.set("jobs/1", json!({"done": 1})).unwrap();
+    let seen = across_a_restart(&hub, &hub).await;
+    use live_resource::Status;
+    assert!(
+        matches!(seen.as_slice(), [Status::Live, .., Status::Live]),
+        "{seen:?}"
+    );
+    assert!(
+        !seen.contains(&Status::Resyncing),
+        "nothing lost, nothing to resync: {seen:?}"
+    );
+}

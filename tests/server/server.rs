@@ -264,6 +264,21 @@ async fn receive(socket: &mut Socket) -> Value {
     }
 }
 
+/// Subscribes `socket` to `topic` from version `since`, with nothing to
+/// replay: the server answers at once with a heartbeat at that version, so
+/// that the client knows it is current even on a quiet topic.
+async fn resume(socket: &mut Socket, topic: &str, since: u64) {
+    send(
+        socket,
+        json!({"type": "subscribe", "topic": topic, "since": since}),
+    )
+    .await;
+    assert_eq!(
+        receive(socket).await,
+        json!({"type": "heartbeat", "topic": topic, "seq": since})
+    );
+}
+
 #[tokio::test]
 async fn websocket_carries_many_topics_with_snapshots_and_replays() {
     let hub = hub();
@@ -276,11 +291,7 @@ async fn websocket_carries_many_topics_with_snapshots_and_replays() {
         receive(&mut socket).await,
         json!({"type": "snapshot", "topic": "quotes", "version": 1, "data": {"AAPL": 190.0}})
     );
-    send(
-        &mut socket,
-        json!({"type": "subscribe", "topic": "users/7/notifications", "since": 0}),
-    )
-    .await;
+    resume(&mut socket, "users/7/notifications", 0).await;
     // Make sure the second subscription is in place before publishing.
     tokio::time::sleep(Duration::from_millis(50)).await;
     hub.merge("users/7/notifications", json!({"items": ["hello"]}))
@@ -313,11 +324,7 @@ async fn websocket_garbage_gets_an_error_and_the_connection_survives() {
     let addr = serve_with(&hub, Config::default()).await;
     let mut socket = ws(addr).await;
     let mut bystander = ws(addr).await;
-    send(
-        &mut bystander,
-        json!({"type": "subscribe", "topic": "quotes", "since": 0}),
-    )
-    .await;
+    resume(&mut bystander, "quotes", 0).await;
 
     socket
         .send(Message::Text("{not json".into()))
@@ -410,11 +417,7 @@ async fn websocket_heartbeats_name_each_topic_and_its_last_seq() {
     )
     .await;
     let mut socket = ws(addr).await;
-    send(
-        &mut socket,
-        json!({"type": "subscribe", "topic": "quotes", "since": 0}),
-    )
-    .await;
+    resume(&mut socket, "quotes", 0).await;
     tokio::time::sleep(Duration::from_millis(30)).await;
     hub.merge("quotes", json!({"AAPL": 2.0})).unwrap();
     assert_eq!(receive(&mut socket).await["seq"], 1);
@@ -430,11 +433,7 @@ async fn websocket_tells_subscribers_when_a_topic_is_removed() {
     let hub = hub();
     let addr = serve_with(&hub, Config::default()).await;
     let mut socket = ws(addr).await;
-    send(
-        &mut socket,
-        json!({"type": "subscribe", "topic": "quotes", "since": 0}),
-    )
-    .await;
+    resume(&mut socket, "quotes", 0).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     hub.remove("quotes");
     let reply = receive(&mut socket).await;
@@ -463,11 +462,7 @@ async fn a_refused_resubscribe_ends_the_old_subscription() {
     let hub = hub();
     let addr = serve_with(&hub, config).await;
     let mut socket = ws(addr).await;
-    send(
-        &mut socket,
-        json!({"type": "subscribe", "topic": "quotes", "since": 0}),
-    )
-    .await;
+    resume(&mut socket, "quotes", 0).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     hub.merge("quotes", json!({"AAPL": 1.0})).unwrap();
     assert_eq!(receive(&mut socket).await["seq"], 1);
