@@ -24,6 +24,15 @@
 //! reading) and is let go with its subscriptions; so is one that takes in
 //! nothing for two periods while the server has something to send.
 //!
+//! # Versions
+//!
+//! [`router`] returns an axum 0.8 [`Router`]; the crate's own
+//! axum is re-exported as [`server::axum`](axum), so that an application on
+//! another axum version can name the one these routes need
+//! (`live_resource::server::axum::Router`). CORS layers come from
+//! tower-http 0.6 or later (`tower_http::cors::CorsLayer`), whose layers
+//! fit any axum 0.8 router.
+//!
 //! # Exposing it
 //!
 //! - Serve it with [`serve`], which bounds the time a client may take to send
@@ -73,7 +82,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-pub use authorize::{Authorize, Denied};
+pub use authorize::{Authorize, Denied, OwnedTopics};
+
+/// The axum crate this module is built on (0.8), for naming its types: a
+/// [`Router`], the request [`Parts`](axum::http::request::Parts)
+/// an [`Authorize`] hook reads.
+pub use axum;
 pub use config::Config;
 pub use serve::{Serve, serve};
 use stats::Stats;

@@ -92,6 +92,85 @@ where
     }
 }
 
+/// The common rule, ready-made: topics under `{prefix}{owner}/..` (such as
+/// `users/7/orders`) belong to the user `owner`, and only a request whose
+/// user is `owner` may read them; every other topic is public.
+///
+/// Who the request's user is, `identify` says: from a session the server
+/// keeps, a token it verifies, or a header a trusted proxy in front of it
+/// sets (and strips from what clients send). It is never taken from the
+/// request unchecked. The owner is compared whole: `users/7` is not
+/// `users/77`.
+///
+/// # Examples
+///
+/// ```
+/// use live_resource::server::{Authorize, Config, OwnedTopics};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // Behind a gateway that authenticates each request and passes the user on.
+/// let rule = OwnedTopics::new("users/", |request| {
+///     request.headers.get("x-authenticated-user")?.to_str().ok().map(str::to_owned)
+/// });
+/// let request = |user: &str| {
+///     let request = axum::http::Request::builder().header("x-authenticated-user", user);
+///     request.body(()).unwrap().into_parts().0
+/// };
+/// assert!(rule.authorize(&request("7"), "users/7/orders").await.is_ok());
+/// assert!(rule.authorize(&request("77"), "users/7/orders").await.is_err());
+/// assert!(rule.authorize(&request("7"), "users/77").await.is_err());
+/// assert!(rule.authorize(&request("7"), "quotes").await.is_ok());
+/// let config = Config::default().authorize(rule);
+/// # let _ = config;
+/// # }
+/// ```
+pub struct OwnedTopics {
+    prefix: String,
+    identify: Box<Identify>,
+}
+
+/// Who a request's user is.
+type Identify = dyn Fn(&Parts) -> Option<String> + Send + Sync;
+
+impl OwnedTopics {
+    /// Topics under `prefix` (such as `users/`) are owned by the user their
+    /// next segment names; `identify` gives a request's user, or `None` when
+    /// it has none.
+    pub fn new<F>(prefix: impl Into<String>, identify: F) -> Self
+    where
+        F: Fn(&Parts) -> Option<String> + Send + Sync + 'static,
+    {
+        Self {
+            prefix: prefix.into(),
+            identify: Box::new(identify),
+        }
+    }
+}
+
+#[async_trait]
+impl Authorize for OwnedTopics {
+    async fn authorize(&self, request: &Parts, topic: &str) -> Result<(), Denied> {
+        let Some(rest) = topic.strip_prefix(&self.prefix) else {
+            return Ok(());
+        };
+        let owner = rest.split('/').next().unwrap_or_default();
+        match (self.identify)(request) {
+            Some(user) if !owner.is_empty() && user == owner => Ok(()),
+            Some(_) => Err(Denied::new("this topic belongs to another user")),
+            None => Err(Denied::new("sign in to follow this topic")),
+        }
+    }
+}
+
+impl fmt::Debug for OwnedTopics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedTopics")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A copy of `request` that owns its text, for a connection that keeps it to
 /// ask the hook again at each subscription.
 ///

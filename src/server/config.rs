@@ -72,10 +72,31 @@ impl Config {
         self
     }
 
-    /// Who may read which topic (default: everyone).
+    /// Who may read which topic (default: everyone): a hook of one's own
+    /// (one that awaits a session store, say), or [`OwnedTopics`](super::OwnedTopics).
     pub fn authorize(mut self, authorize: impl Authorize) -> Self {
         self.authorize = Arc::new(authorize);
         self
+    }
+
+    /// Who may read which topic, as a closure of the request head and the
+    /// topic, whose parameter types need no annotation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use live_resource::server::Config;
+    ///
+    /// let config = Config::default().allow_if(|request, topic| {
+    ///     !topic.starts_with("admin/") || request.headers.contains_key("x-admin")
+    /// });
+    /// # let _ = config;
+    /// ```
+    pub fn allow_if<F>(self, rule: F) -> Self
+    where
+        F: Fn(&axum::http::request::Parts, &str) -> bool + Send + Sync + 'static,
+    {
+        self.authorize(rule)
     }
 
     /// Lets pages from `origins` (such as `https://app.example.com`, as

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use live_resource::Hub;
-use live_resource::server::{Config, router_with};
+use live_resource::server::{Config, OwnedTopics, router_with};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -107,6 +107,44 @@ async fn the_authorization_hook_denies_with_403() {
     assert_eq!(events.status(), 403);
     let body: Value = events.json().await.unwrap();
     assert!(body["error"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn owned_topics_are_read_by_their_owner_only_over_every_route() {
+    let rule = OwnedTopics::new("users/", |request| {
+        let user = request.headers.get("x-authenticated-user")?;
+        user.to_str().ok().map(str::to_owned)
+    });
+    let addr = serve_with(&hub(), Config::default().authorize(rule)).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/live/users/7/notifications");
+    let as_user = |user: &str| client.get(&url).header("x-authenticated-user", user).send();
+    assert_eq!(as_user("7").await.unwrap().status(), 200);
+    assert_eq!(as_user("77").await.unwrap().status(), 403);
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 403);
+    let quotes = client.get(format!("http://{addr}/live/quotes")).send();
+    assert_eq!(
+        quotes.await.unwrap().status(),
+        200,
+        "public topics stay public"
+    );
+
+    // The same rule over WebSocket, with the upgrade request's header.
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/live/ws")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("x-authenticated-user", "77".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topic": "users/7/notifications"}),
+    )
+    .await;
+    let refused = receive(&mut socket).await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
 }
 
 /// `users/..` topics need an `Authorization` header; the rest are public.
