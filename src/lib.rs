@@ -63,6 +63,8 @@
 //! - [`protocol`]: the multi-topic wire protocol's messages and its error
 //!   codes ([`protocol::ErrorCode`]), which every server and client here speaks.
 //! - [`Error`]: everything that can go wrong, by phase.
+//! - [`from_socketio`]: the calls of a Socket.IO gateway, and what each
+//!   becomes here.
 //!
 //! # Feature flags
 //!
@@ -82,6 +84,8 @@ mod backoff;
 pub mod client;
 pub mod document;
 mod error;
+#[doc = include_str!("from_socketio.md")]
+pub mod from_socketio {}
 pub mod hub;
 mod limits;
 pub mod patch;
