@@ -67,8 +67,9 @@ fn user_of(request: &axum::http::request::Parts) -> Option<String> {
 
 /// The server: its hub's topics over HTTP, SSE and WebSocket at `/live`.
 async fn start_server(listener: TcpListener) -> (Hub, tokio::sync::oneshot::Sender<()>) {
-    // Versions from the clock: a client resuming across a restart is sent to a
-    // new snapshot instead of being replayed another history's updates.
+    // Versions from the clock (the default, said here for the reader): a
+    // client resuming across a restart is sent to a new snapshot instead of
+    // being replayed another history's updates.
     let hub = Hub::builder().versions_from_clock().build();
     hub.set(
         "jobs/42",
@@ -128,16 +129,15 @@ async fn publish(hub: Hub) {
 /// The client: alice's app, following the job and her orders over one
 /// WebSocket connection, printing each change and each status.
 async fn follow(addr: SocketAddr) {
-    let client = WsClient::new(format!("ws://{addr}/live/ws"))
-        .header("authorization", "Bearer t0k3n-alice");
+    let client =
+        WsClient::new(format!("ws://{addr}/live/ws")).header("authorization", "Bearer t0k3n-alice");
     let backoff = Backoff::default()
         .initial(Duration::from_millis(100))
         .max(Duration::from_secs(1));
     let mut job = LiveResource::<Job>::connect(client.source("jobs/42")).backoff(backoff.clone());
-    let mut orders = LiveResource::<BTreeMap<String, Order>>::connect(
-        client.source("users/alice/orders"),
-    )
-    .backoff(backoff);
+    let mut orders =
+        LiveResource::<BTreeMap<String, Order>>::connect(client.source("users/alice/orders"))
+            .backoff(backoff);
     let mut status = job.status();
     let mut last = Status::Connecting;
     loop {
@@ -184,7 +184,9 @@ async fn main() {
         }
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let addr = listener.local_addr().expect("a bound listener has an address");
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
     println!("listening on http://{addr}");
     let (hub, stop) = start_server(listener).await;
     let publisher = tokio::spawn(publish(hub));
@@ -196,7 +198,9 @@ async fn main() {
     publisher.abort();
     let _ = stop.send(());
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let listener = TcpListener::bind(addr).await.expect("the same address again");
+    let listener = TcpListener::bind(addr)
+        .await
+        .expect("the same address again");
     let (hub, _stop) = start_server(listener).await;
     tokio::spawn(publish(hub));
 

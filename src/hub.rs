@@ -44,14 +44,14 @@ use crate::{Error, Limits, Patch, Snapshot};
 ///
 /// # Versions across restarts
 ///
-/// A topic starts at version 0 by default. A hub that keeps its topics in
-/// memory only starts over when its process does, and so does a topic made
-/// again after [`Hub::remove`]: a client that resumes with a version of the
-/// old history could then be replayed updates of the new one that happen to
-/// carry the numbers it asks for. Build such a hub with
-/// [`Builder::versions_from_clock`]: every topic then starts above any
-/// version it reached before, and a stale client is told to take a new
-/// snapshot.
+/// A hub keeps its topics in memory: it starts over when its process does,
+/// and so does a topic made again after [`Hub::remove`]. So that a client
+/// that resumes with a version of the old history is never replayed updates
+/// of the new one that happen to carry the numbers it asks for, a new topic
+/// starts at the clock's microseconds since 1970, above every version it
+/// reached before ([`Builder::versions_from_clock`], the default): a stale
+/// client is told to take a new snapshot. Versions then step by exactly one.
+/// [`Builder::first_version`] sets a fixed start instead (for tests).
 ///
 /// # Examples
 ///
@@ -151,7 +151,7 @@ impl Default for Builder {
             replay: 1024,
             queue: 1024,
             limits: Limits::default(),
-            first_version: FirstVersion::Fixed(0),
+            first_version: FirstVersion::Clock,
         }
     }
 }
@@ -180,15 +180,16 @@ impl Builder {
         self
     }
 
-    /// The version a new topic starts at (default 0, as the protocol's
-    /// numbering has it), at most 2^63.
+    /// The version every new topic starts at, at most 2^63, instead of the
+    /// clock's (see [`Builder::versions_from_clock`], the default).
     ///
-    /// A hub that takes over from an earlier one (the server restarted) must
-    /// start above every version the earlier one reached: a client that
-    /// resumes with an old version is then told to take a new snapshot,
-    /// rather than replayed updates of a different history that happen to
-    /// carry the numbers it asks for. [`Builder::versions_from_clock`] does
-    /// that without remembering anything.
+    /// For tests, and for a hub whose versions are kept elsewhere. A hub that
+    /// takes over from an earlier one (the server restarted) must start
+    /// above every version the earlier one reached: a client that resumes
+    /// with an old version is then told to take a new snapshot, rather than
+    /// replayed updates of a different history that happen to carry the
+    /// numbers it asks for (and an `ETag` of an old version could otherwise
+    /// match a new one).
     ///
     /// ```
     /// # use live_resource::Hub;
@@ -204,8 +205,8 @@ impl Builder {
     }
 
     /// Starts each new topic at the wall clock's microseconds since 1970,
-    /// read when the topic is made: the choice for a server whose topics
-    /// live in memory only.
+    /// read when the topic is made: the default, safe for a server whose
+    /// topics live in memory only.
     ///
     /// Versions still step by exactly one. A topic made again (after a
     /// restart, or [`Hub::remove`]) starts above every version it reached
@@ -324,10 +325,12 @@ impl Hub {
     /// struct Job { done: u32, total: u32 }
     ///
     /// let hub = Hub::new();
-    /// assert_eq!(hub.set("jobs/42", Job { done: 0, total: 100 })?, 0);
-    /// assert_eq!(hub.set("jobs/42", &Job { done: 10, total: 100 })?, 1);
+    /// let first = hub.set("jobs/42", Job { done: 0, total: 100 })?;
+    /// assert_eq!(hub.set("jobs/42", &Job { done: 10, total: 100 })?, first + 1);
     /// assert_eq!(hub.snapshot("jobs/42").unwrap().data, json!({"done": 10, "total": 100}));
     ///
+    /// // A fixed first version, as tests like it.
+    /// let hub = Hub::builder().first_version(0).build();
     /// assert_eq!(hub.set("quotes", json!({"AAPL": 189.5}))?, 0);
     /// assert_eq!(hub.set("quotes", json!({"AAPL": 190.0}))?, 1);
     /// assert_eq!(hub.set("quotes", json!({"AAPL": 190.0}))?, 1, "no change, no update");
@@ -379,8 +382,8 @@ impl Hub {
     /// # use live_resource::Hub;
     /// # use serde_json::json;
     /// let hub = Hub::new();
-    /// hub.set("users/7/activity", json!({"online": true, "sessions": {"web": 1}}))?;
-    /// assert_eq!(hub.merge("users/7/activity", json!({"sessions": {"mobile": 1}}))?, 1);
+    /// let first = hub.set("users/7/activity", json!({"online": true, "sessions": {"web": 1}}))?;
+    /// assert_eq!(hub.merge("users/7/activity", json!({"sessions": {"mobile": 1}}))?, first + 1);
     /// assert_eq!(
     ///     hub.snapshot("users/7/activity").unwrap().data,
     ///     json!({"online": true, "sessions": {"web": 1, "mobile": 1}})
@@ -428,13 +431,13 @@ impl Hub {
     /// # use live_resource::{Hub, Patch};
     /// # use serde_json::json;
     /// let hub = Hub::new();
-    /// hub.set("log", json!({"lines": []}))?;
+    /// let first = hub.set("log", json!({"lines": []}))?;
     /// let append = serde_json::from_value(json!([{"op": "add", "path": "/lines/-", "value": "started"}])).unwrap();
-    /// assert_eq!(hub.publish("log", Patch::Json(append))?, 1);
+    /// assert_eq!(hub.publish("log", Patch::Json(append))?, first + 1);
     ///
     /// let bad = serde_json::from_value(json!([{"op": "remove", "path": "/missing"}])).unwrap();
     /// assert!(hub.publish("log", Patch::Json(bad)).is_err());
-    /// assert_eq!(hub.snapshot("log").unwrap().version, Some(1));
+    /// assert_eq!(hub.snapshot("log").unwrap().version, Some(first + 1));
     /// # Ok::<(), live_resource::Error>(())
     /// ```
     pub fn publish(&self, topic: &str, patch: Patch) -> Result<u64, Error> {
@@ -526,9 +529,9 @@ impl Hub {
     /// # use live_resource::Hub;
     /// # use serde_json::json;
     /// let hub = Hub::new();
-    /// hub.set("quotes", json!({"AAPL": 189.5}))?;
+    /// let version = hub.set("quotes", json!({"AAPL": 189.5}))?;
     /// let snapshot = hub.snapshot_text("quotes").unwrap();
-    /// assert_eq!(snapshot.version, Some(0));
+    /// assert_eq!(snapshot.version, Some(version));
     /// assert_eq!(&snapshot.data[..], br#"{"AAPL":189.5}"#);
     /// let again = hub.snapshot_text("quotes").unwrap();
     /// assert_eq!(again.data.as_ptr(), snapshot.data.as_ptr(), "the same bytes");
@@ -544,8 +547,8 @@ impl Hub {
     /// # use live_resource::Hub;
     /// # use serde_json::json;
     /// let hub = Hub::new();
-    /// hub.set("quotes", json!({"AAPL": 189.5}))?;
-    /// assert_eq!(hub.version("quotes"), Some(0));
+    /// let version = hub.set("quotes", json!({"AAPL": 189.5}))?;
+    /// assert_eq!(hub.version("quotes"), Some(version));
     /// assert_eq!(hub.version("nope"), None);
     /// # Ok::<(), live_resource::Error>(())
     /// ```
@@ -598,9 +601,9 @@ impl Hub {
     /// # use live_resource::Hub;
     /// # use serde_json::json;
     /// let hub = Hub::new();
-    /// hub.set("quotes", json!({"AAPL": 189.5}))?;
+    /// let version = hub.set("quotes", json!({"AAPL": 189.5}))?;
     /// let (snapshot, _updates) = hub.subscribe_with_snapshot("quotes")?;
-    /// assert_eq!(snapshot.version, Some(0));
+    /// assert_eq!(snapshot.version, Some(version));
     /// # Ok::<(), live_resource::Error>(())
     /// ```
     pub fn subscribe_with_snapshot(&self, topic: &str) -> Result<(Snapshot, Subscription), Error> {
@@ -624,9 +627,9 @@ impl Hub {
     /// # use live_resource::Hub;
     /// # use serde_json::json;
     /// let hub = Hub::new();
-    /// hub.set("quotes", json!({"AAPL": 189.5}))?;
+    /// let version = hub.set("quotes", json!({"AAPL": 189.5}))?;
     /// let (snapshot, _updates) = hub.subscribe_with_snapshot_text("quotes")?;
-    /// assert_eq!(snapshot.version, Some(0));
+    /// assert_eq!(snapshot.version, Some(version));
     /// assert_eq!(&snapshot.data[..], br#"{"AAPL":189.5}"#);
     /// # Ok::<(), live_resource::Error>(())
     /// ```
@@ -643,9 +646,9 @@ impl Hub {
     }
 
     /// Removes `topic`. Its subscriptions end; its name may be used again,
-    /// starting over at the hub's first version: 0 by default, which a
-    /// client of the old topic may take for the same history, or above every
-    /// version the old topic reached with [`Builder::versions_from_clock`].
+    /// starting over at the hub's first version: by default above every
+    /// version the old topic reached ([`Builder::versions_from_clock`]), so
+    /// that no client of the old topic takes the new one for its history.
     /// Returns whether it existed.
     pub fn remove(&self, topic: &str) -> bool {
         let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());

@@ -17,7 +17,7 @@ use crate::Update;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> live_resource::Result<()> {
-/// let hub = Hub::new();
+/// let hub = Hub::builder().first_version(0).build();
 /// hub.set("quotes", json!({"AAPL": 189.5}))?;
 /// let mut subscription = hub.subscribe("quotes", Some(0))?;
 /// hub.merge("quotes", json!({"AAPL": 190.25}))?;
@@ -62,7 +62,7 @@ impl Frame {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> live_resource::Result<()> {
     /// # use futures::StreamExt;
-    /// let hub = Hub::new();
+    /// let hub = Hub::builder().first_version(0).build();
     /// hub.set("quotes", json!({}))?;
     /// let mut subscription = hub.subscribe("quotes", None)?;
     /// hub.merge("quotes", json!({"AAPL": 1.5}))?;

@@ -628,7 +628,7 @@ const PAD_BYTES: usize = 256 * 1024;
 /// lacks updates and no sign of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_sse_reader_is_told_to_resync_and_never_skips_a_seq_silently() {
-    let hub = Hub::builder().subscriber_queue(4).build();
+    let hub = Hub::builder().first_version(0).subscriber_queue(4).build();
     let start = hub.set("ticks", json!({"n": 0})).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -557,7 +557,7 @@ async fn a_live_resource_resumes_when_the_body_ends_with_nothing_lost_or_doubled
 
 #[tokio::test]
 async fn a_live_resource_follows_the_crates_server_across_a_restart() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("jobs/7", json!({"log": []})).unwrap();
     let publish = |seq: u64| {
         let patch = serde_json::from_value(append(seq)["patch"].clone()).unwrap();

@@ -720,7 +720,7 @@ fn append(index: usize) -> Patch {
 
 #[tokio::test]
 async fn two_topics_converge_to_the_hub_over_one_connection() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("quotes", json!({"AAPL": 189.5, "MSFT": 410.0}))
         .unwrap();
     hub.set("jobs/42", json!({"done": 0, "total": 50})).unwrap();
@@ -801,7 +801,7 @@ async fn two_topics_converge_to_the_hub_over_one_connection() {
 #[tokio::test]
 async fn a_restarted_server_loses_nothing_and_doubles_nothing() {
     const APPENDS: usize = 240;
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     for topic in ["a", "b"] {
         hub.set(topic, json!({"log": []})).unwrap();
     }

@@ -20,7 +20,7 @@ fn doubling() -> Patch {
 
 #[test]
 fn the_hub_refuses_copies_of_its_own_copies() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("t", json!({"a": {"payload": "x".repeat(100)}}))
         .unwrap();
     let before = hub.snapshot("t").unwrap();
@@ -37,7 +37,7 @@ fn the_hub_refuses_copies_of_its_own_copies() {
 
 #[test]
 fn copies_through_shifted_array_indexes_are_caught_too() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("t", json!({"a": "x", "log": ["old"]})).unwrap();
     // The copy lands at /log/0; an insert shifts it to /log/1; copying from
     // /log/1 would read the copy.
@@ -55,6 +55,7 @@ fn copies_through_shifted_array_indexes_are_caught_too() {
 #[test]
 fn copies_count_against_the_message_size() {
     let hub = Hub::builder()
+        .first_version(0)
         .limits(Limits::default().max_message_bytes(1000))
         .build();
     hub.set("t", json!({"big": "y".repeat(600), "other": 1}))
@@ -77,7 +78,7 @@ fn copies_count_against_the_message_size() {
 
 #[test]
 fn ordinary_patches_still_pass() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set(
         "t",
         json!({"template": {"done": false}, "items": [], "meta": {"n": 0}}),
@@ -127,7 +128,7 @@ fn a_patch_of_many_copies_and_moves_is_checked_in_little_time() {
         .collect();
     let patch = Patch::Json(serde_json::from_value(Value::Array(ops)).unwrap());
     let limits = Limits::default().max_message_bytes(4 << 20);
-    let hub = Hub::builder().limits(limits).build();
+    let hub = Hub::builder().first_version(0).limits(limits).build();
     hub.set("t", state.clone()).unwrap();
     hub.publish("t", patch.clone()).unwrap();
     patch.apply(&mut state).unwrap();

@@ -10,7 +10,11 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn a_stalled_live_resource_resyncs_and_converges() {
-    let hub = Hub::builder().replay(16).subscriber_queue(16).build();
+    let hub = Hub::builder()
+        .first_version(0)
+        .replay(16)
+        .subscriber_queue(16)
+        .build();
     hub.set("ticks", json!({"n": 0})).unwrap();
     let mut resource = LiveResource::<Value>::connect(hub.source("ticks"));
     assert_eq!(resource.next().await.unwrap().unwrap(), json!({"n": 0}));
@@ -39,7 +43,11 @@ async fn a_stalled_live_resource_resyncs_and_converges() {
 
 #[tokio::test]
 async fn a_stalled_subscriber_does_not_keep_old_updates_alive() {
-    let hub = Hub::builder().replay(8).subscriber_queue(8).build();
+    let hub = Hub::builder()
+        .first_version(0)
+        .replay(8)
+        .subscriber_queue(8)
+        .build();
     hub.set("t", json!({"n": 0})).unwrap();
     let _stalled = hub.subscribe("t", None).unwrap();
     let mut watcher = hub.subscribe("t", None).unwrap();
@@ -61,7 +69,7 @@ async fn a_stalled_subscriber_does_not_keep_old_updates_alive() {
 
 #[tokio::test]
 async fn a_slow_shared_subscriber_sees_the_latest_state_not_a_backlog() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("t", json!({"n": 0})).unwrap();
     let shared = LiveResource::<Value>::connect(hub.source("t")).shared();
     let mut slow = shared.subscribe();
@@ -82,7 +90,7 @@ async fn a_slow_shared_subscriber_sees_the_latest_state_not_a_backlog() {
 
 #[tokio::test]
 async fn shared_subscribers_each_own_their_handle() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("t", json!({"n": 0})).unwrap();
     let shared = LiveResource::<Value>::connect(hub.source("t")).shared();
     let mut a = shared.subscribe();

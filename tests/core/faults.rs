@@ -219,7 +219,11 @@ fn run(seed: u64, rate: u64, includes_snapshot: bool, changes: Vec<Change>) {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let hub = Hub::builder().replay(4).subscriber_queue(8).build();
+        let hub = Hub::builder()
+            .first_version(0)
+            .replay(4)
+            .subscriber_queue(8)
+            .build();
         hub.set("t", json!({"log": []})).unwrap();
         let history: History = Arc::new(Mutex::new(vec![hub.snapshot("t").unwrap().data]));
         let last = Arc::new(Mutex::new(None));

@@ -112,7 +112,10 @@ fn a_hub_can_start_its_topics_at_any_version() {
     assert_eq!(version(&hub, "quotes"), 1_003);
 
     // Half the range stays for updates, whatever is asked.
-    let hub = Hub::builder().first_version(u64::MAX).build();
+    let hub = Hub::builder()
+        .first_version(0)
+        .first_version(u64::MAX)
+        .build();
     let first = hub.set("quotes", json!({})).unwrap();
     assert_eq!(first, 1 << 63);
     publish_n(&hub, "quotes", 2);
@@ -140,10 +143,10 @@ fn versions_from_the_clock_send_a_stale_subscriber_to_a_new_snapshot() {
 
     // With versions from 0, the same resume is replayed updates 6 to 10 of
     // the other history: what the clock prevents.
-    let zero_before = Hub::new();
+    let zero_before = Hub::builder().first_version(0).build();
     zero_before.set("quotes", json!({"n": 0})).unwrap();
     publish_n(&zero_before, "quotes", 5);
-    let zero_after = Hub::new();
+    let zero_after = Hub::builder().first_version(0).build();
     zero_after.set("quotes", json!({"n": 0})).unwrap();
     publish_n(&zero_after, "quotes", 10);
     let mut wrong = zero_after.subscribe("quotes", Some(5)).unwrap();
@@ -169,7 +172,7 @@ fn a_topic_made_again_starts_above_its_old_versions_with_the_clock() {
 
 #[test]
 fn a_new_topic_is_version_0_and_each_change_adds_exactly_1() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     assert_eq!(hub.set("quotes", json!({"AAPL": 189.5})).unwrap(), 0);
     assert_eq!(version(&hub, "quotes"), 0);
     assert_eq!(hub.set("quotes", json!({"AAPL": 190.0})).unwrap(), 1);
@@ -189,7 +192,7 @@ fn a_new_topic_is_version_0_and_each_change_adds_exactly_1() {
 
 #[test]
 fn changes_that_change_nothing_publish_nothing() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     let value = json!({"a": 1, "b": {"c": [1, 2]}, "n": null});
     hub.set("t", value.clone()).unwrap();
     hub.merge("t", json!({"a": 2})).unwrap();
@@ -244,7 +247,7 @@ fn changes_that_change_nothing_publish_nothing() {
 
 #[test]
 fn set_publishes_the_smallest_diff() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     let big = "x".repeat(1000);
     hub.set("t", json!({"a": 1, "b": {"c": 2, "d": 3}, "big": big}))
         .unwrap();
@@ -269,7 +272,7 @@ fn set_publishes_the_smallest_diff() {
 
 #[test]
 fn update_publishes_the_smallest_diff() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set(
         "jobs/1",
         json!({"done": 0, "total": 100, "log": ["started"]}),
@@ -294,7 +297,7 @@ fn update_publishes_the_smallest_diff() {
 
 #[test]
 fn every_diff_rebuilds_the_value_set() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     let values = [
         json!({"a": 1}),
         json!({"a": null}),
@@ -322,7 +325,7 @@ fn every_diff_rebuilds_the_value_set() {
 
 #[test]
 fn frames_are_serialized_once_and_shared() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("quotes", json!({"AAPL": 189.5})).unwrap();
     let mut first = hub.subscribe("quotes", None).unwrap();
     let mut second = hub.subscribe("quotes", Some(0)).unwrap();
@@ -363,7 +366,11 @@ fn frames_are_serialized_once_and_shared() {
 #[tokio::test]
 async fn snapshot_and_subscription_are_atomic() {
     const UPDATES: u64 = 2_000;
-    let hub = Hub::builder().subscriber_queue(4096).replay(16).build();
+    let hub = Hub::builder()
+        .first_version(0)
+        .subscriber_queue(4096)
+        .replay(16)
+        .build();
     hub.set("t", json!({"n": 0})).unwrap();
 
     let publisher = {
@@ -419,7 +426,7 @@ async fn snapshot_and_subscription_are_atomic() {
 
 #[tokio::test]
 async fn replay_ring_resumes_or_resyncs() {
-    let hub = Hub::builder().replay(8).build();
+    let hub = Hub::builder().first_version(0).replay(8).build();
     hub.set("t", json!({"n": 0})).unwrap();
     publish_n(&hub, "t", 20);
 
@@ -476,7 +483,7 @@ async fn replay_ring_resumes_or_resyncs() {
 
 #[test]
 fn replay_of_zero_resyncs_anything_older_than_now() {
-    let hub = Hub::builder().replay(0).build();
+    let hub = Hub::builder().first_version(0).replay(0).build();
     hub.set("t", json!({"n": 0})).unwrap();
     assert_quiet(&mut hub.subscribe("t", Some(0)).unwrap());
     publish_n(&hub, "t", 3);
@@ -501,7 +508,7 @@ fn replay_of_zero_resyncs_anything_older_than_now() {
 
 #[test]
 fn a_slow_subscriber_is_told_to_resync_and_never_skips_silently() {
-    let hub = Hub::builder().subscriber_queue(4).build();
+    let hub = Hub::builder().first_version(0).subscriber_queue(4).build();
     hub.set("t", json!({"n": 0})).unwrap();
     let mut slow = hub.subscribe("t", None).unwrap();
     let mut fast = hub.subscribe("t", None).unwrap();
@@ -538,7 +545,11 @@ fn a_slow_subscriber_is_told_to_resync_and_never_skips_silently() {
 
 #[test]
 fn a_subscriber_that_lags_while_replaying_is_told_to_resync() {
-    let hub = Hub::builder().replay(64).subscriber_queue(4).build();
+    let hub = Hub::builder()
+        .first_version(0)
+        .replay(64)
+        .subscriber_queue(4)
+        .build();
     hub.set("t", json!({"n": 0})).unwrap();
     publish_n(&hub, "t", 10);
     let mut resumed = hub.subscribe("t", Some(5)).unwrap();
@@ -566,7 +577,7 @@ fn a_subscriber_that_lags_while_replaying_is_told_to_resync() {
 
 #[test]
 fn unknown_topics_are_refused_by_name() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     let name = "no/such-topic";
     let expect_unknown = |result: Result<u64, Error>| match result {
         Err(err @ Error::UnknownTopic { .. }) => assert!(err.to_string().contains(name), "{err}"),
@@ -591,7 +602,7 @@ fn unknown_topics_are_refused_by_name() {
 
 #[test]
 fn a_json_patch_that_does_not_apply_changes_nothing() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("t", json!({"a": 1, "list": [1, 2]})).unwrap();
     hub.merge("t", json!({"a": 2})).unwrap();
     let mut subscription = hub.subscribe("t", None).unwrap();
@@ -629,7 +640,7 @@ fn a_json_patch_that_does_not_apply_changes_nothing() {
 /// A `test` is a precondition: it must hold even when the patch changes nothing.
 #[test]
 fn a_json_patch_of_only_a_failing_test_is_refused() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("t", json!({"a": 1})).unwrap();
     for bad in [
         json!([{"op": "test", "path": "/a", "value": 2}]),
@@ -647,6 +658,7 @@ fn a_json_patch_of_only_a_failing_test_is_refused() {
 #[test]
 fn too_deep_values_and_patches_are_refused() {
     let hub = Hub::builder()
+        .first_version(0)
         .limits(Limits::default().max_depth(3))
         .build();
     let deep = json!({"a": {"b": {"c": {"d": 1}}}});
@@ -691,6 +703,7 @@ fn too_deep_values_and_patches_are_refused() {
 #[test]
 fn a_json_patch_cannot_nest_the_state_past_max_depth() {
     let hub = Hub::builder()
+        .first_version(0)
         .limits(Limits::default().max_depth(3))
         .build();
     let start = json!({"a": {"b": {"c": 1}}});
@@ -714,6 +727,7 @@ fn a_json_patch_cannot_nest_the_state_past_max_depth() {
 #[test]
 fn too_large_updates_are_refused() {
     let hub = Hub::builder()
+        .first_version(0)
         .limits(Limits::default().max_message_bytes(100))
         .build();
     hub.set("t", json!({"note": "short"})).unwrap();
@@ -745,7 +759,7 @@ fn too_large_updates_are_refused() {
 
 #[tokio::test]
 async fn remove_ends_subscriptions_and_the_name_starts_over() {
-    let hub = Hub::builder().replay(16).build();
+    let hub = Hub::builder().first_version(0).replay(16).build();
     hub.set("jobs/42", json!({"done": 0})).unwrap();
     publish_n(&hub, "jobs/42", 3);
     let mut live = hub.subscribe("jobs/42", None).unwrap();
@@ -776,7 +790,7 @@ async fn remove_ends_subscriptions_and_the_name_starts_over() {
 
 #[test]
 fn topics_subscribers_and_stats_are_counted() {
-    let hub = Hub::builder().replay(0).build();
+    let hub = Hub::builder().first_version(0).replay(0).build();
     assert_eq!(hub.stats(), Default::default());
     hub.set("b", json!(1)).unwrap();
     hub.set("a", json!({"n": 0})).unwrap();
@@ -823,7 +837,7 @@ fn topics_subscribers_and_stats_are_counted() {
 
 #[tokio::test]
 async fn topics_with_slashes_work() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     for topic in ["a/b", "a/b/c", "/leading", "trailing/", "a//b"] {
         hub.set(topic, json!({"name": topic})).unwrap();
     }
@@ -842,7 +856,7 @@ async fn topics_with_slashes_work() {
 
 #[tokio::test]
 async fn private_topics_deliver_to_one_client_each() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     for id in [1, 2] {
         hub.set(&format!("clients/{id}/notifications"), json!({"items": []}))
             .unwrap();
@@ -884,7 +898,11 @@ async fn concurrent_publishers_get_consecutive_versions() {
     const THREADS: u64 = 4;
     const EACH: u64 = 500;
     const TOTAL: u64 = THREADS * EACH;
-    let hub = Hub::builder().replay(4096).subscriber_queue(4096).build();
+    let hub = Hub::builder()
+        .first_version(0)
+        .replay(4096)
+        .subscriber_queue(4096)
+        .build();
     hub.set("t", json!({})).unwrap();
     let mut early = hub.subscribe("t", Some(0)).unwrap();
 
@@ -935,7 +953,7 @@ async fn concurrent_publishers_get_consecutive_versions() {
 
 #[tokio::test]
 async fn snapshot_text_is_made_once_per_version_and_shared() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("quotes", json!({"AAPL": 189.5})).unwrap();
     let (snapshot, mut updates) = hub.subscribe_with_snapshot_text("quotes").unwrap();
     let again = hub.snapshot_text("quotes").unwrap();
@@ -974,7 +992,7 @@ async fn snapshot_text_is_made_once_per_version_and_shared() {
 fn snapshot_text_follows_a_change_that_publishes_nothing() {
     // `-0.0 == 0.0`, so replacing one with the other publishes nothing; the
     // value, and so its text, still changed.
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("t", json!({"a": 0.0})).unwrap();
     let before = hub.snapshot_text("t").unwrap().data;
     assert_eq!(&before[..], br#"{"a":0.0}"#);
@@ -988,4 +1006,24 @@ fn snapshot_text_follows_a_change_that_publishes_nothing() {
     assert_eq!(version, Some(0));
     let snapshot = serde_json::to_vec(&hub.snapshot("t").unwrap().data).unwrap();
     assert_eq!(after, snapshot, "the text is the value's, not a stale one");
+}
+
+#[test]
+fn a_new_hub_numbers_from_the_clock_by_default() {
+    // So that a server that restarts, or a topic made again, never hands a
+    // resuming client another history's updates under the numbers it asks
+    // for: the unsafe choice must be asked for.
+    let hub = Hub::new();
+    let first = hub.set("t", json!(1)).unwrap();
+    let year_2025_in_micros = 1_735_689_600_000_000;
+    assert!(first > year_2025_in_micros, "{first}");
+    assert_eq!(
+        hub.set("t", json!(2)).unwrap(),
+        first + 1,
+        "then one by one"
+    );
+    hub.remove("t");
+    std::thread::sleep(std::time::Duration::from_millis(1));
+    let again = Hub::new().set("t", json!(1)).unwrap();
+    assert!(again > first + 1, "{again} after {first}");
 }

@@ -25,7 +25,7 @@ struct Progress {
 
 #[tokio::test]
 async fn typed_values_round_trip_through_a_hub() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     let job = Job {
         name: "import".into(),
         done: 0,
@@ -67,7 +67,7 @@ async fn typed_values_round_trip_through_a_hub() {
 
 #[test]
 fn a_value_that_is_not_json_is_refused_and_nothing_is_published() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("t", json!({"a": 1})).unwrap();
     // Maps with keys that are not strings have no JSON form.
     let not_json: BTreeMap<(u8, u8), u8> = BTreeMap::from([((1, 2), 3)]);
@@ -80,7 +80,7 @@ fn a_value_that_is_not_json_is_refused_and_nothing_is_published() {
 
 #[test]
 fn a_typed_update_of_a_value_that_does_not_decode_changes_nothing() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("t", json!({"done": "not a number"})).unwrap();
     let mut called = false;
     let result = hub.update_as("t", |job: &mut Job| {

@@ -315,7 +315,7 @@ async fn resources_over_ws_and_sse_converge_through_cuts_and_stalls() {
 
     // A small replay ring: a stall during a burst outlasts it, so resuming
     // sometimes works and sometimes needs a new snapshot.
-    let hub = Hub::builder().replay(32).build();
+    let hub = Hub::builder().first_version(0).replay(32).build();
     let first = hub.set(TOPIC, json!({"n": 0, "nested": {}})).unwrap();
     let mut history = BTreeMap::from([(first, hub.snapshot(TOPIC).unwrap().data)]);
 

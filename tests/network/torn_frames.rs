@@ -399,7 +399,7 @@ impl Scenario {
     /// chosen update met its fate, and that every state shown is the hub's
     /// state at its version, versions never going back.
     async fn play(self, plan: Arc<Plan>) -> Outcome {
-        let hub = Hub::builder().replay(self.replay).build();
+        let hub = Hub::builder().first_version(0).replay(self.replay).build();
         assert_eq!(hub.set(TOPIC, json!({"n": 0, "ticks": {}})).unwrap(), 0);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let upstream = listener.local_addr().unwrap();

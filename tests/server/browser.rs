@@ -73,7 +73,7 @@ async fn the_dashboard_page_shows_prices_and_progress_changing() {
         return;
     };
 
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set(
         "quotes",
         json!({"AAPL": {"price": 189.5, "change": 0.0}, "MSFT": {"price": 410.0, "change": 0.0}}),

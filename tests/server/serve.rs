@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn start(configure: impl FnOnce(server::Serve) -> server::Serve) -> SocketAddr {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("quotes", json!({"AAPL": 1})).unwrap();
     let app = server::router_with(hub, Config::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -107,7 +107,7 @@ async fn connections_past_the_limit_wait_until_one_closes() {
 
 #[tokio::test]
 async fn a_graceful_shutdown_ends_the_server() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     let app = server::router_with(hub, Config::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -246,7 +246,7 @@ async fn across_a_restart_into_a_new_history_the_client_is_never_live_over_the_o
 
 #[tokio::test]
 async fn across_a_restart_with_the_same_hub_the_client_resumes_and_is_live_again() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("jobs/1", json!({"done": 1})).unwrap();
     let seen = across_a_restart(&hub, &hub).await;
     use live_resource::Status;

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::support::served::{serve_app, serve_with};
 
 fn hub() -> Hub {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("quotes", json!({"AAPL": 189.5})).unwrap();
     hub.set("users/7/notifications", json!({"items": []}))
         .unwrap();
@@ -242,7 +242,7 @@ async fn sse_replays_since_and_last_event_id_wins() {
 
 #[tokio::test]
 async fn sse_says_resync_when_it_cannot_replay_and_sends_heartbeats_with_the_seq() {
-    let hub = Hub::builder().replay(2).build();
+    let hub = Hub::builder().first_version(0).replay(2).build();
     hub.set("t", json!({"n": 0})).unwrap();
     for n in 1..=5 {
         hub.merge("t", json!({"n": n})).unwrap();
@@ -579,7 +579,7 @@ async fn the_websocket_hook_sees_the_upgrade_request_at_every_subscription() {
 
 #[tokio::test]
 async fn websocket_batches_larger_than_the_write_buffer_arrive_whole_and_in_order() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     let big: serde_json::Map<String, Value> =
         (0..4000).map(|n| (format!("key{n}"), json!(n))).collect();
     hub.set("big", Value::Object(big.clone())).unwrap();
@@ -616,7 +616,7 @@ fn large_state(bytes: usize) -> Value {
 
 #[tokio::test]
 async fn a_snapshot_larger_than_a_megabyte_arrives_as_one_message() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     let state = large_state(1 << 20);
     hub.set("big", state.clone()).unwrap();
     let addr = serve_with(&hub, Config::default()).await;
@@ -644,7 +644,7 @@ async fn our_client_reads_a_snapshot_larger_than_a_megabyte() {
     use live_resource::client::ws::WsClient;
     use live_resource::source::SnapshotSource;
 
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     let state = large_state(1 << 20);
     hub.set("big", state.clone()).unwrap();
     let addr = serve_with(&hub, Config::default()).await;
@@ -719,7 +719,7 @@ fn masked_text_frame(payload: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn large_messages_go_out_in_frames_of_at_most_8_kib() {
     use tokio::io::AsyncWriteExt;
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     let state = large_state(200_000);
     hub.set("big", state.clone()).unwrap();
     let addr = serve_with(&hub, Config::default()).await;

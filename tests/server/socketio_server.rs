@@ -82,7 +82,7 @@ fn change(hub: &Hub, tick: u64) {
 /// A hub holding the board, its server with the default config, and a Node
 /// front end that follows the board and has its snapshot.
 async fn board_followed_by_node(peers: &Peers) -> (Hub, String, Handle, Node) {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("board", board()).unwrap();
     let (addr, io) = serve(&hub, Config::default()).await;
     let url = format!("http://{addr}");
@@ -120,7 +120,7 @@ async fn a_node_front_end_and_a_rust_client_reach_the_same_state() {
 #[tokio::test]
 async fn a_cut_connection_resumes_with_since_and_loses_nothing() {
     let Some(peers) = peers() else { return };
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("board", board()).unwrap();
     let (addr, _io) = serve(&hub, Config::default()).await;
     let proxy = Proxy::start(addr).await;
@@ -211,7 +211,7 @@ async fn unsubscribe_stops_the_updates_and_bad_requests_are_refused() {
 #[tokio::test]
 async fn unsubscribing_one_topic_leaves_the_sockets_other_topics_and_other_sockets_flowing() {
     let Some(peers) = peers() else { return };
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("board", board()).unwrap();
     hub.set("board2", json!({"n": 0})).unwrap();
     let (addr, _io) = serve(&hub, Config::default()).await;
@@ -259,7 +259,7 @@ async fn unsubscribing_one_topic_leaves_the_sockets_other_topics_and_other_socke
 
 #[tokio::test]
 async fn the_authorization_hook_and_unknown_topics_refuse_rust_clients() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("public", json!({"a": 1})).unwrap();
     hub.set("admin/secrets", json!({"b": 2})).unwrap();
     let config = Config::default()
@@ -299,7 +299,7 @@ async fn the_authorization_hook_and_unknown_topics_refuse_rust_clients() {
 async fn a_socketio_client_from_a_page_of_another_site_is_refused() {
     // CORS does not guard Socket.IO's WebSocket transport: a page of any
     // site could follow topics with its visitor's cookies.
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("private", json!({"balance": 7})).unwrap();
     let (addr, _io) = serve(&hub, Config::default()).await;
     let url = format!("http://{addr}");
@@ -353,7 +353,7 @@ fn find<'a, E: std::error::Error + 'static>(
 
 #[tokio::test]
 async fn heartbeats_carry_the_last_seq_sent() {
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("quotes", json!({"AAPL": 1})).unwrap();
     let config = Config::default().heartbeat(Duration::from_millis(100));
     let (addr, _io) = serve(&hub, config).await;
@@ -393,7 +393,7 @@ async fn heartbeats_carry_the_last_seq_sent() {
 #[tokio::test]
 async fn the_familiar_server_calls_reach_node_clients() {
     let Some(peers) = peers() else { return };
-    let hub = Hub::new();
+    let hub = Hub::builder().first_version(0).build();
     hub.set("board", board()).unwrap();
     let (addr, io) = serve(&hub, Config::default()).await;
     let url = format!("http://{addr}");
