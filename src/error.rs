@@ -146,6 +146,22 @@ pub enum Error {
         attempts: u32,
     },
 
+    /// A snapshot older than the state the resource already shows (a cache
+    /// or a replica that lags the source): refused, so that the resource
+    /// never goes backward; it fetches again, with backoff. Should the source
+    /// serve nothing newer three times in a row (its versions really went
+    /// back: a hub with a fixed first version, restarted), the latest is
+    /// taken as a new history.
+    #[error(
+        "a snapshot at version {version} is older than the state at version {current}: refused"
+    )]
+    StaleSnapshot {
+        /// The snapshot's version.
+        version: u64,
+        /// The version of the state shown.
+        current: u64,
+    },
+
     /// The topic does not exist.
     #[error("unknown topic `{topic}`")]
     UnknownTopic {

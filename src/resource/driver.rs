@@ -18,6 +18,11 @@ use crate::replica::{Backlog, Offer, Replica};
 use crate::source::{Event, EventStream, Permanent, Source};
 use crate::{Backoff, BoxError, Error, Limits, Snapshot, Status, Update};
 
+/// How many snapshots older than the state are refused in a row before the
+/// latest is taken as a new history: a lagging cache catches up sooner, a
+/// source whose versions went back for good never does.
+const STALE_IN_A_ROW: u32 = 3;
+
 pub(crate) struct Driver {
     source: Arc<dyn Source>,
     phase: Phase,
@@ -30,6 +35,8 @@ pub(crate) struct Driver {
     /// large, too deep, malformed). Resuming from there would only bring the
     /// same message back, so recovery from that version takes a new snapshot.
     refused_at: Option<u64>,
+    /// Snapshots older than the state refused in a row (see `not_older`).
+    stale_in_a_row: u32,
     status: watch::Sender<Status>,
 }
 
@@ -94,6 +101,7 @@ impl Driver {
             idle_timeout,
             one_shot,
             refused_at: None,
+            stale_in_a_row: 0,
             status,
         };
         (driver, receiver)
@@ -182,6 +190,9 @@ impl Driver {
                             }
                         }
                     };
+                    if let Err(stale) = not_older(&mut self.stale_in_a_row, &snapshot, replica) {
+                        return self.recover(stale, Recovery::Resync, replica);
+                    }
                     let replay = std::mem::take(backlog).into_replay();
                     // The new state is swapped in whole: no consumer sees a mix.
                     *replica = Some(Replica::new(snapshot));
@@ -244,6 +255,11 @@ impl Driver {
                             }
                         }
                         Event::Snapshot(snapshot) => {
+                            if let Err(stale) =
+                                not_older(&mut self.stale_in_a_row, &snapshot, replica)
+                            {
+                                return self.recover(stale, Recovery::Resync, replica);
+                            }
                             *replica = Some(Replica::new(snapshot));
                             self.refused_at = None;
                             return Poll::Ready(Some(Ok(())));
@@ -445,4 +461,34 @@ fn open(
 ) -> BoxFuture<'static, Result<EventStream, BoxError>> {
     let source = Arc::clone(source);
     async move { source.updates(since).await }.boxed()
+}
+
+/// Refuses a snapshot older than the state already shown: a cache or a
+/// replica that lags the source. A new history starts above every version
+/// of the old one (a hub's versions come from the clock), so an older
+/// snapshot is the same history's past, and the resource never goes
+/// backward; it fetches again, with backoff. A source whose versions
+/// really went back (a hub with a fixed first version, restarted) serves
+/// nothing newer: after [`STALE_IN_A_ROW`] such snapshots in a row, the
+/// latest is taken as a new history.
+fn not_older(
+    stale_in_a_row: &mut u32,
+    snapshot: &Snapshot,
+    replica: &Option<Replica>,
+) -> Result<(), Error> {
+    let current = replica.as_ref().and_then(Replica::version);
+    match (snapshot.version, current) {
+        (Some(version), Some(current)) if version < current => {
+            *stale_in_a_row += 1;
+            if *stale_in_a_row >= STALE_IN_A_ROW {
+                *stale_in_a_row = 0;
+                return Ok(());
+            }
+            Err(Error::StaleSnapshot { version, current })
+        }
+        _ => {
+            *stale_in_a_row = 0;
+            Ok(())
+        }
+    }
 }

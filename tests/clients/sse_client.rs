@@ -53,7 +53,8 @@ impl Connection {
 #[derive(Clone)]
 struct Fake {
     connections: mpsc::UnboundedSender<Connection>,
-    snapshot: Value,
+    /// What `GET /live/quotes` answers; the test may move it on.
+    snapshot: std::sync::Arc<std::sync::Mutex<Value>>,
     /// When set, the event stream is refused with this status and `{"error":..}`.
     refuse: Option<(StatusCode, &'static str)>,
 }
@@ -64,20 +65,36 @@ async fn fake(
     snapshot: Value,
     refuse: Option<(StatusCode, &'static str)>,
 ) -> (FakeServer, mpsc::UnboundedReceiver<Connection>) {
+    let (server, accepted, _) = fake_with_snapshot(snapshot, refuse).await;
+    (server, accepted)
+}
+
+/// [`fake`], with the snapshot it serves, which the test may move on.
+async fn fake_with_snapshot(
+    snapshot: Value,
+    refuse: Option<(StatusCode, &'static str)>,
+) -> (
+    FakeServer,
+    mpsc::UnboundedReceiver<Connection>,
+    std::sync::Arc<std::sync::Mutex<Value>>,
+) {
     let (connections, accepted) = mpsc::unbounded_channel();
+    let snapshot = std::sync::Arc::new(std::sync::Mutex::new(snapshot));
     let state = Fake {
         connections,
-        snapshot,
+        snapshot: std::sync::Arc::clone(&snapshot),
         refuse,
     };
     let router = Router::new()
         .route(
             "/live/quotes",
-            get(|State(fake): State<Fake>| async move { fake.snapshot.to_string() }),
+            get(
+                |State(fake): State<Fake>| async move { fake.snapshot.lock().unwrap().to_string() },
+            ),
         )
         .route("/live/quotes/events", get(events))
         .with_state(state);
-    (FakeServer::start(router).await, accepted)
+    (FakeServer::start(router).await, accepted, snapshot)
 }
 
 async fn events(State(fake): State<Fake>, uri: Uri, headers: HeaderMap) -> Response {
@@ -422,7 +439,7 @@ async fn converge(items: &mut Follower, expected: &Value) -> (Seen, Vec<Error>) 
 /// bring the frame back) and catches up.
 async fn a_refused_frame_is_survived(bad_frame: &str, refused: fn(&Error) -> bool) {
     let snapshot = json!({"version": 1, "data": {"aapl": {"price": 189.5, "volume": 10}}});
-    let (server, mut connections) = fake(snapshot, None).await;
+    let (server, mut connections, served) = fake_with_snapshot(snapshot, None).await;
     let quotes = LiveResource::<Value>::connect(SseSource::new(&server.url(), "quotes"))
         .backoff(quick_backoff());
     let status = quotes.status();
@@ -450,7 +467,9 @@ async fn a_refused_frame_is_survived(bad_frame: &str, refused: fn(&Error) -> boo
     assert_eq!((seen.version, seen.json.as_ref()), (Some(2), Some(&good)));
 
     // One bad frame is not a broken connection: the stream goes on, and the
-    // next update shows the gap the bad one left.
+    // next update shows the gap the bad one left. (The server's snapshot
+    // moves on with it: a resource never takes one older than its state.)
+    *served.lock().unwrap() = json!({"version": 2, "data": good});
     connection.update(4, json!({"aapl": {"volume": 13}}));
     let seen = items.seen().await;
     assert!(
@@ -471,7 +490,7 @@ async fn a_refused_frame_is_survived(bad_frame: &str, refused: fn(&Error) -> boo
     );
 
     // A replay from version 2 would bring the refused frame back: it starts
-    // over from a new snapshot (version 1 here) and catches up.
+    // over from a new snapshot and catches up.
     let connection = accept(&mut connections).await;
     assert_eq!(
         connection.last_event_id, None,

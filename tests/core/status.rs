@@ -221,3 +221,79 @@ async fn a_permanent_error_fails_and_a_one_shot_stream_that_ends_closes() {
         [Status::Connecting, Status::Live, Status::Closed]
     );
 }
+
+/// Takes a resource live at version 5 through a resync to a snapshot at
+/// `version`: the item that comes of it.
+async fn resync_to(
+    resource: &mut LiveResource<Value>,
+    control: &Control,
+    version: u64,
+) -> Result<Value, live_resource::Error> {
+    control.connection().send(Ok(Event::Resync)).unwrap();
+    assert!(resource.next().now_or_never().is_none());
+    let_backoff_pass(resource).await;
+    control.snapshot(Snapshot::new(version, json!({"n": version})));
+    tokio::time::timeout(Duration::from_secs(60), resource.next())
+        .await
+        .expect("an item")
+        .expect("the resource goes on")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_snapshot_older_than_the_state_is_refused_and_the_resource_never_goes_back() {
+    // A cache or a replica that lags the source serves version 3 while the
+    // resource shows 5 (a new history would start above 5).
+    let (mut resource, control, record) = live().await;
+    let error = resync_to(&mut resource, &control, 3).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            live_resource::Error::StaleSnapshot {
+                version: 3,
+                current: 5
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(resource.version(), Some(5), "the state stays");
+    assert_eq!(
+        *resource.status().borrow(),
+        Status::Resyncing,
+        "and is not said live"
+    );
+
+    // It fetches again, with backoff, and takes the source once it caught up.
+    let_backoff_pass(&mut resource).await;
+    control.snapshot(Snapshot::new(6, json!({"n": 6})));
+    assert_eq!(next_state(&mut resource).await, json!({"n": 6}));
+    assert_eq!(
+        seen(&record).await,
+        [
+            Status::Connecting,
+            Status::Live,
+            Status::Resyncing,
+            Status::Live
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn versions_that_went_back_for_good_are_taken_as_a_new_history_after_three_tries() {
+    // A hub with a fixed first version, restarted: nothing newer will come.
+    let (mut resource, control, _record) = live().await;
+    assert!(resync_to(&mut resource, &control, 1).await.is_err());
+    let_backoff_pass(&mut resource).await;
+    control.snapshot(Snapshot::new(1, json!({"n": 1})));
+    assert!(
+        next_error(&mut resource)
+            .await
+            .to_string()
+            .contains("older")
+    );
+    // The third in a row is taken.
+    let_backoff_pass(&mut resource).await;
+    control.snapshot(Snapshot::new(1, json!({"n": 1})));
+    assert_eq!(next_state(&mut resource).await, json!({"n": 1}));
+    assert_eq!(resource.version(), Some(1));
+    assert_eq!(*resource.status().borrow(), Status::Live);
+}
