@@ -3,7 +3,7 @@
 //!
 //! | route | what |
 //! | --- | --- |
-//! | `GET /live` | the topics the request may read, with their versions and subscriber counts, and the server's counters |
+//! | `GET /live` | the topics the request may read, with their versions and subscriber counts; the server's counters too with [`Config::show_totals`] |
 //! | `GET /live/{topic}` | the snapshot `{"version":17,"data":..}`, `ETag: "17"`, 304 on a matching `If-None-Match` |
 //! | `GET /live/{topic}/events[?since=17]` | SSE: `update` events with `id` = `seq`, `resync`, `heartbeat`; `Last-Event-ID` wins over `since` |
 //! | `GET /live/ws` | WebSocket, many topics on one connection: `subscribe`, `unsubscribe`; `snapshot`, `update`, `resync`, `heartbeat`, `error` |

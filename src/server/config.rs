@@ -30,6 +30,7 @@ pub struct Config {
     limits: Limits,
     authorize: Arc<dyn Authorize>,
     origins: Origins,
+    show_totals: bool,
 }
 
 impl Default for Config {
@@ -43,6 +44,7 @@ impl Default for Config {
             limits: Limits::default().max_message_bytes(64 * 1024).max_depth(16),
             authorize: Arc::new(|_: &axum::http::request::Parts, _: &str| true),
             origins: Origins::default(),
+            show_totals: false,
         }
     }
 }
@@ -136,6 +138,20 @@ impl Config {
         self
     }
 
+    /// Whether `GET /live` shows, beside the topics the request may read, the
+    /// hub's totals and the server's counters (connections, subscriptions,
+    /// updates sent, refusals): off by default, as they speak of every
+    /// client. Turn it on where the route is for operators only (behind an
+    /// authorization layer of the application's).
+    pub fn show_totals(mut self, show: bool) -> Self {
+        self.show_totals = show;
+        self
+    }
+
+    pub(crate) fn totals_shown(&self) -> bool {
+        self.show_totals
+    }
+
     /// Lets pages from every origin open live connections.
     ///
     /// Safe only where authorization takes no credentials a browser adds by
@@ -177,6 +193,7 @@ impl fmt::Debug for Config {
             .field("max_topics_per_connection", &self.max_topics_per_connection)
             .field("limits", &self.limits)
             .field("origins", &self.origins)
+            .field("show_totals", &self.show_totals)
             .finish_non_exhaustive()
     }
 }

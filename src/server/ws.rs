@@ -167,11 +167,12 @@ impl Connection {
                     match message {
                         None => return "the client went away".into(),
                         Some(Err(error)) => {
-                            // tungstenite refuses an oversized message with a capacity
-                            // error and stops reading; say so with the standard code.
+                            // Say why with RFC 6455's codes (§7.4.1): an oversized
+                            // message, text that is not UTF-8, a broken frame.
                             let code = match error {
                                 WsError::Capacity(_) => CloseCode::Size,
-                                _ => CloseCode::Error,
+                                WsError::Utf8(_) => CloseCode::Invalid,
+                                _ => CloseCode::Protocol,
                             };
                             let close = CloseFrame { code, reason: "message refused".into() };
                             let _ = sink.send(Message::Close(Some(close))).await;

@@ -165,13 +165,26 @@ fn topic_names(listing: &Value) -> Vec<&str> {
 }
 
 #[tokio::test]
-async fn the_listing_shows_topics_and_counters() {
-    let addr = serve_with(&hub(), Config::default()).await;
+async fn the_listing_shows_topics_and_counters_only_when_asked() {
+    let addr = serve_with(&hub(), Config::default().show_totals(true)).await;
     let body = listing(addr).await;
     let names = topic_names(&body);
     assert_eq!(names, ["quotes", "users/7/notifications"]);
     assert!(body["server"]["clients"].is_u64());
     assert!(body["hub"]["published"].is_u64());
+
+    // By default the counters, which speak of every client, are not shown,
+    // and a request that may read nothing sees nothing.
+    let addr = serve_with(&hub(), Config::default()).await;
+    let body = listing(addr).await;
+    assert_eq!(topic_names(&body).len(), 2);
+    assert!(
+        body.get("server").is_none() && body.get("hub").is_none(),
+        "{body}"
+    );
+    let deny_all = Config::default().allow_if(|_, _| false);
+    let addr = serve_with(&hub(), deny_all).await;
+    assert_eq!(listing(addr).await, json!({"topics": []}));
 }
 
 /// Reads SSE events (name, id, data) from a response until `count` are read.
@@ -717,6 +730,30 @@ fn masked_text_frame(payload: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test]
+async fn a_broken_frame_is_answered_with_the_close_code_rfc_6455_gives_it() {
+    use tokio::io::AsyncWriteExt;
+    let addr = serve_with(&hub(), Config::default()).await;
+    // Text that is not UTF-8: 1007; a frame with reserved bits set: 1002.
+    let mut bad_text = masked_text_frame(&[0xff, 0xfe, b'{']);
+    let mut reserved = masked_text_frame(b"{}");
+    reserved[0] |= 0x40;
+    for (frame, expected) in [(&mut bad_text, 1007u16), (&mut reserved, 1002)] {
+        let mut stream = raw_websocket(addr).await;
+        stream.write_all(frame).await.unwrap();
+        let close = loop {
+            let frame = tokio::time::timeout(Duration::from_secs(5), raw_frame(&mut stream))
+                .await
+                .expect("a close frame in time");
+            if frame.opcode == 0x8 {
+                break frame;
+            }
+        };
+        let code = u16::from_be_bytes([close.payload[0], close.payload[1]]);
+        assert_eq!(code, expected);
+    }
+}
+
+#[tokio::test]
 async fn large_messages_go_out_in_frames_of_at_most_8_kib() {
     use tokio::io::AsyncWriteExt;
     let hub = Hub::builder().first_version(0).build();
@@ -913,7 +950,9 @@ async fn clients_become(addr: SocketAddr, expected: u64) -> Value {
 async fn a_websocket_client_that_vanishes_mid_frame_is_let_go() {
     use tokio::io::AsyncWriteExt;
     let hub = hub();
-    let config = Config::default().heartbeat(Duration::from_millis(300));
+    let config = Config::default()
+        .heartbeat(Duration::from_millis(300))
+        .show_totals(true);
     let addr = serve_with(&hub, config).await;
     let mut stream = raw_websocket(addr).await;
     let request = masked_text_frame(br#"{"type":"subscribe","topic":"quotes","since":1}"#);
@@ -947,7 +986,9 @@ async fn a_websocket_client_that_vanishes_mid_frame_is_let_go() {
 /// The server of `hub`, with heartbeats 100 ms apart, and a WebSocket
 /// client that asked to follow `topic` from version `since`.
 async fn subscribed(hub: &Hub, topic: &str, since: u64) -> (SocketAddr, Socket) {
-    let config = Config::default().heartbeat(Duration::from_millis(100));
+    let config = Config::default()
+        .heartbeat(Duration::from_millis(100))
+        .show_totals(true);
     let addr = serve_with(hub, config).await;
     let mut socket = ws(addr).await;
     let request = json!({"type": "subscribe", "topic": topic, "since": since});
