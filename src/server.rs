@@ -64,7 +64,7 @@
 //! # }
 //! ```
 
-mod authorize;
+pub(crate) mod authorize;
 mod config;
 mod listing;
 mod origin;

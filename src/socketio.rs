@@ -334,6 +334,43 @@ impl fmt::Debug for Handle {
     }
 }
 
+/// A Socket.IO client's `auth` payload (`io(url, { auth: { token } })`), as
+/// the [`Authorize`](crate::server::Authorize) hook finds it in the handshake
+/// request's extensions: browsers cannot set headers on a WebSocket, so this
+/// is where a front end's token comes in. Bounded by the
+/// [`Config`]'s client limits; a payload that breaks them, or is not JSON,
+/// refuses the connection.
+///
+/// # Examples
+///
+/// ```
+/// use live_resource::server::Config;
+/// use live_resource::socketio::Auth;
+///
+/// let config = Config::default().allow_if(|request, topic| {
+///     let token = request.extensions.get::<Auth>().and_then(|Auth(auth)| auth["token"].as_str());
+///     !topic.starts_with("private/") || token == Some("s3cret")
+/// });
+/// # let _ = config;
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Auth(pub serde_json::Value);
+
+impl Auth {
+    /// The payload of a connect packet, read within `limits`.
+    fn read(
+        payload: Option<&socketioxide::handler::Value>,
+        limits: &crate::Limits,
+    ) -> Result<Option<Self>, crate::Error> {
+        let Some(text) = payload.and_then(socketioxide::handler::Value::as_str) else {
+            return Ok(None);
+        };
+        limits
+            .parse_message(text.as_bytes())
+            .map(|auth| Some(Self(auth)))
+    }
+}
+
 /// The connect handler of a served namespace.
 #[derive(Clone)]
 struct Connect {
@@ -360,7 +397,7 @@ impl ConnectHandler<socketioxide::adapter::LocalAdapter, Connect> for Connect {
     fn call_middleware<'a>(
         &'a self,
         socket: Arc<socketioxide::socket::Socket>,
-        _auth: &'a Option<socketioxide::handler::Value>,
+        auth: &'a Option<socketioxide::handler::Value>,
     ) -> MiddlewareFuture<'a> {
         // CORS does not guard the WebSocket transport: a page of another
         // site must not follow topics with its visitor's cookies.
@@ -368,8 +405,16 @@ impl ConnectHandler<socketioxide::adapter::LocalAdapter, Connect> for Connect {
             tracing::info!(id = %socket.id, reason = %why, "socket.io client refused");
             return Box::pin(async move { Err(Box::new(why) as Box<dyn fmt::Display + Send>) });
         }
+        let auth = match Auth::read(auth.as_ref(), self.shared.config.client_limits()) {
+            Ok(auth) => auth,
+            Err(error) => {
+                tracing::info!(id = %socket.id, %error, "socket.io client refused");
+                let why = format!("the auth payload was refused: {error}");
+                return Box::pin(async move { Err(Box::new(why) as Box<dyn fmt::Display + Send>) });
+            }
+        };
         // Before the client hears it is connected: see `Handle::serve`.
-        connection::start(Arc::clone(&self.shared), SocketRef::from(socket));
+        connection::start(Arc::clone(&self.shared), SocketRef::from(socket), auth);
         Box::pin(async { Ok(()) })
     }
 }

@@ -14,6 +14,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// Implemented for every `Fn(&Parts, &str) -> bool`; implement it by hand for
 /// checks that await (a session store, a database).
 ///
+/// Browsers cannot set headers on a WebSocket, but send their cookies, and
+/// the URL: a page may pass a token as `wss://host/live/ws?token=..`, which
+/// the hook reads from `request.uri`. A Socket.IO client's `auth` payload
+/// (`io(url, { auth: { token } })`) is in `request.extensions` as a
+/// `live_resource::socketio::Auth`.
+///
 /// # Examples
 ///
 /// Private topics `users/{id}/..` for the user whose session the request's
@@ -179,7 +185,7 @@ impl fmt::Debug for OwnedTopics {
 /// as the connection lasts. Here the URI and the header values share one
 /// allocation of their own size instead. Extensions are cloned as they are,
 /// but for axum's [`OriginalUri`], which is a slice of that buffer too.
-pub(super) fn detach(request: &Parts) -> Parts {
+pub(crate) fn detach(request: &Parts) -> Parts {
     let uri = request.uri.to_string();
     let original = request
         .extensions

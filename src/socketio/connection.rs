@@ -37,7 +37,7 @@ struct Gone;
 
 /// Sets the socket's handlers and starts its task. Called while the socket
 /// connects, before the client can send anything.
-pub(super) fn start(shared: Arc<Shared>, socket: SocketRef) {
+pub(super) fn start(shared: Arc<Shared>, socket: SocketRef, auth: Option<super::Auth>) {
     let (commands, receiver) = mpsc::channel(REQUESTS);
     let limits = shared.config.client_limits().clone();
     for (event, kind) in [
@@ -58,9 +58,16 @@ pub(super) fn start(shared: Arc<Shared>, socket: SocketRef) {
             let _ = commands.send(Command::Closed(reason)).await;
         }
     });
+    // The handshake request as the hook sees it: owning its text (see
+    // `detach`), with the client's `auth` payload in its extensions.
+    let mut request = crate::server::authorize::detach(socket.req_parts());
+    if let Some(auth) = auth {
+        request.extensions.insert(auth);
+    }
     let connection = Connection {
         shared,
         socket,
+        request: Box::new(request),
         commands: receiver,
         streams: StreamMap::new(),
         last_sent: HashMap::new(),
@@ -71,6 +78,8 @@ pub(super) fn start(shared: Arc<Shared>, socket: SocketRef) {
 struct Connection {
     shared: Arc<Shared>,
     socket: SocketRef,
+    /// The handshake request, for the hook at each subscription.
+    request: Box<axum::http::request::Parts>,
     commands: mpsc::Receiver<Command>,
     streams: StreamMap<String, Deliveries>,
     /// The topics followed, each with the `seq` of the last update sent for
@@ -115,7 +124,7 @@ impl Connection {
         let granted = subscribe::subscribe(
             &shared.config,
             &shared.hub,
-            self.socket.req_parts(),
+            &self.request,
             &topic,
             since,
             self.last_sent.len(),

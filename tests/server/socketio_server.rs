@@ -334,6 +334,39 @@ async fn a_socketio_client_from_a_page_of_another_site_is_refused() {
     );
 }
 
+#[tokio::test]
+async fn the_socketio_auth_payload_reaches_the_hook() {
+    // Browsers cannot set headers on a WebSocket: a front end's token comes
+    // in the `auth` payload of its connect packet.
+    let hub = Hub::builder().first_version(0).build();
+    hub.set("private/alice", json!({"balance": 7})).unwrap();
+    let config = Config::default().allow_if(|request, topic| {
+        let auth = request.extensions.get::<live_resource::socketio::Auth>();
+        let token = auth.and_then(|live_resource::socketio::Auth(auth)| auth["token"].as_str());
+        !topic.starts_with("private/") || token == Some("t0k3n-alice")
+    });
+    let (addr, _io) = serve(&hub, config).await;
+    let url = format!("http://{addr}");
+
+    let alice = SocketIoClient::new(&url).auth(json!({"token": "t0k3n-alice"}));
+    let mut allowed = LiveResource::<Value>::connect(alice.topic("private/alice"));
+    assert_eq!(
+        within(allowed.next()).await.unwrap().unwrap(),
+        json!({"balance": 7})
+    );
+
+    for client in [
+        SocketIoClient::new(&url).auth(json!({"token": "forged"})),
+        SocketIoClient::new(&url),
+    ] {
+        let mut denied = LiveResource::<Value>::connect(client.topic("private/alice"));
+        let error = within(denied.next()).await.unwrap().unwrap_err();
+        let cause = std::error::Error::source(&error).unwrap();
+        let sio = find::<SocketIoError>(cause).expect("a socket.io error");
+        assert_eq!(sio.server_code(), Some("forbidden"));
+    }
+}
+
 /// `error` or one of its causes, as an `E`.
 fn find<'a, E: std::error::Error + 'static>(
     error: &'a (dyn std::error::Error + 'static),
