@@ -100,6 +100,9 @@ use envelope::Envelopes;
 /// request: packet type, namespace, event name.
 const FRAMING_ROOM: usize = 1024;
 
+/// How many binary attachments one request may carry (the protocol uses none).
+const MAX_ATTACHMENTS: usize = 16;
+
 /// A tower layer that serves `hub` over Socket.IO on the default namespace
 /// `/`, with the default [`Config`], and the handle to the server.
 ///
@@ -122,7 +125,9 @@ pub fn layer(hub: Hub) -> (SocketIoLayer, Handle) {
 /// limit and client message limits as [`server::router_with`](crate::server::router_with).
 ///
 /// The Socket.IO transport itself is bounded by the same message limit:
-/// larger WebSocket frames and polling bodies are refused by socketioxide.
+/// larger WebSocket frames and polling bodies are refused by socketioxide,
+/// and so are binary attachments past it in all (or more than 16, or not
+/// all sent within a heartbeat period); the connection then closes.
 ///
 /// # Examples
 ///
@@ -146,10 +151,18 @@ pub fn layer_with(hub: Hub, config: Config) -> (SocketIoLayer, Handle) {
         .client_limits()
         .max_message_bytes
         .saturating_add(FRAMING_ROOM);
+    // Binary attachments have no place in the protocol, and socketioxide
+    // would hold up to 10 MB of them for one request: bound them as a
+    // message is, and give a request little time to send them.
+    let parser = socketioxide::ParserConfig::common()
+        .max_incoming_binary_buf_size(limit)
+        .max_incoming_binaries(MAX_ATTACHMENTS)
+        .packet_completion_timeout(config.heartbeat_period());
     let (layer, io) = SocketIo::builder()
         .max_payload(u64::try_from(limit).unwrap_or(u64::MAX))
         .ws_max_message_size(limit)
         .ws_max_frame_size(limit)
+        .with_parser(parser)
         .build_layer();
     let handle = Handle::new(io, hub, config);
     handle.serve("/");

@@ -74,5 +74,10 @@ onCommands((command) => {
   } else if (command.op === "emit") {
     socket.emit(command.event, command.data);
     print({ ok: "emit" });
+  } else if (command.op === "binary") {
+    // An event with binary attachments, which the protocol has no use for.
+    const attachments = Array.from({ length: command.count }, () => Buffer.alloc(command.bytes));
+    socket.emit(command.event, { topic: "board" }, ...attachments);
+    print({ ok: "binary" });
   }
 });

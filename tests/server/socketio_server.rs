@@ -512,4 +512,17 @@ async fn requests_past_the_limits_are_refused_and_an_oversized_one_costs_only_it
     change(&hub, 2);
     node.wait_for("version 2, after it came back", |line| line["version"] == 2)
         .await;
+
+    // Binary attachments are bounded too (socketioxide alone would hold up
+    // to 10 MB of them for one request): past the client message limit,
+    // the connection goes, and nothing is lost.
+    node.command(json!({"op": "binary", "event": "subscribe", "count": 150, "bytes": 60_000}))
+        .await;
+    node.wait_for("its connection dropped again", |line| {
+        line["event"] == "disconnect"
+    })
+    .await;
+    change(&hub, 3);
+    node.wait_for("version 3, after it came back", |line| line["version"] == 3)
+        .await;
 }
