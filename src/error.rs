@@ -146,6 +146,15 @@ pub enum Error {
         attempts: u32,
     },
 
+    /// A state, or a change to one, that would pass
+    /// [`Limits::max_state_bytes`](crate::Limits::max_state_bytes): refused,
+    /// and the state is unchanged.
+    #[error("the state would pass the limit of {max} bytes: refused")]
+    StateTooLarge {
+        /// The limit, in bytes of compact JSON.
+        max: usize,
+    },
+
     /// A snapshot older than the state the resource already shows (a cache
     /// or a replica that lags the source): refused, so that the resource
     /// never goes backward; it fetches again, with backoff. Should the source

@@ -23,6 +23,8 @@ pub use source::HubSource;
 pub use subscription::{Delivery, Subscription};
 use topic::Topic;
 
+use crate::limits::StateSize;
+
 use crate::{Error, Limits, Patch, Snapshot};
 
 /// The authoritative state of many topics, and their subscribers.
@@ -354,7 +356,9 @@ impl Hub {
             None => {
                 let config = &self.inner.config;
                 let version = config.first_version.now();
-                let created = Topic::new(topic, value, version, config.replay, config.queue);
+                let size = StateSize::measure(&value, limits)?;
+                let created =
+                    Topic::new(topic, (value, size), version, config.replay, config.queue);
                 topics.insert(topic.to_owned(), Arc::new(created));
                 Ok(version)
             }

@@ -19,6 +19,7 @@ use crate::Error;
 /// | [`max_snapshot_bytes`](Limits::max_snapshot_bytes): size of one snapshot on the wire | 64 MiB | [`Error::TooLarge`] |
 /// | [`max_depth`](Limits::max_depth): JSON nesting of a message or patch | 64 | [`Error::TooDeep`] |
 /// | [`max_buffered_updates`](Limits::max_buffered_updates): updates held while the snapshot is fetched | 4096 | [`Error::BufferOverflow`] |
+/// | [`max_state_bytes`](Limits::max_state_bytes): size of the state kept, as compact JSON | 64 MiB | [`Error::StateTooLarge`] |
 ///
 /// # Examples
 ///
@@ -48,6 +49,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// How many updates may wait for the snapshot before the handoff fails.
     pub max_buffered_updates: usize,
+    /// The largest state kept, as compact JSON, in bytes: a hub's topic or
+    /// a resource's state.
+    pub max_state_bytes: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +61,7 @@ impl Default for Limits {
             max_snapshot_bytes: 64 << 20,
             max_depth: 64,
             max_buffered_updates: 4096,
+            max_state_bytes: 64 << 20,
         }
     }
 }
@@ -80,6 +85,21 @@ impl Limits {
     /// value here has no further effect when parsing.
     pub fn max_depth(mut self, depth: usize) -> Self {
         self.max_depth = depth;
+        self
+    }
+
+    /// Sets the largest state kept, as compact JSON, in bytes: a value a
+    /// hub is given, or a change that would take a state past it, is refused
+    /// with [`Error::StateTooLarge`] and the state is unchanged.
+    ///
+    /// The bound is kept at the cost of each change, not of the state: the
+    /// state is measured when it is made, and again only when the changes
+    /// since (each counted as what it could add at most) might have taken it
+    /// past the bound. So a change that could take a state within its own
+    /// size of the bound past it may be refused although applying it would
+    /// have added less.
+    pub fn max_state_bytes(mut self, bytes: usize) -> Self {
+        self.max_state_bytes = bytes;
         self
     }
 
@@ -134,22 +154,24 @@ impl Limits {
 
     /// Checks that applying `patch` to `target` stays within the bounds: a
     /// JSON Patch can write a small value far down a deep path, or copy what
-    /// is already there (see `patch::effect::check_json_ops`).
+    /// is already there (see `patch::effect::check_json_ops`). Returns the
+    /// most the patch can add to the state's size.
     pub(crate) fn check_write<T: crate::patch::tree::Tree>(
         &self,
         target: &T,
         patch: &crate::Patch,
-    ) -> Result<(), Error> {
+    ) -> Result<usize, Error> {
         self.check_patch(patch)?;
-        match patch {
+        let copied = match patch {
             crate::Patch::Json(ops) => crate::patch::effect::check_json_ops(
                 target,
                 ops,
                 self.max_depth,
                 self.max_message_bytes,
-            ),
-            _ => Ok(()),
-        }
+            )?,
+            _ => 0,
+        };
+        Ok(patch.growth_bound().saturating_add(copied))
     }
 
     /// Checks wire text against the size bound `max` and the depth bound.
@@ -173,6 +195,55 @@ impl Limits {
                 max: self.max_depth,
             });
         }
+        Ok(())
+    }
+}
+
+/// An upper bound on a state's size as compact JSON, kept as changes apply,
+/// so that [`Limits::max_state_bytes`] costs what a change costs: the state is
+/// measured (no further than the bound) when it is made, and again only when
+/// the changes since might have taken it past the bound.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StateSize {
+    at_most: usize,
+}
+
+impl StateSize {
+    /// The size of a new state.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StateTooLarge`] when it is past the bound.
+    pub(crate) fn measure(state: &impl serde::Serialize, limits: &Limits) -> Result<Self, Error> {
+        let max = limits.max_state_bytes;
+        match crate::patch::diff::encoded_len_below(state, max.saturating_add(1)) {
+            Some(size) if size <= max => Ok(Self { at_most: size }),
+            _ => Err(Error::StateTooLarge { max }),
+        }
+    }
+
+    /// Makes room for a change to `state` that adds at most `growth` bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StateTooLarge`] when it could take the state past the bound;
+    /// nothing is counted then.
+    pub(crate) fn admit(
+        &mut self,
+        state: &impl serde::Serialize,
+        growth: usize,
+        limits: &Limits,
+    ) -> Result<(), Error> {
+        let max = limits.max_state_bytes;
+        if self.at_most.saturating_add(growth) > max {
+            // Changes that replaced what was there counted as growth too:
+            // see what the state really is before refusing.
+            *self = Self::measure(state, limits)?;
+            if self.at_most.saturating_add(growth) > max {
+                return Err(Error::StateTooLarge { max });
+            }
+        }
+        self.at_most += growth;
         Ok(())
     }
 }

@@ -212,6 +212,20 @@ impl Patch {
     }
 }
 
+impl Patch {
+    /// The most applying this patch can add to a state's size as compact
+    /// JSON, besides what a JSON Patch copies: the patch's own length, taken
+    /// from its text where it has one (whitespace counts, so it is never
+    /// less).
+    pub(crate) fn growth_bound(&self) -> usize {
+        match self {
+            Self::Merge(value) | Self::Replace(value) => diff::encoded_len(value),
+            Self::MergeText(patch) => patch.text_len(),
+            Self::Json(ops) => diff::encoded_len(ops),
+        }
+    }
+}
+
 /// Patches are equal when they are of one kind and hold the same value; a
 /// [`Patch::MergeText`] equals the [`Patch::Merge`] of the value `serde_json`
 /// reads from its text, unless an object of the text names a member twice

@@ -4,6 +4,7 @@
 //! Every driver (the one-shot [`LiveResource::new`](crate::LiveResource::new)
 //! and the resilient ones) shares these rules, so they are stated once here.
 
+use crate::limits::StateSize;
 use crate::{Document, Error, Limits, Snapshot, Update};
 
 /// A JSON state kept current by updates.
@@ -13,6 +14,8 @@ pub(crate) struct Replica {
     /// The `seq` of the last update the state includes; `None` until a
     /// versioned snapshot or a sequenced update says otherwise.
     version: Option<u64>,
+    /// How large the state may be now, for [`Limits::max_state_bytes`].
+    size: StateSize,
 }
 
 /// What an update offered to a [`Replica`] did.
@@ -25,11 +28,19 @@ pub(crate) enum Offer {
 }
 
 impl Replica {
-    pub(crate) fn new(snapshot: Snapshot) -> Self {
-        Self {
-            state: Document::from(snapshot.data),
+    /// The state of `snapshot`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StateTooLarge`] past [`Limits::max_state_bytes`].
+    pub(crate) fn new(snapshot: Snapshot, limits: &Limits) -> Result<Self, Error> {
+        let state = Document::from(snapshot.data);
+        let size = StateSize::measure(&state, limits)?;
+        Ok(Self {
+            state,
             version: snapshot.version,
-        }
+            size,
+        })
     }
 
     pub(crate) fn state(&self) -> &Document {
@@ -53,8 +64,8 @@ impl Replica {
     /// # Errors
     ///
     /// [`Error::Gap`] when updates are missing before it; [`Error::TooDeep`],
-    /// [`Error::Apply`] or [`Error::Malformed`] (a patch read lazily that is
-    /// not JSON) when the patch is refused. The state is untouched by an
+    /// [`Error::StateTooLarge`], [`Error::Apply`] or [`Error::Malformed`] (a
+    /// patch read lazily that is not JSON) when the patch is refused. The state is untouched by an
     /// update that errs. An update the state already includes is dropped
     /// unread.
     pub(crate) fn offer(&mut self, update: Update, limits: &Limits) -> Result<Offer, Error> {
@@ -68,7 +79,8 @@ impl Replica {
             }
             _ => {}
         }
-        limits.check_write(&self.state, &update.patch)?;
+        let growth = limits.check_write(&self.state, &update.patch)?;
+        self.size.admit(&self.state, growth, limits)?;
         self.state.apply_owned(update.patch)?;
         // An unversioned state adopts the first sequence number it sees: from
         // then on, gaps and duplicates are caught.

@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use super::{Counters, Frame, Subscription};
+use crate::limits::StateSize;
 use crate::patch::effect;
 use crate::{Error, Limits, Patch, Snapshot, Update};
 
@@ -31,12 +32,14 @@ struct State {
     /// The most recent frames, oldest first, for subscribers that resume.
     ring: VecDeque<Arc<Frame>>,
     ring_capacity: usize,
+    /// How large the value may be now, for [`Limits::max_state_bytes`].
+    size: StateSize,
 }
 
 impl Topic {
     pub(super) fn new(
         name: &str,
-        value: Value,
+        (value, size): (Value, StateSize),
         version: u64,
         ring_capacity: usize,
         queue: usize,
@@ -49,6 +52,7 @@ impl Topic {
                 text: None,
                 ring: VecDeque::with_capacity(ring_capacity.min(64)),
                 ring_capacity,
+                size,
             }),
             fanout: broadcast::channel(queue.max(1)).0,
         }
@@ -96,7 +100,7 @@ impl Topic {
     ) -> Result<u64, Error> {
         limits.check_patch(&patch)?;
         let mut state = self.lock();
-        limits.check_write(&state.value, &patch)?;
+        let growth = limits.check_write(&state.value, &patch)?;
         if !effect::changes(&state.value, &patch) {
             // Nothing to publish, but a JSON Patch's `test` operations are
             // preconditions: they must still hold. Applying a patch found to
@@ -109,6 +113,8 @@ impl Topic {
             }
             return Ok(state.version);
         }
+        let State { value, size, .. } = &mut *state;
+        size.admit(value, growth, limits)?;
         self.publish_locked(&mut state, patch, limits, counters)
     }
 
@@ -169,12 +175,14 @@ impl Topic {
                 max: limits.max_depth,
             });
         }
+        let size = StateSize::measure(&next, limits)?;
         let Some(patch) = Patch::diff(&state.value, &next) else {
             return Ok(state.version);
         };
         let frame = prepare(&self.name, state, patch, limits)?;
         // The diff, applied, gives exactly `next`: keep `next` itself.
         state.value = next;
+        state.size = size;
         Ok(self.commit(state, frame, counters))
     }
 

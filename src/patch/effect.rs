@@ -43,12 +43,14 @@ pub(crate) fn changes(target: &Value, patch: &Patch) -> bool {
 ///   patch changed could copy its own copies, doubling the state with every
 ///   operation ([`Error::SelfCopy`]). Refusing those also keeps the first two
 ///   checks, made against `target` as it is, exact.
+///
+/// Returns how many bytes the `copy` operations copy.
 pub(crate) fn check_json_ops<T: Tree>(
     target: &T,
     ops: &[PatchOperation],
     max_depth: usize,
     max_bytes: usize,
-) -> Result<(), Error> {
+) -> Result<usize, Error> {
     let depth = super::tree::Tree::depth;
     let mut written = Written::default();
     let mut copied = 0usize;
@@ -85,7 +87,7 @@ pub(crate) fn check_json_ops<T: Tree>(
         }
         written.insert(changed(target, op, path));
     }
-    Ok(())
+    Ok(copied)
 }
 
 /// The places a patch's operations have written so far, sorted, so that

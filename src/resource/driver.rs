@@ -194,8 +194,12 @@ impl Driver {
                         return self.recover(stale, Recovery::Resync, replica);
                     }
                     let replay = std::mem::take(backlog).into_replay();
+                    let fresh = match Replica::new(snapshot, limits) {
+                        Ok(fresh) => fresh,
+                        Err(error) => return self.recover(error, Recovery::Resync, replica),
+                    };
                     // The new state is swapped in whole: no consumer sees a mix.
-                    *replica = Some(Replica::new(snapshot));
+                    *replica = Some(fresh);
                     self.refused_at = None;
                     let Phase::Fetching { stream, .. } =
                         std::mem::replace(&mut self.phase, Phase::Done)
@@ -260,7 +264,12 @@ impl Driver {
                             {
                                 return self.recover(stale, Recovery::Resync, replica);
                             }
-                            *replica = Some(Replica::new(snapshot));
+                            match Replica::new(snapshot, limits) {
+                                Ok(fresh) => *replica = Some(fresh),
+                                Err(error) => {
+                                    return self.recover(error, Recovery::Resync, replica);
+                                }
+                            }
                             self.refused_at = None;
                             return Poll::Ready(Some(Ok(())));
                         }

@@ -20,6 +20,7 @@ mod merge_patch;
 mod merge_text;
 mod recovery;
 mod resource;
+mod state_bound;
 mod status;
 mod typed_publish;
 mod wire;
