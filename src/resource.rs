@@ -188,6 +188,18 @@ impl<T: DeserializeOwned> LiveResource<T> {
     /// Retries are spaced by the [`Backoff`], reset only after a sustained
     /// healthy period, so resync loops and reconnect storms are throttled.
     ///
+    /// Which errors end it, with this crate's sources:
+    ///
+    /// | the server says | the resource |
+    /// | --- | --- |
+    /// | 401 or 403, `forbidden`, a refused Socket.IO namespace, a bad URL or header | ends: the error is [`Permanent`](crate::source::Permanent) |
+    /// | 404, `unknown_topic` (the topic may be made later, or was removed) | retries, each retry an error item, until the topic comes or the [`Backoff`]'s `max_attempts` run out; set them to stop waiting for a topic that may never come |
+    /// | a dropped connection, a timeout, 5xx, `too_many_subscriptions` | retries |
+    ///
+    /// An error item says which it was: [`Error::is_transport`],
+    /// [`Error::is_gap`] and [`Error::is_bad_message`] (the stream goes on
+    /// after each), and after the last item the stream ends.
+    ///
     /// # Examples
     ///
     /// ```
