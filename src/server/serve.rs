@@ -28,6 +28,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 /// | bound | default | what happens past it |
 /// | --- | --- | --- |
 /// | [`header_read_timeout`](Serve::header_read_timeout) | 10 s | the connection is closed |
+/// | [`write_timeout`](Serve::write_timeout): a write that makes no progress | 30 s | the connection is closed |
 /// | [`max_connections`](Serve::max_connections) | 10,000 | new connections wait in the listen backlog until one closes |
 /// | [`shutdown_timeout`](Serve::shutdown_timeout) | 10 s | connections still open after a graceful shutdown are dropped |
 ///
@@ -66,6 +67,7 @@ pub fn serve(listener: TcpListener, app: Router) -> Serve {
         listener,
         app,
         header_read_timeout: Duration::from_secs(10),
+        write_timeout: Duration::from_secs(30),
         max_connections: 10_000,
         shutdown_timeout: Duration::from_secs(10),
         shutdown: None,
@@ -78,6 +80,7 @@ pub struct Serve {
     listener: TcpListener,
     app: Router,
     header_read_timeout: Duration,
+    write_timeout: Duration,
     max_connections: usize,
     shutdown_timeout: Duration,
     shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
@@ -89,6 +92,16 @@ impl Serve {
     /// (default 10 s).
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a write may make no progress, the client taking in nothing,
+    /// before the connection is closed (default 30 s). It bounds progress,
+    /// not a whole response: a slow client that reads steadily is never cut
+    /// off, however large the snapshot or the stream. This is what ends an
+    /// SSE stream, or any response, whose client stopped reading.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
         self
     }
 
@@ -123,6 +136,7 @@ impl Serve {
             listener,
             app,
             header_read_timeout,
+            write_timeout,
             max_connections,
             shutdown_timeout,
             shutdown,
@@ -156,7 +170,7 @@ impl Serve {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let io = TokioIo::new(Counted::new(stream, slot, dropping.clone()));
+            let io = TokioIo::new(Counted::new(stream, slot, dropping.clone(), write_timeout));
             let service = TowerToHyperService::new(app.clone());
             let connection = http.serve_connection(io, service).with_upgrades();
             let mut stopping = stopping.clone();
@@ -212,6 +226,7 @@ impl fmt::Debug for Serve {
         f.debug_struct("Serve")
             .field("local_addr", &self.listener.local_addr().ok())
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("write_timeout", &self.write_timeout)
             .field("max_connections", &self.max_connections)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("graceful_shutdown", &self.shutdown.is_some())
@@ -237,12 +252,17 @@ fn is_per_connection(error: &io::Error) -> bool {
 }
 
 /// A client's socket that holds a connection slot until it is dropped, which
-/// for a WebSocket is when the upgraded connection ends; and that reads as
+/// for a WebSocket is when the upgraded connection ends; whose writes fail
+/// once they have made no progress for the write timeout; and that reads as
 /// closed, and fails to write, once the server drops its connections.
 struct Counted {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
     dropped: Pin<Box<dyn Future<Output = ()> + Send>>,
+    write_timeout: Duration,
+    /// Since a write was first refused (the client's window full): the
+    /// write fails when it fires.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Counted {
@@ -250,6 +270,7 @@ impl Counted {
         stream: TcpStream,
         slot: OwnedSemaphorePermit,
         mut dropping: watch::Receiver<bool>,
+        write_timeout: Duration,
     ) -> Self {
         let dropped = Box::pin(async move {
             let _ = dropping.wait_for(|dropped| *dropped).await.map(drop);
@@ -258,12 +279,37 @@ impl Counted {
             stream,
             _slot: slot,
             dropped,
+            write_timeout,
+            stalled: None,
         }
     }
 
     /// Whether the server has dropped its connections.
     fn is_dropped(&mut self, cx: &mut Context<'_>) -> bool {
         self.dropped.as_mut().poll(cx).is_ready()
+    }
+
+    /// A write's outcome, with the stall clock started or stopped by it.
+    fn progress<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if write.is_ready() {
+            self.stalled = None;
+            return write;
+        }
+        let timeout = self.write_timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if stalled.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client took in nothing for {timeout:?}"),
+            )));
+        }
+        Poll::Pending
     }
 }
 
@@ -293,7 +339,8 @@ impl AsyncWrite for Counted {
         if self.is_dropped(cx) {
             return Poll::Ready(Err(dropped()));
         }
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let write = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.progress(cx, write)
     }
 
     fn poll_write_vectored(
@@ -304,7 +351,8 @@ impl AsyncWrite for Counted {
         if self.is_dropped(cx) {
             return Poll::Ready(Err(dropped()));
         }
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let write = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.progress(cx, write)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -315,7 +363,8 @@ impl AsyncWrite for Counted {
         if self.is_dropped(cx) {
             return Poll::Ready(Err(dropped()));
         }
-        Pin::new(&mut self.stream).poll_flush(cx)
+        let flush = Pin::new(&mut self.stream).poll_flush(cx);
+        self.progress(cx, flush)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -214,14 +214,18 @@ impl Connection {
                 }
             };
             // A client that stays connected but takes in nothing would hold
-            // this task and its subscriptions for ever: a write that cannot
-            // finish within two heartbeat periods ends the connection. (Not in
-            // the `select!`: a write stopped halfway would let other messages
-            // in between the fragments of a large one.)
-            match tokio::time::timeout(stall_limit, write(&mut sink, outgoing)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => return format!("write failed: {error}"),
-                Err(_) => return format!("the client took in nothing for {stall_limit:?}"),
+            // this task and its subscriptions for ever: a write that makes no
+            // progress (not one frame of at most 8 KiB taken) for two
+            // heartbeat periods ends the connection; a slow client that reads
+            // steadily is not cut off, however large the batch. (Not in the
+            // `select!`: a write stopped halfway would let other messages in
+            // between the fragments of a large one.)
+            match write(&mut sink, outgoing, stall_limit).await {
+                Ok(()) => {}
+                Err(Stalled::Failed(error)) => return format!("write failed: {error}"),
+                Err(Stalled::TookNothing) => {
+                    return format!("the client took in nothing for {stall_limit:?}");
+                }
             }
         }
     }
@@ -357,16 +361,36 @@ fn snapshot_reply(topic: &str, snapshot: Snapshot<Bytes>) -> Vec<Message> {
     )]
 }
 
+/// Why a write ended early.
+enum Stalled {
+    /// The socket failed.
+    Failed(WsError),
+    /// The client took nothing in for the stall limit.
+    TookNothing,
+}
+
 /// Writes `messages` together and flushes once: one syscall for a burst.
 ///
 /// A text message larger than a fragment goes out as frames, each flushed
 /// before the next is made, after what came before it: the write buffer
 /// never holds more than one frame of it. Frames made beforehand (a large
-/// snapshot) go out the same way.
+/// snapshot) go out the same way. Each step (a frame, a flush) must be done
+/// within `stall`: the bound is on progress, not on the whole batch.
 async fn write(
     sink: &mut SplitSink<Socket, Message>,
     messages: Vec<Message>,
-) -> Result<(), WsError> {
+    stall: std::time::Duration,
+) -> Result<(), Stalled> {
+    async fn step<F: Future<Output = Result<(), WsError>>>(
+        stall: std::time::Duration,
+        step: F,
+    ) -> Result<(), Stalled> {
+        match tokio::time::timeout(stall, step).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(Stalled::Failed(error)),
+            Err(_) => Err(Stalled::TookNothing),
+        }
+    }
     for message in messages {
         let frames = match &message {
             Message::Text(text) => fragments(text),
@@ -374,19 +398,19 @@ async fn write(
         };
         match (frames, message) {
             (Some(frames), _) => {
-                sink.flush().await?;
+                step(stall, sink.flush()).await?;
                 for frame in frames {
-                    sink.send(Message::Frame(frame)).await?;
+                    step(stall, sink.send(Message::Frame(frame))).await?;
                 }
             }
             (None, frame @ Message::Frame(_)) => {
-                sink.flush().await?;
-                sink.feed(frame).await?;
+                step(stall, sink.flush()).await?;
+                step(stall, sink.feed(frame)).await?;
             }
-            (None, message) => sink.feed(message).await?,
+            (None, message) => step(stall, sink.feed(message)).await?,
         }
     }
-    sink.flush().await
+    step(stall, sink.flush()).await
 }
 
 fn text(reply: &Reply<'_>) -> Message {

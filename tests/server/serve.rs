@@ -259,3 +259,74 @@ async fn across_a_restart_with_the_same_hub_the_client_resumes_and_is_live_again
         "nothing lost, nothing to resync: {seen:?}"
     );
 }
+
+#[tokio::test]
+async fn an_sse_client_that_stops_reading_is_let_go_and_a_slow_one_is_not() {
+    use tokio::io::AsyncReadExt;
+    let hub = Hub::builder().first_version(0).build();
+    hub.set("big", json!({"n": 0})).unwrap();
+    let app = server::router_with(hub.clone(), Config::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        server::serve(listener, app)
+            .write_timeout(Duration::from_millis(500))
+            .into_future(),
+    );
+    let open = |addr| async move {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /live/big/events HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        stream
+    };
+    let mut stuck = open(addr).await;
+    let mut slow = open(addr).await;
+    // Let both streams start, then send far more than the socket buffers hold.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(hub.subscribers("big"), 2);
+    let publisher = {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            for n in 1..=400u64 {
+                let note = "x".repeat(32 * 1024);
+                hub.merge("big", json!({"n": n, "note": note})).unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    // The slow client takes in 64 KiB every 20 ms (about 3 MB/s): steady
+    // progress, never cut off while the stuck one is let go.
+    let mut read = 0usize;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while hub.subscribers("big") > 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stuck client is still held"
+        );
+        let n = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buffer))
+            .await
+            .expect("the slow client is served")
+            .unwrap();
+        assert!(n > 0, "the slow client was cut off after {read} bytes");
+        read += n;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(read > 0);
+    // The stuck client's connection was closed: what it had in its buffers,
+    // then the end.
+    let drained = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            match stuck.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(drained.is_ok(), "the stuck client's connection ends");
+    publisher.abort();
+}

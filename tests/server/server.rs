@@ -730,6 +730,46 @@ fn masked_text_frame(payload: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test]
+async fn a_client_reading_a_large_snapshot_slowly_but_steadily_is_not_cut_off() {
+    // The stall limit is two heartbeats (2 s here); taking a 12 MB snapshot
+    // at about 3 MB/s takes longer than that, even after the socket buffers
+    // took their part at once, but every frame goes in time.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let state = large_state(12_000_000);
+    let size = serde_json::to_vec(&state).unwrap().len();
+    let hub = Hub::builder()
+        .first_version(0)
+        .limits(live_resource::Limits::default().max_state_bytes(64 << 20))
+        .build();
+    hub.set("big", state).unwrap();
+    let config = Config::default().heartbeat(Duration::from_secs(1));
+    let addr = serve_with(&hub, config).await;
+    let mut stream = raw_websocket(addr).await;
+    let subscribe = json!({"type": "subscribe", "topic": "big"}).to_string();
+    stream
+        .write_all(&masked_text_frame(subscribe.as_bytes()))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let mut read = 0usize;
+    let mut buffer = vec![0u8; 16 * 1024];
+    while read < size {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+            .await
+            .expect("data in time")
+            .unwrap();
+        assert!(n > 0, "cut off after {read} of {size} bytes");
+        read += n;
+        // 16 KiB every 5 ms: about 3 MB/s.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        started.elapsed() > Duration::from_secs(2),
+        "slower than the stall limit, or the test proves nothing"
+    );
+}
+
+#[tokio::test]
 async fn a_broken_frame_is_answered_with_the_close_code_rfc_6455_gives_it() {
     use tokio::io::AsyncWriteExt;
     let addr = serve_with(&hub(), Config::default()).await;
