@@ -31,6 +31,7 @@ pub struct Config {
     authorize: Arc<dyn Authorize>,
     origins: Origins,
     show_totals: bool,
+    recheck: Option<Duration>,
 }
 
 impl Default for Config {
@@ -45,6 +46,7 @@ impl Default for Config {
             authorize: Arc::new(|_: &axum::http::request::Parts, _: &str| true),
             origins: Origins::default(),
             show_totals: false,
+            recheck: None,
         }
     }
 }
@@ -148,6 +150,39 @@ impl Config {
         self
     }
 
+    /// Asks the [`authorize`](Config::authorize) hook again, every `period`,
+    /// for each live subscription (WebSocket, Socket.IO, SSE), with the
+    /// request that opened it: a subscription that lost access ends, with a
+    /// `forbidden` error over WebSocket and Socket.IO, and the end of the
+    /// stream over SSE (whose reconnect is then refused with 403). Off by
+    /// default: access is checked when a subscription is made.
+    ///
+    /// Revoking a session or a token takes effect within `period`, at the
+    /// cost of one hook call per subscription per period.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use live_resource::server::Config;
+    ///
+    /// let config = Config::default().recheck_access(Duration::from_secs(30));
+    /// # let _ = config;
+    /// ```
+    pub fn recheck_access(mut self, period: Duration) -> Self {
+        self.recheck = Some(period);
+        self
+    }
+
+    /// A timer for [`Config::recheck_access`], or one that never fires.
+    pub(crate) fn recheck_timer(&self) -> Recheck {
+        Recheck(self.recheck.map(|period| {
+            let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            timer
+        }))
+    }
+
     pub(crate) fn totals_shown(&self) -> bool {
         self.show_totals
     }
@@ -194,6 +229,23 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("origins", &self.origins)
             .field("show_totals", &self.show_totals)
+            .field("recheck", &self.recheck)
             .finish_non_exhaustive()
+    }
+}
+
+/// When to ask the hook again: never, or each period.
+#[derive(Debug)]
+pub(crate) struct Recheck(Option<tokio::time::Interval>);
+
+impl Recheck {
+    /// Waits for the next recheck; never, when they are off.
+    pub(crate) async fn tick(&mut self) {
+        match &mut self.0 {
+            Some(timer) => {
+                timer.tick().await;
+            }
+            None => std::future::pending().await,
+        }
     }
 }

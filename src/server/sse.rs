@@ -32,6 +32,10 @@ pub(super) async fn events(
     };
     tracing::debug!(topic, ?since, "sse stream opened");
     let stream = Stream {
+        topic: topic.clone(),
+        // A copy that owns its text: hyper's would keep its read buffer.
+        request: super::authorize::detach(&request),
+        recheck: state.config.recheck_timer(),
         answer_now: since.is_some() && !subscription.answers_at_once(),
         subscription,
         heartbeat: heartbeat_timer(&state),
@@ -85,6 +89,10 @@ pub(super) fn heartbeat_timer(state: &AppState) -> tokio::time::Interval {
 }
 
 struct Stream {
+    topic: String,
+    /// The request that opened the stream, for the hook's rechecks.
+    request: Parts,
+    recheck: super::config::Recheck,
     /// A resume with nothing to replay: a heartbeat goes first, so that the
     /// client knows at once that it is current.
     answer_now: bool,
@@ -116,6 +124,17 @@ impl Stream {
                 }
             },
             _ = self.heartbeat.tick() => Some(self.heartbeat()),
+            () = self.recheck.tick() => {
+                let authorizer = self.state.config.authorizer();
+                match authorizer.authorize(&self.request, &self.topic).await {
+                    Ok(()) => Some(self.heartbeat()),
+                    Err(denied) => {
+                        // The stream ends; its reconnect is refused with 403.
+                        tracing::info!(topic = self.topic, reason = %denied, "access revoked");
+                        None
+                    }
+                }
+            }
         }
     }
 

@@ -147,6 +147,7 @@ impl Connection {
     ) -> Reason {
         tracing::info!(uri = %self.request.uri, "websocket connected");
         let mut heartbeat = heartbeat_timer(&self.state);
+        let mut recheck = self.state.config.recheck_timer();
         let stall_limit = 2 * self.state.config.heartbeat_period();
         // Every heartbeat carries a Ping, which any WebSocket client that
         // reads answers with a Pong: a client that answers none of
@@ -207,6 +208,7 @@ impl Connection {
                     }));
                     beats
                 }
+                () = recheck.tick() => Box::pin(self.recheck_access()).await,
                 Some((topic, delivery)) = self.streams.next(), if !self.streams.is_empty() => {
                     let mut batch = vec![self.deliver(&topic, delivery)];
                     self.ready_deliveries(&mut batch).await;
@@ -305,6 +307,26 @@ impl Connection {
         };
         self.streams.insert(topic, followed);
         replies
+    }
+
+    /// Asks the hook again for every subscription: those that lost access
+    /// end, each with a `forbidden` error.
+    async fn recheck_access(&mut self) -> Vec<Message> {
+        let topics: Vec<String> = self.streams.keys().cloned().collect();
+        let mut refusals = Vec::new();
+        for topic in topics {
+            let authorizer = self.state.config.authorizer();
+            if let Err(denied) = authorizer.authorize(&self.request, &topic).await {
+                tracing::info!(topic, reason = %denied, "access revoked");
+                self.streams.remove(&topic);
+                let refused = Refused {
+                    code: ErrorCode::Forbidden,
+                    message: denied.to_string(),
+                };
+                refusals.push(self.refusal(Some(&topic), refused));
+            }
+        }
+        refusals
     }
 
     /// A hub delivery for `topic`, as the message to send.

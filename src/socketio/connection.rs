@@ -17,6 +17,7 @@ use tokio_stream::StreamMap;
 use super::Shared;
 use super::request::{Command, Kind, Requests};
 use crate::hub::Delivery;
+use crate::protocol::ErrorCode;
 use crate::protocol::reply;
 use crate::server::subscribe::{self, Refused};
 
@@ -92,6 +93,7 @@ impl Connection {
         let period = self.shared.config.heartbeat_period();
         let mut heartbeat = tokio::time::interval_at(Instant::now() + period, period);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut recheck = self.shared.config.recheck_timer();
         let ended = loop {
             let sent = tokio::select! {
                 command = self.commands.recv() => match command {
@@ -109,6 +111,7 @@ impl Connection {
                     self.deliver(&topic, delivery).await
                 }
                 _ = heartbeat.tick() => self.beat().await,
+                () = recheck.tick() => self.recheck_access().await,
             };
             if sent.is_err() {
                 break "it cannot be written to".to_owned();
@@ -160,6 +163,31 @@ impl Connection {
             .chain(futures::stream::once(async { None }));
         self.streams.insert(topic.clone(), deliveries.boxed());
         self.last_sent.insert(topic, last_sent);
+        Ok(())
+    }
+
+    /// Asks the hook again for every subscription: those that lost access
+    /// end, each with a `forbidden` error.
+    async fn recheck_access(&mut self) -> Result<(), Gone> {
+        let shared = Arc::clone(&self.shared);
+        let topics: Vec<String> = self.last_sent.keys().cloned().collect();
+        for topic in topics {
+            let denied = shared
+                .config
+                .authorizer()
+                .authorize(&self.request, &topic)
+                .await;
+            if let Err(denied) = denied {
+                tracing::info!(id = %self.socket.id, topic, reason = %denied, "access revoked");
+                self.streams.remove(&topic);
+                self.last_sent.remove(&topic);
+                let refused = Refused {
+                    code: ErrorCode::Forbidden,
+                    message: denied.to_string(),
+                };
+                refuse(&self.socket, Some(&topic), refused).await?;
+            }
+        }
         Ok(())
     }
 

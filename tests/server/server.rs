@@ -147,6 +147,59 @@ async fn owned_topics_are_read_by_their_owner_only_over_every_route() {
     assert_eq!(refused["code"], "forbidden", "{refused}");
 }
 
+#[tokio::test]
+async fn access_revoked_ends_live_subscriptions_within_the_recheck_period() {
+    let allowed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let rule = {
+        let allowed = std::sync::Arc::clone(&allowed);
+        move |_: &axum::http::request::Parts, topic: &str| {
+            topic == "quotes" || allowed.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    };
+    let config = Config::default()
+        .allow_if(rule)
+        .recheck_access(Duration::from_millis(100));
+    let hub = hub();
+    let addr = serve_with(&hub, config).await;
+    let mut socket = ws(addr).await;
+    for topic in ["quotes", "users/7/notifications"] {
+        send(&mut socket, json!({"type": "subscribe", "topic": topic})).await;
+        assert_eq!(receive(&mut socket).await["type"], "snapshot");
+    }
+    let sse = reqwest::Client::new()
+        .get(format!("http://{addr}/live/users/7/notifications/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+
+    // The session is revoked: within a period, the subscription ends with
+    // `forbidden`, the public one goes on, and the SSE stream ends.
+    allowed.store(false, std::sync::atomic::Ordering::SeqCst);
+    let ended = loop {
+        let message = receive(&mut socket).await;
+        if message["type"] == "error" {
+            break message;
+        }
+    };
+    assert_eq!(ended["code"], "forbidden");
+    assert_eq!(ended["topic"], "users/7/notifications");
+    tokio::time::timeout(Duration::from_secs(5), sse.text())
+        .await
+        .expect("the SSE stream ends")
+        .unwrap();
+    hub.merge("users/7/notifications", json!({"items": ["secret"]}))
+        .unwrap();
+    hub.merge("quotes", json!({"AAPL": 2.0})).unwrap();
+    let next = loop {
+        let message = receive(&mut socket).await;
+        if message["type"] == "update" {
+            break message;
+        }
+    };
+    assert_eq!(next["topic"], "quotes", "nothing more of the revoked topic");
+}
+
 /// `users/..` topics need an `Authorization` header; the rest are public.
 fn private_users() -> Config {
     Config::default().authorize(|request: &axum::http::request::Parts, topic: &str| {

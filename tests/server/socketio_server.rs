@@ -367,6 +367,35 @@ async fn the_socketio_auth_payload_reaches_the_hook() {
     }
 }
 
+#[tokio::test]
+async fn access_revoked_ends_a_socketio_subscription() {
+    let hub = Hub::builder().first_version(0).build();
+    hub.set("private/alice", json!({"balance": 7})).unwrap();
+    let allowed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let rule = {
+        let allowed = std::sync::Arc::clone(&allowed);
+        move |_: &axum::http::request::Parts, _: &str| {
+            allowed.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    };
+    let config = Config::default()
+        .allow_if(rule)
+        .recheck_access(Duration::from_millis(100));
+    let (addr, _io) = serve(&hub, config).await;
+    let client = SocketIoClient::new(format!("http://{addr}"));
+    let mut resource = LiveResource::<Value>::connect(client.topic("private/alice"));
+    assert_eq!(
+        within(resource.next()).await.unwrap().unwrap(),
+        json!({"balance": 7})
+    );
+    allowed.store(false, std::sync::atomic::Ordering::SeqCst);
+    let error = within(resource.next()).await.unwrap().unwrap_err();
+    let cause = std::error::Error::source(&error).unwrap();
+    let sio = find::<SocketIoError>(cause).expect("a socket.io error");
+    assert_eq!(sio.server_code(), Some("forbidden"));
+    assert!(within(resource.next()).await.is_none(), "a permanent end");
+}
+
 /// `error` or one of its causes, as an `E`.
 fn find<'a, E: std::error::Error + 'static>(
     error: &'a (dyn std::error::Error + 'static),
