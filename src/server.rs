@@ -9,7 +9,11 @@
 //! | `GET /live/ws` | WebSocket, many topics on one connection: `subscribe`, `unsubscribe`; `snapshot`, `update`, `resync`, `heartbeat`, `error` |
 //!
 //! Topics may contain `/`. An unknown topic is a 404 (an `error` message over
-//! WebSocket), a denied one a 403; both with a body `{"error":".."}`.
+//! WebSocket), a denied one a 403; both with a body `{"error":".."}`. Names
+//! that meet a route are still served: a topic `ws` has its snapshot at
+//! `GET /live/ws` (a request that is not a WebSocket upgrade), and a topic
+//! `x/events` at `GET /live/x/events` (a request that does not accept
+//! `text/event-stream`, which is the SSE stream of `x`).
 //!
 //! # Heartbeats
 //!
@@ -142,16 +146,34 @@ struct AppState {
 }
 
 /// `/live/{topic}` is a snapshot, `/live/{topic}/events` its SSE stream: the
-/// topic may itself contain `/`, so the suffix decides.
+/// topic may itself contain `/`, so the suffix decides; but a topic whose own
+/// name ends in `/events` is served its snapshot there, unless the request
+/// asks for an event stream (as `EventSource` and this crate's client do).
 async fn by_path(
     state: axum::extract::State<AppState>,
     axum::extract::Path(path): axum::extract::Path<String>,
     request: axum::http::request::Parts,
 ) -> Response {
     match path.strip_suffix("/events") {
-        Some(topic) => sse::events(state, topic.to_owned(), request).await,
-        None => snapshot::snapshot(state, path, request).await,
+        Some(topic) if wants_events(&request) || state.hub.version(&path).is_none() => {
+            sse::events(state, topic.to_owned(), request).await
+        }
+        _ => snapshot::snapshot(state, path, request).await,
     }
+}
+
+/// Whether the request accepts `text/event-stream`.
+fn wants_events(request: &axum::http::request::Parts) -> bool {
+    request
+        .headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|kind| {
+            let essence = kind.split(';').next().unwrap_or_default().trim();
+            essence.eq_ignore_ascii_case("text/event-stream")
+        })
 }
 
 /// An error response with a body `{"error":".."}`.

@@ -35,6 +35,13 @@ pub(super) async fn upgrade(
     request: axum::extract::Request,
 ) -> Response {
     let (mut request, _body) = request.into_parts();
+    // A topic named `ws` has its snapshot here, for a plain GET.
+    if !request.headers.contains_key(axum::http::header::UPGRADE)
+        && request.method == axum::http::Method::GET
+        && state.hub.version("ws").is_some()
+    {
+        return super::snapshot::snapshot(State(state), "ws".to_owned(), request).await;
+    }
     // Checked first: the check takes the upgrade out of the request's
     // extensions, which keeps it out of the copy the connection keeps.
     let upgrade = match Upgrade::check(&mut request) {

@@ -87,6 +87,38 @@ async fn topics_may_contain_slashes_and_unknown_ones_are_404() {
 }
 
 #[tokio::test]
+async fn topics_whose_names_meet_a_route_still_have_their_snapshots() {
+    let hub = Hub::builder().first_version(0).build();
+    hub.set("ws", json!({"name": "ws"})).unwrap();
+    hub.set("x", json!({"name": "x"})).unwrap();
+    hub.set("x/events", json!({"name": "x/events"})).unwrap();
+    let addr = serve_with(&hub, Config::default()).await;
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("http://{addr}/live/{path}")).send();
+    let body = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()
+    };
+    assert_eq!(body(get("ws").await.unwrap()).await["data"]["name"], "ws");
+    assert_eq!(
+        body(get("x/events").await.unwrap()).await["data"]["name"],
+        "x/events"
+    );
+    // What asks for an event stream gets the one of `x`.
+    let events = client
+        .get(format!("http://{addr}/live/x/events"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    // And the WebSocket route is still the WebSocket route.
+    let mut socket = ws(addr).await;
+    send(&mut socket, json!({"type": "subscribe", "topic": "ws"})).await;
+    assert_eq!(receive(&mut socket).await["data"]["name"], "ws");
+}
+
+#[tokio::test]
 async fn the_authorization_hook_denies_with_403() {
     let config = private_users();
     let addr = serve_with(&hub(), config).await;
