@@ -72,6 +72,7 @@ pub(crate) mod authorize;
 mod config;
 mod listing;
 mod origin;
+mod peer;
 mod serve;
 mod snapshot;
 mod sse;

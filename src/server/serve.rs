@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -171,7 +172,10 @@ impl Serve {
             };
             let _ = stream.set_nodelay(true);
             let io = TokioIo::new(Counted::new(stream, slot, dropping.clone(), write_timeout));
-            let service = TowerToHyperService::new(app.clone());
+            // The peer's address, for the logs, as axum's
+            // `into_make_service_with_connect_info` would record it.
+            let app = app.clone().layer(axum::Extension(ConnectInfo(peer)));
+            let service = TowerToHyperService::new(app);
             let connection = http.serve_connection(io, service).with_upgrades();
             let mut stopping = stopping.clone();
             tokio::spawn(async move {

@@ -30,8 +30,10 @@ pub(super) async fn events(
         Ok(subscription) => subscription,
         Err(refused) => return error(StatusCode::NOT_FOUND, refused.to_string()),
     };
-    tracing::debug!(topic, ?since, "sse stream opened");
+    let span = super::peer::span("sse", &request);
+    span.in_scope(|| tracing::info!(topic, ?since, "sse connected"));
     let stream = Stream {
+        span,
         topic: topic.clone(),
         // A copy that owns its text: hyper's would keep its read buffer.
         request: super::authorize::detach(&request),
@@ -89,6 +91,8 @@ pub(super) fn heartbeat_timer(state: &AppState) -> tokio::time::Interval {
 }
 
 struct Stream {
+    /// The connection's span: its events are logged in it.
+    span: tracing::Span,
     topic: String,
     /// The request that opened the stream, for the hook's rechecks.
     request: Parts,
@@ -130,7 +134,9 @@ impl Stream {
                     Ok(()) => Some(self.heartbeat()),
                     Err(denied) => {
                         // The stream ends; its reconnect is refused with 403.
-                        tracing::info!(topic = self.topic, reason = %denied, "access revoked");
+                        self.span.in_scope(|| {
+                            tracing::info!(topic = self.topic, reason = %denied, "access revoked");
+                        });
                         None
                     }
                 }
@@ -146,5 +152,14 @@ impl Stream {
         Event::default()
             .event("heartbeat")
             .data(format!(r#"{{"seq":{seq}}}"#))
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        // However the stream ended: the topic gone, access revoked, or the
+        // client went away (the body is dropped then).
+        self.span
+            .in_scope(|| tracing::info!(topic = self.topic, "sse disconnected"));
     }
 }

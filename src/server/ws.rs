@@ -17,6 +17,7 @@ use tokio_stream::StreamMap;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use tracing::Instrument;
 
 use self::fragment::{Fragments, fragments};
 use self::handshake::{Socket, Upgrade};
@@ -66,10 +67,12 @@ pub(super) async fn upgrade(
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit));
+    let span = super::peer::span("websocket", &request);
     upgrade.accept(config, move |socket| {
         Connection::new(state, request)
             .run(socket)
             .map(|reason| tracing::info!(%reason, "websocket disconnected"))
+            .instrument(span)
     })
 }
 

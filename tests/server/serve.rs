@@ -330,3 +330,84 @@ async fn an_sse_client_that_stops_reading_is_let_go_and_a_slow_one_is_not() {
     assert!(drained.is_ok(), "the stuck client's connection ends");
     publisher.abort();
 }
+
+/// Where a test's subscriber writes the log.
+#[derive(Clone, Default)]
+struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_live_connection_logs_its_id_and_peer_from_connect_to_disconnect() {
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let hub = Hub::new();
+    hub.set("quotes", json!({"AAPL": 1})).unwrap();
+    let app = server::router_with(hub, Config::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(server::serve(listener, app).into_future());
+
+    let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/live/ws"))
+        .await
+        .unwrap();
+    let ws_peer = match socket.get_ref() {
+        tokio_tungstenite::MaybeTlsStream::Plain(stream) => stream.local_addr().unwrap(),
+        _ => unreachable!("a plain connection"),
+    };
+    drop(socket);
+    let mut sse = TcpStream::connect(addr).await.unwrap();
+    let sse_peer = sse.local_addr().unwrap();
+    sse.write_all(b"GET /live/quotes/events HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    sse.read_exact(&mut head).await.unwrap();
+    drop(sse);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    for (transport, peer, connected, disconnected) in [
+        (
+            "websocket",
+            ws_peer,
+            "websocket connected",
+            "websocket disconnected",
+        ),
+        ("sse", sse_peer, "sse connected", "sse disconnected"),
+    ] {
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|line| {
+                line.contains(&format!("transport=\"{transport}\""))
+                    || line.contains(&format!("transport={transport}"))
+            })
+            .filter(|line| line.contains(&format!("peer={peer}")))
+            .collect();
+        assert!(
+            lines.iter().any(|line| line.contains(connected))
+                && lines.iter().any(|line| line.contains(disconnected)),
+            "{transport} from {peer}:\n{log}"
+        );
+        let ids: std::collections::BTreeSet<&str> = lines
+            .iter()
+            .filter_map(|line| line.split("connection=").nth(1))
+            .filter_map(|rest| rest.split([' ', '}']).next())
+            .collect();
+        assert_eq!(ids.len(), 1, "one connection id for {transport}: {lines:?}");
+    }
+}
