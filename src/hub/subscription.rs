@@ -68,7 +68,17 @@ impl Subscription {
     /// or updates replayed after the version it resumed from). A server that
     /// resumed a client without one says so with a heartbeat right away, so
     /// that the client knows its resume was answered even on a quiet topic.
-    pub(crate) fn answers_at_once(&self) -> bool {
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// let hub = Hub::new();
+    /// let version = hub.set("quotes", json!({"AAPL": 1}))?;
+    /// assert!(!hub.subscribe("quotes", Some(version))?.answers_at_once(), "nothing missed");
+    /// assert!(hub.subscribe("quotes", Some(version - 1))?.answers_at_once(), "too old: a resync");
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn answers_at_once(&self) -> bool {
         self.resync_first || self.replay.len() > 0
     }
 }
