@@ -82,6 +82,9 @@ mod backoff;
 pub mod client;
 pub mod document;
 mod error;
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hub;
 mod limits;
 pub mod patch;
