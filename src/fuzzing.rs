@@ -6,7 +6,7 @@
 //! The public readers (`Limits::parse_update`, `Limits::parse_update_lazy`,
 //! `Update::from_slice`, `Document::apply`) are fuzzed through the API.
 
-#[cfg(feature = "ws")]
+#[cfg(any(feature = "ws", feature = "sse"))]
 use crate::source::Event;
 use crate::{Document, Error, Limits, Patch};
 use serde_json::Value;
