@@ -86,6 +86,9 @@ pub mod document;
 mod error;
 #[doc = include_str!("from_socketio.md")]
 pub mod from_socketio {}
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hub;
 mod limits;
 pub mod patch;

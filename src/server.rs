@@ -80,6 +80,9 @@ mod stats;
 pub(crate) mod subscribe;
 mod ws;
 
+#[cfg(feature = "__fuzz")]
+pub(crate) use ws::check_for_fuzzing;
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -432,6 +432,17 @@ impl ConnectHandler<socketioxide::adapter::LocalAdapter, Connect> for Connect {
     }
 }
 
+/// The fuzz targets' way in (feature `__fuzz`, not part of the API): a
+/// client's `subscribe` or `unsubscribe` event data read as the server
+/// reads it: the topic and `since`.
+#[cfg(feature = "__fuzz")]
+pub(crate) fn read_for_fuzzing(
+    bytes: &[u8],
+    limits: &crate::Limits,
+) -> Result<(String, Option<u64>), crate::Error> {
+    request::parse(bytes, limits).map(|request| (request.topic, request.since))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

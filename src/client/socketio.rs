@@ -586,6 +586,24 @@ impl UpdateSource for SocketIoEvents {
     }
 }
 
+/// The fuzz targets' way in (feature `__fuzz`, not part of the API): a
+/// server's text message read as the connection reads it, and for an event
+/// its name and first argument; `Ok(None)` for any other packet.
+#[cfg(feature = "__fuzz")]
+pub(crate) fn read_for_fuzzing(text: &str) -> Result<Option<(String, Option<String>)>, String> {
+    use packet::{Engine, Kind, Packet};
+    let json = match packet::parse(text).map_err(|why| why.to_string())? {
+        Engine::Message(Packet {
+            kind: Kind::Event(json),
+            ..
+        }) => json,
+        _ => return Ok(None),
+    };
+    let arguments = packet::arguments(json).map_err(|error| error.to_string())?;
+    let first = arguments.first.map(|raw| raw.get().to_owned());
+    Ok(Some((arguments.name.into_owned(), first)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -497,3 +497,21 @@ impl Scan {
         Ok(None)
     }
 }
+
+/// The fuzz targets' way in (feature `__fuzz`, not part of the API): the
+/// events an event stream whose body comes in `chunks` gives, read as
+/// [`SseSource`] reads them, errors as text.
+#[cfg(feature = "__fuzz")]
+pub(crate) fn read_for_fuzzing(chunks: Vec<Bytes>, limits: &Limits) -> Vec<Result<Event, String>> {
+    let body = futures::stream::iter(chunks.into_iter().map(Ok::<_, BoxError>));
+    let events = Events {
+        events: EventChunks::new(body, limits).eventsource(),
+        limits: limits.clone(),
+        ended: false,
+    };
+    futures::executor::block_on(
+        events
+            .map(|item| item.map_err(|error| error.to_string()))
+            .collect(),
+    )
+}

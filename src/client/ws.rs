@@ -447,6 +447,17 @@ impl SnapshotSource for WsSource {
     }
 }
 
+/// The fuzz targets' way in (feature `__fuzz`, not part of the API): a
+/// server's message read as the connection reads it; anything but an event
+/// for a topic is an `Err` that shows what it was.
+#[cfg(feature = "__fuzz")]
+pub(crate) fn read_for_fuzzing(text: &str, limits: &Limits) -> Result<(String, Event), String> {
+    match frame::parse(text, limits) {
+        frame::Inbound::Event { topic, event } => Ok((topic, event)),
+        other => Err(format!("{other:?}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -448,3 +448,14 @@ async fn write(
 fn text(reply: &Reply<'_>) -> Message {
     Message::Text(reply.to_text().into())
 }
+
+/// The fuzz targets' way in (feature `__fuzz`, not part of the API): checks
+/// `request` as a WebSocket upgrade; `Err` with the refusal's status and why.
+#[cfg(feature = "__fuzz")]
+pub(crate) fn check_for_fuzzing(
+    request: &mut Parts,
+) -> Result<(), (axum::http::StatusCode, &'static str)> {
+    Upgrade::check(request)
+        .map(drop)
+        .map_err(|refusal| (refusal.status, refusal.why))
+}
