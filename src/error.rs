@@ -225,6 +225,35 @@ impl Error {
         }
     }
 
+    /// Whether a resource made by [`LiveResource::connect`](crate::LiveResource::connect)
+    /// ends after this item: it gave up ([`Error::GaveUp`]), or the source
+    /// said retrying cannot help (a [`Permanent`](crate::source::Permanent)
+    /// cause: 401 or 403, `forbidden`, a refused namespace, a bad URL). Every
+    /// other error item is followed by a retry, or is about one message and
+    /// the stream goes on: "reconnecting, nothing to do".
+    ///
+    /// (A resource made by [`LiveResource::new`](crate::LiveResource::new)
+    /// cannot fetch again: it ends after any error that needs a new fetch.)
+    ///
+    /// ```
+    /// use live_resource::Error;
+    /// use live_resource::source::Permanent;
+    ///
+    /// assert!(Error::GaveUp { attempts: 10 }.is_final());
+    /// assert!(Error::Subscribe(Permanent::new("403 forbidden").into()).is_final());
+    /// assert!(!Error::Subscribe("connection refused".into()).is_final());
+    /// assert!(!Error::Gap { expected: 3, received: 5 }.is_final());
+    /// ```
+    pub fn is_final(&self) -> bool {
+        match self {
+            Self::GaveUp { .. } => true,
+            Self::Snapshot(cause) | Self::Updates(cause) | Self::Subscribe(cause) => {
+                crate::source::Permanent::is_permanent(&**cause)
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the error came from the transport: the snapshot fetch or the update stream.
     ///
     /// ```

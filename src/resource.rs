@@ -196,9 +196,10 @@ impl<T: DeserializeOwned> LiveResource<T> {
     /// | 404, `unknown_topic` (the topic may be made later, or was removed) | retries, each retry an error item, until the topic comes or the [`Backoff`]'s `max_attempts` run out; set them to stop waiting for a topic that may never come |
     /// | a dropped connection, a timeout, 5xx, `too_many_subscriptions` | retries |
     ///
-    /// An error item says which it was: [`Error::is_transport`],
-    /// [`Error::is_gap`] and [`Error::is_bad_message`] (the stream goes on
-    /// after each), and after the last item the stream ends.
+    /// Each error item says which it is: [`Error::is_final`] when the stream
+    /// ends after it, and otherwise ("reconnecting, nothing to do")
+    /// [`Error::is_transport`], [`Error::is_gap`] or
+    /// [`Error::is_bad_message`] say what happened.
     ///
     /// # Examples
     ///

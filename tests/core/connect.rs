@@ -20,6 +20,7 @@ async fn a_transport_error_reconnects_and_resumes_from_the_last_seq() {
     connection.send(Err("connection reset".into())).unwrap();
     let error = next_error(&mut resource).await;
     assert!(error.is_transport(), "{error}");
+    assert!(!error.is_final(), "the item says the resource goes on");
     assert!(matches!(
         *resource.status().borrow(),
         Status::Reconnecting { attempt: 1, .. }
@@ -261,6 +262,7 @@ async fn a_permanent_error_ends_the_resource() {
     let mut resource = LiveResource::<Value>::connect(source);
     let error = next_error(&mut resource).await;
     assert!(error.to_string().contains("403"), "{error}");
+    assert!(error.is_final(), "the item says the resource ends");
     assert!(resource.next().await.is_none());
     assert_eq!(*resource.status().borrow(), Status::Failed);
     assert_eq!(control.subscribes().len(), 1, "no retry");
@@ -283,9 +285,14 @@ async fn the_resource_gives_up_after_its_attempts() {
     assert_eq!(errors.len(), 5, "{errors:?}");
     assert!(errors[..4].iter().all(Error::is_transport), "{errors:?}");
     assert!(
+        errors[..4].iter().all(|error| !error.is_final()),
+        "each retry's item says it is retried: {errors:?}"
+    );
+    assert!(
         matches!(errors[4], Error::GaveUp { attempts: 3 }),
         "{errors:?}"
     );
+    assert!(errors[4].is_final());
     assert_eq!(*resource.status().borrow(), Status::Failed);
 }
 
