@@ -48,7 +48,8 @@ pub fn sse_events(chunks: Vec<bytes::Bytes>, limits: &Limits) -> Vec<Result<Even
 ///
 /// What the hub refuses the patch with.
 pub fn check_write_value(limits: &Limits, state: &Value, patch: &Patch) -> Result<usize, Error> {
-    limits.check_write(state, patch)
+    let copied = limits.check_write(state, patch)?;
+    Ok(patch.growth_bound().saturating_add(copied))
 }
 
 /// The check a replica makes before it applies `patch` to its state: the
@@ -62,7 +63,8 @@ pub fn check_write_document(
     state: &Document,
     patch: &Patch,
 ) -> Result<usize, Error> {
-    limits.check_write(state, patch)
+    let copied = limits.check_write(state, patch)?;
+    Ok(patch.growth_bound().saturating_add(copied))
 }
 
 /// A server's check of a WebSocket upgrade request.

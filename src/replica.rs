@@ -79,7 +79,8 @@ impl Replica {
             }
             _ => {}
         }
-        let growth = limits.check_write(&self.state, &update.patch)?;
+        let copied = limits.check_write(&self.state, &update.patch)?;
+        let growth = update.patch.growth_bound().saturating_add(copied);
         self.size.admit(&self.state, growth, limits)?;
         self.state.apply_owned(update.patch)?;
         // An unversioned state adopts the first sequence number it sees: from

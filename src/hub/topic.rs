@@ -100,7 +100,7 @@ impl Topic {
     ) -> Result<u64, Error> {
         limits.check_patch(&patch)?;
         let mut state = self.lock();
-        let growth = limits.check_write(&state.value, &patch)?;
+        let copied = limits.check_write(&state.value, &patch)?;
         if !effect::changes(&state.value, &patch) {
             // Nothing to publish, but a JSON Patch's `test` operations are
             // preconditions: they must still hold. Applying a patch found to
@@ -113,9 +113,7 @@ impl Topic {
             }
             return Ok(state.version);
         }
-        let State { value, size, .. } = &mut *state;
-        size.admit(value, growth, limits)?;
-        self.publish_locked(&mut state, patch, limits, counters)
+        self.publish_locked(&mut state, patch, copied, limits, counters)
     }
 
     /// Calls `change` on a copy of the value and publishes the difference.
@@ -186,14 +184,21 @@ impl Topic {
         Ok(self.commit(state, frame, counters))
     }
 
+    /// Publishes `patch`, which copies `copied` bytes of the value (a JSON
+    /// Patch's `copy` operations).
     fn publish_locked(
         &self,
         state: &mut State,
         patch: Patch,
+        copied: usize,
         limits: &Limits,
         counters: &Counters,
     ) -> Result<u64, Error> {
         let frame = prepare(&self.name, state, patch, limits)?;
+        // The update's text, made once for every subscriber, bounds what
+        // the patch itself adds: no second pass over the patch.
+        let growth = frame.bytes().len().saturating_add(copied);
+        state.size.admit(&state.value, growth, limits)?;
         // A patch that does not apply leaves value, version and subscribers
         // untouched: `apply` is atomic and nothing was committed yet.
         frame.update().patch.apply(&mut state.value)?;

@@ -18,6 +18,16 @@ pub(crate) struct Granted {
     pub(crate) subscription: Subscription,
 }
 
+impl Granted {
+    /// Whether this is a resume with nothing to send at once (no snapshot,
+    /// nothing to replay, no resync): the server answers it with a heartbeat
+    /// at the client's version, so that the client knows it is current even
+    /// on a quiet topic.
+    pub(crate) fn is_quiet_resume(&self) -> bool {
+        self.snapshot.is_none() && !self.subscription.answers_at_once()
+    }
+}
+
 /// Why a subscription was refused, as the `error` message says it.
 pub(crate) struct Refused {
     pub(crate) code: ErrorCode,

@@ -296,11 +296,10 @@ impl Connection {
             Ok(granted) => granted,
             Err(refused) => return vec![self.refusal(Some(&topic), refused)],
         };
+        let quiet = granted.is_quiet_resume();
         let (last_sent, replies) = match granted.snapshot {
             Some(snapshot) => (snapshot.version, snapshot_reply(&topic, snapshot)),
-            // A resume with nothing to replay is answered at once, so that
-            // the client knows it is current even on a quiet topic.
-            None if !granted.subscription.answers_at_once() => {
+            None if quiet => {
                 let heartbeat = Reply::Heartbeat {
                     topic: &topic,
                     seq: since,

@@ -138,9 +138,7 @@ impl Connection {
             Err(refused) => return refuse(&self.socket, Some(&topic), refused).await,
         };
         let mut last_sent = since;
-        if granted.snapshot.is_none() && !granted.subscription.answers_at_once() {
-            // A resume with nothing to replay is answered at once, so that
-            // the client knows it is current even on a quiet topic.
+        if granted.is_quiet_resume() {
             let reply = Reply::Heartbeat {
                 topic: &topic,
                 seq: since,

@@ -12,20 +12,7 @@ use live_resource::{Backoff, LiveResource, Snapshot, Status};
 use serde_json::{Value, json};
 
 use crate::support::scripted::{Control, next_error, next_state, scripted, update};
-
-/// Every status a watcher of `resource` sees from now on, the current one first.
-fn watch(resource: &LiveResource<Value>) -> Arc<Mutex<Vec<Status>>> {
-    let mut status = resource.status();
-    let seen = Arc::new(Mutex::new(vec![status.borrow_and_update().clone()]));
-    let record = Arc::clone(&seen);
-    tokio::spawn(async move {
-        while status.changed().await.is_ok() {
-            let now = status.borrow_and_update().clone();
-            record.lock().unwrap().push(now);
-        }
-    });
-    seen
-}
+use crate::support::statuses;
 
 /// What the watcher saw, with the delays of `Reconnecting` left out.
 async fn seen(record: &Arc<Mutex<Vec<Status>>>) -> Vec<Status> {
@@ -67,7 +54,7 @@ async fn live() -> (LiveResource<Value>, Control, Arc<Mutex<Vec<Status>>>) {
             .initial(Duration::from_millis(100))
             .max(Duration::from_millis(500)),
     );
-    let record = watch(&resource);
+    let record = statuses(&resource);
     assert!(resource.next().now_or_never().is_none());
     control.snapshot(Snapshot::new(5, json!({"n": 5})));
     assert_eq!(next_state(&mut resource).await, json!({"n": 5}));
@@ -80,7 +67,7 @@ async fn a_first_connection_that_fails_never_goes_back_to_connecting() {
     let (source, control) = scripted(Some(Duration::from_secs(10)));
     control.refuse_next_subscribe("connection refused".into());
     let mut resource = LiveResource::<Value>::connect(source);
-    let record = watch(&resource);
+    let record = statuses(&resource);
     next_error(&mut resource).await;
     assert_eq!(seen(&record).await, [Status::Connecting, reconnecting(1)]);
 
@@ -205,7 +192,7 @@ async fn a_permanent_error_fails_and_a_one_shot_stream_that_ends_closes() {
     let (sender, received) = tokio::sync::mpsc::unbounded_channel();
     let updates = tokio_stream::wrappers::UnboundedReceiverStream::new(received);
     let mut once = LiveResource::<Value>::new(snapshot, updates);
-    let record = watch(&once);
+    let record = statuses(&once);
     sender
         .send(Ok::<_, std::io::Error>(live_resource::Update::merge(
             2,

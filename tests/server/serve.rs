@@ -161,24 +161,6 @@ fn serve_until(
     (stop, server)
 }
 
-/// Every status `resource` shows from now on, as a watcher sees them.
-fn statuses(
-    resource: &live_resource::LiveResource<serde_json::Value>,
-) -> std::sync::Arc<std::sync::Mutex<Vec<live_resource::Status>>> {
-    let mut status = resource.status();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![
-        status.borrow_and_update().clone(),
-    ]));
-    let record = std::sync::Arc::clone(&seen);
-    tokio::spawn(async move {
-        while status.changed().await.is_ok() {
-            let now = status.borrow_and_update().clone();
-            record.lock().unwrap().push(now);
-        }
-    });
-    seen
-}
-
 /// Follows `jobs/1` over WebSocket across a restart of the server on the
 /// same address, with `next` as the new server's hub, which then publishes
 /// `{"done": 2}`: the statuses seen from just before the restart until the
@@ -198,7 +180,7 @@ async fn across_a_restart(first: &Hub, next: &Hub) -> Vec<live_resource::Status>
     );
     assert_eq!(resource.next().await.unwrap().unwrap(), json!({"done": 1}));
     assert_eq!(*resource.status().borrow(), Status::Live);
-    let seen = statuses(&resource);
+    let seen = crate::support::statuses(&resource);
 
     stop.send(()).unwrap();
     server.await.unwrap();

@@ -95,3 +95,23 @@ pub(crate) fn documented_delay_bounds(
     let base = doubled.min(max);
     (base / 2, (base * 3 / 2).min(max))
 }
+
+/// Every status a watcher of `resource` sees from now on, the current one
+/// first (a watcher hears of changes only, so each differs from the last).
+#[allow(dead_code)] // Only the status tests use it.
+pub(crate) fn statuses(
+    resource: &live_resource::LiveResource<serde_json::Value>,
+) -> std::sync::Arc<std::sync::Mutex<Vec<live_resource::Status>>> {
+    let mut status = resource.status();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![
+        status.borrow_and_update().clone(),
+    ]));
+    let record = std::sync::Arc::clone(&seen);
+    tokio::spawn(async move {
+        while status.changed().await.is_ok() {
+            let now = status.borrow_and_update().clone();
+            record.lock().unwrap().push(now);
+        }
+    });
+    seen
+}
