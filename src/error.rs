@@ -177,6 +177,33 @@ pub enum Error {
         /// The topic asked for.
         topic: String,
     },
+
+    /// The hub is a local replica of a backplane's topics (the
+    /// [`Hub`](crate::Hub) of a `RedisHub`, feature `redis`): its topics change
+    /// through the backplane, which numbers every change for every process.
+    #[error(
+        "topic `{topic}` follows a backplane: change it through the backplane, not the local hub"
+    )]
+    ReadOnly {
+        /// The topic a change was asked for.
+        topic: String,
+    },
+
+    /// The backplane (Redis) could not be reached, or refused a command:
+    /// the change was not published, and nothing of it is kept anywhere.
+    #[error("the backplane failed")]
+    Backplane(#[source] BoxError),
+
+    /// A change that depends on the topic's state (a `set`, an `update`, a
+    /// JSON Patch) lost the race for the topic's next version to other
+    /// processes this many times in a row; nothing was published.
+    #[error("topic `{topic}` changed under {attempts} attempts in a row to change it")]
+    Contended {
+        /// The topic.
+        topic: String,
+        /// How many times the change was tried.
+        attempts: u32,
+    },
 }
 
 impl Error {

@@ -1,0 +1,309 @@
+//! Several nodes on one Redis, in this process: one numbering, local
+//! replicas fed by announcements, repaired from the log, and new histories
+//! when Redis loses its data.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use live_resource::hub::Delivery;
+use live_resource::redis::RedisHub;
+use live_resource::{Error, Patch};
+use serde_json::{Value, json};
+
+use crate::redis_server::RedisServer;
+use crate::support::within;
+
+async fn node(redis: &RedisServer) -> RedisHub {
+    RedisHub::builder(redis.url())
+        .timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// Waits until `node`'s replica of `topic` is at `version`.
+async fn replica_at(node: &RedisHub, topic: &str, version: u64) -> Value {
+    within(async {
+        loop {
+            if let Some(snapshot) = node.hub().snapshot(topic) {
+                if snapshot.version >= Some(version) {
+                    assert_eq!(snapshot.version, Some(version), "went past {version}");
+                    return snapshot.data;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn changes_from_every_node_share_one_numbering() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b, c) = (node(&redis).await, node(&redis).await, node(&redis).await);
+    let first = a
+        .set("jobs/1", json!({"done": 0, "total": 3}))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.merge("jobs/1", json!({"done": 1})).await.unwrap(),
+        first + 1
+    );
+    assert_eq!(
+        c.update("jobs/1", |job| job["done"] = json!(2))
+            .await
+            .unwrap(),
+        first + 2
+    );
+    let ops = serde_json::from_value(json!([{"op": "replace", "path": "/done", "value": 3}]));
+    assert_eq!(
+        a.publish("jobs/1", Patch::Json(ops.unwrap()))
+            .await
+            .unwrap(),
+        first + 3
+    );
+    for node in [&a, &b, &c] {
+        assert_eq!(
+            node.snapshot("jobs/1").await.unwrap().unwrap().data,
+            json!({"done": 3, "total": 3})
+        );
+        assert_eq!(replica_at(node, "jobs/1", first + 3).await["done"], 3);
+    }
+    // `set` to the same value changes nothing and publishes nothing.
+    assert_eq!(
+        b.set("jobs/1", json!({"done": 3, "total": 3}))
+            .await
+            .unwrap(),
+        first + 3
+    );
+}
+
+#[tokio::test]
+async fn concurrent_updates_from_three_nodes_lose_no_increment() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let nodes = [node(&redis).await, node(&redis).await, node(&redis).await];
+    let first = nodes[0].set("counter", json!({"n": 0})).await.unwrap();
+    let per_node = 40;
+    let tasks: Vec<_> = nodes
+        .iter()
+        .cloned()
+        .map(|node| {
+            tokio::spawn(async move {
+                for _ in 0..per_node {
+                    node.update("counter", |counter| {
+                        counter["n"] = json!(counter["n"].as_u64().unwrap() + 1);
+                    })
+                    .await
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        within(task).await.unwrap();
+    }
+    let total = 3 * per_node;
+    for node in &nodes {
+        let state = replica_at(node, "counter", first + total).await;
+        assert_eq!(state, json!({"n": total}));
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_on_another_node_sees_every_version_in_order() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (publisher, server) = (node(&redis).await, node(&redis).await);
+    let first = publisher.set("quotes", json!({"AAPL": 0})).await.unwrap();
+    assert!(server.snapshot("quotes").await.unwrap().is_some());
+    let mut subscription = server.hub().subscribe("quotes", Some(first)).unwrap();
+    for price in 1..=200 {
+        publisher
+            .merge("quotes", json!({"AAPL": price}))
+            .await
+            .unwrap();
+    }
+    for expected in first + 1..=first + 200 {
+        match within(subscription.next()).await.unwrap() {
+            Delivery::Update(frame) => assert_eq!(frame.seq(), expected),
+            Delivery::Resync => panic!("resync at {expected}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_replica_is_read_only() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let node = node(&redis).await;
+    node.set("t", json!(1)).await.unwrap();
+    assert!(matches!(
+        node.hub().set("t", json!(2)),
+        Err(Error::ReadOnly { .. })
+    ));
+    assert!(matches!(
+        node.hub().merge("t", json!({})),
+        Err(Error::ReadOnly { .. })
+    ));
+    assert!(!node.hub().remove("t"));
+    assert_eq!(node.snapshot("t").await.unwrap().unwrap().data, json!(1));
+}
+
+#[tokio::test]
+async fn unknown_topics_are_errors_and_removed_topics_leave_every_node() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    assert!(matches!(
+        a.merge("nope", json!({"a": 1})).await,
+        Err(Error::UnknownTopic { .. })
+    ));
+    assert!(matches!(
+        a.update("nope", |_| {}).await,
+        Err(Error::UnknownTopic { .. })
+    ));
+    assert_eq!(a.snapshot("nope").await.unwrap(), None);
+    a.set("gone", json!({"a": 1})).await.unwrap();
+    assert!(b.snapshot("gone").await.unwrap().is_some());
+    let mut subscription = b.hub().subscribe("gone", None).unwrap();
+    assert!(a.remove("gone").await.unwrap());
+    assert!(
+        within(subscription.next()).await.is_none(),
+        "its subscription ends"
+    );
+    assert_eq!(b.hub().version("gone"), None);
+    assert_eq!(b.snapshot("gone").await.unwrap(), None);
+    assert!(!a.remove("gone").await.unwrap());
+}
+
+#[tokio::test]
+async fn killed_announcement_connections_lose_nothing() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (publisher, server) = (node(&redis).await, node(&redis).await);
+    let first = publisher.set("ticks", json!({"n": 0})).await.unwrap();
+    assert!(server.snapshot("ticks").await.unwrap().is_some());
+    let mut subscription = server.hub().subscribe("ticks", Some(first)).unwrap();
+    let count = 300;
+    let killer = {
+        let cli = redis.url();
+        tokio::spawn(async move {
+            let port = cli.rsplit(':').next().unwrap().to_owned();
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                let _ = tokio::process::Command::new("redis-cli")
+                    .args(["-p", &port, "CLIENT", "KILL", "TYPE", "pubsub"])
+                    .output()
+                    .await;
+            }
+        })
+    };
+    for n in 1..=count {
+        publisher.merge("ticks", json!({"n": n})).await.unwrap();
+        if n % 30 == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    killer.await.unwrap();
+    for expected in first + 1..=first + count {
+        match within(subscription.next()).await.unwrap() {
+            Delivery::Update(frame) => assert_eq!(frame.seq(), expected),
+            Delivery::Resync => panic!("resync at {expected}: a gap reached the client"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_node_that_joins_late_loads_the_snapshot_and_the_log() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let publisher = RedisHub::builder(redis.url())
+        .retain(8)
+        .connect()
+        .await
+        .unwrap();
+    let first = publisher.set("big", json!({"rows": {}})).await.unwrap();
+    for n in 0..500u64 {
+        publisher
+            .merge("big", json!({"rows": {(n % 50).to_string(): n}}))
+            .await
+            .unwrap();
+    }
+    let late = node(&redis).await;
+    let loaded = late.snapshot("big").await.unwrap().unwrap();
+    assert_eq!(loaded.version, Some(first + 500));
+    assert_eq!(
+        loaded.data,
+        publisher.snapshot("big").await.unwrap().unwrap().data
+    );
+    assert_eq!(loaded.data["rows"]["49"], 499);
+    // What Redis keeps is bounded: snapshots were written and the log trimmed.
+    within(async {
+        loop {
+            let entries: usize = redis.cli(&["XLEN", "lr:{big}:log"]).parse().unwrap();
+            if entries <= 2 * 8 + 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn redis_restarted_empty_gives_a_new_history_above_the_old() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let (publisher, server) = (node(&redis).await, node(&redis).await);
+    let first = publisher.set("board", json!({"a": 1})).await.unwrap();
+    publisher.merge("board", json!({"b": 2})).await.unwrap();
+    assert!(server.snapshot("board").await.unwrap().is_some());
+    replica_at(&server, "board", first + 1).await;
+    let mut subscription = server.hub().subscribe("board", Some(first + 1)).unwrap();
+
+    redis.restart();
+    // The node that follows the topic makes it again from its state, above
+    // every version it had: its subscribers resync.
+    match within(subscription.next()).await.unwrap() {
+        Delivery::Resync => {}
+        Delivery::Update(frame) => panic!("an update {} across the loss", frame.seq()),
+    }
+    let snapshot = within(async {
+        loop {
+            if let Ok(Some(snapshot)) = publisher.snapshot("board").await {
+                if snapshot.version > Some(first + 1) {
+                    return snapshot;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(snapshot.data, json!({"a": 1, "b": 2}));
+    let next = publisher.merge("board", json!({"c": 3})).await.unwrap();
+    assert!(next > first + 2);
+}
+
+#[tokio::test]
+async fn redis_stopped_fails_changes_clearly_and_keeps_the_replicas() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let node = node(&redis).await;
+    let first = node.set("t", json!({"a": 1})).await.unwrap();
+    redis.stop();
+    let failed = within(node.merge("t", json!({"a": 2}))).await;
+    assert!(matches!(failed, Err(Error::Backplane(_))), "{failed:?}");
+    assert_eq!(node.hub().snapshot("t").unwrap().data, json!({"a": 1}));
+    assert_eq!(node.hub().version("t"), Some(first));
+}
