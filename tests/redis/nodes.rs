@@ -21,11 +21,12 @@ async fn node(redis: &RedisServer) -> RedisHub {
         .unwrap()
 }
 
-/// Waits until `node`'s replica of `topic` is at `version`.
+/// Waits until `node`'s replica of `topic` is at `version`; its state.
 async fn replica_at(node: &RedisHub, topic: &str, version: u64) -> Value {
     within(async {
         loop {
-            if let Some(snapshot) = node.hub().snapshot(topic) {
+            // Through the node: it follows the topic from then on.
+            if let Some(snapshot) = node.snapshot(topic).await.unwrap() {
                 if snapshot.version >= Some(version) {
                     assert_eq!(snapshot.version, Some(version), "went past {version}");
                     return snapshot.data;
@@ -306,4 +307,56 @@ async fn redis_stopped_fails_changes_clearly_and_keeps_the_replicas() {
     assert!(matches!(failed, Err(Error::Backplane(_))), "{failed:?}");
     assert_eq!(node.hub().snapshot("t").unwrap().data, json!({"a": 1}));
     assert_eq!(node.hub().version("t"), Some(first));
+}
+
+#[tokio::test]
+async fn a_history_that_went_back_starts_again_above_every_version_seen() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let first = a.set("t", json!({"n": 0})).await.unwrap();
+    for n in 1..=5 {
+        a.merge("t", json!({"n": n})).await.unwrap();
+    }
+    let seen = first + 5;
+    replica_at(&b, "t", seen).await;
+    let mut subscription = b.hub().subscribe("t", Some(seen)).unwrap();
+
+    // A failover to a replica that had not received the last two changes:
+    // Redis's history goes back to `seen - 2` while the nodes saw `seen`.
+    let back = (seen - 2).to_string();
+    redis.cli(&["HSET", "lr:{t}:meta", "v", &back]);
+    let lost = [format!("{}-1", seen - 1), format!("{seen}-1")];
+    redis.cli(&["XDEL", "lr:{t}:log", &lost[0], &lost[1]]);
+    redis.cli(&["XSETID", "lr:{t}:log", &format!("{back}-1")]);
+    assert_eq!(redis.cli(&["XLEN", "lr:{t}:log"]), "3");
+
+    // The next change is numbered `seen - 1` again, with other contents: a
+    // node must not serve two states under one version.
+    a.merge("t", json!({"other": true})).await.unwrap();
+    match within(subscription.next()).await.unwrap() {
+        Delivery::Resync => {}
+        Delivery::Update(frame) => panic!("update {} served across the seam", frame.seq()),
+    }
+    let after = within(async {
+        loop {
+            if let Some(snapshot) = b.hub().snapshot("t") {
+                if snapshot.version > Some(seen) {
+                    return snapshot;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    // The state is Redis's (what survived, with the change made after).
+    assert_eq!(after.data, json!({"n": 3, "other": true}));
+    // Every node continues above every version seen, from the same state.
+    let next = b.merge("t", json!({"n": 6})).await.unwrap();
+    assert!(next > seen + 1, "{next} > {seen}");
+    assert_eq!(replica_at(&a, "t", next).await, json!({"n": 6, "other": true}));
+    // A client that resumes with a version of the lost history resyncs.
+    let mut stale = a.hub().subscribe("t", Some(seen)).unwrap();
+    assert!(matches!(within(stale.next()).await, Some(Delivery::Resync)));
 }
