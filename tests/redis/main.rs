@@ -11,3 +11,13 @@ mod redis_server;
 
 #[cfg(feature = "redis")]
 mod nodes;
+
+#[cfg(all(
+    feature = "redis",
+    feature = "server",
+    feature = "socketio",
+    feature = "ws",
+    feature = "sse",
+    feature = "socketio-client"
+))]
+mod processes;

@@ -355,7 +355,10 @@ async fn a_history_that_went_back_starts_again_above_every_version_seen() {
     // Every node continues above every version seen, from the same state.
     let next = b.merge("t", json!({"n": 6})).await.unwrap();
     assert!(next > seen + 1, "{next} > {seen}");
-    assert_eq!(replica_at(&a, "t", next).await, json!({"n": 6, "other": true}));
+    assert_eq!(
+        replica_at(&a, "t", next).await,
+        json!({"n": 6, "other": true})
+    );
     // A client that resumes with a version of the lost history resyncs.
     let mut stale = a.hub().subscribe("t", Some(seen)).unwrap();
     assert!(matches!(within(stale.next()).await, Some(Delivery::Resync)));
