@@ -4,6 +4,7 @@
 
 mod backplane;
 mod frame;
+mod publish;
 mod source;
 mod subscription;
 mod topic;
@@ -21,6 +22,7 @@ use serde_json::Value;
 
 pub(crate) use backplane::Backplane;
 pub use frame::Frame;
+pub use publish::Publish;
 pub use source::HubSource;
 pub use subscription::{Delivery, Subscription};
 #[cfg(feature = "redis")]

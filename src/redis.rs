@@ -562,6 +562,38 @@ impl RedisHub {
     }
 }
 
+#[async_trait]
+impl crate::hub::Publish for RedisHub {
+    async fn set<T>(&self, topic: &str, value: T) -> Result<u64, Error>
+    where
+        T: Serialize + Send + Sync,
+    {
+        RedisHub::set(self, topic, value).await
+    }
+
+    async fn merge<T>(&self, topic: &str, patch: T) -> Result<u64, Error>
+    where
+        T: Serialize + Send + Sync,
+    {
+        RedisHub::merge(self, topic, patch).await
+    }
+
+    async fn publish(&self, topic: &str, patch: Patch) -> Result<u64, Error> {
+        RedisHub::publish(self, topic, patch).await
+    }
+
+    async fn update<F>(&self, topic: &str, change: F) -> Result<u64, Error>
+    where
+        F: FnMut(&mut Value) + Send,
+    {
+        RedisHub::update(self, topic, change).await
+    }
+
+    async fn remove(&self, topic: &str) -> Result<bool, Error> {
+        RedisHub::remove(self, topic).await
+    }
+}
+
 impl Shared {
     fn downgrade(this: &Arc<Self>) -> Weak<Self> {
         Arc::downgrade(this)
