@@ -75,6 +75,7 @@
 //! ```
 
 mod announce;
+mod channels;
 mod follower;
 mod keys;
 mod scripts;
@@ -142,10 +143,13 @@ struct Shared {
     settings: Settings,
     /// Scripts and reads.
     commands: ConnectionManager,
-    /// Subscriptions to the channels of followed topics (RESP3 pushes).
+    /// The connection that subscribes to the channels of followed topics
+    /// (RESP3 pushes): pinged to learn it is back after a drop.
     announcements: ConnectionManager,
+    /// Its subscribe and unsubscribe requests, sent in order.
+    channels: tokio::sync::mpsc::UnboundedSender<channels::Request>,
     followers: Mutex<HashMap<String, Followed>>,
-    /// The dispatcher and the sweeper.
+    /// The dispatcher, the channels task and the sweeper.
     tasks: Vec<AbortHandle>,
     started: Instant,
     /// This, weakly: the hub calls `follow` on a `&Shared`, which starts a
@@ -276,14 +280,25 @@ impl Builder {
         let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
             let backplane: Weak<dyn Backplane> = weak.clone();
             let dispatcher = tokio::spawn(announce::dispatch(weak.clone(), pushed));
+            let (requests, requested) = tokio::sync::mpsc::unbounded_channel();
+            let subscriber = tokio::spawn(channels::run(
+                weak.clone(),
+                announcements.clone(),
+                requested,
+            ));
             let sweeper = tokio::spawn(sweep(weak.clone(), settings.unfollow_after));
             Shared {
                 hub: local.replica_of(backplane).build(),
                 settings,
                 commands,
                 announcements,
+                channels: requests,
                 followers: Mutex::default(),
-                tasks: vec![dispatcher.abort_handle(), sweeper.abort_handle()],
+                tasks: vec![
+                    dispatcher.abort_handle(),
+                    subscriber.abort_handle(),
+                    sweeper.abort_handle(),
+                ],
                 started: Instant::now(),
                 me: weak.clone(),
             }
@@ -702,17 +717,24 @@ impl Shared {
         }
     }
 
+    /// Subscribes to `channel`, after every request asked for before.
     async fn subscribe(&self, channel: &str) -> Result<(), Error> {
-        let mut announcements = self.announcements.clone();
-        announcements.subscribe(channel).await.map_err(backplane)
+        let (done, confirmed) = tokio::sync::oneshot::channel();
+        let request = channels::Request::Subscribe(channel.to_owned(), done);
+        if self.channels.send(request).is_err() {
+            return Err(Error::Backplane("the Redis hub was dropped".into()));
+        }
+        confirmed
+            .await
+            .unwrap_or_else(|_| Err(Error::Backplane("the Redis hub was dropped".into())))
     }
 
+    /// Unsubscribes from `channel`, unless its topic is followed again by
+    /// the time the request is sent.
     fn unsubscribe_later(&self, channel: &str) {
-        let mut announcements = self.announcements.clone();
-        let channel = channel.to_owned();
-        tokio::spawn(async move {
-            let _ = announcements.unsubscribe(channel).await;
-        });
+        let _ = self
+            .channels
+            .send(channels::Request::Unsubscribe(channel.to_owned()));
     }
 
     /// Has every followed topic catch up from its log.

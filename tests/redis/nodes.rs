@@ -363,3 +363,20 @@ async fn a_history_that_went_back_starts_again_above_every_version_seen() {
     let mut stale = a.hub().subscribe("t", Some(seen)).unwrap();
     assert!(matches!(within(stale.next()).await, Some(Delivery::Resync)));
 }
+
+#[tokio::test]
+async fn the_node_that_made_a_topic_hears_every_later_change() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    // Making a topic looks for it first (and finds nothing), then follows
+    // it: the channel must stay subscribed.
+    for round in 0..20 {
+        let topic = format!("made/{round}");
+        let first = a.set(&topic, json!({"n": 0})).await.unwrap();
+        let next = b.merge(&topic, json!({"n": 1})).await.unwrap();
+        assert_eq!(next, first + 1);
+        assert_eq!(replica_at(&a, &topic, next).await, json!({"n": 1}));
+    }
+}
