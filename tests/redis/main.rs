@@ -21,3 +21,6 @@ mod nodes;
     feature = "socketio-client"
 ))]
 mod processes;
+
+#[cfg(all(feature = "redis", feature = "server", feature = "ws"))]
+mod clients;

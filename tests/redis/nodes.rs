@@ -380,3 +380,89 @@ async fn the_node_that_made_a_topic_hears_every_later_change() {
         assert_eq!(replica_at(&a, &topic, next).await, json!({"n": 1}));
     }
 }
+
+#[tokio::test]
+async fn with_persistence_every_topic_survives_a_restart_of_everything() {
+    let Some(mut redis) = RedisServer::start_persistent() else {
+        return;
+    };
+    let version = {
+        let node = node(&redis).await;
+        node.set("kept", json!({"a": 1})).await.unwrap();
+        node.merge("kept", json!({"b": 2})).await.unwrap()
+    };
+    redis.restart();
+    let node = node(&redis).await;
+    let snapshot = node.snapshot("kept").await.unwrap().unwrap();
+    assert_eq!(snapshot.version, Some(version));
+    assert_eq!(snapshot.data, json!({"a": 1, "b": 2}));
+    assert_eq!(
+        node.merge("kept", json!({"c": 3})).await.unwrap(),
+        version + 1
+    );
+}
+
+#[tokio::test]
+async fn topics_no_one_changes_expire_from_redis() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let publisher = RedisHub::builder(redis.url())
+        .expire_after(Duration::from_millis(300))
+        .connect()
+        .await
+        .unwrap();
+    publisher.set("brief", json!({"a": 1})).await.unwrap();
+    publisher.merge("brief", json!({"a": 2})).await.unwrap();
+    assert!(
+        redis
+            .cli(&["PTTL", "lr:{brief}:meta"])
+            .parse::<i64>()
+            .unwrap()
+            > 0
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        redis.cli(&[
+            "EXISTS",
+            "lr:{brief}:meta",
+            "lr:{brief}:log",
+            "lr:{brief}:snapshot"
+        ]),
+        "0"
+    );
+    let late = node(&redis).await;
+    assert_eq!(late.snapshot("brief").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_node_drops_topics_no_client_follows_and_loads_them_again() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let publisher = node(&redis).await;
+    let server = RedisHub::builder(redis.url())
+        .unfollow_after(Duration::from_millis(200))
+        .connect()
+        .await
+        .unwrap();
+    publisher.set("kept", json!(1)).await.unwrap();
+    publisher.set("dropped", json!(1)).await.unwrap();
+    assert!(server.snapshot("kept").await.unwrap().is_some());
+    assert!(server.snapshot("dropped").await.unwrap().is_some());
+    let _client = server.hub().subscribe("kept", None).unwrap();
+    within(async {
+        while server.hub().version("dropped").is_some() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        server.hub().version("kept").is_some(),
+        "a followed topic stays"
+    );
+    // Asked for again, it loads again, current.
+    let version = publisher.merge("dropped", json!(2)).await.unwrap();
+    let snapshot = server.snapshot("dropped").await.unwrap().unwrap();
+    assert_eq!((snapshot.version, snapshot.data), (Some(version), json!(2)));
+}

@@ -10,6 +10,9 @@ pub(crate) struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: std::path::PathBuf,
+    /// Whether it writes every change to its append-only file (and reads it
+    /// back when restarted).
+    persistent: bool,
 }
 
 impl RedisServer {
@@ -17,6 +20,16 @@ impl RedisServer {
     /// is not installed. With `LIVE_RESOURCE_REQUIRE_PEERS=1` (as in CI) a
     /// missing server fails the test.
     pub(crate) fn start() -> Option<Self> {
+        Self::launch(false)
+    }
+
+    /// A new server that keeps every change on disk (`appendfsync always`):
+    /// restarted, it has them all.
+    pub(crate) fn start_persistent() -> Option<Self> {
+        Self::launch(true)
+    }
+
+    fn launch(persistent: bool) -> Option<Self> {
         if Command::new("redis-server")
             .arg("--version")
             .stdout(Stdio::null())
@@ -38,6 +51,7 @@ impl RedisServer {
             child: None,
             port,
             dir,
+            persistent,
         };
         server.run();
         Some(server)
@@ -56,7 +70,7 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port, empty.
+    /// Starts the server again on the same port: empty, unless persistent.
     pub(crate) fn restart(&mut self) {
         self.stop();
         self.run();
@@ -75,7 +89,12 @@ impl RedisServer {
     fn run(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--bind", "127.0.0.1", "--save", ""])
+            .args(if self.persistent {
+                ["--appendonly", "yes", "--appendfsync", "always"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "no"]
+            })
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
