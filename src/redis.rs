@@ -405,12 +405,20 @@ impl RedisHub {
             Patch::Merge(_) => {
                 let body = self.body(patch)?;
                 let keys = Keys::new(&self.shared.settings.prefix, topic);
-                match self.shared.send(topic, &keys, None, &body).await? {
-                    Published::Done { version, .. } => Ok(version),
-                    Published::Unknown => Err(Error::UnknownTopic {
-                        topic: topic.to_owned(),
-                    }),
-                    Published::Stale { .. } => unreachable!("no version was expected"),
+                let mut remade = false;
+                loop {
+                    match self.shared.send(topic, &keys, None, &body).await? {
+                        Published::Done { version, .. } => return Ok(version),
+                        Published::Unknown if !remade && self.shared.remake(topic).await? => {
+                            remade = true;
+                        }
+                        Published::Unknown => {
+                            return Err(Error::UnknownTopic {
+                                topic: topic.to_owned(),
+                            });
+                        }
+                        Published::Stale { .. } => unreachable!("no version was expected"),
+                    }
                 }
             }
             patch => {
@@ -555,6 +563,7 @@ impl RedisHub {
             let body = self.body(patch)?;
             match shared.send(topic, &keys, Some(version), &body).await? {
                 Published::Done { version, .. } => return Ok(version),
+                Published::Unknown if shared.remake(topic).await? => {}
                 Published::Unknown => {
                     return Err(Error::UnknownTopic {
                         topic: topic.to_owned(),
@@ -659,6 +668,17 @@ impl Shared {
             }
             other => other,
         }
+    }
+
+    /// Makes `topic` again in Redis, which no longer has it (it expired, or
+    /// Redis lost its data), from this node's replica, if it has one:
+    /// whether it does.
+    async fn remake(&self, topic: &str) -> Result<bool, Error> {
+        let Some(follower) = self.follower(topic) else {
+            return Ok(false);
+        };
+        self.repair_now(&follower).await?;
+        Ok(self.hub.version(topic).is_some())
     }
 
     /// Sends a change, applies it to the local replica at once when the

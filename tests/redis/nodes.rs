@@ -466,3 +466,26 @@ async fn a_node_drops_topics_no_client_follows_and_loads_them_again() {
     let snapshot = server.snapshot("dropped").await.unwrap().unwrap();
     assert_eq!((snapshot.version, snapshot.data), (Some(version), json!(2)));
 }
+
+#[tokio::test]
+async fn a_node_that_follows_an_expired_topic_makes_it_again() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let node = RedisHub::builder(redis.url())
+        .expire_after(Duration::from_millis(200))
+        .connect()
+        .await
+        .unwrap();
+    let first = node.set("brief", json!({"a": 1})).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(redis.cli(&["EXISTS", "lr:{brief}:meta"]), "0");
+    // This node still holds it: the change lands on it, in a new history.
+    let next = node.merge("brief", json!({"b": 2})).await.unwrap();
+    assert!(next > first + 1);
+    assert_eq!(
+        node.snapshot("brief").await.unwrap().unwrap().data,
+        json!({"a": 1, "b": 2})
+    );
+    assert_eq!(node.update("brief", |v| v["c"] = json!(3)).await.unwrap(), next + 1);
+}
