@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use crate::replica::Replica;
 use crate::source::Source;
 use crate::{Backoff, BoxError, Document, Error, Limits, Snapshot, Status, Update};
-use driver::Driver;
+use driver::{Driver, Policy};
 pub use shared::{SharedResource, Subscriber};
 
 /// How many changes one poll applies before it emits, so that a source that is
@@ -155,7 +155,7 @@ impl<T: DeserializeOwned> LiveResource<T> {
     {
         let snapshot = snapshot.map_err(Into::into).boxed();
         let updates = updates.map_err(Into::into).boxed();
-        Self::drive(Arc::new(once::Once::new(snapshot, updates)), true)
+        Self::drive(Arc::new(once::Once::new(snapshot, updates)), Policy::Once)
     }
 
     /// A resilient resource that follows `source`, recovering from every
@@ -221,11 +221,11 @@ impl<T: DeserializeOwned> LiveResource<T> {
     /// # }
     /// ```
     pub fn connect(source: impl Source + 'static) -> Self {
-        Self::drive(Arc::new(source), false)
+        Self::drive(Arc::new(source), Policy::resilient())
     }
 
-    fn drive(source: Arc<dyn Source>, one_shot: bool) -> Self {
-        let (driver, status) = Driver::new(source, one_shot);
+    fn drive(source: Arc<dyn Source>, policy: Policy) -> Self {
+        let (driver, status) = Driver::new(source, policy);
         Self {
             driver,
             replica: None,
