@@ -16,6 +16,7 @@ use futures::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::time::Sleep;
 
+use super::UnknownTopic;
 use super::watched::Watched;
 use crate::backoff::Retries;
 use crate::replica::{Backlog, Offer, Replica};
@@ -97,8 +98,11 @@ pub(crate) enum Policy {
     Once,
     /// [`LiveResource::connect`](crate::LiveResource::connect)'s: it recovers
     /// from whatever it can, spaced by `retries`, and ends only on a final
-    /// error or when the retries run out.
-    Resilient { retries: Retries },
+    /// error, an unknown topic if told so, or when the retries run out.
+    Resilient {
+        retries: Retries,
+        unknown_topic: UnknownTopic,
+    },
 }
 
 /// What went wrong.
@@ -139,6 +143,7 @@ impl Policy {
     pub(crate) fn resilient() -> Self {
         Self::Resilient {
             retries: Retries::new(Backoff::default()),
+            unknown_topic: UnknownTopic::default(),
         }
     }
 
@@ -165,7 +170,10 @@ impl Policy {
                 // stream carries updates only.)
                 Setback::Failed { error, .. } => failed(error),
             },
-            Self::Resilient { retries } => {
+            Self::Resilient {
+                retries,
+                unknown_topic,
+            } => {
                 let (how, error) = match setback {
                     // One refused message is not a broken connection: report
                     // it and read on. If it carried a `seq`, the next update
@@ -179,6 +187,14 @@ impl Policy {
                     // a topic removed) may come back.
                     Setback::StreamEnded { .. } => (Recovery::Resume, None),
                     Setback::Failed { how, error } => (how, error),
+                };
+                let error = match error {
+                    Some(error)
+                        if *unknown_topic == UnknownTopic::End && error.is_unknown_topic() =>
+                    {
+                        Some(error.into_final())
+                    }
+                    error => error,
                 };
                 if error.as_ref().is_some_and(Error::is_final) {
                     return failed(error);
@@ -235,6 +251,14 @@ impl Driver {
     pub(crate) fn set_backoff(&mut self, backoff: Backoff) {
         if let Policy::Resilient { retries, .. } = &mut self.policy {
             *retries = Retries::new(backoff);
+        }
+    }
+
+    /// A one-shot resource ends on any error that needs a new fetch, an
+    /// unknown topic too.
+    pub(crate) fn set_unknown_topic(&mut self, setting: UnknownTopic) {
+        if let Policy::Resilient { unknown_topic, .. } = &mut self.policy {
+            *unknown_topic = setting;
         }
     }
 
