@@ -366,7 +366,12 @@ pub(crate) fn causes<'a>(
 /// An error with its causes, `: `-separated, for logs and for messages sent
 /// on: each level's own message is short and leaves its cause out.
 #[cfg_attr(
-    not(any(feature = "server", feature = "ws", feature = "socketio-client")),
+    not(any(
+        feature = "server",
+        feature = "ws",
+        feature = "socketio-client",
+        feature = "redis"
+    )),
     allow(dead_code)
 )]
 pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + 'static));
