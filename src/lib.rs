@@ -116,7 +116,7 @@ pub use error::{BoxError, Error, Result};
 pub use hub::Hub;
 pub use limits::Limits;
 pub use patch::Patch;
-pub use resource::{LiveResource, SharedResource, Subscriber};
+pub use resource::{LiveResource, SharedResource, Subscriber, UnknownTopic};
 pub use status::Status;
 pub use update::{Snapshot, Update};
 

@@ -116,7 +116,7 @@ impl Shared {
                     failures += 1;
                     tracing::warn!(
                         topic = follower.topic,
-                        %error,
+                        error = %crate::error::Chain(&error),
                         failures,
                         "redis: could not repair the topic; trying again"
                     );

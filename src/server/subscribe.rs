@@ -105,7 +105,7 @@ impl Refused {
         };
         Self {
             code,
-            message: error.to_string(),
+            message: crate::error::Chain(error).to_string(),
         }
     }
 }
