@@ -121,7 +121,9 @@ fn benches(c: &mut Criterion) {
     });
 
     let mut group = c.benchmark_group("redis/publish");
-    group.measurement_time(Duration::from_secs(5)).sample_size(20);
+    group
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(20);
     group.throughput(Throughput::Elements(1));
     let mut tick = 0u64;
     group.bench_function("sequential", |b| {
@@ -152,7 +154,9 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("redis/update");
-    group.measurement_time(Duration::from_secs(5)).sample_size(10);
+    group
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(10);
     let changes = 256u64;
     group.throughput(Throughput::Elements(changes));
     group.bench_function("one-topic", |b| {

@@ -205,10 +205,13 @@ async fn check_access(
             format!("unknown topic `{topic}`"),
         )),
         Err(failed) => {
-            tracing::warn!(topic, error = %failed, "topic unavailable");
+            tracing::warn!(topic, error = %crate::error::Chain(&failed), "topic unavailable");
             Err(error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("topic `{topic}` is unavailable: {failed}"),
+                format!(
+                    "topic `{topic}` is unavailable: {}",
+                    crate::error::Chain(&failed)
+                ),
             ))
         }
     }

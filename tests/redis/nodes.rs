@@ -487,5 +487,8 @@ async fn a_node_that_follows_an_expired_topic_makes_it_again() {
         node.snapshot("brief").await.unwrap().unwrap().data,
         json!({"a": 1, "b": 2})
     );
-    assert_eq!(node.update("brief", |v| v["c"] = json!(3)).await.unwrap(), next + 1);
+    assert_eq!(
+        node.update("brief", |v| v["c"] = json!(3)).await.unwrap(),
+        next + 1
+    );
 }
