@@ -60,7 +60,7 @@ impl Connection {
                 let mut builder = ClusterClientBuilder::new(nodes.iter().map(String::as_str))
                     .connection_timeout(timeout)
                     .response_timeout(timeout)
-                    .retries(3);
+                    .retries(2);
                 if let Some(pushes) = pushes {
                     builder = builder
                         .use_protocol(ProtocolVersion::RESP3)

@@ -12,6 +12,12 @@ mod redis_server;
 #[cfg(feature = "redis")]
 mod nodes;
 
+#[cfg(feature = "redis")]
+mod redis_cluster;
+
+#[cfg(feature = "redis")]
+mod cluster;
+
 #[cfg(all(
     feature = "redis",
     feature = "server",
