@@ -81,7 +81,7 @@ pub(crate) mod subscribe;
 mod ws;
 
 #[cfg(feature = "__fuzz")]
-pub(crate) use ws::check_for_fuzzing;
+pub(crate) use ws::{check_for_fuzzing, read_for_fuzzing as ws_request_for_fuzzing};
 
 use std::sync::Arc;
 
@@ -187,17 +187,22 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// Whether `topic` exists and `request` may read it: the response to send
-/// otherwise.
+/// otherwise (counted as refused, for `transport`).
 async fn check_access(
     state: &AppState,
     request: &axum::http::request::Parts,
     topic: &str,
+    transport: crate::metrics::Transport,
 ) -> Result<(), Response> {
+    use crate::metrics;
+    use crate::protocol::ErrorCode;
     if let Err(denied) = state.config.authorizer().authorize(request, topic).await {
         tracing::debug!(topic, reason = %denied, "access denied");
+        metrics::refused(transport, ErrorCode::Forbidden);
         return Err(error(StatusCode::FORBIDDEN, denied.to_string()));
     }
     if state.hub.version(topic).is_none() {
+        metrics::refused(transport, ErrorCode::UnknownTopic);
         return Err(error(
             StatusCode::NOT_FOUND,
             format!("unknown topic `{topic}`"),
