@@ -75,7 +75,7 @@ impl Recorded {
     async fn all_closed(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let open: f64 = ["http", "sse", "ws"]
+            let open: f64 = ["http", "sse", "ws", "socketio"]
                 .into_iter()
                 .flat_map(|transport| {
                     let labels = [("transport", transport)];
@@ -243,5 +243,59 @@ fn a_client_is_counted_from_connect_to_disconnect_over_every_transport() {
         assert!(counter("live_resource_sent_bytes_total", &ws) > 0);
         assert!(counter("live_resource_sent_bytes_total", &sse) > 0);
         assert_eq!(counter("live_resource_write_timeouts_total", &ws), 0);
+    });
+}
+
+#[cfg(all(feature = "socketio", feature = "socketio-client"))]
+#[test]
+fn a_socketio_client_is_counted_until_it_goes() {
+    use live_resource::LiveResource;
+    use live_resource::source::UpdateSource;
+    use live_resource::client::socketio::SocketIoClient;
+    use live_resource::server::router_with;
+
+    use crate::support::served::serve_app;
+
+    /// The next state of `resource`, within 10 s.
+    async fn next(resource: &mut LiveResource<Value>) -> Value {
+        let next = tokio::time::timeout(Duration::from_secs(10), resource.next());
+        next.await.expect("a state in time").unwrap().unwrap()
+    }
+
+    let recorded = Recorded(Registry::atomic());
+    with_recorder(&recorded, || async {
+        let hub = Hub::builder().first_version(0).build();
+        hub.set("quotes", json!({"AAPL": 189.5})).unwrap();
+        hub.set("private/x", json!({})).unwrap();
+        let config = Config::default().allow_if(|_, topic| !topic.starts_with("private/"));
+        let (layer, _io) = live_resource::socketio::layer_with(hub.clone(), config.clone());
+        let addr = serve_app(router_with(hub.clone(), config).layer(layer)).await;
+
+        let client = SocketIoClient::new(format!("http://{addr}"));
+        let mut quotes = LiveResource::<Value>::connect(client.topic("quotes"));
+        assert_eq!(next(&mut quotes).await, json!({"AAPL": 189.5}));
+        hub.merge("quotes", json!({"AAPL": 190.0})).unwrap();
+        assert_eq!(next(&mut quotes).await, json!({"AAPL": 190.0}));
+        let mut denied = client.topic("private/x").updates(None).await.unwrap();
+        let refused = tokio::time::timeout(Duration::from_secs(10), denied.next());
+        assert!(refused.await.unwrap().unwrap().is_err());
+
+        // Each stream has a connection of its own.
+        let sio = [("transport", "socketio")];
+        assert_eq!(recorded.gauge("live_resource_connections_open", &sio), 2.0);
+        assert_eq!(
+            recorded.gauge("live_resource_subscriptions_open", &sio),
+            1.0
+        );
+        drop((quotes, denied, client));
+        recorded.all_closed().await;
+
+        let counter = |name, labels: &[_]| recorded.counter(name, labels);
+        assert_eq!(counter("live_resource_connections_opened_total", &sio), 2);
+        assert_eq!(counter("live_resource_subscriptions_opened_total", &sio), 1);
+        assert_eq!(counter("live_resource_updates_delivered_total", &sio), 1);
+        let forbidden = [("transport", "socketio"), ("reason", "forbidden")];
+        assert_eq!(counter("live_resource_refused_total", &forbidden), 1);
+        assert!(counter("live_resource_sent_bytes_total", &sio) > 0);
     });
 }
