@@ -250,9 +250,9 @@ fn a_client_is_counted_from_connect_to_disconnect_over_every_transport() {
 #[test]
 fn a_socketio_client_is_counted_until_it_goes() {
     use live_resource::LiveResource;
-    use live_resource::source::UpdateSource;
     use live_resource::client::socketio::SocketIoClient;
     use live_resource::server::router_with;
+    use live_resource::source::UpdateSource;
 
     use crate::support::served::serve_app;
 
