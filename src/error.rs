@@ -16,17 +16,30 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong while reading, applying or following a live resource.
 ///
-/// Each variant names the phase that failed; the cause, where there is one, is
-/// available through [`std::error::Error::source`].
+/// Each variant names the phase that failed. Its message says that in one
+/// short line and never repeats its cause: the cause, where there is one, is
+/// available through [`std::error::Error::source`], and so on down the chain
+/// (the transports' errors name the URL or the topic, the server's reason
+/// comes last). Print the whole chain with `anyhow`'s `{:#}`, or walk it.
 ///
 /// # Examples
 ///
 /// ```
+/// use std::error::Error as _;
 /// use live_resource::{Error, Update};
 ///
 /// let err = Update::from_slice(br#"{"seq":1,"merge":"#).unwrap_err();
 /// assert!(matches!(err, Error::Malformed(_)));
-/// assert!(err.to_string().starts_with("malformed message"));
+/// assert_eq!(err.to_string(), "malformed message");
+///
+/// // The whole story, one cause after the other.
+/// let mut chain = err.to_string();
+/// let mut cause = err.source();
+/// while let Some(error) = cause {
+///     chain = format!("{chain}: {error}");
+///     cause = error.source();
+/// }
+/// assert_eq!(chain, "malformed message: EOF while parsing a value at line 1 column 17");
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -34,7 +47,7 @@ pub enum Error {
     /// A message was not valid JSON, or not of the wire form expected; for a
     /// patch read lazily ([`Limits::parse_update_lazy`](crate::Limits::parse_update_lazy)),
     /// found so when it was applied.
-    #[error("malformed message: {0}")]
+    #[error("malformed message")]
     Malformed(#[source] serde_json::Error),
 
     /// A message was larger than [`Limits::max_message_bytes`](crate::Limits::max_message_bytes).
@@ -58,18 +71,18 @@ pub enum Error {
     /// A value given to a [`Hub`](crate::Hub) to publish does not serialize
     /// to JSON (a map with keys that are not strings, a `Serialize` impl that
     /// fails); nothing was published.
-    #[error("the value does not serialize to JSON: {0}")]
+    #[error("the value does not serialize to JSON")]
     Encode(#[source] serde_json::Error),
 
     /// A JSON Patch (RFC 6902) could not be applied; the target was left unchanged.
-    #[error("patch does not apply: {0}")]
+    #[error("patch does not apply")]
     Apply(#[source] ApplyError),
 
     /// The JSON state is valid but does not decode into the consumer's type.
     ///
     /// The JSON state itself stays current; the next update that makes it
     /// decode produces a value again.
-    #[error("state at version {version:?} does not decode into the target type: {source}")]
+    #[error("state at version {version:?} does not decode into the target type")]
     Decode {
         /// The version of the state that failed to decode.
         version: Option<u64>,
@@ -118,15 +131,15 @@ pub enum Error {
     },
 
     /// Fetching the snapshot failed.
-    #[error("fetching the snapshot failed: {0}")]
+    #[error("fetching the snapshot failed")]
     Snapshot(#[source] BoxError),
 
     /// The update stream yielded an error.
-    #[error("the update stream failed: {0}")]
+    #[error("the update stream failed")]
     Updates(#[source] BoxError),
 
     /// Opening the update stream failed.
-    #[error("subscribing to the updates failed: {0}")]
+    #[error("subscribing to the updates failed")]
     Subscribe(#[source] BoxError),
 
     /// The source promised heartbeats and sent nothing for too long: the
@@ -177,6 +190,33 @@ pub enum Error {
         /// The topic asked for.
         topic: String,
     },
+
+    /// The hub is a local replica of a backplane's topics (the
+    /// [`Hub`](crate::Hub) of a `RedisHub`, feature `redis`): its topics change
+    /// through the backplane, which numbers every change for every process.
+    #[error(
+        "topic `{topic}` follows a backplane: change it through the backplane, not the local hub"
+    )]
+    ReadOnly {
+        /// The topic a change was asked for.
+        topic: String,
+    },
+
+    /// The backplane (Redis) could not be reached, or refused a command:
+    /// the change was not published, and nothing of it is kept anywhere.
+    #[error("the backplane failed")]
+    Backplane(#[source] BoxError),
+
+    /// A change that depends on the topic's state (a `set`, an `update`, a
+    /// JSON Patch) lost the race for the topic's next version to other
+    /// processes this many times in a row; nothing was published.
+    #[error("topic `{topic}` changed under {attempts} attempts in a row to change it")]
+    Contended {
+        /// The topic.
+        topic: String,
+        /// How many times the change was tried.
+        attempts: u32,
+    },
 }
 
 impl Error {
@@ -206,20 +246,44 @@ impl Error {
     pub fn is_bad_message(&self) -> bool {
         match self {
             Self::Malformed(_) | Self::TooLarge { .. } | Self::TooDeep { .. } => true,
-            Self::Updates(inner) => {
-                // Transports may wrap the crate's error in their own: look
-                // down the chain of causes.
-                let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&**inner);
-                while let Some(error) = cause {
-                    if error
-                        .downcast_ref::<Error>()
-                        .is_some_and(Error::is_bad_message)
-                    {
-                        return true;
-                    }
-                    cause = error.source();
-                }
-                false
+            // Transports may wrap the crate's error in their own: look down
+            // the chain of causes.
+            Self::Updates(inner) => causes(&**inner).any(|error| {
+                error
+                    .downcast_ref::<Error>()
+                    .is_some_and(Error::is_bad_message)
+            }),
+            _ => false,
+        }
+    }
+
+    /// Whether the source said that the topic does not exist (or no longer
+    /// does): [`Error::UnknownTopic`], itself or as a cause, as every source
+    /// of this crate reports it. A [`Hub`](crate::Hub)'s source fails with
+    /// it; the HTTP and SSE clients' `404` of a topic, and the WebSocket and
+    /// Socket.IO clients' `unknown_topic` refusal, carry it as the cause of
+    /// their own error.
+    ///
+    /// A [`LiveResource`](crate::LiveResource) retries it, or ends on it, as
+    /// its [`UnknownTopic`](crate::UnknownTopic) setting says.
+    ///
+    /// ```
+    /// # use live_resource::Error;
+    /// let unknown = Error::UnknownTopic { topic: "jobs/42".into() };
+    /// assert!(unknown.is_unknown_topic());
+    /// assert!(Error::Subscribe(Box::new(unknown)).is_unknown_topic());
+    /// assert!(!Error::Subscribe("connection refused".into()).is_unknown_topic());
+    /// ```
+    pub fn is_unknown_topic(&self) -> bool {
+        match self {
+            Self::UnknownTopic { .. } => true,
+            Self::Snapshot(cause) | Self::Updates(cause) | Self::Subscribe(cause) => {
+                causes(&**cause).any(|error| {
+                    matches!(
+                        error.downcast_ref::<Error>(),
+                        Some(Self::UnknownTopic { .. })
+                    )
+                })
             }
             _ => false,
         }
@@ -228,7 +292,9 @@ impl Error {
     /// Whether a resource made by [`LiveResource::connect`](crate::LiveResource::connect)
     /// ends after this item: it gave up ([`Error::GaveUp`]), or the source
     /// said retrying cannot help (a [`Permanent`](crate::source::Permanent)
-    /// cause: 401 or 403, `forbidden`, a refused namespace, a bad URL). Every
+    /// cause: 401 or 403, `forbidden`, a refused namespace, a bad URL; an
+    /// unknown topic when the resource was told to end then, with
+    /// [`UnknownTopic::End`](crate::UnknownTopic::End)). Every
     /// other error item is followed by a retry, or is about one message and
     /// the stream goes on: "reconnecting, nothing to do".
     ///
@@ -254,6 +320,19 @@ impl Error {
         }
     }
 
+    /// This error, marked [`is_final`](Error::is_final): its cause wrapped in
+    /// [`Permanent`](crate::source::Permanent), which shows the same message
+    /// and causes.
+    pub(crate) fn into_final(self) -> Self {
+        use crate::source::Permanent;
+        match self {
+            Self::Snapshot(cause) => Self::Snapshot(Permanent::new(cause).into()),
+            Self::Updates(cause) => Self::Updates(Permanent::new(cause).into()),
+            Self::Subscribe(cause) => Self::Subscribe(Permanent::new(cause).into()),
+            other => other,
+        }
+    }
+
     /// Whether the error came from the transport: the snapshot fetch or the update stream.
     ///
     /// ```
@@ -266,5 +345,43 @@ impl Error {
             self,
             Self::Snapshot(_) | Self::Updates(_) | Self::Subscribe(_) | Self::IdleTimeout { .. }
         )
+    }
+}
+
+/// `error` and its causes, outermost first. A [`Permanent`] mark is looked
+/// through: it shows its error's message and causes as its own.
+///
+/// [`Permanent`]: crate::source::Permanent
+pub(crate) fn causes<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(error), |&error| {
+        match error.downcast_ref::<crate::source::Permanent>() {
+            Some(permanent) => Some(permanent.get_ref() as &(dyn StdError + 'static)),
+            None => error.source(),
+        }
+    })
+}
+
+/// An error with its causes, `: `-separated, for logs and for messages sent
+/// on: each level's own message is short and leaves its cause out.
+#[cfg_attr(
+    not(any(
+        feature = "server",
+        feature = "ws",
+        feature = "socketio-client",
+        feature = "redis"
+    )),
+    allow(dead_code)
+)]
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut levels = causes(self.0).filter(|error| !error.is::<crate::source::Permanent>());
+        if let Some(first) = levels.next() {
+            write!(f, "{first}")?;
+        }
+        levels.try_for_each(|error| write!(f, ": {error}"))
     }
 }

@@ -2,7 +2,9 @@
 //! numbers every change, keeps a replay ring for subscribers that resume, and
 //! fans each update out, serialized once, to every subscriber.
 
+mod backplane;
 mod frame;
+mod publish;
 mod source;
 mod subscription;
 mod topic;
@@ -10,7 +12,7 @@ mod topic;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -18,10 +20,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub(crate) use backplane::Backplane;
 pub use frame::Frame;
+pub use publish::Publish;
 pub use source::HubSource;
 pub use subscription::{Delivery, Subscription};
-use topic::Topic;
+#[cfg(feature = "redis")]
+pub(crate) use topic::Numbered;
+use topic::{Fanout, Topic};
 
 use crate::limits::StateSize;
 
@@ -119,6 +125,8 @@ pub struct Builder {
     queue: usize,
     limits: Limits,
     first_version: FirstVersion,
+    /// Set for a backplane's local replica (see `backplane.rs`).
+    backplane: Option<Weak<dyn Backplane>>,
 }
 
 /// The version a new topic starts at.
@@ -154,6 +162,7 @@ impl Default for Builder {
             queue: 1024,
             limits: Limits::default(),
             first_version: FirstVersion::Clock,
+            backplane: None,
         }
     }
 }
@@ -231,6 +240,13 @@ impl Builder {
     /// ```
     pub fn versions_from_clock(mut self) -> Self {
         self.first_version = FirstVersion::Clock;
+        self
+    }
+
+    /// Makes the hub a local replica of `backplane`'s topics.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn replica_of(mut self, backplane: Weak<dyn Backplane>) -> Self {
+        self.backplane = Some(backplane);
         self
     }
 
@@ -339,6 +355,7 @@ impl Hub {
     /// # Ok::<(), live_resource::Error>(())
     /// ```
     pub fn set(&self, topic: &str, value: impl Serialize) -> Result<u64, Error> {
+        self.writable(topic)?;
         let value = to_json(value)?;
         let limits = &self.inner.config.limits;
         if let Ok(existing) = self.topic(topic) {
@@ -445,6 +462,7 @@ impl Hub {
     /// # Ok::<(), live_resource::Error>(())
     /// ```
     pub fn publish(&self, topic: &str, patch: Patch) -> Result<u64, Error> {
+        self.writable(topic)?;
         // A hub keeps and diffs `Value`s: a patch still in its text (a
         // relay's, read by `Limits::parse_update_lazy`) is read whole first.
         let patch = match patch {
@@ -476,6 +494,7 @@ impl Hub {
     /// # Ok::<(), live_resource::Error>(())
     /// ```
     pub fn update(&self, topic: &str, change: impl FnOnce(&mut Value)) -> Result<u64, Error> {
+        self.writable(topic)?;
         self.topic(topic)?
             .update(change, &self.inner.config.limits, &self.inner.counters)
     }
@@ -511,6 +530,7 @@ impl Hub {
     where
         T: Serialize + DeserializeOwned,
     {
+        self.writable(topic)?;
         self.topic(topic)?
             .update_as(change, &self.inner.config.limits, &self.inner.counters)
     }
@@ -655,6 +675,9 @@ impl Hub {
     /// that no client of the old topic takes the new one for its history.
     /// Returns whether it existed.
     pub fn remove(&self, topic: &str) -> bool {
+        if self.is_replica() {
+            return false;
+        }
         let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
         topics.remove(topic).is_some()
     }

@@ -77,6 +77,7 @@
 //! | `ws` | `client::ws::WsClient`: many topics over one WebSocket connection (tokio-tungstenite) |
 //! | `socketio` | `socketio::layer`: a hub's topics for Socket.IO front ends, beside the axum router (socketioxide; needs Rust 1.94) |
 //! | `socketio-client` | `client::socketio::SocketIoClient`: envelope and legacy sources over a Socket.IO server (Engine.IO v4 over tokio-tungstenite) |
+//! | `redis` | `redis::RedisHub`: one set of topics, one numbering, across any number of server processes on one Redis (redis-rs; needs Rust 1.88) |
 //! | `metrics` | the `metrics` module: connections, subscriptions, updates, refusals and bytes sent, recorded through the `metrics` facade for any exporter (Prometheus, OpenTelemetry) |
 //! | `full` | every feature above |
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -101,6 +102,9 @@ pub mod metrics;
 mod metrics;
 pub mod patch;
 pub mod protocol;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod replica;
 mod resource;
 #[cfg(feature = "server")]
@@ -120,7 +124,7 @@ pub use error::{BoxError, Error, Result};
 pub use hub::Hub;
 pub use limits::Limits;
 pub use patch::Patch;
-pub use resource::{LiveResource, SharedResource, Subscriber};
+pub use resource::{LiveResource, SharedResource, Subscriber, UnknownTopic};
 pub use status::Status;
 pub use update::{Snapshot, Update};
 

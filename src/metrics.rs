@@ -10,10 +10,10 @@
 //! | `live_resource_connections_opened_total` | counter | `transport` | connections opened (for `http`, snapshot requests received) |
 //! | `live_resource_subscriptions_open` | gauge | `transport` | subscriptions open now: topics followed, over every connection (an SSE stream is one) |
 //! | `live_resource_subscriptions_opened_total` | counter | `transport` | subscriptions granted |
-//! | `live_resource_updates_published_total` | counter | | updates a [`Hub`](crate::Hub) published: new versions, each once however many follow it |
+//! | `live_resource_updates_published_total` | counter | | updates a [`Hub`](crate::Hub) published: new versions, each once however many follow it; a node of a `RedisHub` counts those its replica applies, from whichever node made them |
 //! | `live_resource_updates_delivered_total` | counter | `transport` | updates sent to clients: one for each client that follows the topic |
 //! | `live_resource_resyncs_total` | counter | `transport` | `resync`s sent: a client told to take a new snapshot (it fell behind, or asked to resume from where the hub cannot replay) |
-//! | `live_resource_refused_total` | counter | `transport`, `reason` | requests refused: messages, subscriptions, snapshot requests; `reason` is the [`ErrorCode`] the client is told (`unknown_topic`, `forbidden`, `too_many_subscriptions`, `bad_message`, `too_large`, `too_deep`), also for the HTTP status that says the same (403, 404, 400) |
+//! | `live_resource_refused_total` | counter | `transport`, `reason` | requests refused: messages, subscriptions, snapshot requests; `reason` is the [`ErrorCode`] the client is told (`unknown_topic`, `forbidden`, `too_many_subscriptions`, `bad_message`, `too_large`, `too_deep`, `unavailable`), also for the HTTP status that says the same (403, 404, 400, 503) |
 //! | `live_resource_write_timeouts_total` | counter | `transport` | connections ended because the client took in nothing for too long: `ws` by the WebSocket route's stall limit, `serve` by [`server::serve`](crate::server::serve)'s write timeout (on any connection it serves) |
 //! | `live_resource_sent_bytes_total` | counter | `transport` | bytes of messages sent to clients: the JSON text of each snapshot, update, resync, heartbeat and error, without the transport's framing (HTTP headers, SSE field names, WebSocket and Socket.IO frame headers) |
 //!

@@ -65,16 +65,20 @@ pub enum ErrorCode {
     TooLarge,
     /// A request nested deeper than the server's limit.
     TooDeep,
+    /// The server cannot reach where its topics live (its backplane, such as
+    /// Redis) just now: retrying later may succeed.
+    Unavailable,
 }
 
 impl ErrorCode {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::UnknownTopic,
         Self::Forbidden,
         Self::TooManySubscriptions,
         Self::BadMessage,
         Self::TooLarge,
         Self::TooDeep,
+        Self::Unavailable,
     ];
 
     /// The code as it is written on the wire, such as `unknown_topic`.
@@ -86,6 +90,7 @@ impl ErrorCode {
             Self::BadMessage => "bad_message",
             Self::TooLarge => "too_large",
             Self::TooDeep => "too_deep",
+            Self::Unavailable => "unavailable",
         }
     }
 
@@ -94,7 +99,7 @@ impl ErrorCode {
     pub fn ends_subscription(self) -> bool {
         matches!(
             self,
-            Self::UnknownTopic | Self::Forbidden | Self::TooManySubscriptions
+            Self::UnknownTopic | Self::Forbidden | Self::TooManySubscriptions | Self::Unavailable
         )
     }
 

@@ -3,6 +3,7 @@
 mod driver;
 mod once;
 mod shared;
+mod unknown_topic;
 mod watched;
 
 use std::fmt;
@@ -21,8 +22,9 @@ use tokio::sync::watch;
 use crate::replica::Replica;
 use crate::source::Source;
 use crate::{Backoff, BoxError, Document, Error, Limits, Snapshot, Status, Update};
-use driver::Driver;
+use driver::{Driver, Policy};
 pub use shared::{SharedResource, Subscriber};
+pub use unknown_topic::UnknownTopic;
 
 /// How many changes one poll applies before it emits, so that a source that is
 /// always ready cannot keep the consumer from ever seeing a state.
@@ -155,7 +157,7 @@ impl<T: DeserializeOwned> LiveResource<T> {
     {
         let snapshot = snapshot.map_err(Into::into).boxed();
         let updates = updates.map_err(Into::into).boxed();
-        Self::drive(Arc::new(once::Once::new(snapshot, updates)), true)
+        Self::drive(Arc::new(once::Once::new(snapshot, updates)), Policy::Once)
     }
 
     /// A resilient resource that follows `source`, recovering from every
@@ -181,7 +183,9 @@ impl<T: DeserializeOwned> LiveResource<T> {
     /// that is wanted: `while let Some(Ok(state))` ends at the first
     /// reconnect. [`LiveResource::status`] shows where the connection stands.
     /// The stream ends only when the source fails with a
-    /// [`Permanent`](crate::source::Permanent) error (its last item) or the
+    /// [`Permanent`](crate::source::Permanent) error (its last item), when
+    /// the topic does not exist and the resource was told to end then
+    /// ([`UnknownTopic::End`], its last item is that error), or when the
     /// [`Backoff`]'s attempts run out (its last item is then
     /// [`Error::GaveUp`]); the status is then [`Status::Failed`].
     ///
@@ -193,7 +197,7 @@ impl<T: DeserializeOwned> LiveResource<T> {
     /// | the server says | the resource |
     /// | --- | --- |
     /// | 401 or 403, `forbidden`, a refused Socket.IO namespace, a bad URL or header | ends: the error is [`Permanent`](crate::source::Permanent) |
-    /// | 404, `unknown_topic` (the topic may be made later, or was removed) | retries, each retry an error item, until the topic comes or the [`Backoff`]'s `max_attempts` run out; set them to stop waiting for a topic that may never come |
+    /// | 404, `unknown_topic`, a [`Hub`](crate::Hub) without the topic: the topic may be made later, or was removed ([`Error::is_unknown_topic`]) | by default ([`UnknownTopic::Retry`]) retries, each retry an error item, until the topic comes or the [`Backoff`]'s `max_attempts` run out; with [`UnknownTopic::End`] ends, the error its last item |
     /// | a dropped connection, a timeout, 5xx, `too_many_subscriptions` | retries |
     ///
     /// Each error item says which it is: [`Error::is_final`] when the stream
@@ -221,11 +225,11 @@ impl<T: DeserializeOwned> LiveResource<T> {
     /// # }
     /// ```
     pub fn connect(source: impl Source + 'static) -> Self {
-        Self::drive(Arc::new(source), false)
+        Self::drive(Arc::new(source), Policy::resilient())
     }
 
-    fn drive(source: Arc<dyn Source>, one_shot: bool) -> Self {
-        let (driver, status) = Driver::new(source, one_shot);
+    fn drive(source: Arc<dyn Source>, policy: Policy) -> Self {
+        let (driver, status) = Driver::new(source, policy);
         Self {
             driver,
             replica: None,
@@ -315,6 +319,32 @@ impl<T: DeserializeOwned> LiveResource<T> {
     /// A resource made by [`LiveResource::new`] never retries.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.driver.set_backoff(backoff);
+        self
+    }
+
+    /// Sets what the resource does when its topic does not exist (or no
+    /// longer does): retry until it comes ([`UnknownTopic::Retry`], the
+    /// default), or end ([`UnknownTopic::End`]). See the table under
+    /// [`LiveResource::connect`]. A resource made by [`LiveResource::new`]
+    /// ends anyway: it cannot fetch again.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use live_resource::{Hub, LiveResource, UnknownTopic};
+    /// use serde_json::Value;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let hub = Hub::new();
+    /// let mut job = LiveResource::<Value>::connect(hub.source("jobs/42"))
+    ///     .unknown_topic(UnknownTopic::End);
+    /// let error = job.next().await.unwrap().unwrap_err();
+    /// assert!(error.is_unknown_topic() && error.is_final());
+    /// assert!(job.next().await.is_none(), "it ended");
+    /// # }
+    /// ```
+    pub fn unknown_topic(mut self, unknown_topic: UnknownTopic) -> Self {
+        self.driver.set_unknown_topic(unknown_topic);
         self
     }
 

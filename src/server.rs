@@ -158,12 +158,13 @@ async fn by_path(
     axum::extract::Path(path): axum::extract::Path<String>,
     request: axum::http::request::Parts,
 ) -> Response {
-    match path.strip_suffix("/events") {
-        Some(topic) if wants_events(&request) || state.hub.version(&path).is_none() => {
-            sse::events(state, topic.to_owned(), request).await
-        }
-        _ => snapshot::snapshot(state, path, request).await,
+    let Some(topic) = path.strip_suffix("/events") else {
+        return snapshot::snapshot(state, path, request).await;
+    };
+    if wants_events(&request) || !state.hub.follow(&path).await.unwrap_or(false) {
+        return sse::events(state, topic.to_owned(), request).await;
     }
+    snapshot::snapshot(state, path, request).await
 }
 
 /// Whether the request accepts `text/event-stream`.
@@ -201,12 +202,22 @@ async fn check_access(
         metrics::refused(transport, ErrorCode::Forbidden);
         return Err(error(StatusCode::FORBIDDEN, denied.to_string()));
     }
-    if state.hub.version(topic).is_none() {
-        metrics::refused(transport, ErrorCode::UnknownTopic);
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            format!("unknown topic `{topic}`"),
-        ));
+    match state.hub.follow(topic).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            metrics::refused(transport, ErrorCode::UnknownTopic);
+            Err(error(
+                StatusCode::NOT_FOUND,
+                format!("unknown topic `{topic}`"),
+            ))
+        }
+        Err(failed) => {
+            tracing::warn!(topic, error = %failed, "topic unavailable");
+            metrics::refused(transport, ErrorCode::Unavailable);
+            Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("topic `{topic}` is unavailable: {failed}"),
+            ))
+        }
     }
-    Ok(())
 }

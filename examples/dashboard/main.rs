@@ -9,6 +9,14 @@
 //! cargo run --all-features --example dashboard -- --addr 127.0.0.1:9000 --for 10
 //! ```
 //!
+//! Several dashboards on one Redis serve the same topics, numbered once
+//! (feature `redis`): one publishes, the other only serves.
+//!
+//! ```sh
+//! cargo run --all-features --example dashboard -- --redis redis://127.0.0.1:6379 --addr 127.0.0.1:7878
+//! cargo run --all-features --example dashboard -- --redis redis://127.0.0.1:6379 --addr 127.0.0.1:7879 --no-publishers
+//! ```
+//!
 //! The first line printed is `listening on http://ADDR`. With the `socketio`
 //! feature, Socket.IO clients can subscribe at the same address
 //! (`/socket.io/`), with the events of `live_resource::socketio`.
@@ -29,6 +37,8 @@ use tower_http::cors::CorsLayer;
 struct Options {
     addr: SocketAddr,
     serve_only: bool,
+    publishers: bool,
+    redis: Option<String>,
     run_for: Option<Duration>,
 }
 
@@ -36,6 +46,8 @@ fn options() -> Result<Options, String> {
     let mut options = Options {
         addr: SocketAddr::from(([127, 0, 0, 1], 7878)),
         serve_only: false,
+        publishers: true,
+        redis: None,
         run_for: None,
     };
     let mut args = std::env::args().skip(1);
@@ -48,6 +60,13 @@ fn options() -> Result<Options, String> {
                 options.addr = value.parse().map_err(|e| format!("--addr {value}: {e}"))?;
             }
             "--serve-only" => options.serve_only = true,
+            "--no-publishers" => options.publishers = false,
+            "--redis" => {
+                let url = args
+                    .next()
+                    .ok_or("--redis needs a URL, like redis://127.0.0.1:6379")?;
+                options.redis = Some(url);
+            }
             "--for" => {
                 let value = args.next().ok_or("--for needs a number of seconds")?;
                 let seconds: u64 = value.parse().map_err(|e| format!("--for {value}: {e}"))?;
@@ -55,13 +74,42 @@ fn options() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: dashboard [--addr HOST:PORT] [--serve-only] [--for SECONDS]".into(),
+                    "usage: dashboard [--addr HOST:PORT] [--serve-only] [--no-publishers] \
+                     [--redis URL] [--for SECONDS]"
+                        .into(),
                 );
             }
             other => return Err(format!("unknown argument `{other}` (try --help)")),
         }
     }
     Ok(options)
+}
+
+/// The local replica of the topics on the Redis at `url`, which this
+/// process publishes to if `publishers`, and what keeps it current.
+#[cfg(feature = "redis")]
+async fn on_redis(url: &str, publishers: bool) -> (Hub, Box<dyn std::any::Any>) {
+    let redis = match live_resource::redis::RedisHub::connect(url).await {
+        Ok(redis) => redis,
+        Err(error) => {
+            eprintln!("cannot reach Redis at {url}: {error}");
+            std::process::exit(1);
+        }
+    };
+    if publishers {
+        if let Err(error) = publishers::start(&redis).await {
+            eprintln!("cannot publish to Redis at {url}: {error}");
+            std::process::exit(1);
+        }
+    }
+    // The replica serves as long as its `RedisHub` lives: main keeps both.
+    (redis.hub().clone(), Box::new(redis))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn on_redis(_url: &str, _publishers: bool) -> (Hub, Box<dyn std::any::Any>) {
+    eprintln!("--redis needs the `redis` feature: cargo run --all-features --example dashboard");
+    std::process::exit(2);
 }
 
 #[tokio::main]
@@ -74,11 +122,20 @@ async fn main() {
         }
     };
 
-    // Topics live in memory only: numbered from the clock, a browser or
-    // client that resumes across a restart of this server is sent to a new
-    // snapshot instead of being replayed the new history's updates.
-    let hub = Hub::builder().versions_from_clock().build();
-    publishers::start(&hub);
+    let (hub, _redis) = match &options.redis {
+        None => {
+            // Topics live in memory only: numbered from the clock, a browser
+            // or client that resumes across a restart of this server is sent
+            // to a new snapshot instead of being replayed the new history's
+            // updates.
+            let hub = Hub::builder().versions_from_clock().build();
+            if options.publishers {
+                publishers::start(&hub).await.expect("fresh topics");
+            }
+            (hub, Box::new(()) as Box<dyn std::any::Any>)
+        }
+        Some(url) => on_redis(url, options.publishers).await,
+    };
 
     // A browser app on another origin may read the live routes with its
     // cookies: name the origins, never a wildcard with credentials. CORS

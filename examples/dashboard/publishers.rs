@@ -1,9 +1,11 @@
 //! What the dashboard's server publishes: each topic changes the way its kind
 //! of data does in a real application.
 
+use std::pin::Pin;
 use std::time::Duration;
 
-use live_resource::{Hub, Patch};
+use live_resource::Patch;
+use live_resource::hub::Publish;
 use serde_json::{Value, json};
 
 pub(crate) const SYMBOLS: [(&str, f64); 6] = [
@@ -34,96 +36,115 @@ fn ops(value: Value) -> Patch {
     Patch::Json(serde_json::from_value(value).expect("valid JSON Patch operations"))
 }
 
-pub(crate) fn start(hub: &Hub) {
+/// Makes the topics and starts changing them, on any hub: the in-process
+/// `Hub`, or a `RedisHub` shared by several dashboards (`--redis URL`).
+pub(crate) async fn start<P: Publish + Clone + 'static>(hub: &P) -> live_resource::Result<()> {
     let quotes: serde_json::Map<String, Value> = SYMBOLS
         .iter()
         .map(|(symbol, price)| (symbol.to_string(), json!({"price": price, "change": 0.0})))
         .collect();
-    hub.set("quotes", &quotes).expect("a fresh topic");
+    hub.set("quotes", &quotes).await?;
     hub.set(
         "activity",
         json!({"online": 0, "sessions": {"web": 0, "mobile": 0}}),
     )
-    .expect("a fresh topic");
-    hub.set("log", json!({"lines": []})).expect("a fresh topic");
+    .await?;
+    hub.set("log", json!({"lines": []})).await?;
     hub.set(
         "jobs/report",
         json!({"generated": 0, "total": 1000, "state": "running"}),
     )
-    .expect("a fresh topic");
+    .await?;
     for client in CLIENTS {
         hub.set(
             &format!("clients/{client}/notifications"),
             json!({"items": []}),
         )
-        .expect("a fresh topic");
+        .await?;
     }
 
     spawn_every(hub, Duration::from_millis(200), |hub, tick| {
-        // One price of one symbol per tick: subscribers get just that.
-        let (symbol, base) = SYMBOLS[tick as usize % SYMBOLS.len()];
-        let change = (Walk(tick).next() * 100.0).round() / 100.0;
-        hub.merge(
-            "quotes",
-            json!({symbol: {"price": base + change, "change": change}}),
-        )
+        Box::pin(async move {
+            // One price of one symbol per tick: subscribers get just that.
+            let (symbol, base) = SYMBOLS[tick as usize % SYMBOLS.len()];
+            let change = (Walk(tick).next() * 100.0).round() / 100.0;
+            hub.merge(
+                "quotes",
+                json!({symbol: {"price": base + change, "change": change}}),
+            )
+            .await
+        })
     });
     spawn_every(hub, Duration::from_secs(1), |hub, tick| {
-        let web = 40 + (tick * 7) % 25;
-        let mobile = 20 + (tick * 3) % 15;
-        hub.merge(
-            "activity",
-            json!({"online": web + mobile, "sessions": {"web": web, "mobile": mobile}}),
-        )
+        Box::pin(async move {
+            let web = 40 + (tick * 7) % 25;
+            let mobile = 20 + (tick * 3) % 15;
+            hub.merge(
+                "activity",
+                json!({"online": web + mobile, "sessions": {"web": web, "mobile": mobile}}),
+            )
+            .await
+        })
     });
     spawn_every(hub, Duration::from_millis(500), |hub, tick| {
-        let line = format!("[{tick:>5}] generated batch {}", tick % 40);
-        hub.publish(
-            "log",
-            ops(json!([{"op": "add", "path": "/lines/-", "value": line}])),
-        )?;
-        // A console keeps its last 50 lines.
-        let length = hub.read("log", |log, _| log["lines"].as_array().map_or(0, Vec::len));
-        if length.unwrap_or(0) > 50 {
-            hub.publish("log", ops(json!([{"op": "remove", "path": "/lines/0"}])))?;
-        }
-        Ok(0)
+        Box::pin(async move {
+            // A console keeps its last 50 lines: append and trim in one
+            // change, made against the latest state.
+            let line = format!("[{tick:>5}] generated batch {}", tick % 40);
+            hub.update("log", move |log| {
+                if let Some(lines) = log["lines"].as_array_mut() {
+                    lines.push(json!(line));
+                    let excess = lines.len().saturating_sub(50);
+                    lines.drain(..excess);
+                }
+            })
+            .await
+        })
     });
     spawn_every(hub, Duration::from_millis(300), |hub, tick| {
-        let generated = (tick * 25) % 1100;
-        if generated > 1000 {
-            return hub.merge("jobs/report", json!({"state": "done"}));
-        }
-        let state = if generated == 1000 { "done" } else { "running" };
-        hub.merge(
-            "jobs/report",
-            json!({"generated": generated, "state": state}),
-        )
+        Box::pin(async move {
+            let generated = (tick * 25) % 1100;
+            if generated > 1000 {
+                return hub.merge("jobs/report", json!({"state": "done"})).await;
+            }
+            let state = if generated == 1000 { "done" } else { "running" };
+            hub.merge(
+                "jobs/report",
+                json!({"generated": generated, "state": state}),
+            )
+            .await
+        })
     });
     spawn_every(hub, Duration::from_secs(2), |hub, tick| {
-        // Each client has a private topic: "emit to one client".
-        let client = CLIENTS[tick as usize % CLIENTS.len()];
-        let priority = ["low", "normal", "high"][tick as usize % 3];
-        let item = json!({"id": tick, "priority": priority, "text": format!("message {tick} for {client}")});
-        let topic = format!("clients/{client}/notifications");
-        hub.publish(
-            &topic,
-            ops(json!([{"op": "add", "path": "/items/-", "value": item}])),
-        )
+        Box::pin(async move {
+            // Each client has a private topic: "emit to one client".
+            let client = CLIENTS[tick as usize % CLIENTS.len()];
+            let priority = ["low", "normal", "high"][tick as usize % 3];
+            let item = json!({"id": tick, "priority": priority, "text": format!("message {tick} for {client}")});
+            let topic = format!("clients/{client}/notifications");
+            hub.publish(
+                &topic,
+                ops(json!([{"op": "add", "path": "/items/-", "value": item}])),
+            )
+            .await
+        })
     });
+    Ok(())
 }
 
-fn spawn_every(
-    hub: &Hub,
+type Change = Pin<Box<dyn Future<Output = live_resource::Result<u64>> + Send>>;
+
+fn spawn_every<P: Publish + Clone + 'static>(
+    hub: &P,
     period: Duration,
-    mut change: impl FnMut(&Hub, u64) -> live_resource::Result<u64> + Send + 'static,
+    mut change: impl FnMut(P, u64) -> Change + Send + 'static,
 ) {
     let hub = hub.clone();
     tokio::spawn(async move {
         let mut timer = tokio::time::interval(period);
         for tick in 1u64.. {
             timer.tick().await;
-            if let Err(error) = change(&hub, tick) {
+            if let Err(error) = change(hub.clone(), tick).await {
                 eprintln!("publishing failed: {error}");
             }
         }

@@ -53,8 +53,14 @@ const ENVELOPE_START: &[u8] = br#"{"data":"#;
 /// - `401 Unauthorized` and `403 Forbidden` are wrapped in [`Permanent`]:
 ///   retrying cannot help, and a resilient
 ///   [`LiveResource`](crate::LiveResource) gives up;
-/// - other error statuses (`404`, `5xx`), failures to connect, time-outs and
-///   refused bodies are ordinary errors, which a resilient resource retries;
+/// - a `404` of a [`live`](HttpSnapshot::live) topic says that the topic does
+///   not exist: the error's [`source`](std::error::Error::source) is
+///   [`Error::UnknownTopic`](crate::Error::UnknownTopic), and a resilient
+///   resource retries it or ends, as its [`UnknownTopic`](crate::UnknownTopic)
+///   setting says;
+/// - other error statuses (`5xx`, a `404` of a [`rest`](HttpSnapshot::rest)
+///   URL), failures to connect, time-outs and refused bodies are ordinary
+///   errors, which a resilient resource retries;
 /// - an invalid URL or header, given when the source was built, fails every
 ///   request with a [`Permanent`] error.
 ///
@@ -133,7 +139,9 @@ impl HttpSnapshot {
     /// `base_url` may carry a path (`https://example.com/api`); each
     /// `/`-separated part of `topic` is one path segment, percent-encoded.
     pub fn live(base_url: &str, topic: &str) -> Self {
-        Self::with(topic_url(base_url, topic, None), Format::Live)
+        let mut live = Self::with(topic_url(base_url, topic, None), Format::Live);
+        live.http.topic = Some(topic.to_owned());
+        live
     }
 
     /// The snapshot at any REST endpoint that answers with the resource
@@ -373,6 +381,9 @@ pub(super) struct Http {
     headers: HeaderMap,
     /// The first mistake in the configuration, reported by every request.
     misconfigured: Option<String>,
+    /// The topic of the crate's server that the requests are about: a `404`
+    /// then says that it does not exist.
+    topic: Option<String>,
     pub(super) limits: Limits,
     pub(super) timeout: Duration,
 }
@@ -383,6 +394,7 @@ impl Default for Http {
             client: reqwest::Client::new(),
             headers: HeaderMap::new(),
             misconfigured: None,
+            topic: None,
             limits: Limits::default(),
             timeout: DEFAULT_TIMEOUT,
         }
@@ -449,7 +461,7 @@ impl Http {
             return Ok(response);
         }
         let message = error_text(response).await;
-        let error = HttpError::refused_with(url, status, message);
+        let error = HttpError::refused_with(url, status, message, self.topic.as_deref());
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             return Err(Permanent::new(error).into());
         }

@@ -440,8 +440,10 @@ impl UpdateSource for SocketIoSource {
     /// [`Permanent`](crate::source::Permanent)). Items of the stream can be
     /// errors too: a bad message (a [`crate::Error`]; the stream goes on), a
     /// refusal by the server ([`SocketIoError::server_code`]
-    /// `unknown_topic`, `too_many_subscriptions`, or a permanent `forbidden`;
-    /// the stream ends), or a lost connection ([`SocketIoError::is_disconnect`];
+    /// `unknown_topic`, whose [`source`](std::error::Error::source) is
+    /// [`Error::UnknownTopic`](crate::Error::UnknownTopic),
+    /// `too_many_subscriptions`, or a permanent `forbidden`; the stream
+    /// ends), or a lost connection ([`SocketIoError::is_disconnect`];
     /// the stream ends).
     ///
     /// # Cancel safety

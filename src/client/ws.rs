@@ -393,7 +393,9 @@ impl UpdateSource for WsSource {
     /// an update is read lazily, see
     /// [`Limits::parse_update_lazy`](crate::Limits::parse_update_lazy), so a
     /// patch that is not JSON may fail only when it is applied),
-    /// a refusal by the server ([`WsError::server_code`] `unknown_topic` or
+    /// a refusal by the server ([`WsError::server_code`] `unknown_topic`,
+    /// whose [`source`](std::error::Error::source) is
+    /// [`Error::UnknownTopic`](crate::Error::UnknownTopic), or
     /// `too_many_subscriptions`, or a permanent `forbidden`; the stream
     /// ends), or a lost connection ([`WsError::is_disconnect`]; the stream
     /// ends).

@@ -12,8 +12,10 @@ use crate::{BoxError, Error, Snapshot};
 /// it with no network. Made by [`Hub::source`].
 ///
 /// A stream opened without `since` begins with the snapshot, taken under the
-/// same lock as the subscription. An unknown topic is an ordinary error, so a
-/// consumer that connects before the topic is created retries until it exists.
+/// same lock as the subscription. An unknown topic is
+/// [`Error::UnknownTopic`]: a consumer that connects before the topic is
+/// created retries until it exists, unless told to end
+/// ([`UnknownTopic::End`](crate::UnknownTopic::End)).
 #[derive(Clone, Debug)]
 pub struct HubSource {
     hub: Hub,

@@ -10,7 +10,7 @@ use futures::Stream;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use super::{Counters, Frame};
+use super::{Counters, Fanout, Frame};
 
 /// What a [`Subscription`] delivers.
 #[derive(Clone, Debug)]
@@ -38,7 +38,7 @@ pub struct Subscription {
     topic: Arc<str>,
     resync_first: bool,
     replay: std::vec::IntoIter<Arc<Frame>>,
-    live: BroadcastStream<Arc<Frame>>,
+    live: BroadcastStream<Fanout>,
     counters: Arc<Counters>,
 }
 
@@ -47,7 +47,7 @@ impl Subscription {
         topic: Arc<str>,
         resync_first: bool,
         replay: Vec<Arc<Frame>>,
-        live: tokio::sync::broadcast::Receiver<Arc<Frame>>,
+        live: tokio::sync::broadcast::Receiver<Fanout>,
         counters: Arc<Counters>,
     ) -> Self {
         Self {
@@ -94,7 +94,15 @@ impl Stream for Subscription {
             return Poll::Ready(Some(Delivery::Update(frame)));
         }
         match Pin::new(&mut self.live).poll_next(cx) {
-            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Delivery::Update(frame))),
+            Poll::Ready(Some(Ok(Fanout::Frame(frame)))) => {
+                Poll::Ready(Some(Delivery::Update(frame)))
+            }
+            // The topic's history was replaced (a backplane's topic reloaded):
+            // what the subscriber holds does not continue into it.
+            Poll::Ready(Some(Ok(Fanout::Reset))) => {
+                self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
+                Poll::Ready(Some(Delivery::Resync))
+            }
             Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(_)))) => {
                 self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
                 Poll::Ready(Some(Delivery::Resync))

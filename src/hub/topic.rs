@@ -18,7 +18,17 @@ pub(super) struct Topic {
     state: Mutex<State>,
     /// Sends each frame to every live subscriber; each receiver is a bounded
     /// queue that reports when it fell behind.
-    fanout: broadcast::Sender<Arc<Frame>>,
+    fanout: broadcast::Sender<Fanout>,
+}
+
+/// What the fan-out carries to live subscribers.
+#[derive(Clone, Debug)]
+pub(super) enum Fanout {
+    /// The next update.
+    Frame(Arc<Frame>),
+    /// The topic's history was replaced: every subscriber resyncs.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Reset,
 }
 
 struct State {
@@ -221,8 +231,81 @@ impl Topic {
         counters.published.fetch_add(1, Ordering::Relaxed);
         crate::metrics::published();
         // Having no receiver is not an error: nobody is listening yet.
-        let _ = self.fanout.send(frame);
+        let _ = self.fanout.send(Fanout::Frame(frame));
         state.version
+    }
+
+    /// The state as JSON text, and the update that made its version if the
+    /// ring has it.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(super) fn latest(&self) -> (Snapshot<Bytes>, Option<Bytes>) {
+        let mut state = self.lock();
+        let update = state
+            .ring
+            .back()
+            .filter(|frame| frame.seq() == state.version)
+            .map(|frame| frame.bytes().clone());
+        (Snapshot::new(state.version, state.text()), update)
+    }
+
+    /// Replaces the topic's state and history with `value` at `version`
+    /// (a backplane's topic reloaded): the ring is emptied, so no one resumes
+    /// across the seam, and every live subscriber resyncs.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(super) fn reset(&self, version: u64, (value, size): (Value, StateSize)) {
+        let mut state = self.lock();
+        state.value = value;
+        state.size = size;
+        state.version = version;
+        state.text = None;
+        state.ring.clear();
+        let _ = self.fanout.send(Fanout::Reset);
+    }
+
+    /// Applies an update numbered elsewhere (by a backplane), whose wire
+    /// text is `text`: subscribers get those very bytes.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(super) fn apply_numbered(
+        &self,
+        update: Update,
+        text: Bytes,
+        limits: &Limits,
+        counters: &Counters,
+    ) -> Result<Numbered, Error> {
+        let Some(seq) = update.seq else {
+            return Err(Error::Malformed(serde::de::Error::custom(
+                "a numbered update has no `seq`",
+            )));
+        };
+        let mut state = self.lock();
+        if seq <= state.version {
+            // Seen already, or a different update under a number seen: the
+            // history this replica follows was rewritten.
+            // The ring holds every version from its oldest to the current one.
+            let oldest = state.ring.front().map_or(state.version + 1, |f| f.seq());
+            if seq < oldest {
+                return Ok(Numbered::Unknown);
+            }
+            let held = &state.ring[(seq - oldest) as usize];
+            return Ok(if held.bytes() == &text {
+                Numbered::Duplicate
+            } else {
+                Numbered::Diverged
+            });
+        }
+        if seq != state.version + 1 {
+            return Ok(Numbered::Gap {
+                version: state.version,
+            });
+        }
+        let state = &mut *state;
+        let copied = limits.check_write(&state.value, &update.patch)?;
+        let growth = text.len().saturating_add(copied);
+        state.size.admit(&state.value, growth, limits)?;
+        update.patch.apply(&mut state.value)?;
+        let frame = Frame::new(Arc::clone(&self.name), update, text);
+        self.commit(state, frame, counters);
+        Ok(Numbered::Applied)
     }
 
     /// A subscription that resumes after `since` (or starts now), taken under
@@ -296,6 +379,27 @@ impl State {
             }
         }
     }
+}
+
+/// What became of an update numbered elsewhere.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Numbered {
+    /// It was the next version: applied and delivered.
+    Applied,
+    /// This version was applied already, with the same text.
+    Duplicate,
+    /// The replica is past this version but no longer holds its text (it
+    /// left the ring, or the replica was loaded from a later snapshot):
+    /// nothing to compare it with.
+    Unknown,
+    /// This version was applied already with a different text: the history
+    /// was rewritten under the replica.
+    Diverged,
+    /// Updates are missing between the replica's version and this one.
+    Gap {
+        /// The replica's version.
+        version: u64,
+    },
 }
 
 /// Numbers and serializes the next update, once, and checks its size. Nothing

@@ -1,6 +1,10 @@
 //! The state machine behind every [`LiveResource`](crate::LiveResource): it
 //! opens the update stream, hands off to a snapshot, applies updates, and
 //! recovers from whatever goes wrong by resuming or resyncing.
+//!
+//! A one-shot resource and a resilient one run the same machine; they differ
+//! only in what follows a setback (an error, the stream's end), which their
+//! [`Policy`] decides in [`Policy::after`].
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,10 +16,11 @@ use futures::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::time::Sleep;
 
+use super::UnknownTopic;
 use super::watched::Watched;
 use crate::backoff::Retries;
 use crate::replica::{Backlog, Offer, Replica};
-use crate::source::{Event, EventStream, Permanent, Source};
+use crate::source::{Event, EventStream, Source};
 use crate::{Backoff, BoxError, Error, Limits, Snapshot, Status, Update};
 
 /// How many snapshots older than the state are refused in a row before the
@@ -26,11 +31,8 @@ const STALE_IN_A_ROW: u32 = 3;
 pub(crate) struct Driver {
     source: Arc<dyn Source>,
     phase: Phase,
-    retries: Retries,
+    policy: Policy,
     idle_timeout: Option<Duration>,
-    /// A one-shot resource cannot fetch again: it gives up where a resilient
-    /// one recovers, passes stream errors on, and ends with its stream.
-    one_shot: bool,
     /// The version the state was at when a message was last refused (too
     /// large, too deep, malformed). Resuming from there would only bring the
     /// same message back, so recovery from that version takes a new snapshot.
@@ -86,8 +88,147 @@ enum Recovery {
     Resync,
 }
 
+/// What follows a setback: the one difference between a one-shot resource
+/// and a resilient one.
+pub(crate) enum Policy {
+    /// [`LiveResource::new`](crate::LiveResource::new)'s: one snapshot and
+    /// one stream, given once. It cannot fetch again, so it ends where a
+    /// resilient one recovers; the stream may go on after an error item, so
+    /// it passes those on, and it ends with its stream.
+    Once,
+    /// [`LiveResource::connect`](crate::LiveResource::connect)'s: it recovers
+    /// from whatever it can, spaced by `retries`, and ends only on a final
+    /// error, an unknown topic if told so, or when the retries run out.
+    Resilient {
+        retries: Retries,
+        unknown_topic: UnknownTopic,
+    },
+}
+
+/// What went wrong.
+enum Setback {
+    /// The update stream yielded this error item.
+    StreamError(Error),
+    /// The update stream ended; `fetching` while a snapshot it does not
+    /// carry is still on its way.
+    StreamEnded { fetching: bool },
+    /// The state needs recovering `how`; `error`, when there is one, says why.
+    Failed { how: Recovery, error: Option<Error> },
+}
+
+/// What the resource does about a setback.
+enum Next {
+    /// Reports the error and reads on: the stream goes on after it.
+    ReadOn(Error),
+    /// Waits for the snapshot already asked for, which still counts.
+    AwaitSnapshot,
+    /// Reports the error, if any, then recovers `how`: attempt `attempt`,
+    /// after `delay`.
+    Retry {
+        report: Option<Error>,
+        how: Recovery,
+        attempt: u32,
+        delay: Duration,
+    },
+    /// Reports the error, if any, and ends with `status`; `last`, when there
+    /// is one, is the stream's last item and says why it ends.
+    End {
+        report: Option<Error>,
+        status: Status,
+        last: Option<Error>,
+    },
+}
+
+impl Policy {
+    pub(crate) fn resilient() -> Self {
+        Self::Resilient {
+            retries: Retries::new(Backoff::default()),
+            unknown_topic: UnknownTopic::default(),
+        }
+    }
+
+    /// What follows `setback`.
+    fn after(&mut self, setback: Setback) -> Next {
+        let failed = |report| Next::End {
+            report,
+            status: Status::Failed,
+            last: None,
+        };
+        match self {
+            Self::Once => match setback {
+                // Only silence breaks the stream it was given.
+                Setback::StreamError(error @ Error::IdleTimeout { .. }) => failed(Some(error)),
+                Setback::StreamError(error) => Next::ReadOn(error),
+                Setback::StreamEnded { fetching: true } => Next::AwaitSnapshot,
+                Setback::StreamEnded { fetching: false } => Next::End {
+                    report: None,
+                    status: Status::Closed,
+                    last: None,
+                },
+                // It has no way to fetch again. (Its source, the one given
+                // to `LiveResource::new`, never asks for a new snapshot: its
+                // stream carries updates only.)
+                Setback::Failed { error, .. } => failed(error),
+            },
+            Self::Resilient {
+                retries,
+                unknown_topic,
+            } => {
+                let (how, error) = match setback {
+                    // One refused message is not a broken connection: report
+                    // it and read on. If it carried a `seq`, the next update
+                    // or heartbeat shows the gap it left and the usual
+                    // recovery follows.
+                    Setback::StreamError(error) if error.is_bad_message() => {
+                        return Next::ReadOn(error);
+                    }
+                    Setback::StreamError(error) => (Recovery::Resume, Some(error)),
+                    // A source that closes the stream (a server restarting,
+                    // a topic removed) may come back.
+                    Setback::StreamEnded { .. } => (Recovery::Resume, None),
+                    Setback::Failed { how, error } => (how, error),
+                };
+                let error = match error {
+                    Some(error)
+                        if *unknown_topic == UnknownTopic::End && error.is_unknown_topic() =>
+                    {
+                        Some(error.into_final())
+                    }
+                    error => error,
+                };
+                if error.as_ref().is_some_and(Error::is_final) {
+                    return failed(error);
+                }
+                match retries.next() {
+                    Some((attempt, delay)) => Next::Retry {
+                        report: error,
+                        how,
+                        attempt,
+                        delay,
+                    },
+                    None => Next::End {
+                        report: error,
+                        status: Status::Failed,
+                        last: Some(Error::GaveUp {
+                            attempts: retries.attempts(),
+                        }),
+                    },
+                }
+            }
+        }
+    }
+
+    /// The state is current: a resilient resource's retries count from
+    /// here once it stays healthy.
+    fn healthy(&mut self) {
+        if let Self::Resilient { retries, .. } = self {
+            retries.live();
+        }
+    }
+}
+
 impl Driver {
-    pub(crate) fn new(source: Arc<dyn Source>, one_shot: bool) -> (Self, watch::Receiver<Status>) {
+    pub(crate) fn new(source: Arc<dyn Source>, policy: Policy) -> (Self, watch::Receiver<Status>) {
         let (status, receiver) = watch::channel(Status::Connecting);
         let idle_timeout = source.heartbeat().map(|period| period * 3);
         let opening = open(&source, None);
@@ -97,9 +238,8 @@ impl Driver {
                 opening,
                 since: None,
             },
-            retries: Retries::new(Backoff::default()),
+            policy,
             idle_timeout,
-            one_shot,
             refused_at: None,
             stale_in_a_row: 0,
             status,
@@ -107,8 +247,19 @@ impl Driver {
         (driver, receiver)
     }
 
+    /// A one-shot resource never retries: it has no backoff to set.
     pub(crate) fn set_backoff(&mut self, backoff: Backoff) {
-        self.retries = Retries::new(backoff);
+        if let Policy::Resilient { retries, .. } = &mut self.policy {
+            *retries = Retries::new(backoff);
+        }
+    }
+
+    /// A one-shot resource ends on any error that needs a new fetch, an
+    /// unknown topic too.
+    pub(crate) fn set_unknown_topic(&mut self, setting: UnknownTopic) {
+        if let Policy::Resilient { unknown_topic, .. } = &mut self.policy {
+            *unknown_topic = setting;
+        }
     }
 
     pub(crate) fn set_idle_timeout(&mut self, timeout: Option<Duration>) {
@@ -123,175 +274,152 @@ impl Driver {
         limits: &Limits,
         replica: &mut Option<Replica>,
     ) -> Poll<Option<Result<(), Error>>> {
-        loop {
-            match &mut self.phase {
-                Phase::Waiting { sleep, since } => {
-                    ready!(sleep.poll_unpin(cx));
-                    let since = *since;
-                    self.phase = Phase::Subscribing {
-                        opening: open(&self.source, since),
-                        since,
-                    };
-                }
-                Phase::Subscribing { opening, since } => {
-                    let since = *since;
-                    match ready!(opening.poll_unpin(cx)) {
-                        Ok(stream) => self.opened(stream, since, replica.is_some()),
-                        Err(error) => {
-                            return self.recover(
-                                Error::Subscribe(error),
-                                Recovery::Resume,
-                                replica,
-                            );
+        'drive: loop {
+            let setback = 'setback: {
+                match &mut self.phase {
+                    Phase::Waiting { sleep, since } => {
+                        ready!(sleep.poll_unpin(cx));
+                        let since = *since;
+                        self.phase = Phase::Subscribing {
+                            opening: open(&self.source, since),
+                            since,
+                        };
+                        continue 'drive;
+                    }
+                    Phase::Subscribing { opening, since } => {
+                        let since = *since;
+                        match ready!(opening.poll_unpin(cx)) {
+                            Ok(stream) => {
+                                self.opened(stream, since, replica.is_some());
+                                continue 'drive;
+                            }
+                            Err(error) => failed(Recovery::Resume, Error::Subscribe(error)),
                         }
                     }
-                }
-                Phase::Fetching {
-                    stream,
-                    fetch,
-                    backlog,
-                } => {
-                    let snapshot = match fetch.as_mut().map(|fetch| fetch.poll_unpin(cx)) {
-                        Some(Poll::Ready(Ok(snapshot))) => snapshot,
-                        Some(Poll::Ready(Err(error))) => {
-                            return self.recover(Error::Snapshot(error), Recovery::Resync, replica);
-                        }
-                        Some(Poll::Pending) | None => {
+                    Phase::Fetching {
+                        stream,
+                        fetch,
+                        backlog,
+                    } => {
+                        let arrived = match fetch.as_mut().map(|fetch| fetch.poll_unpin(cx)) {
+                            Some(Poll::Ready(Ok(snapshot))) => Ok(snapshot),
+                            Some(Poll::Ready(Err(error))) => {
+                                Err(failed(Recovery::Resync, Error::Snapshot(error)))
+                            }
                             // Hold what arrives while the snapshot is on its way:
                             // those updates may be newer than the snapshot.
-                            match stream.poll_next(cx) {
-                                Poll::Pending => return Poll::Pending,
-                                Poll::Ready(Some(Ok(Event::Snapshot(snapshot)))) => snapshot,
-                                Poll::Ready(Some(Ok(Event::Update(update)))) => {
-                                    if let Err(error) = backlog.push(update, limits) {
-                                        return self.recover(error, Recovery::Resync, replica);
+                            Some(Poll::Pending) | None => match ready!(stream.poll_next(cx)) {
+                                Some(Ok(Event::Snapshot(snapshot))) => Ok(snapshot),
+                                Some(Ok(Event::Update(update))) => {
+                                    match backlog.push(update, limits) {
+                                        Ok(()) => continue 'drive,
+                                        Err(error) => Err(failed(Recovery::Resync, error)),
                                     }
-                                    continue;
                                 }
-                                Poll::Ready(Some(Ok(Event::Heartbeat(_)))) => continue,
-                                Poll::Ready(Some(Ok(Event::Resync))) => {
-                                    // The held updates may not line up with any
-                                    // snapshot now: start over.
-                                    self.retry(Recovery::Resync, replica, None);
-                                    continue;
-                                }
-                                Poll::Ready(Some(Err(error))) => {
-                                    return self.stream_failed(error, replica);
-                                }
-                                Poll::Ready(None) if self.one_shot && fetch.is_some() => {
-                                    // The stream is done, the snapshot still counts;
-                                    // the fetch was polled, so its waker is set.
-                                    return Poll::Pending;
-                                }
-                                Poll::Ready(None) => match self.stream_ended(replica) {
-                                    Some(done) => return done,
-                                    None => continue,
-                                },
-                            }
-                        }
-                    };
-                    if let Err(stale) = not_older(&mut self.stale_in_a_row, &snapshot, replica) {
-                        return self.recover(stale, Recovery::Resync, replica);
-                    }
-                    let replay = std::mem::take(backlog).into_replay();
-                    let fresh = match Replica::new(snapshot, limits) {
-                        Ok(fresh) => fresh,
-                        Err(error) => return self.recover(error, Recovery::Resync, replica),
-                    };
-                    // The new state is swapped in whole: no consumer sees a mix.
-                    *replica = Some(fresh);
-                    self.refused_at = None;
-                    let Phase::Fetching { stream, .. } =
-                        std::mem::replace(&mut self.phase, Phase::Done)
-                    else {
-                        unreachable!("in the Fetching arm");
-                    };
-                    self.go_live(stream, replay);
-                    return Poll::Ready(Some(Ok(())));
-                }
-                Phase::Live {
-                    stream,
-                    replay,
-                    confirmed,
-                } => {
-                    let event = match replay.next() {
-                        Some(update) => Event::Update(update),
-                        None => match ready!(stream.poll_next(cx)) {
-                            Some(Ok(event)) => event,
-                            Some(Err(error)) => return self.stream_failed(error, replica),
-                            None => match self.stream_ended(replica) {
-                                Some(done) => return done,
-                                None => continue,
+                                Some(Ok(Event::Heartbeat(_))) => continue 'drive,
+                                // The held updates may not line up with any
+                                // snapshot now: start over.
+                                Some(Ok(Event::Resync)) => Err(Setback::Failed {
+                                    how: Recovery::Resync,
+                                    error: None,
+                                }),
+                                Some(Err(error)) => Err(Setback::StreamError(error)),
+                                None => Err(Setback::StreamEnded {
+                                    fetching: fetch.is_some(),
+                                }),
                             },
-                        },
-                    };
-                    if !*confirmed && !matches!(event, Event::Resync | Event::Heartbeat(None)) {
-                        // The source answered the resume about this stream
-                        // with something other than "cannot replay": the
-                        // state is current.
-                        *confirmed = true;
-                        self.confirm_live();
+                        };
+                        match arrived.map(|snapshot| self.swap_in(snapshot, limits, replica)) {
+                            Ok(Ok(())) => {
+                                let Phase::Fetching {
+                                    stream, backlog, ..
+                                } = std::mem::replace(&mut self.phase, Phase::Done)
+                                else {
+                                    unreachable!("in the Fetching arm");
+                                };
+                                self.go_live(stream, backlog.into_replay());
+                                return Poll::Ready(Some(Ok(())));
+                            }
+                            Ok(Err(error)) => failed(Recovery::Resync, error),
+                            Err(setback) => setback,
+                        }
                     }
-                    match event {
-                        Event::Update(update) => {
-                            let state = replica.as_mut().expect("a live resource has a state");
-                            match state.offer(update, limits) {
-                                Ok(Offer::Applied) => {
-                                    self.refused_at = None;
-                                    return Poll::Ready(Some(Ok(())));
-                                }
-                                Ok(Offer::Duplicate) => {}
-                                // Refused before it touched the state (too deep, or
-                                // read lazily and found not to be JSON): as a
-                                // message refused when read, it is reported and the
-                                // stream goes on; if it had a `seq`, the next update
-                                // shows the gap it left.
-                                Err(error @ (Error::TooDeep { .. } | Error::Malformed(_))) => {
-                                    self.refused_at = state.version();
-                                    return Poll::Ready(Some(Err(error)));
-                                }
-                                Err(error @ Error::Gap { .. }) => {
-                                    return self.recover(error, Recovery::Gap, replica);
-                                }
-                                Err(error) => {
-                                    return self.recover(error, Recovery::Resync, replica);
-                                }
-                            }
+                    Phase::Live {
+                        stream,
+                        replay,
+                        confirmed,
+                    } => {
+                        let event = match replay.next() {
+                            Some(update) => Event::Update(update),
+                            None => match ready!(stream.poll_next(cx)) {
+                                Some(Ok(event)) => event,
+                                Some(Err(error)) => break 'setback Setback::StreamError(error),
+                                None => break 'setback Setback::StreamEnded { fetching: false },
+                            },
+                        };
+                        if !*confirmed && !matches!(event, Event::Resync | Event::Heartbeat(None)) {
+                            // The source answered the resume about this stream
+                            // with something other than "cannot replay": the
+                            // state is current.
+                            *confirmed = true;
+                            self.confirm_live();
                         }
-                        Event::Snapshot(snapshot) => {
-                            if let Err(stale) =
-                                not_older(&mut self.stale_in_a_row, &snapshot, replica)
-                            {
-                                return self.recover(stale, Recovery::Resync, replica);
-                            }
-                            match Replica::new(snapshot, limits) {
-                                Ok(fresh) => *replica = Some(fresh),
-                                Err(error) => {
-                                    return self.recover(error, Recovery::Resync, replica);
+                        match event {
+                            Event::Update(update) => {
+                                let state = replica.as_mut().expect("a live resource has a state");
+                                match state.offer(update, limits) {
+                                    Ok(Offer::Applied) => {
+                                        self.refused_at = None;
+                                        return Poll::Ready(Some(Ok(())));
+                                    }
+                                    Ok(Offer::Duplicate) => continue 'drive,
+                                    // Refused before it touched the state (too deep, or
+                                    // read lazily and found not to be JSON): as a
+                                    // message refused when read, it is reported and the
+                                    // stream goes on; if it had a `seq`, the next update
+                                    // shows the gap it left.
+                                    Err(error @ (Error::TooDeep { .. } | Error::Malformed(_))) => {
+                                        self.refused_at = state.version();
+                                        return Poll::Ready(Some(Err(error)));
+                                    }
+                                    Err(error @ Error::Gap { .. }) => failed(Recovery::Gap, error),
+                                    Err(error) => failed(Recovery::Resync, error),
                                 }
                             }
-                            self.refused_at = None;
-                            return Poll::Ready(Some(Ok(())));
-                        }
-                        Event::Resync => self.retry(Recovery::Resync, replica, None),
-                        Event::Heartbeat(Some(sent)) => {
-                            let state = replica.as_ref().expect("a live resource has a state");
-                            if let Some(version) = state.version().filter(|version| *version < sent)
-                            {
-                                let error = Error::Behind { version, sent };
-                                return self.recover(error, Recovery::Gap, replica);
+                            Event::Snapshot(snapshot) => {
+                                match self.swap_in(snapshot, limits, replica) {
+                                    Ok(()) => return Poll::Ready(Some(Ok(()))),
+                                    Err(error) => failed(Recovery::Resync, error),
+                                }
                             }
+                            Event::Resync => Setback::Failed {
+                                how: Recovery::Resync,
+                                error: None,
+                            },
+                            Event::Heartbeat(Some(sent)) => {
+                                let state = replica.as_ref().expect("a live resource has a state");
+                                match state.version().filter(|version| *version < sent) {
+                                    Some(version) => {
+                                        failed(Recovery::Gap, Error::Behind { version, sent })
+                                    }
+                                    None => continue 'drive,
+                                }
+                            }
+                            Event::Heartbeat(None) => continue 'drive,
                         }
-                        Event::Heartbeat(None) => {}
                     }
+                    Phase::Ending(_) => {
+                        let Phase::Ending(why) = std::mem::replace(&mut self.phase, Phase::Done)
+                        else {
+                            unreachable!("in the Ending arm");
+                        };
+                        return Poll::Ready(Some(Err(why)));
+                    }
+                    Phase::Done => return Poll::Ready(None),
                 }
-                Phase::Ending(_) => {
-                    let Phase::Ending(why) = std::mem::replace(&mut self.phase, Phase::Done) else {
-                        unreachable!("in the Ending arm");
-                    };
-                    return Poll::Ready(Some(Err(why)));
-                }
-                Phase::Done => return Poll::Ready(None),
+            };
+            if let Some(poll) = self.after(setback, replica) {
+                return poll;
             }
         }
     }
@@ -339,7 +467,7 @@ impl Driver {
     }
 
     fn confirm_live(&mut self) {
-        self.retries.live();
+        self.policy.healthy();
         self.set_status(Status::Live);
     }
 
@@ -353,80 +481,61 @@ impl Driver {
         });
     }
 
-    fn stream_failed(
+    /// Swaps `snapshot` in whole, so that no consumer sees a mix, unless it
+    /// is older than the state or breaks the limits.
+    fn swap_in(
         &mut self,
-        error: Error,
+        snapshot: Snapshot,
+        limits: &Limits,
         replica: &mut Option<Replica>,
-    ) -> Poll<Option<Result<(), Error>>> {
-        if self.one_shot && !matches!(error, Error::IdleTimeout { .. }) {
-            // The stream may go on after an error: pass it on and keep reading.
-            return Poll::Ready(Some(Err(error)));
-        }
-        if error.is_bad_message() {
-            // One refused message is not a broken connection: report it and
-            // read on. If it carried a `seq`, the next update or heartbeat
-            // shows the gap it left and the usual recovery follows.
-            self.refused_at = replica.as_ref().and_then(Replica::version);
-            return Poll::Ready(Some(Err(error)));
-        }
-        self.recover(error, Recovery::Resume, replica)
+    ) -> Result<(), Error> {
+        not_older(&mut self.stale_in_a_row, &snapshot, replica)?;
+        *replica = Some(Replica::new(snapshot, limits)?);
+        self.refused_at = None;
+        Ok(())
     }
 
-    /// The stream ended: a one-shot resource ends too (`Some`); a resilient
-    /// one reconnects (`None`: go on driving), since a source that closes the
-    /// stream (a server restarting, a topic removed) may come back.
-    fn stream_ended(
+    /// Does what the policy says follows `setback`: `Some` to return, `None`
+    /// to drive on.
+    fn after(
         &mut self,
+        setback: Setback,
         replica: &Option<Replica>,
     ) -> Option<Poll<Option<Result<(), Error>>>> {
-        if self.one_shot {
-            self.phase = Phase::Done;
-            self.set_status(Status::Closed);
-            return Some(Poll::Ready(None));
-        }
-        self.retry(Recovery::Resume, replica, None);
-        None
+        let report = match self.policy.after(setback) {
+            Next::ReadOn(error) => {
+                if error.is_bad_message() {
+                    self.refused_at = replica.as_ref().and_then(Replica::version);
+                }
+                Some(error)
+            }
+            // The fetch was polled, so its waker is set.
+            Next::AwaitSnapshot => return Some(Poll::Pending),
+            Next::Retry {
+                report,
+                how,
+                attempt,
+                delay,
+            } => {
+                self.retry(how, attempt, delay, replica);
+                report
+            }
+            Next::End {
+                report,
+                status,
+                last,
+            } => {
+                self.set_status(status);
+                self.phase = last.map_or(Phase::Done, Phase::Ending);
+                report
+            }
+        };
+        report.map(|error| Poll::Ready(Some(Err(error))))
     }
 
-    /// Sets up recovery and reports `error`.
-    fn recover(
-        &mut self,
-        error: Error,
-        how: Recovery,
-        replica: &mut Option<Replica>,
-    ) -> Poll<Option<Result<(), Error>>> {
-        self.retry(how, replica, Some(&error));
-        Poll::Ready(Some(Err(error)))
-    }
-
-    /// Moves to the next attempt: wait, then resubscribe from the current
-    /// version (or from nothing, for a new snapshot). Gives up, to
-    /// [`Phase::Done`], when the policy says so, on a [`Permanent`] error, or
-    /// always when one-shot.
-    fn retry(&mut self, how: Recovery, replica: &Option<Replica>, error: Option<&Error>) {
-        let permanent = error
-            .and_then(std::error::Error::source)
-            .is_some_and(Permanent::is_permanent);
-        let next = if self.one_shot || permanent {
-            None
-        } else {
-            self.retries.next()
-        };
-        let Some((attempt, delay)) = next else {
-            self.set_status(Status::Failed);
-            // The stream's last item says why it ends: a permanent error, or
-            // the error a one-shot resource just reported. (A one-shot
-            // source, `LiveResource::new`'s, never asks for a new snapshot:
-            // its stream carries updates only.)
-            self.phase = if permanent || self.one_shot {
-                Phase::Done
-            } else {
-                Phase::Ending(Error::GaveUp {
-                    attempts: self.retries.attempts(),
-                })
-            };
-            return;
-        };
+    /// Moves to attempt `attempt`: wait `delay`, then resubscribe from the
+    /// current version, or from nothing for a new snapshot.
+    fn retry(&mut self, how: Recovery, attempt: u32, delay: Duration, replica: &Option<Replica>) {
         let current = replica.as_ref().and_then(Replica::version);
         // A handoff subscribes from no version, to take a new snapshot: cut
         // short (before or after its stream opened), it starts over the same
@@ -461,6 +570,14 @@ impl Driver {
                 since,
             }
         };
+    }
+}
+
+/// A failure that needs recovering `how`.
+fn failed(how: Recovery, error: Error) -> Setback {
+    Setback::Failed {
+        how,
+        error: Some(error),
     }
 }
 

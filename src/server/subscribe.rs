@@ -64,6 +64,17 @@ pub(crate) async fn subscribe(
             message: denied.to_string(),
         });
     }
+    match hub.follow(topic).await {
+        Ok(true) => {}
+        Ok(false) => return Err(unknown(topic)),
+        Err(error) => {
+            tracing::warn!(topic, %error, "topic unavailable");
+            return Err(Refused {
+                code: ErrorCode::Unavailable,
+                message: format!("topic `{topic}` is unavailable: {error}"),
+            });
+        }
+    }
     let granted = match since {
         Some(since) => hub
             .subscribe(topic, Some(since))
@@ -78,10 +89,8 @@ pub(crate) async fn subscribe(
                 subscription,
             }),
     };
-    let granted = granted.map_err(|error| Refused {
-        code: ErrorCode::UnknownTopic,
-        message: error.to_string(),
-    })?;
+    // Gone since `follow` saw it: removed meanwhile.
+    let granted = granted.map_err(|_| unknown(topic))?;
     tracing::debug!(topic, ?since, "subscribed");
     Ok(granted)
 }
@@ -96,8 +105,16 @@ impl Refused {
         };
         Self {
             code,
-            message: error.to_string(),
+            message: crate::error::Chain(error).to_string(),
         }
+    }
+}
+
+/// The refusal of a topic there is no such topic.
+fn unknown(topic: &str) -> Refused {
+    Refused {
+        code: ErrorCode::UnknownTopic,
+        message: format!("unknown topic `{topic}`"),
     }
 }
 

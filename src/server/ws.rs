@@ -40,7 +40,7 @@ pub(super) async fn upgrade(
     // A topic named `ws` has its snapshot here, for a plain GET.
     if !request.headers.contains_key(axum::http::header::UPGRADE)
         && request.method == axum::http::Method::GET
-        && state.hub.version("ws").is_some()
+        && state.hub.follow("ws").await.unwrap_or(false)
     {
         return super::snapshot::snapshot(State(state), "ws".to_owned(), request).await;
     }

@@ -123,6 +123,14 @@ impl Limits {
         self.check_text(bytes, self.max_snapshot_bytes)?;
         serde_json::from_slice(bytes).map_err(Error::Malformed)
     }
+
+    /// A state's JSON text (no envelope), checked against the snapshot
+    /// bounds, as a `Value`.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn parse_state(&self, bytes: &[u8]) -> Result<serde_json::Value, Error> {
+        self.check_text(bytes, self.max_snapshot_bytes)?;
+        serde_json::from_slice(bytes).map_err(Error::Malformed)
+    }
 }
 
 impl Update {

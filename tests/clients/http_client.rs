@@ -19,6 +19,7 @@ use live_resource::source::{Permanent, SnapshotSource};
 use live_resource::{BoxError, Error, Limits, Snapshot};
 use serde_json::{Value, json};
 
+use crate::support::chain;
 use crate::support::fake_server::FakeServer;
 
 /// How long any one request of a test may take before the test fails.
@@ -235,14 +236,27 @@ async fn not_found_is_retryable_and_says_what_and_where() {
 
     assert!(!Permanent::is_permanent(&*error), "{error}");
     let url = format!("{}/live/nope", server.url());
+    assert_eq!(error.to_string(), format!("GET {url}: 404 Not Found"));
     assert_eq!(
-        error.to_string(),
+        chain(&*error),
         format!("GET {url}: 404 Not Found: unknown topic `nope`")
     );
     let http = error.downcast_ref::<HttpError>().expect("an HttpError");
     assert_eq!(http.status(), Some(StatusCode::NOT_FOUND));
     assert_eq!(http.server_message(), Some("unknown topic `nope`"));
     assert_eq!(http.url().as_str(), url);
+    assert!(Error::Snapshot(error).is_unknown_topic());
+
+    // Any other URL's 404 may be a mistake in the URL: not an unknown topic.
+    let rest = fetch_err(&HttpSnapshot::rest(&format!("{}/orders", server.url()))).await;
+    assert_eq!(
+        chain(&*rest),
+        format!(
+            "GET {}/orders: 404 Not Found: unknown topic `nope`",
+            server.url()
+        )
+    );
+    assert!(!Error::Snapshot(rest).is_unknown_topic());
 }
 
 #[tokio::test]
@@ -254,7 +268,7 @@ async fn forbidden_and_unauthorized_are_permanent() {
         let server = FakeServer::start(failing(status, text)).await;
         let error = fetch_err(&HttpSnapshot::live(&server.url(), "secret")).await;
         assert!(Permanent::is_permanent(&*error), "{status}: {error}");
-        let message = error.to_string();
+        let message = chain(&*error);
         assert!(
             message.contains(&format!("{}/live/secret", server.url())),
             "{message}"
@@ -270,9 +284,7 @@ async fn server_errors_and_refused_connections_are_retryable() {
     let error = fetch_err(&HttpSnapshot::live(&server.url(), "quotes")).await;
     assert!(!Permanent::is_permanent(&*error), "{error}");
     assert!(
-        error
-            .to_string()
-            .ends_with("503 Service Unavailable: restarting"),
+        chain(&*error).ends_with("503 Service Unavailable: restarting"),
         "{error}"
     );
 
@@ -292,12 +304,8 @@ async fn server_errors_and_refused_connections_are_retryable() {
     closed.stop();
     let error = fetch_err(&HttpSnapshot::live(&url, "quotes")).await;
     assert!(!Permanent::is_permanent(&*error), "{error}");
-    assert!(
-        error
-            .to_string()
-            .starts_with(&format!("GET {url}/live/quotes: ")),
-        "{error}"
-    );
+    assert_eq!(error.to_string(), format!("GET {url}/live/quotes failed"));
+    assert!(chain(&*error).contains("error sending request"), "{error}");
     assert_eq!(error.downcast_ref::<HttpError>().unwrap().status(), None);
 }
 
@@ -334,7 +342,7 @@ async fn a_slow_server_times_out() {
     let source = HttpSnapshot::live(&server.url(), "quotes").timeout(Duration::from_millis(200));
     let error = fetch_err(&source).await;
     assert!(!Permanent::is_permanent(&*error), "{error}");
-    assert!(error.to_string().contains("timed out"), "{error}");
+    assert!(chain(&*error).contains("timed out"), "{error}");
 }
 
 #[tokio::test]
@@ -418,7 +426,7 @@ async fn malformed_bodies_are_refused() {
         );
         assert!(!Permanent::is_permanent(&*error), "{error}");
         assert!(
-            error.to_string().contains("response refused: malformed"),
+            chain(&*error).contains("response refused: malformed"),
             "{error}"
         );
     }

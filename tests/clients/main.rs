@@ -24,5 +24,13 @@ mod socketio_client;
 mod sse_client;
 #[cfg(all(feature = "server", feature = "ws", feature = "sse"))]
 mod typed_transports;
+#[cfg(all(
+    feature = "server",
+    feature = "ws",
+    feature = "sse",
+    feature = "socketio",
+    feature = "socketio-client"
+))]
+mod unknown_topic;
 #[cfg(all(feature = "ws", feature = "server"))]
 mod ws_client;

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
+use crate::support::chain;
 use crate::support::fake_server::FakeServer;
 use crate::support::follower::{Follower, Seen};
 
@@ -269,7 +270,8 @@ async fn error_statuses_fail_the_subscription() {
         };
         assert_eq!(Permanent::is_permanent(&*error), permanent, "{error}");
         let url = format!("{}/live/quotes/events?since=3", server.url());
-        assert_eq!(error.to_string(), format!("GET {url}: {status}: {text}"));
+        assert_eq!(error.to_string(), format!("GET {url}: {status}"));
+        assert_eq!(chain(&*error), format!("GET {url}: {status}: {text}"));
     }
 }
 

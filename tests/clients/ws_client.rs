@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::follower::{Follower, Seen};
-use crate::support::{fast_backoff, within};
+use crate::support::{chain, fast_backoff, within};
 
 /// A WebSocket server the test drives by hand: each accepted connection is
 /// handed to the test as a [`FakeConnection`].
@@ -382,7 +382,10 @@ async fn a_forbidden_topic_is_permanent_and_the_resource_gives_up() {
         panic!("expected an update stream error, got {error}");
     };
     assert!(Permanent::is_permanent(&**source), "{error}");
-    assert!(error.to_string().contains("not for you"), "{error}");
+    assert_eq!(
+        chain(&error),
+        "the update stream failed: refused by the server: not for you"
+    );
     assert!(resource.next().await.is_none(), "the resource ends");
     assert_eq!(*resource.status.borrow(), Status::Failed);
 }

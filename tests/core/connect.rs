@@ -1,6 +1,7 @@
 //! `LiveResource::connect`: resume, resync, backoff, idle timeout and giving
 //! up, against a source the test drives by hand, in paused time.
 
+use crate::support::chain;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
@@ -261,7 +262,8 @@ async fn a_permanent_error_ends_the_resource() {
     control.refuse_next_subscribe(Permanent::new("403 forbidden").into());
     let mut resource = LiveResource::<Value>::connect(source);
     let error = next_error(&mut resource).await;
-    assert!(error.to_string().contains("403"), "{error}");
+    assert_eq!(error.to_string(), "subscribing to the updates failed");
+    assert!(chain(&error).ends_with(": 403 forbidden"), "{error}");
     assert!(error.is_final(), "the item says the resource ends");
     assert!(resource.next().await.is_none());
     assert_eq!(*resource.status().borrow(), Status::Failed);

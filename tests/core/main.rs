@@ -23,4 +23,5 @@ mod resource;
 mod state_bound;
 mod status;
 mod typed_publish;
+mod unknown_topic;
 mod wire;

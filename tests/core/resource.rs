@@ -2,6 +2,7 @@
 //! input: gaps, patches that do not apply, states that do not decode, limits,
 //! failing sources.
 
+use crate::support::chain;
 use futures::{FutureExt, StreamExt, stream};
 use live_resource::{Document, Error, Limits, LiveResource, Patch, Snapshot, Update};
 use serde::Deserialize;
@@ -187,7 +188,10 @@ fn a_failed_snapshot_is_reported_then_the_stream_ends() {
     assert_eq!(items.len(), 1);
     let error = items.into_iter().next().unwrap().unwrap_err();
     assert!(error.is_transport());
-    assert!(error.to_string().contains("503"), "{error}");
+    assert_eq!(
+        chain(&error),
+        "fetching the snapshot failed: 503 from the REST endpoint"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The wire form of `Update` and `Snapshot`, and the limits every inbound
 //! message is checked against before it is parsed.
 
+use crate::support::chain;
 use live_resource::{Error, Limits, Patch, Snapshot, Update};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -118,7 +119,7 @@ fn a_null_member_is_present_not_absent() {
 
     // Two members present, even if both null, is two.
     let err = malformed(r#"{"merge":null,"replace":null}"#);
-    assert!(err.to_string().contains("exactly one"), "{err}");
+    assert!(chain(&err).contains("exactly one"), "{err}");
 }
 
 #[test]
@@ -133,7 +134,7 @@ fn an_update_needs_exactly_one_patch_member() {
         r#"{"seq":1,"merge":{"a":1},"patch":[],"replace":2}"#,
     ] {
         let err = malformed(text);
-        let message = err.to_string();
+        let message = chain(&err);
         assert!(message.contains("exactly one"), "{text}: {message}");
         assert!(
             message.starts_with("malformed message"),
@@ -413,7 +414,7 @@ fn an_array_is_neither_an_update_nor_a_snapshot() {
 fn a_null_patch_member_counts_as_present() {
     malformed(r#"{"seq":1,"merge":{},"patch":null}"#);
     let err = malformed(r#"{"seq":1,"merge":{},"replace":null}"#);
-    assert!(err.to_string().contains("exactly one"), "{err}");
+    assert!(chain(&err).contains("exactly one"), "{err}");
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -560,7 +561,7 @@ fn error_messages_are_lowercase_and_say_what_was_being_done() {
         ),
     ];
     for (err, expected) in cases {
-        let message = err.to_string();
+        let message = chain(&err);
         assert!(message.contains(expected), "{message:?} lacks {expected:?}");
         let first = message.chars().next().expect("a message");
         assert!(first.is_lowercase(), "{message:?} starts uppercase");

@@ -76,15 +76,7 @@ const CONVERGE_WITHIN: Duration = Duration::from_secs(15);
 const DEFAULT_SEED: u64 = 0x6e65_7466_6175_6c74;
 
 fn seed() -> u64 {
-    let Ok(text) = std::env::var("LIVE_RESOURCE_FAULT_SEED") else {
-        return DEFAULT_SEED;
-    };
-    let text = text.trim();
-    let parsed = match text.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => text.parse(),
-    };
-    parsed.unwrap_or_else(|error| panic!("LIVE_RESOURCE_FAULT_SEED={text}: {error}"))
+    Rng::seed_from_env(DEFAULT_SEED)
 }
 
 /// A TCP proxy whose connections can be cut all at once, or stalled: while

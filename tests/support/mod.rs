@@ -115,3 +115,33 @@ pub(crate) fn statuses(
     });
     seen
 }
+
+/// `error` and its causes, `: `-separated, as `anyhow` prints them with
+/// `{:#}`: each level's own message leaves its cause out, so the whole story
+/// is the chain. A `Permanent` mark shows its error's message and causes as
+/// its own, so it is looked through. Panics if a level repeats the message
+/// of the level below, which would print the cause twice.
+#[allow(dead_code)] // Not every test binary reads chains.
+#[track_caller]
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut levels: Vec<String> = Vec::new();
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        cause = match error.downcast_ref::<live_resource::source::Permanent>() {
+            Some(permanent) => Some(permanent.get_ref()),
+            None => {
+                levels.push(error.to_string());
+                error.source()
+            }
+        };
+    }
+    for pair in levels.windows(2) {
+        assert!(
+            !pair[0].contains(pair[1].as_str()),
+            "{:?} repeats its cause {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+    levels.join(": ")
+}

@@ -1,11 +1,12 @@
 //! [`HttpError`]: a failed request of the HTTP clients (snapshots and SSE).
 
-use std::error::Error as _;
-use std::fmt;
 use std::time::Duration;
 
 use reqwest::header::HeaderName;
 use reqwest::{StatusCode, Url};
+
+use crate::BoxError;
+use crate::client::ServerMessage;
 
 #[cfg(doc)]
 use super::HttpSnapshot;
@@ -44,15 +45,18 @@ pub struct HttpError(Box<Kind>);
 
 #[derive(Debug, thiserror::Error)]
 enum Kind {
-    /// The server answered with an error status.
-    #[error("GET {url}: {status}{}", Reason(.message))]
+    /// The server answered with an error status; what it means, or the
+    /// server's own text, is the source.
+    #[error("GET {url}: {status}")]
     Status {
         url: Url,
         status: StatusCode,
         message: Option<String>,
+        #[source]
+        reason: Option<BoxError>,
     },
     /// The request could not be sent, or the response not read.
-    #[error("GET {url}: {}", Chain(.source))]
+    #[error("GET {url} failed")]
     Request {
         url: Url,
         #[source]
@@ -63,7 +67,7 @@ enum Kind {
     #[error("GET {url}: no response within {after:?}")]
     TimedOut { url: Url, after: Duration },
     /// The body was refused by the limits, or did not parse.
-    #[error("GET {url}: response refused: {source}")]
+    #[error("GET {url}: response refused")]
     Body {
         url: Url,
         #[source]
@@ -85,40 +89,30 @@ enum Kind {
     Protocol { url: Url, message: String },
 }
 
-/// `: {reason}` after a status, when the server gave one.
-struct Reason<'a>(&'a Option<String>);
-
-impl fmt::Display for Reason<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(reason) => write!(f, ": {reason}"),
-            None => Ok(()),
-        }
-    }
-}
-
-/// A reqwest error with its causes: its own message is terse ("error
-/// sending request"), the reason is in them.
-struct Chain<'a>(&'a reqwest::Error);
-
-impl fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(error) = cause {
-            write!(f, ": {error}")?;
-            cause = error.source();
-        }
-        Ok(())
-    }
-}
-
 impl HttpError {
-    pub(crate) fn refused_with(url: &Url, status: StatusCode, message: Option<String>) -> Self {
+    /// An error status. A `404` of a topic means that the topic does not
+    /// exist: [`Error::UnknownTopic`](crate::Error::UnknownTopic) is then the source.
+    pub(crate) fn refused_with(
+        url: &Url,
+        status: StatusCode,
+        message: Option<String>,
+        topic: Option<&str>,
+    ) -> Self {
+        let reason: Option<BoxError> = match topic {
+            Some(topic) if status == StatusCode::NOT_FOUND => {
+                Some(Box::new(crate::Error::UnknownTopic {
+                    topic: topic.to_owned(),
+                }))
+            }
+            _ => message
+                .clone()
+                .map(|message| Box::new(ServerMessage(message)) as BoxError),
+        };
         Self::new(Kind::Status {
             url: url.clone(),
             status,
             message,
+            reason,
         })
     }
 

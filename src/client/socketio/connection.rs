@@ -78,7 +78,7 @@ pub(super) async fn open(
     let (mut socket, open) = match tokio::time::timeout(config.connect_timeout, connecting).await {
         Ok(Ok(connected)) => connected,
         Ok(Err(error)) => {
-            tracing::warn!(url, %error, "socket.io connect failed");
+            tracing::warn!(url, error = %crate::error::Chain(&*error), "socket.io connect failed");
             return Err(error);
         }
         Err(_) => {
@@ -259,7 +259,7 @@ impl Connection {
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
             }
             Ending::Lost(error) => {
-                tracing::warn!(url = self.url, %error, "socket.io disconnected");
+                tracing::warn!(url = self.url, error = %crate::error::Chain(&*error), "socket.io disconnected");
                 self.outlet.finish(Err(error));
             }
         }
@@ -391,7 +391,7 @@ fn refused(outlet: &mut Outlet, url: &str, topic: &str, refusal: &Refusal) -> Op
         message,
         "socket.io server refused the topic"
     );
-    let error = SocketIoError::server(code, message);
+    let error = SocketIoError::server(topic, code, message);
     if refusal.is_permanent() {
         Some(Ending::Lost(Permanent::new(error).into()))
     } else if refusal.ends_subscription() {

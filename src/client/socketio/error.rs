@@ -40,7 +40,7 @@ enum Kind {
     #[error("invalid socket.io client settings: {0}")]
     Config(String),
     /// The connection could not be opened.
-    #[error("connecting to {url} failed: {source}")]
+    #[error("connecting to {url} failed")]
     Connect {
         url: String,
         #[source]
@@ -55,9 +55,14 @@ enum Kind {
     /// The connection was lost, or the server left the namespace.
     #[error("the socket.io connection was lost: {0}")]
     Disconnected(String),
-    /// The server sent an `error` event about the topic.
-    #[error("the server refused the topic ({code}): {message}")]
-    Server { code: String, message: String },
+    /// The server sent an `error` event about the topic; its reason is the
+    /// source (for `unknown_topic`, the crate's [`Error::UnknownTopic`](crate::Error::UnknownTopic)).
+    #[error("refused by the server")]
+    Server {
+        code: String,
+        #[source]
+        reason: BoxError,
+    },
     /// The server did not send what was asked for in time.
     #[error("timed out waiting for {0}")]
     Timeout(String),
@@ -87,10 +92,10 @@ impl SocketIoError {
         Self::new(Kind::Disconnected(reason.into()))
     }
 
-    pub(super) fn server(code: &str, message: &str) -> Self {
+    pub(super) fn server(topic: &str, code: &str, message: &str) -> Self {
         Self::new(Kind::Server {
             code: code.to_owned(),
-            message: message.to_owned(),
+            reason: crate::client::refusal_reason(topic, code, message),
         })
     }
 
@@ -150,19 +155,26 @@ impl SocketIoError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Chain;
 
     #[test]
-    fn messages_say_what_was_being_done() {
-        let error = SocketIoError::server("unknown_topic", "no such topic");
-        assert_eq!(
-            error.to_string(),
-            "the server refused the topic (unknown_topic): no such topic"
-        );
+    fn messages_are_short_and_the_causes_follow() {
+        let error = SocketIoError::server("stats", "unknown_topic", "no such topic");
+        assert_eq!(error.to_string(), "refused by the server");
         assert_eq!(error.server_code(), Some("unknown_topic"));
+        assert!(crate::Error::Subscribe(error.into()).is_unknown_topic());
+
+        let error = SocketIoError::server("stats", "too_many_subscriptions", "at most 2");
+        assert_eq!(
+            Chain(&error).to_string(),
+            "refused by the server: at most 2"
+        );
+
         let error = SocketIoError::connect("ws://h/socket.io/", "connection refused");
         assert!(error.is_connect());
+        assert_eq!(error.to_string(), "connecting to ws://h/socket.io/ failed");
         assert_eq!(
-            error.to_string(),
+            Chain(&error).to_string(),
             "connecting to ws://h/socket.io/ failed: connection refused"
         );
         assert!(SocketIoError::refused("bad token").is_refused());

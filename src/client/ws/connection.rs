@@ -278,7 +278,7 @@ impl Connection {
                 }
             }
             Inbound::Error { topic, error } => {
-                tracing::warn!(url = self.url, topic, %error, "error on topic");
+                tracing::warn!(url = self.url, topic, error = %crate::error::Chain(&error), "error on topic");
                 self.deliver(&topic, || Err(error.clone().into()));
             }
             Inbound::End {
@@ -286,7 +286,7 @@ impl Connection {
                 error,
                 permanent,
             } => {
-                tracing::warn!(url = self.url, topic, %error, "subscription refused");
+                tracing::warn!(url = self.url, topic, error = %crate::error::Chain(&error), "subscription refused");
                 for outlet in self.topics.remove(&topic).into_iter().flatten() {
                     let error = error.clone();
                     outlet.finish(Err(if permanent {

@@ -1,6 +1,5 @@
 //! What can go wrong on a WebSocket connection, per topic.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,14 +42,14 @@ pub struct WsError(Arc<Kind>);
 #[derive(Debug, thiserror::Error)]
 enum Kind {
     /// The URL or a header is invalid.
-    #[error("invalid websocket client settings: {detail}{}", Cause(.source))]
+    #[error("invalid websocket client settings: {detail}")]
     Config {
         detail: String,
         #[source]
         source: Option<BoxError>,
     },
     /// The connection could not be opened.
-    #[error("connecting to {url} failed: {source}")]
+    #[error("connecting to {url} failed")]
     Connect {
         url: String,
         #[source]
@@ -59,15 +58,17 @@ enum Kind {
     /// The connection was lost, or closed.
     #[error("the websocket connection was lost: {0}")]
     Disconnected(String),
-    /// The server sent an `error` message about a topic.
-    #[error("the server refused topic `{topic}` ({code}): {message}")]
+    /// The server sent an `error` message about a topic; its reason is the
+    /// source (for `unknown_topic`, the crate's [`Error::UnknownTopic`](crate::Error::UnknownTopic)).
+    #[error("refused by the server")]
     Server {
         topic: String,
         code: String,
-        message: String,
+        #[source]
+        reason: BoxError,
     },
     /// A server message broke the [`Limits`](crate::Limits) or the wire form.
-    #[error("bad message for topic `{topic}`: {source}")]
+    #[error("bad message for topic `{topic}`")]
     Message {
         topic: String,
         #[source]
@@ -76,18 +77,6 @@ enum Kind {
     /// The server did not answer in time.
     #[error("no snapshot of topic `{topic}` within {after:?}")]
     Timeout { topic: String, after: Duration },
-}
-
-/// `: {cause}` after a message, when there is a cause.
-struct Cause<'a>(&'a Option<BoxError>);
-
-impl fmt::Display for Cause<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(cause) => write!(f, ": {cause}"),
-            None => Ok(()),
-        }
-    }
 }
 
 impl WsError {
@@ -113,7 +102,7 @@ impl WsError {
         Self::new(Kind::Server {
             topic: topic.to_owned(),
             code: code.to_owned(),
-            message: message.to_owned(),
+            reason: crate::client::refusal_reason(topic, code, message),
         })
     }
 
@@ -186,16 +175,27 @@ impl WsError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Chain;
 
     #[test]
-    fn messages_say_what_was_being_done() {
+    fn messages_are_short_and_the_causes_follow() {
         let error = WsError::server("jobs/1", "unknown_topic", "no such topic");
-        assert_eq!(
-            error.to_string(),
-            "the server refused topic `jobs/1` (unknown_topic): no such topic"
-        );
+        assert_eq!(error.to_string(), "refused by the server");
         assert_eq!(error.server_code(), Some("unknown_topic"));
         assert_eq!(error.topic(), Some("jobs/1"));
+        let cause = std::error::Error::source(&error).unwrap();
+        assert!(matches!(
+            cause.downcast_ref::<crate::Error>(),
+            Some(crate::Error::UnknownTopic { topic }) if topic == "jobs/1"
+        ));
+        assert!(crate::Error::Updates(error.into()).is_unknown_topic());
+
+        let error = WsError::server("jobs/1", "forbidden", "not yours");
+        assert_eq!(
+            Chain(&error).to_string(),
+            "refused by the server: not yours"
+        );
+        assert!(!crate::Error::Updates(error.into()).is_unknown_topic());
 
         let error = WsError::message("a", crate::Error::TooDeep { max: 4 });
         assert!(error.is_bad_message());
@@ -205,8 +205,14 @@ mod tests {
             Some(crate::Error::TooDeep { max: 4 })
         ));
         assert_eq!(
-            error.to_string(),
+            Chain(&error).to_string(),
             "bad message for topic `a`: message nests deeper than the limit of 4 levels"
+        );
+
+        let error = WsError::connect("ws://h/live/ws", "connection refused");
+        assert_eq!(
+            Chain(&error).to_string(),
+            "connecting to ws://h/live/ws failed: connection refused"
         );
     }
 }

@@ -1,0 +1,93 @@
+//! Clients of a node while Redis goes away and comes back.
+
+use std::time::{Duration, Instant};
+
+use live_resource::client::ws::WsClient;
+use live_resource::redis::RedisHub;
+use live_resource::{Error, LiveResource, Status};
+use serde_json::{Value, json};
+
+use crate::redis_server::RedisServer;
+use crate::support::follower::Follower;
+use crate::support::served::serve;
+use crate::support::{fast_backoff, within};
+
+async fn node(redis: &RedisServer) -> RedisHub {
+    RedisHub::builder(redis.url())
+        .timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap()
+}
+
+fn client(addr: std::net::SocketAddr, topic: &str) -> Follower {
+    let ws = WsClient::new(format!("ws://{addr}/live/ws"));
+    Follower::spawn(LiveResource::<Value>::connect(ws.source(topic)).backoff(fast_backoff()))
+}
+
+#[tokio::test]
+async fn redis_restarted_empty_sends_every_client_to_a_new_snapshot_within_two_seconds() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let (publisher, server) = (node(&redis).await, node(&redis).await);
+    let first = publisher.set("board", json!({"a": 1})).await.unwrap();
+    let addr = serve(server.hub()).await;
+    let mut follower = client(addr, "board");
+    assert_eq!(
+        within(follower.next_state()).await,
+        (json!({"a": 1}), Some(first))
+    );
+
+    redis.restart();
+    let back = Instant::now();
+    // The same state, under a version of a new history above the old.
+    let (state, version) = within(follower.next_state()).await;
+    assert!(
+        back.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        back.elapsed()
+    );
+    assert_eq!(state, json!({"a": 1}));
+    assert!(version > Some(first));
+    // And it goes on from there, from any node.
+    let next = publisher.merge("board", json!({"b": 2})).await.unwrap();
+    assert_eq!(follower.until_version(next).await, json!({"a": 1, "b": 2}));
+}
+
+#[tokio::test]
+async fn redis_stopped_fails_publishes_while_clients_keep_their_state() {
+    let Some(mut redis) = RedisServer::start_persistent() else {
+        return;
+    };
+    let (publisher, server) = (node(&redis).await, node(&redis).await);
+    let first = publisher.set("board", json!({"a": 1})).await.unwrap();
+    let addr = serve(server.hub()).await;
+    let mut follower = client(addr, "board");
+    assert_eq!(within(follower.next_state()).await.1, Some(first));
+
+    redis.stop();
+    let failed = within(publisher.merge("board", json!({"a": 2}))).await;
+    assert!(matches!(failed, Err(Error::Backplane(_))), "{failed:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        *follower.status.borrow(),
+        Status::Live,
+        "the node still serves"
+    );
+    assert!(follower.try_seen().is_none(), "no error, no new state");
+
+    // Back with its data: the client goes on from where it was.
+    redis.restart();
+    let next = within(async {
+        loop {
+            match publisher.merge("board", json!({"a": 3})).await {
+                Ok(version) => return version,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await;
+    assert_eq!(next, first + 1, "the failed publish was not made");
+    assert_eq!(follower.until_version(next).await, json!({"a": 3}));
+}
