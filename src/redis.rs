@@ -76,6 +76,7 @@
 
 mod announce;
 mod channels;
+mod connection;
 mod follower;
 mod keys;
 mod scripts;
@@ -87,18 +88,21 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::task::AbortHandle;
 
+use self::connection::{Connection, Target};
 use self::follower::{Follower, backplane};
 use self::keys::Keys;
 use self::scripts::Published;
 use self::settings::Settings;
 use crate::hub::Backplane;
 use crate::{Error, Hub, Patch, Snapshot, Update};
+
+/// What Redis pushes to a node.
+type Pushes = tokio::sync::mpsc::UnboundedSender<redis::PushInfo>;
 
 /// How many times a change that depends on the state is made again after
 /// another process changed the topic first.
@@ -142,10 +146,10 @@ struct Shared {
     hub: Hub,
     settings: Settings,
     /// Scripts and reads.
-    commands: ConnectionManager,
+    commands: Connection,
     /// The connection that subscribes to the channels of followed topics
     /// (RESP3 pushes): pinged to learn it is back after a drop.
-    announcements: ConnectionManager,
+    announcements: Connection,
     /// Its subscribe and unsubscribe requests, sent in order.
     channels: tokio::sync::mpsc::UnboundedSender<channels::Request>,
     followers: Mutex<HashMap<String, Followed>>,
@@ -185,7 +189,7 @@ struct Followed {
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until `connect`"]
 pub struct Builder {
-    url: String,
+    target: Target,
     local: crate::hub::Builder,
     settings: Settings,
 }
@@ -246,36 +250,16 @@ impl Builder {
     /// [`Error::Backplane`] when the URL is not a Redis URL, or Redis cannot
     /// be reached.
     pub async fn connect(self) -> Result<RedisHub, Error> {
-        let client = redis::Client::open(self.url.as_str()).map_err(backplane)?;
-        let info = client.get_connection_info().clone().set_redis_settings(
-            client
-                .get_connection_info()
-                .redis_settings()
-                .clone()
-                .set_protocol(redis::ProtocolVersion::RESP3),
-        );
-        let pushing = redis::Client::open(info).map_err(backplane)?;
-        let config = || {
-            ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(self.settings.timeout))
-                .set_response_timeout(Some(self.settings.timeout))
-                .set_number_of_retries(2)
-                .set_max_delay(Duration::from_millis(500))
-        };
-        let commands = client
-            .get_connection_manager_with_config(config())
+        let timeout = self.settings.timeout;
+        let commands = Connection::open(&self.target, timeout, None::<Pushes>)
             .await
             .map_err(backplane)?;
         let (pushes, pushed) = tokio::sync::mpsc::unbounded_channel();
-        let announcements = pushing
-            .get_connection_manager_with_config(
-                config()
-                    .set_push_sender(pushes)
-                    .set_automatic_resubscription(),
-            )
+        let announcements = Connection::open(&self.target, timeout, Some(pushes))
             .await
             .map_err(backplane)?;
-        let settings = self.settings;
+        let mut settings = self.settings;
+        settings.announce = Connection::announce_command(&self.target);
         let local = self.local;
         let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
             let backplane: Weak<dyn Backplane> = weak.clone();
@@ -321,7 +305,33 @@ impl RedisHub {
     /// Configures a hub on the Redis at `url`.
     pub fn builder(url: impl Into<String>) -> Builder {
         Builder {
-            url: url.into(),
+            target: Target::Single(url.into()),
+            local: Hub::builder(),
+            settings: Settings::default(),
+        }
+    }
+
+    /// Configures a hub on a Redis Cluster, given the URLs of some of its
+    /// nodes (`redis://host:port`): the rest are found from them.
+    ///
+    /// Each topic's keys and channel share one hash slot, so a cluster
+    /// spreads topics over its masters; announcements travel by sharded
+    /// pub/sub (`SPUBLISH`, Redis 7), so a node hears only the shards of the
+    /// topics its clients follow.
+    ///
+    /// ```no_run
+    /// # use live_resource::redis::RedisHub;
+    /// # async fn run() -> live_resource::Result<()> {
+    /// let hub = RedisHub::cluster(["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"])
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = hub;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cluster<S: Into<String>>(nodes: impl IntoIterator<Item = S>) -> Builder {
+        Builder {
+            target: Target::Cluster(nodes.into_iter().map(Into::into).collect()),
             local: Hub::builder(),
             settings: Settings::default(),
         }

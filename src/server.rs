@@ -212,11 +212,14 @@ async fn check_access(
             ))
         }
         Err(failed) => {
-            tracing::warn!(topic, error = %failed, "topic unavailable");
+            tracing::warn!(topic, error = %crate::error::Chain(&failed), "topic unavailable");
             metrics::refused(transport, ErrorCode::Unavailable);
             Err(error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("topic `{topic}` is unavailable: {failed}"),
+                format!(
+                    "topic `{topic}` is unavailable: {}",
+                    crate::error::Chain(&failed)
+                ),
             ))
         }
     }

@@ -58,11 +58,20 @@ async fn catch_up_when_back(shared: Weak<Shared>) {
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(500));
     }
-    let Some(shared) = shared.upgrade() else {
-        return;
-    };
     tracing::info!("redis: the announcements connection is back; catching up");
-    shared.repair_all();
+    // Again a while later: on a cluster, a shard's subscriptions come back
+    // when its failover is over, which the first pass may precede.
+    for wait in [
+        Duration::ZERO,
+        Duration::from_secs(1),
+        Duration::from_secs(3),
+    ] {
+        tokio::time::sleep(wait).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        shared.repair_all();
+    }
 }
 
 fn channel_and_message(data: Vec<redis::Value>) -> Option<(Vec<u8>, Bytes)> {

@@ -5,10 +5,10 @@
 
 use std::sync::Weak;
 
-use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
+use super::connection::Connection;
 use super::follower::backplane;
 use super::keys::Keys;
 use crate::Error;
@@ -25,7 +25,7 @@ pub(super) enum Request {
 /// Sends the requests, one at a time, until the hub is dropped.
 pub(super) async fn run(
     shared: Weak<Shared>,
-    mut connection: ConnectionManager,
+    mut connection: Connection,
     mut requests: mpsc::UnboundedReceiver<Request>,
 ) {
     while let Some(request) = requests.recv().await {

@@ -5,9 +5,9 @@
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script};
 
+use super::connection::Connection;
 use super::keys::Keys;
 use super::settings::Settings;
 
@@ -58,7 +58,7 @@ pub(super) enum CaughtUp {
 /// Sends the update `body` (its text without `seq`) as the topic's next
 /// change; `expected`: only if the topic is at that version.
 pub(super) async fn publish(
-    redis: &mut ConnectionManager,
+    redis: &mut Connection,
     settings: &Settings,
     keys: &Keys,
     expected: Option<u64>,
@@ -96,7 +96,7 @@ pub(super) async fn publish(
 /// from the topic's state at version `at`. `Ok(Ok(version))` when started,
 /// `Ok(Err(version))` when the topic exists (or is not at `at`).
 pub(super) async fn start(
-    redis: &mut ConnectionManager,
+    redis: &mut Connection,
     settings: &Settings,
     keys: &Keys,
     state: &[u8],
@@ -120,10 +120,7 @@ pub(super) async fn start(
 }
 
 /// The topic's snapshot and the updates after it, or `None`.
-pub(super) async fn load(
-    redis: &mut ConnectionManager,
-    keys: &Keys,
-) -> RedisResult<Option<Loaded>> {
+pub(super) async fn load(redis: &mut Connection, keys: &Keys) -> RedisResult<Option<Loaded>> {
     let reply: Vec<Vec<u8>> = invocation(&LOAD, keys).invoke_async(redis).await?;
     let mut reply = reply.into_iter();
     let (Some(_version), Some(snapshot_version), Some(snapshot)) =
@@ -140,7 +137,7 @@ pub(super) async fn load(
 
 /// Up to `count` updates after `version`.
 pub(super) async fn catch_up(
-    redis: &mut ConnectionManager,
+    redis: &mut Connection,
     keys: &Keys,
     version: u64,
     count: usize,
@@ -165,7 +162,7 @@ pub(super) async fn catch_up(
 /// snapshot. `Ok(false)` when the topic's history is not the one the state
 /// belongs to.
 pub(super) async fn store_snapshot(
-    redis: &mut ConnectionManager,
+    redis: &mut Connection,
     settings: &Settings,
     keys: &Keys,
     version: u64,
@@ -185,7 +182,7 @@ pub(super) async fn store_snapshot(
 
 /// Removes the topic; whether it existed.
 pub(super) async fn remove(
-    redis: &mut ConnectionManager,
+    redis: &mut Connection,
     settings: &Settings,
     keys: &Keys,
 ) -> RedisResult<bool> {

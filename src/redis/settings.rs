@@ -18,6 +18,8 @@ pub(super) struct Settings {
     pub(super) unfollow_after: Duration,
     /// The most a command may take before it fails.
     pub(super) timeout: Duration,
+    /// `PUBLISH` on one Redis, `SPUBLISH` on a cluster.
+    pub(super) announce: &'static str,
 }
 
 impl Default for Settings {
@@ -29,14 +31,15 @@ impl Default for Settings {
             expiry: None,
             unfollow_after: Duration::from_secs(60),
             timeout: Duration::from_secs(2),
+            announce: "PUBLISH",
         }
     }
 }
 
 impl Settings {
-    /// The command that announces a change: `PUBLISH` on one Redis.
+    /// The command that announces a change.
     pub(super) fn announce_command(&self) -> &'static str {
-        "PUBLISH"
+        self.announce
     }
 
     /// The expiry as the scripts take it: milliseconds, `0` for none.

@@ -68,10 +68,13 @@ pub(crate) async fn subscribe(
         Ok(true) => {}
         Ok(false) => return Err(unknown(topic)),
         Err(error) => {
-            tracing::warn!(topic, %error, "topic unavailable");
+            tracing::warn!(topic, error = %crate::error::Chain(&error), "topic unavailable");
             return Err(Refused {
                 code: ErrorCode::Unavailable,
-                message: format!("topic `{topic}` is unavailable: {error}"),
+                message: format!(
+                    "topic `{topic}` is unavailable: {}",
+                    crate::error::Chain(&error)
+                ),
             });
         }
     }

@@ -91,3 +91,27 @@ async fn redis_stopped_fails_publishes_while_clients_keep_their_state() {
     assert_eq!(next, first + 1, "the failed publish was not made");
     assert_eq!(follower.until_version(next).await, json!({"a": 3}));
 }
+
+#[tokio::test]
+async fn a_node_that_cannot_reach_redis_answers_unavailable_not_unknown() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let server = node(&redis).await;
+    let addr = serve(server.hub()).await;
+    redis.stop();
+    let response = within(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /live/board HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    })
+    .await;
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    assert!(response.contains("unavailable"), "{response}");
+}
