@@ -41,6 +41,25 @@ pub fn sse_events(chunks: Vec<bytes::Bytes>, limits: &Limits) -> Vec<Result<Even
     crate::client::sse::read_for_fuzzing(chunks, limits)
 }
 
+/// An HTTP snapshot client's reading of a response body that comes in
+/// `chunks`, with the `Content-Length` `length` if announced: in the wire
+/// form `{"version":..,"data":..}`, or with `rest` as a REST body whose
+/// `ETag` is `version`.
+///
+/// # Errors
+///
+/// Why the body is refused, as text.
+#[cfg(feature = "http")]
+pub fn http_snapshot(
+    chunks: &[&[u8]],
+    length: Option<u64>,
+    rest: bool,
+    version: Option<&str>,
+    limits: &Limits,
+) -> Result<crate::Snapshot, String> {
+    crate::client::http::read_for_fuzzing(chunks, length, rest, version, limits)
+}
+
 /// The check a hub makes before it applies `patch` to its state: the most
 /// the patch can add to the state's size.
 ///
@@ -75,6 +94,21 @@ pub fn check_write_document(
 #[cfg(feature = "server")]
 pub fn ws_upgrade(request: &mut axum::http::request::Parts) -> Result<(), (u16, &'static str)> {
     crate::server::check_for_fuzzing(request).map_err(|(status, why)| (status.as_u16(), why))
+}
+
+/// A WebSocket server's reading of a client's message, checked against
+/// `limits`: the request's type (`subscribe` or `unsubscribe`), topic and
+/// `since`.
+///
+/// # Errors
+///
+/// The refusal the server answers with: its code and message.
+#[cfg(feature = "server")]
+pub fn ws_request(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(&'static str, String, Option<u64>), (crate::protocol::ErrorCode, String)> {
+    crate::server::ws_request_for_fuzzing(bytes, limits)
 }
 
 /// A server's check of the `Origin` of a live connection's request.

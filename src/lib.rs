@@ -78,6 +78,7 @@
 //! | `socketio` | `socketio::layer`: a hub's topics for Socket.IO front ends, beside the axum router (socketioxide; needs Rust 1.94) |
 //! | `socketio-client` | `client::socketio::SocketIoClient`: envelope and legacy sources over a Socket.IO server (Engine.IO v4 over tokio-tungstenite) |
 //! | `redis` | `redis::RedisHub`: one set of topics, one numbering, across any number of server processes on one Redis (redis-rs; needs Rust 1.88) |
+//! | `metrics` | the `metrics` module: connections, subscriptions, updates, refusals and bytes sent, recorded through the `metrics` facade for any exporter (Prometheus, OpenTelemetry) |
 //! | `full` | every feature above |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -92,6 +93,13 @@ pub mod from_socketio {}
 pub mod fuzzing;
 pub mod hub;
 mod limits;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+// Without the feature, the same calls doing nothing.
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics/off.rs"]
+mod metrics;
 pub mod patch;
 pub mod protocol;
 #[cfg(feature = "redis")]

@@ -81,7 +81,7 @@ pub(crate) mod subscribe;
 mod ws;
 
 #[cfg(feature = "__fuzz")]
-pub(crate) use ws::check_for_fuzzing;
+pub(crate) use ws::{check_for_fuzzing, read_for_fuzzing as ws_request_for_fuzzing};
 
 use std::sync::Arc;
 
@@ -188,24 +188,32 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// Whether `topic` exists and `request` may read it: the response to send
-/// otherwise.
+/// otherwise (counted as refused, for `transport`).
 async fn check_access(
     state: &AppState,
     request: &axum::http::request::Parts,
     topic: &str,
+    transport: crate::metrics::Transport,
 ) -> Result<(), Response> {
+    use crate::metrics;
+    use crate::protocol::ErrorCode;
     if let Err(denied) = state.config.authorizer().authorize(request, topic).await {
         tracing::debug!(topic, reason = %denied, "access denied");
+        metrics::refused(transport, ErrorCode::Forbidden);
         return Err(error(StatusCode::FORBIDDEN, denied.to_string()));
     }
     match state.hub.follow(topic).await {
         Ok(true) => Ok(()),
-        Ok(false) => Err(error(
-            StatusCode::NOT_FOUND,
-            format!("unknown topic `{topic}`"),
-        )),
+        Ok(false) => {
+            metrics::refused(transport, ErrorCode::UnknownTopic);
+            Err(error(
+                StatusCode::NOT_FOUND,
+                format!("unknown topic `{topic}`"),
+            ))
+        }
         Err(failed) => {
             tracing::warn!(topic, error = %crate::error::Chain(&failed), "topic unavailable");
+            metrics::refused(transport, ErrorCode::Unavailable);
             Err(error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(

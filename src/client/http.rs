@@ -258,26 +258,101 @@ impl SnapshotSource for HttpSnapshot {
             .get(url)?
             .header(header::ACCEPT, "application/json")
             .timeout(self.http.timeout);
-        let response = self.http.send(request, url).await?;
+        let mut response = self.http.send(request, url).await?;
         let refused = |error| HttpError::body(url, error);
-        match &self.format {
-            Format::Live => {
-                let mut body = Vec::new();
-                self.http.read_body(response, &mut body, url).await?;
-                Ok(self.http.limits.parse_snapshot(&body).map_err(refused)?)
+        let version = match &self.format {
+            Format::Rest {
+                version_header: Some(name),
+            } => Some(header_version(url, &response, name)?),
+            _ => None,
+        };
+        let limits = &self.http.limits;
+        let mut body = Body::new(&self.format, limits, response.content_length());
+        body.check_length().map_err(refused)?;
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| HttpError::request(url, error))?
+        {
+            body.push(&chunk).map_err(refused)?;
+        }
+        Ok(body.finish(limits, version).map_err(refused)?)
+    }
+}
+
+/// A snapshot response's body as it comes in, in chunks: refused as soon as
+/// it is known to pass [`Limits::max_snapshot_bytes`], without being held
+/// whole, then read in its format.
+struct Body<'a> {
+    format: &'a Format,
+    /// What came so far; for a REST body, after [`ENVELOPE_START`].
+    buffer: Vec<u8>,
+    max: usize,
+    /// The `Content-Length` the response announced.
+    length: Option<u64>,
+}
+
+impl<'a> Body<'a> {
+    fn new(format: &'a Format, limits: &Limits, length: Option<u64>) -> Self {
+        let buffer = match format {
+            Format::Live => Vec::new(),
+            Format::Rest { .. } => ENVELOPE_START.to_vec(),
+        };
+        Self {
+            format,
+            buffer,
+            max: limits.max_snapshot_bytes,
+            length,
+        }
+    }
+
+    /// Refuses a body announced larger than the bound before any of it is
+    /// read, and makes room for one within it.
+    fn check_length(&mut self) -> Result<(), crate::Error> {
+        if let Some(length) = self.length {
+            let length = usize::try_from(length).unwrap_or(usize::MAX);
+            if length > self.max {
+                return Err(self.too_large(length));
             }
-            Format::Rest { version_header } => {
-                let version = match version_header {
-                    Some(name) => Some(header_version(url, &response, name)?),
-                    None => None,
-                };
-                let mut envelope = ENVELOPE_START.to_vec();
-                self.http.read_body(response, &mut envelope, url).await?;
-                envelope.push(b'}');
-                check_depth(&self.http.limits, &envelope).map_err(refused)?;
-                let body = &envelope[ENVELOPE_START.len()..envelope.len() - 1];
-                let data: Value = serde_json::from_slice(body)
-                    .map_err(|error| refused(crate::Error::Malformed(error)))?;
+            self.buffer.reserve(length);
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, chunk: &[u8]) -> Result<(), crate::Error> {
+        let size = self.size().saturating_add(chunk.len());
+        if size > self.max {
+            return Err(self.too_large(size));
+        }
+        self.buffer.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The body's own size so far.
+    fn size(&self) -> usize {
+        match self.format {
+            Format::Live => self.buffer.len(),
+            Format::Rest { .. } => self.buffer.len() - ENVELOPE_START.len(),
+        }
+    }
+
+    fn too_large(&self, size: usize) -> crate::Error {
+        crate::Error::TooLarge {
+            size,
+            max: self.max,
+        }
+    }
+
+    /// The snapshot the whole body holds; `version` is a REST endpoint's,
+    /// from its header.
+    fn finish(mut self, limits: &Limits, version: Option<u64>) -> Result<Snapshot, crate::Error> {
+        match self.format {
+            Format::Live => limits.parse_snapshot(&self.buffer),
+            Format::Rest { .. } => {
+                self.buffer.push(b'}');
+                check_depth(limits, &self.buffer)?;
+                let body = &self.buffer[ENVELOPE_START.len()..self.buffer.len() - 1];
+                let data: Value = serde_json::from_slice(body).map_err(crate::Error::Malformed)?;
                 Ok(Snapshot { version, data })
             }
         }
@@ -392,38 +467,6 @@ impl Http {
         }
         Err(error.into())
     }
-
-    /// Appends the body of `response` to `buffer`, refusing it as soon as it
-    /// is known to pass [`Limits::max_snapshot_bytes`].
-    async fn read_body(
-        &self,
-        mut response: Response,
-        buffer: &mut Vec<u8>,
-        url: &Url,
-    ) -> Result<(), HttpError> {
-        let max = self.limits.max_snapshot_bytes;
-        let too_large = |size| HttpError::body(url, crate::Error::TooLarge { size, max });
-        if let Some(length) = response.content_length() {
-            let length = usize::try_from(length).unwrap_or(usize::MAX);
-            if length > max {
-                return Err(too_large(length));
-            }
-            buffer.reserve(length);
-        }
-        let start = buffer.len();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|error| HttpError::request(url, error))?
-        {
-            let size = buffer.len() - start + chunk.len();
-            if size > max {
-                return Err(too_large(size));
-            }
-            buffer.extend_from_slice(&chunk);
-        }
-        Ok(())
-    }
 }
 
 impl fmt::Debug for Http {
@@ -515,4 +558,37 @@ async fn error_text(mut response: Response) -> Option<String> {
     serde_json::from_slice::<ErrorBody>(&body)
         .ok()
         .map(|body| body.error)
+}
+
+/// The fuzz targets' way in (feature `__fuzz`, not part of the API): the
+/// snapshot a response whose body comes in `chunks` gives, read as
+/// [`HttpSnapshot`] reads it: in the wire form, or with `rest` as a REST
+/// body whose version header (an `ETag`) is `version`. Errors as text.
+#[cfg(feature = "__fuzz")]
+pub(crate) fn read_for_fuzzing(
+    chunks: &[&[u8]],
+    length: Option<u64>,
+    rest: bool,
+    version: Option<&str>,
+    limits: &Limits,
+) -> Result<Snapshot, String> {
+    let format = match rest {
+        false => Format::Live,
+        true => Format::Rest {
+            version_header: version.map(|_| header::ETAG),
+        },
+    };
+    let version = match (rest, version) {
+        (true, Some(text)) => {
+            Some(parse_version(&header::ETAG, text).ok_or("no version in the header")?)
+        }
+        _ => None,
+    };
+    let mut body = Body::new(&format, limits, length);
+    body.check_length().map_err(|error| error.to_string())?;
+    for chunk in chunks {
+        body.push(chunk).map_err(|error| error.to_string())?;
+    }
+    body.finish(limits, version)
+        .map_err(|error| error.to_string())
 }

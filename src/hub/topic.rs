@@ -229,6 +229,7 @@ impl Topic {
             state.ring.push_back(Arc::clone(&frame));
         }
         counters.published.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::published();
         // Having no receiver is not an error: nobody is listening yet.
         let _ = self.fanout.send(Fanout::Frame(frame));
         state.version

@@ -308,6 +308,7 @@ impl Counted {
             .stalled
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         if stalled.as_mut().poll(cx).is_ready() {
+            crate::metrics::write_timeout(crate::metrics::Transport::Serve);
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("the client took in nothing for {timeout:?}"),

@@ -6,16 +6,20 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{AppState, check_access, error};
+use crate::metrics::{self, Kind, Transport};
+use crate::protocol::ErrorCode;
 
 pub(super) async fn snapshot(
     State(state): State<AppState>,
     topic: String,
     request: Parts,
 ) -> Response {
-    if let Err(response) = check_access(&state, &request, &topic).await {
+    let _answering = metrics::open(Kind::Connection, Transport::Http);
+    if let Err(response) = check_access(&state, &request, &topic, Transport::Http).await {
         return response;
     }
     let Some(version) = state.hub.version(&topic) else {
+        metrics::refused(Transport::Http, ErrorCode::UnknownTopic);
         return error(StatusCode::NOT_FOUND, format!("unknown topic `{topic}`"));
     };
     let etag = |version: u64| {
@@ -28,10 +32,12 @@ pub(super) async fn snapshot(
     // The hub serializes a version once for every reader of it; the body
     // wraps that text, taken with its version, so the two agree.
     let Some(snapshot) = state.hub.snapshot_text(&topic) else {
+        metrics::refused(Transport::Http, ErrorCode::UnknownTopic);
         return error(StatusCode::NOT_FOUND, format!("unknown topic `{topic}`"));
     };
     let version = snapshot.version.expect("a hub numbers its states");
     let body = crate::protocol::reply::snapshot_body(&snapshot);
+    metrics::sent(Transport::Http, body.len());
     (
         [
             (

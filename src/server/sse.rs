@@ -13,22 +13,30 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::stats::{Counter, Gauge, Guard};
 use super::{AppState, check_access, error};
 use crate::hub::{Delivery, Subscription};
+use crate::metrics::{self, Kind, Transport};
+use crate::protocol::ErrorCode;
 
 pub(super) async fn events(
     State(state): State<AppState>,
     topic: String,
     request: Parts,
 ) -> Response {
-    if let Err(response) = check_access(&state, &request, &topic).await {
+    if let Err(response) = check_access(&state, &request, &topic, Transport::Sse).await {
         return response;
     }
     let since = match resume_point(&request) {
         Ok(since) => since,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+        Err(message) => {
+            metrics::refused(Transport::Sse, ErrorCode::BadMessage);
+            return error(StatusCode::BAD_REQUEST, message);
+        }
     };
     let subscription = match state.hub.subscribe(&topic, since) {
         Ok(subscription) => subscription,
-        Err(refused) => return error(StatusCode::NOT_FOUND, refused.to_string()),
+        Err(refused) => {
+            metrics::refused(Transport::Sse, ErrorCode::UnknownTopic);
+            return error(StatusCode::NOT_FOUND, refused.to_string());
+        }
     };
     let span = super::peer::span("sse", &request);
     span.in_scope(|| tracing::info!(topic, ?since, "sse connected"));
@@ -43,7 +51,8 @@ pub(super) async fn events(
         heartbeat: heartbeat_timer(&state),
         last_sent: since,
         state: state.clone(),
-        _client: state.stats.open(Gauge::Clients),
+        _client: state.stats.open(Gauge::Clients, Transport::Sse),
+        _subscribed: metrics::open(Kind::Subscription, Transport::Sse),
     };
     let events = futures::stream::unfold(stream, |mut stream| async move {
         let event = stream.next_event().await?;
@@ -106,6 +115,7 @@ struct Stream {
     last_sent: Option<u64>,
     state: AppState,
     _client: Guard,
+    _subscribed: metrics::Open,
 }
 
 impl Stream {
@@ -118,12 +128,14 @@ impl Stream {
             delivery = self.subscription.next() => match delivery? {
                 Delivery::Update(frame) => {
                     self.last_sent = Some(frame.seq());
-                    self.state.stats.count(Counter::UpdatesSent);
+                    self.state.stats.count(Counter::UpdatesSent, Transport::Sse);
                     let data = std::str::from_utf8(frame.bytes()).expect("serde_json writes UTF-8");
+                    metrics::sent(Transport::Sse, data.len());
                     Some(Event::default().event("update").id(frame.seq().to_string()).data(data))
                 }
                 Delivery::Resync => {
-                    self.state.stats.count(Counter::Resyncs);
+                    self.state.stats.count(Counter::Resyncs, Transport::Sse);
+                    metrics::sent(Transport::Sse, "{}".len());
                     Some(Event::default().event("resync").data("{}"))
                 }
             },
@@ -149,9 +161,9 @@ impl Stream {
         let seq = self
             .last_sent
             .map_or_else(|| "null".to_owned(), |seq| seq.to_string());
-        Event::default()
-            .event("heartbeat")
-            .data(format!(r#"{{"seq":{seq}}}"#))
+        let data = format!(r#"{{"seq":{seq}}}"#);
+        metrics::sent(Transport::Sse, data.len());
+        Event::default().event("heartbeat").data(data)
     }
 }
 

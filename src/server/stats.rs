@@ -1,7 +1,11 @@
-//! The server's counters, shown by `GET /live`.
+//! The server's counters, shown by `GET /live`, and recorded as metrics
+//! (feature `metrics`) by transport.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::metrics::{self, Kind, Transport};
+use crate::protocol::ErrorCode;
 
 #[derive(Debug, Default)]
 pub(super) struct Stats {
@@ -29,7 +33,7 @@ pub(super) enum Gauge {
 pub(super) enum Counter {
     UpdatesSent,
     Resyncs,
-    Refused,
+    Refused(ErrorCode),
 }
 
 /// Counts one open client or subscription for as long as it lives.
@@ -37,6 +41,7 @@ pub(super) enum Counter {
 pub(super) struct Guard {
     stats: Arc<Stats>,
     gauge: Gauge,
+    _metered: metrics::Open,
 }
 
 impl Drop for Guard {
@@ -53,21 +58,35 @@ impl Stats {
         }
     }
 
-    pub(super) fn open(self: &Arc<Self>, gauge: Gauge) -> Guard {
+    pub(super) fn open(self: &Arc<Self>, gauge: Gauge, transport: Transport) -> Guard {
         self.gauge(gauge).fetch_add(1, Ordering::Relaxed);
+        let kind = match gauge {
+            Gauge::Clients => Kind::Connection,
+            Gauge::Subscriptions => Kind::Subscription,
+        };
         Guard {
             stats: Arc::clone(self),
             gauge,
+            _metered: metrics::open(kind, transport),
         }
     }
 
-    pub(super) fn count(&self, counter: Counter) {
-        let counter = match counter {
-            Counter::UpdatesSent => &self.updates_sent,
-            Counter::Resyncs => &self.resyncs,
-            Counter::Refused => &self.refused,
+    pub(super) fn count(&self, counter: Counter, transport: Transport) {
+        let total = match counter {
+            Counter::UpdatesSent => {
+                metrics::delivered(transport);
+                &self.updates_sent
+            }
+            Counter::Resyncs => {
+                metrics::resync(transport);
+                &self.resyncs
+            }
+            Counter::Refused(code) => {
+                metrics::refused(transport, code);
+                &self.refused
+            }
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        total.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(super) fn snapshot(&self) -> serde_json::Value {

@@ -28,6 +28,7 @@ use super::stats::{Counter, Gauge, Guard};
 use super::subscribe::{self, Refused};
 use crate::Snapshot;
 use crate::hub::{Delivery, Subscription};
+use crate::metrics::{self, Transport};
 use crate::protocol::reply::{self, Reply};
 use crate::protocol::{ErrorCode, Request};
 
@@ -130,7 +131,7 @@ const _: () = assert!(fragment::FRAGMENT + fragment::HEADER <= WRITE_BUFFER);
 
 impl Connection {
     fn new(state: AppState, request: Box<Parts>) -> Self {
-        let client = state.stats.open(Gauge::Clients);
+        let client = state.stats.open(Gauge::Clients, Transport::Ws);
         Self {
             state,
             request,
@@ -236,6 +237,7 @@ impl Connection {
                 Ok(()) => {}
                 Err(Stalled::Failed(error)) => return format!("write failed: {error}"),
                 Err(Stalled::TookNothing) => {
+                    metrics::write_timeout(Transport::Ws);
                     return format!("the client took in nothing for {stall_limit:?}");
                 }
             }
@@ -261,14 +263,9 @@ impl Connection {
 
     /// A client's request: the replies it gets.
     async fn handle(&mut self, bytes: &[u8]) -> Vec<Message> {
-        let request = match self
-            .state
-            .config
-            .client_limits()
-            .parse_message::<Request<'static>>(bytes)
-        {
+        let request = match read(bytes, self.state.config.client_limits()) {
             Ok(request) => request,
-            Err(error) => return vec![self.refusal(None, Refused::unreadable(&error))],
+            Err(refused) => return vec![self.refusal(None, refused)],
         };
         match request {
             Request::Subscribe { topic, since } => self.subscribe(topic.into_owned(), since).await,
@@ -312,7 +309,7 @@ impl Connection {
             subscription: granted.subscription,
             ended: false,
             last_sent,
-            _counted: self.state.stats.open(Gauge::Subscriptions),
+            _counted: self.state.stats.open(Gauge::Subscriptions, Transport::Ws),
         };
         self.streams.insert(topic, followed);
         replies
@@ -346,13 +343,13 @@ impl Connection {
                 if let Some((_, followed)) = followed {
                     followed.last_sent = Some(frame.seq());
                 }
-                self.state.stats.count(Counter::UpdatesSent);
+                self.state.stats.count(Counter::UpdatesSent, Transport::Ws);
                 let envelope =
                     Utf8Bytes::try_from(frame.envelope().clone()).expect("serde_json writes UTF-8");
                 Message::Text(envelope)
             }
             Some(Delivery::Resync) => {
-                self.state.stats.count(Counter::Resyncs);
+                self.state.stats.count(Counter::Resyncs, Transport::Ws);
                 text(&Reply::Resync { topic })
             }
             None => {
@@ -368,7 +365,9 @@ impl Connection {
     }
 
     fn refusal(&self, topic: Option<&str>, Refused { code, message }: Refused) -> Message {
-        self.state.stats.count(Counter::Refused);
+        self.state
+            .stats
+            .count(Counter::Refused(code), Transport::Ws);
         text(&Reply::Error {
             topic,
             code,
@@ -422,26 +421,53 @@ async fn write(
             Err(_) => Err(Stalled::TookNothing),
         }
     }
-    for message in messages {
-        let frames = match &message {
-            Message::Text(text) => fragments(text),
-            _ => None,
-        };
-        match (frames, message) {
-            (Some(frames), _) => {
-                step(stall, sink.flush()).await?;
-                for frame in frames {
-                    step(stall, sink.send(Message::Frame(frame))).await?;
+    let mut sent = 0;
+    let written = async {
+        for message in messages {
+            let size = payload_len(&message);
+            let frames = match &message {
+                Message::Text(text) => fragments(text),
+                _ => None,
+            };
+            match (frames, message) {
+                (Some(frames), _) => {
+                    step(stall, sink.flush()).await?;
+                    for frame in frames {
+                        step(stall, sink.send(Message::Frame(frame))).await?;
+                    }
                 }
+                (None, frame @ Message::Frame(_)) => {
+                    step(stall, sink.flush()).await?;
+                    step(stall, sink.feed(frame)).await?;
+                }
+                (None, message) => step(stall, sink.feed(message)).await?,
             }
-            (None, frame @ Message::Frame(_)) => {
-                step(stall, sink.flush()).await?;
-                step(stall, sink.feed(frame)).await?;
-            }
-            (None, message) => step(stall, sink.feed(message)).await?,
+            sent += size;
         }
+        step(stall, sink.flush()).await
     }
-    step(stall, sink.flush()).await
+    .await;
+    metrics::sent(Transport::Ws, sent);
+    written
+}
+
+/// The bytes of a message's text, without its frame's header: what the
+/// `sent_bytes` metric counts. Pings and closes carry none.
+fn payload_len(message: &Message) -> usize {
+    match message {
+        Message::Text(text) => text.len(),
+        Message::Binary(bytes) => bytes.len(),
+        Message::Frame(frame) => frame.payload().len(),
+        Message::Ping(_) | Message::Pong(_) | Message::Close(_) => 0,
+    }
+}
+
+/// Reads a client's message, checked against `limits`: a request, or the
+/// refusal to answer it with.
+fn read(bytes: &[u8], limits: &crate::Limits) -> Result<Request<'static>, Refused> {
+    limits
+        .parse_message::<Request<'static>>(bytes)
+        .map_err(|error| Refused::unreadable(&error))
 }
 
 fn text(reply: &Reply<'_>) -> Message {
@@ -457,4 +483,19 @@ pub(crate) fn check_for_fuzzing(
     Upgrade::check(request)
         .map(drop)
         .map_err(|refusal| (refusal.status, refusal.why))
+}
+
+/// The fuzz targets' way in (feature `__fuzz`, not part of the API): reads a
+/// client's message as the connection does; `Ok` with the request's type,
+/// topic and `since`, `Err` with the refusal's code and message.
+#[cfg(feature = "__fuzz")]
+pub(crate) fn read_for_fuzzing(
+    bytes: &[u8],
+    limits: &crate::Limits,
+) -> Result<(&'static str, String, Option<u64>), (ErrorCode, String)> {
+    match read(bytes, limits) {
+        Ok(Request::Subscribe { topic, since }) => Ok(("subscribe", topic.into_owned(), since)),
+        Ok(Request::Unsubscribe { topic }) => Ok(("unsubscribe", topic.into_owned(), None)),
+        Err(Refused { code, message }) => Err((code, message)),
+    }
 }

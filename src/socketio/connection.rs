@@ -17,6 +17,7 @@ use tokio_stream::StreamMap;
 use super::Shared;
 use super::request::{Command, Kind, Requests};
 use crate::hub::Delivery;
+use crate::metrics::{self, Transport};
 use crate::protocol::ErrorCode;
 use crate::protocol::reply;
 use crate::server::subscribe::{self, Refused};
@@ -72,6 +73,7 @@ pub(super) fn start(shared: Arc<Shared>, socket: SocketRef, auth: Option<super::
         commands: receiver,
         streams: StreamMap::new(),
         last_sent: HashMap::new(),
+        _open: metrics::open(metrics::Kind::Connection, Transport::SocketIo),
     };
     tokio::spawn(connection.run());
 }
@@ -86,6 +88,7 @@ struct Connection {
     /// The topics followed, each with the `seq` of the last update sent for
     /// it, for heartbeats.
     last_sent: HashMap<String, Option<u64>>,
+    _open: metrics::Open,
 }
 
 impl Connection {
@@ -155,9 +158,14 @@ impl Connection {
             emit(&self.socket, "snapshot", &*message).await?;
             last_sent = version;
         }
+        // The stream holds the subscription's gauge for as long as it lives.
+        let open = metrics::open(metrics::Kind::Subscription, Transport::SocketIo);
         let deliveries = granted
             .subscription
-            .map(Some)
+            .map(move |delivery| {
+                let _ = &open;
+                Some(delivery)
+            })
             .chain(futures::stream::once(async { None }));
         self.streams.insert(topic.clone(), deliveries.boxed());
         self.last_sent.insert(topic, last_sent);
@@ -197,9 +205,13 @@ impl Connection {
                     *last_sent = Some(frame.seq());
                 }
                 let envelope = self.shared.envelopes.get(&frame);
+                metrics::delivered(Transport::SocketIo);
                 emit(&self.socket, "update", &*envelope).await
             }
-            Some(Delivery::Resync) => emit(&self.socket, "resync", &Reply::Resync { topic }).await,
+            Some(Delivery::Resync) => {
+                metrics::resync(Transport::SocketIo);
+                emit(&self.socket, "resync", &Reply::Resync { topic }).await
+            }
             None => {
                 self.last_sent.remove(topic);
                 refuse(&self.socket, Some(topic), subscribe::removed(topic)).await
@@ -227,6 +239,7 @@ async fn refuse(
     topic: Option<&str>,
     Refused { code, message }: Refused,
 ) -> Result<(), Gone> {
+    metrics::refused(Transport::SocketIo, code);
     let reply = Reply::Error {
         topic,
         code,
@@ -246,7 +259,10 @@ async fn emit<T: ?Sized + Serialize>(
     let mut wait = FULL_WAIT.0;
     loop {
         match socket.emit(event, data) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                metrics::sent_json(Transport::SocketIo, data);
+                return Ok(());
+            }
             Err(SendError::Socket(SocketError::InternalChannelFull)) if socket.connected() => {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(FULL_WAIT.1);

@@ -86,6 +86,7 @@ impl MessageHandler<LocalAdapter, Requests> for Requests {
 }
 
 fn refuse(socket: &Socket, topic: Option<&str>, Refused { code, message }: Refused) {
+    crate::metrics::refused(crate::metrics::Transport::SocketIo, code);
     tracing::debug!(id = %socket.id, topic, %code, message, "socket.io request refused");
     let reply = Reply::Error {
         topic,

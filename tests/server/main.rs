@@ -15,6 +15,13 @@ mod peer;
 
 #[cfg(all(feature = "server", feature = "ws", feature = "http"))]
 mod browser;
+#[cfg(all(
+    feature = "server",
+    feature = "ws",
+    feature = "http",
+    feature = "metrics"
+))]
+mod metrics;
 #[cfg(all(feature = "server", feature = "ws"))]
 mod serve;
 #[cfg(all(feature = "server", feature = "http", feature = "ws"))]
