@@ -55,6 +55,29 @@
 //! Topics no one changes for [`Builder::expire_after`] disappear (by
 //! default they stay).
 //!
+//! **Past one Redis.** [`RedisHub::cluster`] spreads topics over a Redis
+//! Cluster's masters (a topic's keys share its slot) and announces changes
+//! by sharded pub/sub, so a node hears only the shards of the topics its
+//! clients follow.
+//!
+//! # When things go wrong
+//!
+//! | what happens | what a change does | what clients see |
+//! | --- | --- | --- |
+//! | Redis cannot be reached | fails with [`Error::Backplane`]: nothing was published | their node keeps serving its last state; the topics catch up once Redis is back |
+//! | a node's announcements connection drops | unaffected | nothing: the node reads what it missed from the log |
+//! | a node falls behind what the log keeps | unaffected | a resync: a new snapshot from their node |
+//! | a node is killed | unaffected | they reconnect to another node and resume from their version |
+//! | Redis restarts empty (or a topic expires) | a node that still holds the topic makes it again from its state, at a higher version | a resync to the same state under the new version |
+//! | a failover loses acknowledged changes | the first node to see a version twice starts a new history above every version it saw | a resync; no version ever means two states |
+//! | a client asks a node that cannot reach Redis for a topic it does not hold | — | `unavailable` (HTTP 503), retried with backoff |
+//!
+//! Two limits. A failover that loses changes is found by a node that served
+//! them; should every such node die with the failover, a client that still
+//! holds a lost version could resume into the new history under the same
+//! number (no node is left to tell). And versions are exact up to 2^53 (Lua's
+//! numbers), which the clock's microseconds reach in the year 2255.
+//!
 //! # Example
 //!
 //! ```no_run
