@@ -64,7 +64,7 @@
 //!
 //! | what happens | what a change does | what clients see |
 //! | --- | --- | --- |
-//! | Redis cannot be reached | fails with [`Error::Backplane`]: nothing was published | their node keeps serving its last state; the topics catch up once Redis is back |
+//! | Redis cannot be reached | fails with [`Error::Backplane`]: nothing was published | for up to [`Builder::timeout`], nothing; past it their node may hold stale states, so they resync and are refused with `unavailable`, which their clients retry with backoff, keeping their state, status `Reconnecting`; once Redis is back, they take the current state |
 //! | a node's announcements connection drops | unaffected | nothing: the node reads what it missed from the log |
 //! | a node falls behind what the log keeps | unaffected | a resync: a new snapshot from their node |
 //! | a node is killed | unaffected | they reconnect to another node and resume from their version |
@@ -107,6 +107,7 @@ mod settings;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -123,6 +124,9 @@ use self::scripts::Published;
 use self::settings::Settings;
 use crate::hub::Backplane;
 use crate::{Error, Hub, Patch, Snapshot, Update};
+
+/// Why a replica serves no one for a while.
+const UNREACHABLE: &str = "Redis cannot be reached: what this node holds may not be current";
 
 /// What Redis pushes to a node.
 type Pushes = tokio::sync::mpsc::UnboundedSender<redis::PushInfo>;
@@ -179,6 +183,10 @@ struct Shared {
     /// The dispatcher, the channels task and the sweeper.
     tasks: Vec<AbortHandle>,
     started: Instant,
+    /// Set while the announcements connection has been down for longer than
+    /// the command timeout: what the replica holds may no longer be
+    /// current, so it serves no one until Redis is back.
+    unreachable: AtomicBool,
     /// This, weakly: the hub calls `follow` on a `&Shared`, which starts a
     /// task that needs it strongly.
     me: Weak<Shared>,
@@ -307,6 +315,7 @@ impl Builder {
                     sweeper.abort_handle(),
                 ],
                 started: Instant::now(),
+                unreachable: AtomicBool::new(false),
                 me: weak.clone(),
             }
         });
@@ -790,6 +799,28 @@ impl Shared {
             .send(channels::Request::Unsubscribe(channel.to_owned()));
     }
 
+    /// Redis has been unreachable for a while: every subscriber of every
+    /// followed topic resyncs, and is refused until Redis is back (with
+    /// `unavailable`, which its client retries with backoff, keeping its
+    /// state and saying it is reconnecting).
+    fn unreachable(&self) {
+        if self.unreachable.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        tracing::warn!("redis: unreachable; the replica serves no one until it is back");
+        let followers = self.followers.lock().unwrap_or_else(|p| p.into_inner());
+        for topic in followers.keys() {
+            self.hub.resync_all(topic);
+        }
+    }
+
+    /// Redis is back: the replica serves again (once its topics caught up).
+    fn reachable(&self) {
+        if self.unreachable.swap(false, Ordering::Relaxed) {
+            tracing::info!("redis: reachable again");
+        }
+    }
+
     /// Has every followed topic catch up from its log.
     fn repair_all(&self) {
         let followers = self.followers.lock().unwrap_or_else(|p| p.into_inner());
@@ -816,6 +847,15 @@ impl Drop for Shared {
 #[async_trait]
 impl Backplane for Shared {
     async fn follow(&self, topic: &str) -> Result<bool, Error> {
+        if self.unreachable.load(Ordering::Relaxed) {
+            return Err(Error::Backplane(UNREACHABLE.into()));
+        }
+        if let Some(follower) = self.follower(topic) {
+            if self.hub.version(topic).is_some() {
+                follower.touch(self);
+                return Ok(true);
+            }
+        }
         let Some(this) = self.this() else {
             return Err(Error::Backplane("the Redis hub was dropped".into()));
         };

@@ -51,14 +51,13 @@ impl Hub {
     /// # Errors
     ///
     /// [`Error::Backplane`] when the backplane cannot be reached (or was
-    /// dropped).
+    /// dropped): a replica cannot tell whether what it holds is current.
     pub(crate) async fn follow(&self, topic: &str) -> Result<bool, Error> {
-        if self.topic(topic).is_ok() {
-            return Ok(true);
-        }
         let Some(backplane) = &self.inner.config.backplane else {
-            return Ok(false);
+            return Ok(self.topic(topic).is_ok());
         };
+        // Asked even for a topic that is here: the backplane may know that
+        // what is here is no longer current.
         let Some(backplane) = backplane.upgrade() else {
             return Err(Error::Backplane("the backplane was dropped".into()));
         };
@@ -124,6 +123,14 @@ impl Hub {
     /// its version if the ring still has it, read together.
     pub(crate) fn latest(&self, topic: &str) -> Option<(Snapshot<Bytes>, Option<Bytes>)> {
         self.topic(topic).ok().map(|topic| topic.latest())
+    }
+
+    /// Makes every live subscriber of `topic` resync, the state unchanged:
+    /// they ask again, and learn whether it is still served.
+    pub(crate) fn resync_all(&self, topic: &str) {
+        if let Ok(topic) = self.topic(topic) {
+            topic.resync_all();
+        }
     }
 
     /// Drops `topic` from this process only (a replica that no longer follows

@@ -262,6 +262,13 @@ impl Topic {
         let _ = self.fanout.send(Fanout::Reset);
     }
 
+    /// Sends every live subscriber a resync, the state and ring unchanged.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(super) fn resync_all(&self) {
+        let _state = self.lock();
+        let _ = self.fanout.send(Fanout::Reset);
+    }
+
     /// Applies an update numbered elsewhere (by a backplane), whose wire
     /// text is `text`: subscribers get those very bytes.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]

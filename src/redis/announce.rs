@@ -44,16 +44,25 @@ pub(super) async fn dispatch(shared: Weak<Shared>, mut pushes: UnboundedReceiver
 /// then has every followed topic catch up from its log.
 async fn catch_up_when_back(shared: Weak<Shared>) {
     let mut delay = Duration::from_millis(20);
+    let dropped = tokio::time::Instant::now();
     loop {
         let Some(strong) = shared.upgrade() else {
             return;
         };
         let mut announcements = strong.announcements.clone();
+        let grace = strong.settings.timeout;
         drop(strong);
         let ping: redis::RedisResult<String> =
             redis::cmd("PING").query_async(&mut announcements).await;
         if ping.is_ok() {
             break;
+        }
+        // A short drop (a killed connection, a restart) costs clients
+        // nothing; a long one means this node may hold stale states.
+        if dropped.elapsed() > grace {
+            if let Some(shared) = shared.upgrade() {
+                shared.unreachable();
+            }
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(500));
@@ -71,6 +80,7 @@ async fn catch_up_when_back(shared: Weak<Shared>) {
             return;
         };
         shared.repair_all();
+        shared.reachable();
     }
 }
 
