@@ -236,12 +236,18 @@ impl Shared {
     /// Loads the topic from Redis into the local hub, as a new history (its
     /// subscribers resync). `Ok(false)` when Redis has no such topic.
     async fn reload(&self, follower: &Follower) -> Result<bool, Error> {
+        Ok(self.load(follower).await?.is_some())
+    }
+
+    /// [`Shared::reload`], saying at which version the topic's history
+    /// started: `Ok(None)` when Redis has no such topic.
+    async fn load(&self, follower: &Follower) -> Result<Option<u64>, Error> {
         let mut redis = self.commands.clone();
         let Some(loaded) = scripts::load(&mut redis, &follower.keys)
             .await
             .map_err(backplane)?
         else {
-            return Ok(false);
+            return Ok(None);
         };
         let value = self.hub_limits().parse_state(&loaded.snapshot)?;
         self.hub
@@ -249,14 +255,19 @@ impl Shared {
         for update in loaded.updates {
             self.hub.apply_numbered(&follower.topic, update)?;
         }
-        Ok(true)
+        Ok(Some(loaded.first_version))
     }
 
     /// Starts the topic's history again above `seen`, from Redis's state.
     async fn rebase(&self, follower: &Follower, seen: u64) -> Result<(), Error> {
         for _ in 0..RELOAD_ATTEMPTS {
-            if !self.reload(follower).await? {
+            let Some(first) = self.load(follower).await? else {
                 self.unfollow(&follower.topic);
+                return Ok(());
+            };
+            if first > seen {
+                // Another node started a history above every version this
+                // one served: nothing to do but follow it.
                 return Ok(());
             }
             let Some(snapshot) = self.hub.snapshot_text(&follower.topic) else {

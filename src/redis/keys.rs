@@ -5,8 +5,9 @@
 /// A topic's keys and its announcement channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Keys {
-    /// A hash: the version (`v`), the snapshot's version (`s`) and size
-    /// (`sb`), and the log's bytes (`lb`) and entries (`ln`) since it.
+    /// A hash: the version (`v`), the version the history started at
+    /// (`b`), the snapshot's version (`s`) and size (`sb`), and the log's
+    /// bytes (`lb`) and entries (`ln`) since it.
     pub(super) meta: String,
     /// A stream of updates, each under the id `<version>-1`.
     pub(super) log: String,

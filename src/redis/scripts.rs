@@ -38,6 +38,8 @@ pub(super) enum Published {
 #[derive(Debug)]
 pub(super) struct Loaded {
     pub(super) snapshot_version: u64,
+    /// The version the topic's history started at (0 if unknown).
+    pub(super) first_version: u64,
     pub(super) snapshot: Bytes,
     pub(super) updates: Vec<Bytes>,
 }
@@ -123,13 +125,14 @@ pub(super) async fn start(
 pub(super) async fn load(redis: &mut Connection, keys: &Keys) -> RedisResult<Option<Loaded>> {
     let reply: Vec<Vec<u8>> = invocation(&LOAD, keys).invoke_async(redis).await?;
     let mut reply = reply.into_iter();
-    let (Some(_version), Some(snapshot_version), Some(snapshot)) =
-        (reply.next(), reply.next(), reply.next())
+    let (Some(_version), Some(snapshot_version), Some(first), Some(snapshot)) =
+        (reply.next(), reply.next(), reply.next(), reply.next())
     else {
         return Ok(None);
     };
     Ok(Some(Loaded {
         snapshot_version: number(&snapshot_version)?,
+        first_version: number(&first)?,
         snapshot: snapshot.into(),
         updates: reply.map(Bytes::from).collect(),
     }))

@@ -28,7 +28,7 @@ local version = math.max(
 version = string.format('%d', version)
 -- A removed topic's marker, and the log of the history before.
 redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('HSET', KEYS[1], 'v', version, 's', version, 'sb', #ARGV[3], 'lb', 0, 'ln', 0)
+redis.call('HSET', KEYS[1], 'v', version, 's', version, 'b', version, 'sb', #ARGV[3], 'lb', 0, 'ln', 0)
 redis.call('SET', KEYS[3], ARGV[3])
 local ttl = tonumber(ARGV[5])
 if ttl > 0 then
