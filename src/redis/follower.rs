@@ -82,15 +82,23 @@ impl Shared {
         if self.hub.version(&follower.topic).is_some() {
             return Ok(true);
         }
-        // Subscribed first: a change made while the topic loads is then
-        // either in what loads or announced after it.
-        self.subscribe(&follower.keys.channel).await?;
+        // Loaded first, so that a name no topic has (a client's typo, or an
+        // attacker's stream of them) costs one read and no subscription.
         if !self.reload(follower).await? {
             return Ok(false);
         }
-        // An announcement that came while the topic was not yet here was
-        // dropped: read what the log has past what loaded.
-        self.catch_up(follower).await?;
+        // Then subscribed, and what changed in between read from the log:
+        // a change is either in what loads, in the log after it, or
+        // announced after the subscription.
+        let subscribed = match self.subscribe(&follower.keys.channel).await {
+            Ok(()) => self.catch_up(follower).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = subscribed {
+            // Not kept current: not kept.
+            self.hub.forget(&follower.topic);
+            return Err(error);
+        }
         Ok(true)
     }
 

@@ -492,3 +492,18 @@ async fn a_node_that_follows_an_expired_topic_makes_it_again() {
         next + 1
     );
 }
+
+#[tokio::test]
+async fn asking_for_topics_that_do_not_exist_subscribes_to_nothing() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let node = node(&redis).await;
+    node.set("real", json!(1)).await.unwrap();
+    for n in 0..100 {
+        assert_eq!(node.snapshot(&format!("typo/{n}")).await.unwrap(), None);
+    }
+    // Only the real topic's channel; no keys for the names asked about.
+    assert_eq!(redis.cli(&["PUBSUB", "CHANNELS"]), "lr:{real}");
+    assert_eq!(redis.cli(&["KEYS", "lr:{typo*"]), "");
+}
