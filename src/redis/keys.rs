@@ -107,4 +107,18 @@ mod tests {
         assert_ne!(Keys::new("lr", "%7D").meta, Keys::new("lr", "}").meta);
         assert_eq!(Keys::topic_of("lr", b"other:{x}"), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn every_name_has_one_tag_and_comes_back(topic in "\\PC*", other in "\\PC*") {
+            let keys = Keys::new("lr", &topic);
+            let tag = &keys.meta["lr:{".len()..keys.meta.len() - "}:meta".len()];
+            let one_tag = !tag.is_empty() && !tag.contains('}');
+            proptest::prop_assert!(one_tag, "{:?}", tag);
+            proptest::prop_assert_eq!(Keys::topic_of("lr", keys.channel.as_bytes()), Some(topic.clone()));
+            if other != topic {
+                proptest::prop_assert_ne!(Keys::new("lr", &other).meta, keys.meta);
+            }
+        }
+    }
 }
