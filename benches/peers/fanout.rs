@@ -26,10 +26,24 @@
 //!     borrowed struct for both protocols); each message's latency is taken
 //!     when it is read, before it is parsed. The clients run on one thread.
 //!     One JSON line.
+//! fanout cluster --proto ours|socketio --subscribers K --updates M
+//!                --paced P --pace-ms X --kill-updates N --kill-pace-ms Y
+//!                -- NODE COMMAND..
+//!     the same across two nodes on one Redis: starts a `redis-server` of
+//!     its own and the node command twice (`REDIS_URL`, `NODE_INDEX` 0 and
+//!     1 in its environment), half the subscribers on each, publishes on
+//!     node 0; then a burst, a paced run (latency of the clients on node 1,
+//!     across Redis, and on node 0), and N updates Y ms apart during which
+//!     node 1 is killed (`kill -9`): its clients resume on node 0, and each
+//!     client's lost and duplicated updates are counted (`cluster.rs`).
+//!     One JSON line.
 //! ```
 
 #[path = "../support/mod.rs"]
 mod support;
+
+/// `fanout cluster`: two nodes on one Redis.
+mod cluster;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -69,15 +83,23 @@ fn main() -> Result<()> {
             let bytes = args.get(1).map_or(Ok(STATE_BYTES), |bytes| bytes.parse())?;
             runtime()?.block_on(serve(bytes))
         }
+        Some("cluster") => {
+            let options = cluster::Options::parse(&args[1..])?;
+            let report = loader_runtime()?.block_on(cluster::run(options))?;
+            println!("{report}");
+            Ok(())
+        }
         Some("load") => {
             let options = LoadOptions::parse(&args[1..])?;
             let report = loader_runtime()?.block_on(load(options))?;
             println!("{report}");
             Ok(())
         }
-        _ => {
-            Err("usage: fanout merge DIR | fanout serve | fanout load .. -- SERVER COMMAND".into())
-        }
+        _ => Err(
+            "usage: fanout merge DIR | fanout serve | fanout load .. -- SERVER COMMAND \
+                 | fanout cluster .. -- NODE COMMAND"
+                .into(),
+        ),
     }
 }
 
@@ -276,7 +298,9 @@ struct Publish {
 async fn serve(state_bytes: usize) -> Result<()> {
     let board = support::dashboard(state_bytes);
     let symbol = support::symbol(board.as_object().map_or(0, |board| board.len() / 2));
-    let hub = Hub::new();
+    // Versions from 0, as the load generator counts them (update n is seq
+    // n): a hub's versions start at the clock's microseconds by default.
+    let hub = Hub::builder().first_version(0).build();
     hub.set(TOPIC, board)?;
 
     let publisher = hub.clone();
@@ -385,9 +409,15 @@ struct Server {
 }
 
 async fn start(command: &[String]) -> Result<Server> {
+    start_with(command, &[]).await
+}
+
+/// `start`, with these variables added to the server's environment.
+async fn start_with(command: &[String], env: &[(&str, String)]) -> Result<Server> {
     let (program, args) = command.split_first().ok_or("no server command")?;
     let mut child = tokio::process::Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -514,6 +544,9 @@ struct Envelope<'a> {
     kind: Cow<'a, str>,
     #[serde(default)]
     seq: u64,
+    /// A snapshot's (`fanout cluster` reads it).
+    #[serde(default)]
+    version: Option<u64>,
     #[serde(default)]
     merge: Option<Stamp>,
 }

@@ -1,5 +1,5 @@
 // Turns the JSON lines of one run (fanout merge, merge.mjs, fanout load,
-// load.mjs) into the Markdown tables of RESULTS.md.
+// load.mjs, fanout cluster) into the Markdown tables of RESULTS.md.
 //
 // usage: node report.mjs RESULTS_JSONL
 import { execSync } from "node:child_process";
@@ -151,6 +151,51 @@ if (big.length) {
     print(`| ${(run.state_bytes / 1048576).toFixed(1)} MiB | ${run.subscribers.toLocaleString("en")} | ${run.server} | ${mib(run.rss_before_kib)} | ${mib(run.rss_idle_kib)} | ${kib(run.bytes_per_subscriber)} |`);
   }
   print();
+}
+
+// Two nodes on one Redis (`fanout cluster`).
+const clusters = lines.filter((line) => line.bench === "cluster");
+const modes = [...new Set(clusters.map((run) => run.kill_mode))];
+if (clusters.length) {
+  const cpu = (c) => `${(c.nodes + c.redis).toFixed(2)} s (Redis ${c.redis.toFixed(2)} s)`;
+  print("### Two nodes on one Redis: fan-out and latency across the nodes (the same Rust load generator; publishing on node 0)");
+  print();
+  print("| subscribers | system | deliveries/s (burst, both nodes) | latency p50 / p99 on node 1 (across Redis) | latency p50 / p99 on node 0 (publisher's) | nodes' + Redis CPU, burst / paced | load generator CPU, burst | other processes' CPU, burst / paced | complete |");
+  print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  const kills = clusters.filter((run) => run.kill_mode === "kill -9");
+  for (const k of [...new Set(kills.map((run) => run.subscribers))].sort((a, b) => a - b)) {
+    const pair = ["live-resource", "socket.io"].map((server) => kills.find((r) => r.server === server && r.subscribers === k));
+    for (const run of pair) {
+      if (!run) continue;
+      print(`| ${k.toLocaleString("en")} | ${run.server} | ${rate(run.deliveries_per_s)} | ${us(run.remote_p50_us)} / ${us(run.remote_p99_us)} | ${us(run.local_p50_us)} / ${us(run.local_p99_us)} | ${cpu(run.cpu_burst_s)} / ${cpu(run.cpu_paced_s)} | ${run.cpu_burst_s.loader.toFixed(2)} s | ${run.cpu_burst_s.others.toFixed(2)} s / ${run.cpu_paced_s.others.toFixed(2)} s | ${run.complete ? "yes" : "no"} |`);
+    }
+    const [ours, theirs] = pair;
+    if (ours && theirs) {
+      print(`| | **ratio** | **${times(ours.deliveries_per_s, theirs.deliveries_per_s)}** | ${times(theirs.remote_p50_us, ours.remote_p50_us)} / **${times(theirs.remote_p99_us, ours.remote_p99_us)}** | ${times(theirs.local_p50_us, ours.local_p50_us)} / ${times(theirs.local_p99_us, ours.local_p99_us)} | | | | |`);
+    }
+  }
+  print();
+  print("Ratios: deliveries/s is live-resource ÷ Socket.IO; latency is Socket.IO ÷ live-resource. Above 1× live-resource is better.");
+  const workers = [...new Set(kills.filter((run) => run.server === "live-resource").map((run) => run.node_workers ?? "default"))];
+  print(`Each live-resource node ran ${workers.join(", ")} tokio worker thread(s); each Socket.IO node is one Node.js process.`);
+  print();
+  for (const mode of modes) {
+    const runs = clusters.filter((run) => run.kill_mode === mode);
+    const how = mode === "kill -9"
+      ? "node 1 killed with `kill -9` a third of the way through"
+      : "node 1 stays up; each of its clients closes its connection a third of the way through, waits 200 ms and resumes on node 0 (the case Socket.IO's connection state recovery is made for)";
+    print(`### Two nodes on one Redis: ${how}`);
+    print();
+    print("| subscribers (moved) | system | updates in the run, per client | lost by the moved clients (of them, not covered by a new snapshot) | lost by the others | duplicated | recovered / new snapshots | updates before their snapshot | first attempt to first update on node 0, p50 / p99 / max | from the close, p99 | complete |");
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (const run of runs) {
+      const kill = run.kill;
+      const total = run.updates + run.paced + run.kill_updates;
+      const recovered = run.server === "socket.io" ? `${kill.recovered} recovered, ${kill.snapshots_after_start} new snapshots` : `${kill.reconnects} resumed with \`since\`, ${kill.resyncs} resyncs, ${kill.snapshots_after_start} new snapshots`;
+      print(`| ${run.subscribers.toLocaleString("en")} (${kill.moved_clients.toLocaleString("en")}) | ${run.server} | ${total} (${run.kill_updates} ${run.kill_pace_ms} ms apart in the last part) | **${kill.lost.moved.toLocaleString("en")}** in ${kill.clients_that_lost.toLocaleString("en")} clients (${kill.lost_uncovered.moved.toLocaleString("en")}) | ${kill.lost.stayed} | ${kill.duplicated.moved + kill.duplicated.stayed} | ${recovered} | ${kill.updates_before_snapshot ?? 0} in ${kill.clients_with_updates_before_snapshot ?? 0} clients | ${us(kill.resume_p50_us)} / ${us(kill.resume_p99_us)} / ${us(kill.resume_max_us)} | ${us(kill.outage_p99_us)} | ${run.complete ? "yes" : "no"}${kill.failed_clients ? `, ${kill.failed_clients} clients failed` : ""} |`);
+    }
+    print();
+  }
 }
 
 process.stdout.write(out.join("\n") + "\n");

@@ -5,11 +5,25 @@
 #            and the shallow spread (Node.js), on the same files;
 #   fan-out: our WebSocket server against a Node.js Socket.IO 4.8 server, the
 #            same K subscribers and the same updates, driven by the same Rust
-#            load generator and then by Node.js clients (socket.io-client, ws).
+#            load generator and then by Node.js clients (socket.io-client, ws);
+#   redis:   two nodes on one Redis for each: live-resource's RedisHub
+#            (benches/peers/redis_node.rs) against socket.io with
+#            @socket.io/redis-streams-adapter; fan-out and latency across
+#            the nodes, then one node killed with kill -9 mid-stream (and a
+#            control where its clients only hang up), what each client lost
+#            (`fanout cluster`, benches/peers/cluster.rs).
 #
 # usage: bash benches/peers/run.sh
 # knobs (environment): SUBSCRIBERS="100 1000 10000" LOADERS="rust node"
-#                      SKIP_MERGE=1 SKIP_FANOUT=1 CARGO_TARGET_DIR=..
+#                      SKIP_MERGE=1 SKIP_FANOUT=1 SKIP_REDIS=1 CARGO_TARGET_DIR=..
+#                      REDIS_SUBSCRIBERS="100 1000 10000" (the two-node runs;
+#                      needs redis-server on PATH, which each run starts on a
+#                      free port of its own, nothing kept on disk)
+#                      REDIS_CLOSE_SUBSCRIBERS="1000" (the hang-up control;
+#                      empty: none)
+#                      REDIS_NODE_WORKERS=1 (tokio worker threads of each
+#                      live-resource node: two nodes on two cores, as the
+#                      two single-threaded Node.js nodes are)
 #                      MERGE_RUNS=5 (the merge comparison runs this many
 #                      times, the two sides taking turns; each side's best
 #                      run is reported)
@@ -26,6 +40,9 @@ out=$target/peers
 subscribers=${SUBSCRIBERS:-100 1000 10000}
 loaders=${LOADERS:-rust node}
 node_procs=${NODE_PROCS:-2}
+redis_subscribers=${REDIS_SUBSCRIBERS-100 1000 10000}
+redis_close_subscribers=${REDIS_CLOSE_SUBSCRIBERS-1000}
+redis_node_workers=${REDIS_NODE_WORKERS:-1}
 merge_runs=${MERGE_RUNS:-5}
 
 # Every server and client started below dies with this script.
@@ -34,6 +51,11 @@ trap 'jobs -p | xargs -r kill 2>/dev/null || true' EXIT
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 (cd "$root" && CARGO_TARGET_DIR=$target cargo build --release --example fanout --features server,ws)
 fanout=$target/release/examples/fanout
+if [[ -z ${SKIP_REDIS:-} ]]; then
+  command -v redis-server >/dev/null || { echo "SKIP_REDIS=1, or install redis-server" >&2; exit 1; }
+  # Its own build: fanout stays built without the `redis` feature.
+  (cd "$root" && CARGO_TARGET_DIR=$target cargo build --release --example redis_node --features server,ws,redis)
+fi
 
 mkdir -p "$out/data"
 results=$out/results.jsonl
@@ -94,6 +116,30 @@ if [[ -z ${SKIP_FANOUT:-} ]]; then
   sleep 2
   echo "== fan-out, 1,000 subscribers of a 1 MB state: socket.io" >&2
   "$fanout" load --proto socketio "${flags[@]}" -- node "$here/server.mjs" "$out/data/dashboard-1MB.json" | tee -a "$results"
+fi
+
+# Two nodes on one Redis each. The same K, bursts and pace as the fan-out
+# above; then N updates Y ms apart (kill_for), node 1 killed a third of the
+# way in.
+kill_for() { case $1 in 100) echo "200 5" ;; 1000) echo "200 10" ;; *) echo "100 50" ;; esac; }
+if [[ -z ${SKIP_REDIS:-} ]]; then
+  ours_node=("$target/release/examples/redis_node")
+  peer_node=(node "$here/server.mjs" "$out/data/dashboard-1KB.json")
+  cluster() { # K MODE
+    local k=$1 mode=$2 kn kp
+    read -r kn kp <<<"$(kill_for "$k")"
+    local flags=(--subscribers "$k" --updates "$(burst_for "$k")" --paced "$paced" --pace-ms "$(pace_for "$k")"
+      --kill-updates "$kn" --kill-pace-ms "$kp" --kill-mode "$mode")
+    echo "== two nodes on Redis, $k subscribers, node 1 lost by $mode: live-resource" >&2
+    NODE_WORKERS=$redis_node_workers "$fanout" cluster --proto ours "${flags[@]}" -- "${ours_node[@]}" |
+      sed "s/^{/{\"node_workers\":$redis_node_workers,/" | tee -a "$results"
+    sleep 2
+    echo "== two nodes on Redis, $k subscribers, node 1 lost by $mode: socket.io" >&2
+    "$fanout" cluster --proto socketio "${flags[@]}" -- "${peer_node[@]}" | tee -a "$results"
+    sleep 2
+  }
+  for k in $redis_subscribers; do cluster "$k" kill; done
+  for k in $redis_close_subscribers; do cluster "$k" close; done
 fi
 
 node "$here/report.mjs" "$results" | tee "$out/RESULTS.table.md"

@@ -10,7 +10,16 @@
 // answers when the last one is sent. Listens on 127.0.0.1 port 0 and prints
 // {"port":..,"pid":..}; lives at most LIFETIME_MS (default 15 minutes).
 //
-// usage: node server.mjs DASHBOARD_JSON [LIFETIME_MS]
+// With REDIS_URL set it is one node of several (`fanout cluster`): the
+// `@socket.io/redis-streams-adapter` on that Redis (the `redis` client, as
+// its README shows) carries each broadcast to the other nodes, and
+// connection state recovery is on, as the adapter's README describes, so
+// that a client that lost its node can resume on another one (its session
+// and offset found in Redis). Only the node that publishes changes its
+// state: the others serve the state they started with (version 0), as the
+// snapshot is not what this run measures.
+//
+// usage: [REDIS_URL=redis://..] node server.mjs DASHBOARD_JSON [LIFETIME_MS]
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { Server } from "socket.io";
@@ -51,8 +60,18 @@ const http = createServer((request, response) => {
   publish(count, paceUs).then(() => response.end(`published ${count}`));
 });
 
-const io = new Server(http, { transports: ["websocket"], serveClient: false });
+const options = { transports: ["websocket"], serveClient: false };
+if (process.env.REDIS_URL) {
+  const { createClient } = await import("redis");
+  const { createAdapter } = await import("@socket.io/redis-streams-adapter");
+  const redisClient = createClient({ url: process.env.REDIS_URL });
+  await redisClient.connect();
+  options.adapter = createAdapter(redisClient);
+  options.connectionStateRecovery = { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true };
+}
+const io = new Server(http, options);
 io.on("connection", (socket) => {
+  // A recovered socket is back in its rooms, its missed packets sent.
   socket.on("subscribe", (request) => {
     const topic = request?.topic;
     if (topic !== TOPIC) {
