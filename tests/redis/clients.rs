@@ -132,3 +132,48 @@ async fn a_node_that_cannot_reach_redis_answers_unavailable_not_unknown() {
     assert!(response.starts_with("HTTP/1.1 503"), "{response}");
     assert!(response.contains("unavailable"), "{response}");
 }
+
+#[tokio::test]
+async fn announcement_connections_killed_while_publishing_cost_clients_nothing() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (publisher, server) = (node(&redis).await, node(&redis).await);
+    let first = publisher.set("ticks", json!({"n": 0})).await.unwrap();
+    let addr = serve(server.hub()).await;
+    let ws = WsClient::new(format!("ws://{addr}/live/ws"));
+    let mut follower = Follower::spawn(
+        LiveResource::<Value>::connect(ws.source("ticks"))
+            .backoff(fast_backoff())
+            .every_state(),
+    );
+    assert_eq!(within(follower.next_state()).await.1, Some(first));
+
+    let killer = {
+        let url = redis.url();
+        tokio::spawn(async move {
+            let port = url.rsplit(':').next().unwrap().to_owned();
+            for _ in 0..8 {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                let _ = tokio::process::Command::new("redis-cli")
+                    .args(["-p", &port, "CLIENT", "KILL", "TYPE", "pubsub"])
+                    .output()
+                    .await;
+            }
+        })
+    };
+    let count = 200;
+    for n in 1..=count {
+        publisher.merge("ticks", json!({"n": n})).await.unwrap();
+        if n % 20 == 0 {
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+    }
+    killer.await.unwrap();
+    // Every version, in order, each once: no error, no resync, no reconnect.
+    for n in 1..=count {
+        let (state, version) = within(follower.next_state()).await;
+        assert_eq!((state, version), (json!({"n": n}), Some(first + n)));
+    }
+    assert_eq!(*follower.status.borrow(), Status::Live);
+}
