@@ -374,6 +374,16 @@ impl RedisHub {
     /// [`Hub::source`]). It loads a topic when a client asks for it. Its own
     /// change methods refuse ([`Error::ReadOnly`]): change topics through
     /// the `RedisHub`.
+    ///
+    /// ```no_run
+    /// # use live_resource::redis::RedisHub;
+    /// # async fn run() -> live_resource::Result<()> {
+    /// let redis = RedisHub::connect("redis://127.0.0.1:6379").await?;
+    /// let app = live_resource::server::router(redis.hub().clone());
+    /// # let _ = app;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn hub(&self) -> &Hub {
         &self.shared.hub
     }
@@ -389,6 +399,18 @@ impl RedisHub {
     /// past the local hub's limits; [`Error::Contended`] when other
     /// processes changed the topic first 64 times in a row. Nothing is
     /// published then.
+    ///
+    /// ```no_run
+    /// # use live_resource::redis::RedisHub;
+    /// #[derive(serde::Serialize)]
+    /// struct Job { done: u32, total: u32 }
+    ///
+    /// # async fn run(hub: RedisHub) -> live_resource::Result<()> {
+    /// let first = hub.set("jobs/42", Job { done: 0, total: 100 }).await?;
+    /// assert_eq!(hub.set("jobs/42", Job { done: 10, total: 100 }).await?, first + 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn set(&self, topic: &str, value: impl Serialize) -> Result<u64, Error> {
         let value = serde_json::to_value(value).map_err(Error::Encode)?;
         let limits = self.shared.hub.limits();
@@ -423,6 +445,15 @@ impl RedisHub {
     ///
     /// [`Error::UnknownTopic`], [`Error::Backplane`], [`Error::Encode`],
     /// [`Error::TooDeep`], [`Error::TooLarge`].
+    ///
+    /// ```no_run
+    /// # use live_resource::redis::RedisHub;
+    /// # use serde_json::json;
+    /// # async fn run(hub: RedisHub) -> live_resource::Result<()> {
+    /// hub.merge("jobs/42", json!({"done": 40})).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn merge(&self, topic: &str, patch: impl Serialize) -> Result<u64, Error> {
         let patch = serde_json::to_value(patch).map_err(Error::Encode)?;
         self.publish(topic, Patch::Merge(patch)).await
@@ -437,6 +468,19 @@ impl RedisHub {
     ///
     /// As [`RedisHub::merge`], and [`Error::Apply`] for a JSON Patch that
     /// does not apply, [`Error::Contended`].
+    ///
+    /// ```no_run
+    /// # use live_resource::redis::RedisHub;
+    /// # use live_resource::Patch;
+    /// # use serde_json::json;
+    /// # async fn run(hub: RedisHub) -> live_resource::Result<()> {
+    /// let append = serde_json::from_value(json!([
+    ///     {"op": "add", "path": "/lines/-", "value": "started"}
+    /// ])).unwrap();
+    /// hub.publish("log", Patch::Json(append)).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn publish(&self, topic: &str, patch: Patch) -> Result<u64, Error> {
         let patch = match patch {
             Patch::MergeText(text) => Patch::Merge(text.to_value()?),
@@ -513,6 +557,17 @@ impl RedisHub {
     ///
     /// As [`RedisHub::update`], and [`Error::Decode`] when the value does
     /// not decode into `T`, [`Error::Encode`].
+    ///
+    /// ```no_run
+    /// # use live_resource::redis::RedisHub;
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Job { done: u32, total: u32 }
+    ///
+    /// # async fn run(hub: RedisHub) -> live_resource::Result<()> {
+    /// hub.update_as("jobs/42", |job: &mut Job| job.done += 10).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn update_as<T>(
         &self,
         topic: &str,
@@ -539,6 +594,15 @@ impl RedisHub {
     /// # Errors
     ///
     /// [`Error::Backplane`].
+    ///
+    /// ```no_run
+    /// # use live_resource::redis::RedisHub;
+    /// # async fn run(hub: RedisHub) -> live_resource::Result<()> {
+    /// assert!(hub.remove("jobs/42").await?);
+    /// assert_eq!(hub.snapshot("jobs/42").await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn remove(&self, topic: &str) -> Result<bool, Error> {
         let keys = Keys::new(&self.shared.settings.prefix, topic);
         let mut redis = self.shared.commands.clone();
@@ -555,6 +619,16 @@ impl RedisHub {
     /// # Errors
     ///
     /// [`Error::Backplane`].
+    ///
+    /// ```no_run
+    /// # use live_resource::redis::RedisHub;
+    /// # async fn run(hub: RedisHub) -> live_resource::Result<()> {
+    /// if let Some(job) = hub.snapshot("jobs/42").await? {
+    ///     println!("version {:?}: {}", job.version, job.data);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn snapshot(&self, topic: &str) -> Result<Option<Snapshot>, Error> {
         // As a server does: through the replica, which asks the backplane.
         if !self.shared.hub.follow(topic).await? {
