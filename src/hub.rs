@@ -674,6 +674,10 @@ impl Hub {
     /// version the old topic reached ([`Builder::versions_from_clock`]), so
     /// that no client of the old topic takes the new one for its history.
     /// Returns whether it existed.
+    ///
+    /// A backplane's replica (a `RedisHub`'s `hub()`, feature
+    /// `redis`) removes nothing and returns `false`: its
+    /// topics are removed through the backplane, for every process at once.
     pub fn remove(&self, topic: &str) -> bool {
         if self.is_replica() {
             return false;

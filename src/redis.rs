@@ -268,7 +268,10 @@ impl Builder {
     }
 
     /// The longest a Redis command may take, connecting included (default
-    /// 2 s): past it, a change fails with [`Error::Backplane`].
+    /// 2 s): past it, a change fails with [`Error::Backplane`]. It is also how
+    /// long a node keeps serving its clients while it cannot reach Redis:
+    /// past it, what the node holds may be stale, and its clients are sent
+    /// away with `unavailable` until Redis is back.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.settings.timeout = timeout;
         self
