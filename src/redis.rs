@@ -831,7 +831,7 @@ impl Shared {
             if let Some(follower) = follower {
                 follower.touch(self);
                 if self.hub.version(topic).is_some() {
-                    self.announced(&follower, prefixed(text));
+                    self.numbered(&follower, text.clone());
                 }
                 if *snapshot_due {
                     follower.snapshot_due();
@@ -986,14 +986,6 @@ fn jitter(attempt: u32) -> Duration {
     use std::hash::{BuildHasher, RandomState};
     let bound = (u64::from(attempt) * 500).clamp(100, 20_000);
     Duration::from_micros(RandomState::new().hash_one(attempt) % bound)
-}
-
-/// An update's text as its announcement carries it.
-fn prefixed(text: &bytes::Bytes) -> bytes::Bytes {
-    let mut message = Vec::with_capacity(text.len() + 1);
-    message.push(b'u');
-    message.extend_from_slice(text);
-    message.into()
 }
 
 impl fmt::Debug for RedisHub {

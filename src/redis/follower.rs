@@ -169,17 +169,7 @@ impl Shared {
     /// Applies an announcement of `follower`'s topic as it arrives.
     pub(super) fn announced(&self, follower: &Follower, message: Bytes) {
         match message.first() {
-            Some(b'u') => match self.hub.apply_numbered(&follower.topic, message.slice(1..)) {
-                Ok(Numbered::Applied | Numbered::Duplicate | Numbered::Unknown) => {}
-                Ok(Numbered::Gap { .. }) => follower.repair(),
-                Ok(Numbered::Diverged) => {
-                    follower.diverged.store(true, Ordering::Relaxed);
-                    follower.repair();
-                }
-                // Not loaded yet (what loads covers it), or not applicable
-                // here: the log says what to do.
-                Err(_) => follower.repair(),
-            },
+            Some(b'u') => self.numbered(follower, message.slice(1..)),
             Some(b'r') => {
                 let version = std::str::from_utf8(&message[1..])
                     .ok()
@@ -191,6 +181,22 @@ impl Shared {
             }
             Some(b'x') => self.unfollow(&follower.topic),
             _ => tracing::warn!(topic = follower.topic, "redis: unknown announcement"),
+        }
+    }
+
+    /// Applies `update`, numbered by Redis (announced, or just published by
+    /// this node), or has the task repair the topic.
+    pub(super) fn numbered(&self, follower: &Follower, update: Bytes) {
+        match self.hub.apply_numbered(&follower.topic, update) {
+            Ok(Numbered::Applied | Numbered::Duplicate | Numbered::Unknown) => {}
+            Ok(Numbered::Gap { .. }) => follower.repair(),
+            Ok(Numbered::Diverged) => {
+                follower.diverged.store(true, Ordering::Relaxed);
+                follower.repair();
+            }
+            // Not loaded yet (what loads covers it), or not applicable
+            // here: the log says what to do.
+            Err(_) => follower.repair(),
         }
     }
 

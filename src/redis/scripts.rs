@@ -21,7 +21,8 @@ static REMOVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua
 /// What became of a change sent to Redis.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Published {
-    /// Numbered `version`; `text` is the update as every node delivers it.
+    /// Numbered `version`; `text` is the update as the script numbered it,
+    /// which every node delivers.
     /// `snapshot_due`: the log since the snapshot outgrew it.
     Done {
         version: u64,
@@ -66,7 +67,7 @@ pub(super) async fn publish(
     expected: Option<u64>,
     body: &[u8],
 ) -> RedisResult<Published> {
-    let reply: Vec<String> = invocation(&PUBLISH, keys)
+    let reply: Vec<Vec<u8>> = invocation(&PUBLISH, keys)
         .arg(settings.announce_command())
         .arg(&keys.channel)
         .arg(expected.map(|v| v.to_string()).unwrap_or_default())
@@ -76,20 +77,20 @@ pub(super) async fn publish(
         .arg(settings.expiry_millis())
         .invoke_async(redis)
         .await?;
-    match reply.as_slice() {
-        [ok, version, due] if ok == "ok" => {
-            let version = number(version)?;
-            Ok(Published::Done {
-                version,
-                text: numbered(version, body),
-                snapshot_due: due == "1",
-            })
-        }
-        [stale, version] if stale == "stale" => Ok(Published::Stale {
+    match <[Vec<u8>; 4]>::try_from(reply) {
+        Ok([ok, version, due, text]) if ok == b"ok" => Ok(Published::Done {
             version: number(version)?,
+            text: text.into(),
+            snapshot_due: due == b"1",
         }),
-        [unknown] if unknown == "unknown" => Ok(Published::Unknown),
-        _ => Err(unexpected("publish")),
+        Ok(_) => Err(unexpected("publish")),
+        Err(reply) => match reply.as_slice() {
+            [stale, version] if stale == b"stale" => Ok(Published::Stale {
+                version: number(version)?,
+            }),
+            [unknown] if unknown == b"unknown" => Ok(Published::Unknown),
+            _ => Err(unexpected("publish")),
+        },
     }
 }
 
@@ -197,14 +198,6 @@ pub(super) async fn remove(
     Ok(existed == 1)
 }
 
-/// The update `{"seq":version,...}` that `body` (`{...}` without `seq`)
-/// becomes: the same text the scripts make.
-pub(super) fn numbered(version: u64, body: &[u8]) -> Bytes {
-    let mut text = format!("{{\"seq\":{version},").into_bytes();
-    text.extend_from_slice(body.get(1..).unwrap_or_default());
-    Bytes::from(text)
-}
-
 fn invocation<'a>(script: &'a Script, keys: &Keys) -> redis::ScriptInvocation<'a> {
     let mut invocation = script.key(&keys.meta);
     invocation.key(&keys.log).key(&keys.snapshot);
@@ -224,17 +217,4 @@ fn unexpected(what: &'static str) -> redis::RedisError {
         "unexpected reply from live-resource's script",
         what.to_owned(),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_numbered_update_is_the_body_with_its_seq_first() {
-        assert_eq!(
-            &numbered(7, br#"{"merge":{"a":1}}"#)[..],
-            br#"{"seq":7,"merge":{"a":1}}"#
-        );
-    }
 }

@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use live_resource::client::ws::WsClient;
-use live_resource::redis::RedisHub;
 use live_resource::{Error, LiveResource, Status};
 use serde_json::{Value, json};
 
@@ -11,14 +10,6 @@ use crate::redis_server::RedisServer;
 use crate::support::follower::Follower;
 use crate::support::served::serve;
 use crate::support::{fast_backoff, within};
-
-async fn node(redis: &RedisServer) -> RedisHub {
-    RedisHub::builder(redis.url())
-        .timeout(Duration::from_millis(500))
-        .connect()
-        .await
-        .unwrap()
-}
 
 fn client(addr: std::net::SocketAddr, topic: &str) -> Follower {
     let ws = WsClient::new(format!("ws://{addr}/live/ws"));
@@ -30,7 +21,7 @@ async fn redis_restarted_empty_sends_every_client_to_a_new_snapshot_within_two_s
     let Some(mut redis) = RedisServer::start() else {
         return;
     };
-    let (publisher, server) = (node(&redis).await, node(&redis).await);
+    let (publisher, server) = (redis.node().await, redis.node().await);
     let first = publisher.set("board", json!({"a": 1})).await.unwrap();
     let addr = serve(server.hub()).await;
     let mut follower = client(addr, "board");
@@ -60,7 +51,7 @@ async fn redis_stopped_fails_publishes_and_clients_keep_their_state_reconnecting
     let Some(mut redis) = RedisServer::start_persistent() else {
         return;
     };
-    let (publisher, server) = (node(&redis).await, node(&redis).await);
+    let (publisher, server) = (redis.node().await, redis.node().await);
     let first = publisher.set("board", json!({"a": 1})).await.unwrap();
     let addr = serve(server.hub()).await;
     let mut follower = client(addr, "board");
@@ -114,7 +105,7 @@ async fn a_node_that_cannot_reach_redis_answers_unavailable_not_unknown() {
     let Some(mut redis) = RedisServer::start() else {
         return;
     };
-    let server = node(&redis).await;
+    let server = redis.node().await;
     let addr = serve(server.hub()).await;
     redis.stop();
     let response = within(async {
@@ -138,7 +129,7 @@ async fn announcement_connections_killed_while_publishing_cost_clients_nothing()
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (publisher, server) = (node(&redis).await, node(&redis).await);
+    let (publisher, server) = (redis.node().await, redis.node().await);
     let first = publisher.set("ticks", json!({"n": 0})).await.unwrap();
     let addr = serve(server.hub()).await;
     let ws = WsClient::new(format!("ws://{addr}/live/ws"));
@@ -149,19 +140,7 @@ async fn announcement_connections_killed_while_publishing_cost_clients_nothing()
     );
     assert_eq!(within(follower.next_state()).await.1, Some(first));
 
-    let killer = {
-        let url = redis.url();
-        tokio::spawn(async move {
-            let port = url.rsplit(':').next().unwrap().to_owned();
-            for _ in 0..8 {
-                tokio::time::sleep(Duration::from_millis(40)).await;
-                let _ = tokio::process::Command::new("redis-cli")
-                    .args(["-p", &port, "CLIENT", "KILL", "TYPE", "pubsub"])
-                    .output()
-                    .await;
-            }
-        })
-    };
+    let killer = redis.kill_pubsub_repeatedly(8, Duration::from_millis(40));
     let count = 200;
     for n in 1..=count {
         publisher.merge("ticks", json!({"n": n})).await.unwrap();

@@ -13,14 +13,6 @@ use serde_json::{Value, json};
 use crate::redis_server::RedisServer;
 use crate::support::within;
 
-async fn node(redis: &RedisServer) -> RedisHub {
-    RedisHub::builder(redis.url())
-        .timeout(Duration::from_millis(500))
-        .connect()
-        .await
-        .unwrap()
-}
-
 /// Waits until `node`'s replica of `topic` is at `version`; its state.
 async fn replica_at(node: &RedisHub, topic: &str, version: u64) -> Value {
     within(async {
@@ -43,7 +35,7 @@ async fn changes_from_every_node_share_one_numbering() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (a, b, c) = (node(&redis).await, node(&redis).await, node(&redis).await);
+    let (a, b, c) = (redis.node().await, redis.node().await, redis.node().await);
     let first = a
         .set("jobs/1", json!({"done": 0, "total": 3}))
         .await
@@ -86,7 +78,7 @@ async fn concurrent_updates_from_three_nodes_lose_no_increment() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let nodes = [node(&redis).await, node(&redis).await, node(&redis).await];
+    let nodes = [redis.node().await, redis.node().await, redis.node().await];
     let first = nodes[0].set("counter", json!({"n": 0})).await.unwrap();
     let per_node = 40;
     let tasks: Vec<_> = nodes
@@ -119,7 +111,7 @@ async fn a_subscriber_on_another_node_sees_every_version_in_order() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (publisher, server) = (node(&redis).await, node(&redis).await);
+    let (publisher, server) = (redis.node().await, redis.node().await);
     let first = publisher.set("quotes", json!({"AAPL": 0})).await.unwrap();
     assert!(server.snapshot("quotes").await.unwrap().is_some());
     let mut subscription = server.hub().subscribe("quotes", Some(first)).unwrap();
@@ -142,7 +134,7 @@ async fn a_replica_is_read_only() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let node = node(&redis).await;
+    let node = redis.node().await;
     node.set("t", json!(1)).await.unwrap();
     assert!(matches!(
         node.hub().set("t", json!(2)),
@@ -161,7 +153,7 @@ async fn unknown_topics_are_errors_and_removed_topics_leave_every_node() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (a, b) = (node(&redis).await, node(&redis).await);
+    let (a, b) = (redis.node().await, redis.node().await);
     assert!(matches!(
         a.merge("nope", json!({"a": 1})).await,
         Err(Error::UnknownTopic { .. })
@@ -189,24 +181,12 @@ async fn killed_announcement_connections_lose_nothing() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (publisher, server) = (node(&redis).await, node(&redis).await);
+    let (publisher, server) = (redis.node().await, redis.node().await);
     let first = publisher.set("ticks", json!({"n": 0})).await.unwrap();
     assert!(server.snapshot("ticks").await.unwrap().is_some());
     let mut subscription = server.hub().subscribe("ticks", Some(first)).unwrap();
     let count = 300;
-    let killer = {
-        let cli = redis.url();
-        tokio::spawn(async move {
-            let port = cli.rsplit(':').next().unwrap().to_owned();
-            for _ in 0..10 {
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                let _ = tokio::process::Command::new("redis-cli")
-                    .args(["-p", &port, "CLIENT", "KILL", "TYPE", "pubsub"])
-                    .output()
-                    .await;
-            }
-        })
-    };
+    let killer = redis.kill_pubsub_repeatedly(10, Duration::from_millis(30));
     for n in 1..=count {
         publisher.merge("ticks", json!({"n": n})).await.unwrap();
         if n % 30 == 0 {
@@ -239,7 +219,7 @@ async fn a_node_that_joins_late_loads_the_snapshot_and_the_log() {
             .await
             .unwrap();
     }
-    let late = node(&redis).await;
+    let late = redis.node().await;
     let loaded = late.snapshot("big").await.unwrap().unwrap();
     assert_eq!(loaded.version, Some(first + 500));
     assert_eq!(
@@ -265,7 +245,7 @@ async fn redis_restarted_empty_gives_a_new_history_above_the_old() {
     let Some(mut redis) = RedisServer::start() else {
         return;
     };
-    let (publisher, server) = (node(&redis).await, node(&redis).await);
+    let (publisher, server) = (redis.node().await, redis.node().await);
     let first = publisher.set("board", json!({"a": 1})).await.unwrap();
     publisher.merge("board", json!({"b": 2})).await.unwrap();
     assert!(server.snapshot("board").await.unwrap().is_some());
@@ -300,7 +280,7 @@ async fn redis_stopped_fails_changes_clearly_and_keeps_the_replicas() {
     let Some(mut redis) = RedisServer::start() else {
         return;
     };
-    let node = node(&redis).await;
+    let node = redis.node().await;
     let first = node.set("t", json!({"a": 1})).await.unwrap();
     redis.stop();
     let failed = within(node.merge("t", json!({"a": 2}))).await;
@@ -314,7 +294,7 @@ async fn a_history_that_went_back_starts_again_above_every_version_seen() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (a, b) = (node(&redis).await, node(&redis).await);
+    let (a, b) = (redis.node().await, redis.node().await);
     let first = a.set("t", json!({"n": 0})).await.unwrap();
     for n in 1..=5 {
         a.merge("t", json!({"n": n})).await.unwrap();
@@ -369,7 +349,7 @@ async fn the_node_that_made_a_topic_hears_every_later_change() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (a, b) = (node(&redis).await, node(&redis).await);
+    let (a, b) = (redis.node().await, redis.node().await);
     // Making a topic looks for it first (and finds nothing), then follows
     // it: the channel must stay subscribed.
     for round in 0..20 {
@@ -387,12 +367,12 @@ async fn with_persistence_every_topic_survives_a_restart_of_everything() {
         return;
     };
     let version = {
-        let node = node(&redis).await;
+        let node = redis.node().await;
         node.set("kept", json!({"a": 1})).await.unwrap();
         node.merge("kept", json!({"b": 2})).await.unwrap()
     };
     redis.restart();
-    let node = node(&redis).await;
+    let node = redis.node().await;
     let snapshot = node.snapshot("kept").await.unwrap().unwrap();
     assert_eq!(snapshot.version, Some(version));
     assert_eq!(snapshot.data, json!({"a": 1, "b": 2}));
@@ -431,7 +411,7 @@ async fn topics_no_one_changes_expire_from_redis() {
         ]),
         "0"
     );
-    let late = node(&redis).await;
+    let late = redis.node().await;
     assert_eq!(late.snapshot("brief").await.unwrap(), None);
 }
 
@@ -440,7 +420,7 @@ async fn a_node_drops_topics_no_client_follows_and_loads_them_again() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let publisher = node(&redis).await;
+    let publisher = redis.node().await;
     let server = RedisHub::builder(redis.url())
         .unfollow_after(Duration::from_millis(200))
         .connect()
@@ -498,7 +478,7 @@ async fn asking_for_topics_that_do_not_exist_subscribes_to_nothing() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let node = node(&redis).await;
+    let node = redis.node().await;
     node.set("real", json!(1)).await.unwrap();
     for n in 0..100 {
         assert_eq!(node.snapshot(&format!("typo/{n}")).await.unwrap(), None);

@@ -76,6 +76,35 @@ impl RedisServer {
         self.run();
     }
 
+    /// Kills every pub/sub connection of the server (`CLIENT KILL TYPE
+    /// pubsub`) `times` times, `every` apart, in a task of its own.
+    pub(crate) fn kill_pubsub_repeatedly(
+        &self,
+        times: usize,
+        every: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let port = self.port.to_string();
+        tokio::spawn(async move {
+            for _ in 0..times {
+                tokio::time::sleep(every).await;
+                let _ = tokio::process::Command::new("redis-cli")
+                    .args(["-p", &port, "CLIENT", "KILL", "TYPE", "pubsub"])
+                    .output()
+                    .await;
+            }
+        })
+    }
+
+    /// A node on this server: a `RedisHub` of its own, whose commands time
+    /// out after 500 ms.
+    pub(crate) async fn node(&self) -> live_resource::redis::RedisHub {
+        live_resource::redis::RedisHub::builder(self.url())
+            .timeout(Duration::from_millis(500))
+            .connect()
+            .await
+            .unwrap()
+    }
+
     /// Runs `redis-cli` against the server with `args`; its output.
     pub(crate) fn cli(&self, args: &[&str]) -> String {
         let output = Command::new("redis-cli")

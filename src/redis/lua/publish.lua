@@ -5,7 +5,8 @@
 --       4 the update's text without its number: '{"merge":...}',
 --       5 entries kept for resuming, 6 bytes of log that make a snapshot due
 --       at the least, 7 idle expiry in milliseconds ('0': none).
--- Returns {'ok', version, due}, {'stale', version} or {'unknown'}.
+-- Returns {'ok', version, due, the update as numbered}, {'stale', version}
+-- or {'unknown'}.
 local current = redis.call('HGET', KEYS[1], 'v')
 if not current then
   return {'unknown'}
@@ -35,4 +36,4 @@ local due = '0'
 if bytes > math.max(snapshot_bytes, tonumber(ARGV[6])) or entries > tonumber(ARGV[5]) then
   due = '1'
 end
-return {'ok', version, due}
+return {'ok', version, due, update}
