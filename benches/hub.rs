@@ -7,6 +7,11 @@
 //! - `hub/fanout/{1,100,1000}`: 100 updates published and received by every
 //!   subscriber, each a task on a multi-thread runtime; throughput counts
 //!   deliveries (updates × subscribers).
+//! - `hub/state/{merge,update,update_at,set}/{1KB,100KB,1MB}`: one price
+//!   changed on a dashboard of that size (`benches/support`) by each of the
+//!   hub's change methods. A merge and an `update_at` of the one quote must
+//!   cost the same at every size; `update` and `set` work on the whole
+//!   value, so they grow with it.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -16,6 +21,8 @@ use futures::StreamExt;
 use live_resource::Hub;
 use live_resource::hub::Delivery;
 use serde_json::json;
+
+mod support;
 
 fn board() -> serde_json::Value {
     let symbols: serde_json::Map<_, _> = (0..100)
@@ -114,5 +121,56 @@ fn fanout(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, publish, fanout);
+fn state(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hub/state");
+    group
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30);
+    for (label, bytes) in [("1KB", 1 << 10), ("100KB", 100 << 10), ("1MB", 1 << 20)] {
+        let board = support::dashboard(bytes);
+        let middle = support::symbol(board.as_object().map_or(0, |board| board.len() / 2));
+        let hub = Hub::new();
+        hub.set("quotes", board.clone()).unwrap();
+        let mut tick = 0u64;
+        let mut price = move || {
+            tick += 1;
+            100.0 + (tick % 100) as f64 / 100.0
+        };
+        group.bench_function(BenchmarkId::new("merge", label), |b| {
+            b.iter(|| {
+                let patch = support::price_patch(&middle, price());
+                black_box(hub.merge("quotes", patch).unwrap())
+            })
+        });
+        group.bench_function(BenchmarkId::new("update", label), |b| {
+            b.iter(|| {
+                let next = json!(price());
+                black_box(
+                    hub.update("quotes", |board| board[&middle]["price"] = next)
+                        .unwrap(),
+                )
+            })
+        });
+        let quote = format!("/{middle}");
+        group.bench_function(BenchmarkId::new("update_at", label), |b| {
+            b.iter(|| {
+                let next = json!(price());
+                black_box(
+                    hub.update_at("quotes", &quote, |quote| quote["price"] = next)
+                        .unwrap(),
+                )
+            })
+        });
+        let mut whole = board;
+        group.bench_function(BenchmarkId::new("set", label), |b| {
+            b.iter(|| {
+                whole[&middle]["price"] = json!(price());
+                black_box(hub.set("quotes", &whole).unwrap())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, publish, fanout, state);
 criterion_main!(benches);

@@ -31,7 +31,7 @@ use topic::{Fanout, Topic};
 
 use crate::limits::StateSize;
 
-use crate::{Error, Limits, Patch, Snapshot};
+use crate::{Document, Error, Limits, Patch, Snapshot};
 
 /// The authoritative state of many topics, and their subscribers.
 ///
@@ -474,9 +474,11 @@ impl Hub {
     }
 
     /// Changes `topic` with a closure and publishes the difference, as
-    /// [`Hub::set`] does. The closure works on a copy of the value, so this
-    /// costs a clone and a diff of the whole value: prefer [`Hub::merge`] or
-    /// [`Hub::publish`] on hot paths.
+    /// [`Hub::set`] does. Publishers of the topic wait meanwhile, so no
+    /// change falls in between the read and the write. The closure works on
+    /// a copy of the whole value, so this costs a copy and a diff of it: to
+    /// change one part of a large value, [`Hub::update_at`] copies only
+    /// that part; [`Hub::merge`] copies nothing.
     ///
     /// # Errors
     ///
@@ -494,9 +496,65 @@ impl Hub {
     /// # Ok::<(), live_resource::Error>(())
     /// ```
     pub fn update(&self, topic: &str, change: impl FnOnce(&mut Value)) -> Result<u64, Error> {
+        self.update_at(topic, "", change)
+    }
+
+    /// Changes the value at `pointer` (an RFC 6901 JSON Pointer: `/AAPL`,
+    /// `/rows/3`, `""` for the whole value) in `topic` with a closure, and
+    /// publishes the difference. Only that part is copied and compared, so
+    /// the cost is the part's, not the topic's: a change to one row of a
+    /// table of 100,000 rows costs what the row costs.
+    ///
+    /// The update is a merge patch nested under the pointer's keys where it
+    /// can be (`{"AAPL":{"price":190.5}}`), so front ends that only know
+    /// merge patches follow it; inside an array, or where the part becomes
+    /// `null`, a JSON Patch.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Apply`] (an invalid path) when `pointer` is not a JSON
+    /// Pointer or leads to nothing, and then `change` is not called;
+    /// [`Error::UnknownTopic`], [`Error::TooDeep`], [`Error::TooLarge`],
+    /// [`Error::StateTooLarge`]. On error nothing is published.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use live_resource::{Hub, Patch};
+    /// # use serde_json::json;
+    /// let hub = Hub::new();
+    /// hub.set("quotes", json!({"AAPL": {"price": 189.5, "volume": 1200}, "MSFT": {"price": 410.0}}))?;
+    /// let mut updates = hub.subscribe("quotes", None)?;
+    ///
+    /// hub.update_at("quotes", "/AAPL", |quote| {
+    ///     let price = quote["price"].as_f64().unwrap();
+    ///     quote["price"] = json!(price + 1.0);
+    /// })?;
+    /// assert_eq!(hub.read("quotes", |quotes, _| quotes["AAPL"]["price"].as_f64()), Some(Some(190.5)));
+    ///
+    /// // Subscribers get the one price that changed.
+    /// use futures::StreamExt;
+    /// let Some(live_resource::hub::Delivery::Update(frame)) = futures::executor::block_on(updates.next()) else {
+    ///     panic!("an update")
+    /// };
+    /// assert!(matches!(&frame.update().patch, Patch::Merge(p) if *p == json!({"AAPL": {"price": 190.5}})));
+    ///
+    /// assert!(hub.update_at("quotes", "/GOOG", |_| unreachable!()).is_err());
+    /// # Ok::<(), live_resource::Error>(())
+    /// ```
+    pub fn update_at(
+        &self,
+        topic: &str,
+        pointer: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Result<u64, Error> {
         self.writable(topic)?;
-        self.topic(topic)?
-            .update(change, &self.inner.config.limits, &self.inner.counters)
+        self.topic(topic)?.update_at(
+            pointer,
+            change,
+            &self.inner.config.limits,
+            &self.inner.counters,
+        )
     }
 
     /// [`Hub::update`], typed: reads `topic`'s value as a `T`, changes it
@@ -580,8 +638,10 @@ impl Hub {
         self.topic(topic).ok().map(|topic| topic.version())
     }
 
-    /// Reads `topic`'s value and version without cloning them, or `None` if
+    /// Reads `topic`'s value and version without copying them, or `None` if
     /// there is no such topic. Publishers of the topic wait while `read` runs.
+    /// The value is a [`Document`], which reads like a `serde_json::Value`
+    /// and decodes into any `T: Deserialize` (`T::deserialize(value)`).
     ///
     /// ```
     /// # use live_resource::Hub;
@@ -592,7 +652,7 @@ impl Hub {
     /// assert_eq!(price, Some(Some(189.5)));
     /// # Ok::<(), live_resource::Error>(())
     /// ```
-    pub fn read<R>(&self, topic: &str, read: impl FnOnce(&Value, u64) -> R) -> Option<R> {
+    pub fn read<R>(&self, topic: &str, read: impl FnOnce(&Document, u64) -> R) -> Option<R> {
         self.topic(topic).ok().map(|topic| topic.read(read))
     }
 

@@ -6,6 +6,7 @@
 //! for what a merge patch cannot say (array element edits, explicit `null`
 //! values). [`Patch::Replace`] swaps the whole value.
 
+pub(crate) mod at;
 pub(crate) mod diff;
 pub(crate) mod effect;
 mod merge;

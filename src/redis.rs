@@ -123,7 +123,8 @@ use self::keys::Keys;
 use self::scripts::Published;
 use self::settings::Settings;
 use crate::hub::Backplane;
-use crate::{Error, Hub, Patch, Snapshot, Update};
+use crate::patch::diff;
+use crate::{Document, Error, Hub, Patch, Snapshot, Update};
 
 /// Why a replica serves no one for a while.
 const UNREACHABLE: &str = "Redis cannot be reached: what this node holds may not be current";
@@ -436,7 +437,7 @@ impl RedisHub {
                 return Ok(version);
             }
         }
-        self.change(topic, |current| Ok(Patch::diff(current, &value)))
+        self.change(topic, |current| Ok(diff::diff(current, &value)))
             .await
     }
 
@@ -513,7 +514,7 @@ impl RedisHub {
             patch => {
                 self.change(topic, |current| {
                     let mut next = current.clone();
-                    patch.apply(&mut next)?;
+                    next.apply(&patch)?;
                     Ok((next != *current).then(|| patch.clone()))
                 })
                 .await
@@ -540,15 +541,37 @@ impl RedisHub {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn update(
+    pub async fn update(&self, topic: &str, change: impl FnMut(&mut Value)) -> Result<u64, Error> {
+        self.update_at(topic, "", change).await
+    }
+
+    /// Changes the value at `pointer` (a JSON Pointer, `""` for the whole
+    /// value) in `topic` with a closure and publishes the difference, as
+    /// [`Hub::update_at`] does: only that part is copied and compared. Made
+    /// against the latest state with a compare-and-set, as
+    /// [`RedisHub::update`] is, so `change` may run more than once.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisHub::update`], and [`Error::Apply`] (an invalid path) when
+    /// `pointer` leads to nothing.
+    ///
+    /// ```no_run
+    /// # use live_resource::redis::RedisHub;
+    /// # use serde_json::json;
+    /// # async fn run(hub: RedisHub) -> live_resource::Result<()> {
+    /// hub.update_at("quotes", "/AAPL", |quote| quote["halted"] = json!(true)).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn update_at(
         &self,
         topic: &str,
+        pointer: &str,
         mut change: impl FnMut(&mut Value),
     ) -> Result<u64, Error> {
         self.change(topic, |current| {
-            let mut next = current.clone();
-            change(&mut next);
-            Ok(Patch::diff(current, &next))
+            crate::patch::at::change_at(current, pointer, &mut change)
         })
         .await
     }
@@ -586,7 +609,7 @@ impl RedisHub {
             })?;
             change(&mut typed);
             let next = serde_json::to_value(&typed).map_err(Error::Encode)?;
-            Ok(Patch::diff(current, &next))
+            Ok(diff::diff(current, &next))
         })
         .await
     }
@@ -660,7 +683,7 @@ impl RedisHub {
     async fn change(
         &self,
         topic: &str,
-        mut make: impl FnMut(&Value) -> Result<Option<Patch>, Error>,
+        mut make: impl FnMut(&Document) -> Result<Option<Patch>, Error>,
     ) -> Result<u64, Error> {
         let shared = &self.shared;
         let keys = Keys::new(&shared.settings.prefix, topic);
@@ -730,6 +753,13 @@ impl crate::hub::Publish for RedisHub {
         F: FnMut(&mut Value) + Send,
     {
         RedisHub::update(self, topic, change).await
+    }
+
+    async fn update_at<F>(&self, topic: &str, pointer: &str, change: F) -> Result<u64, Error>
+    where
+        F: FnMut(&mut Value) + Send,
+    {
+        RedisHub::update_at(self, topic, pointer, change).await
     }
 
     async fn remove(&self, topic: &str) -> Result<bool, Error> {

@@ -10,6 +10,10 @@ impl Tree for Document {
         Document::from(value)
     }
 
+    fn to_value(&self) -> Value {
+        Document::to_value(self)
+    }
+
     fn equals(&self, value: &Value) -> bool {
         self == value
     }
@@ -25,6 +29,10 @@ impl Tree for Document {
 
     fn is_container(&self) -> bool {
         matches!(self, Document::Object(_) | Document::Array(_))
+    }
+
+    fn keys(&self) -> Option<impl Iterator<Item = &str>> {
+        Some(self.as_object()?.keys())
     }
 
     fn member(&self, key: &str) -> Option<&Self> {

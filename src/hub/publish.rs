@@ -61,6 +61,13 @@ pub trait Publish: Send + Sync {
     where
         F: FnMut(&mut Value) + Send;
 
+    /// Changes the value at `pointer` with `change` and publishes the
+    /// difference, copying only that part ([`Hub::update_at`]). As with
+    /// [`Publish::update`], `change` may run more than once.
+    async fn update_at<F>(&self, topic: &str, pointer: &str, change: F) -> Result<u64, Error>
+    where
+        F: FnMut(&mut Value) + Send;
+
     /// Removes the topic; whether it existed ([`Hub::remove`]).
     async fn remove(&self, topic: &str) -> Result<bool, Error>;
 }
@@ -90,6 +97,13 @@ impl Publish for Hub {
         F: FnMut(&mut Value) + Send,
     {
         Hub::update(self, topic, change)
+    }
+
+    async fn update_at<F>(&self, topic: &str, pointer: &str, change: F) -> Result<u64, Error>
+    where
+        F: FnMut(&mut Value) + Send,
+    {
+        Hub::update_at(self, topic, pointer, change)
     }
 
     async fn remove(&self, topic: &str) -> Result<bool, Error> {

@@ -10,8 +10,8 @@ use tokio::sync::broadcast;
 
 use super::{Counters, Frame, Subscription};
 use crate::limits::StateSize;
-use crate::patch::effect;
-use crate::{Error, Limits, Patch, Snapshot, Update};
+use crate::patch::{diff, effect};
+use crate::{Document, Error, Limits, Patch, Snapshot, Update};
 
 pub(super) struct Topic {
     name: Arc<str>,
@@ -32,7 +32,9 @@ pub(super) enum Fanout {
 }
 
 struct State {
-    value: Value,
+    /// The value, hash-indexed: a merge looks up each key it touches in
+    /// O(1), whatever the size of the object around it.
+    value: Document,
     version: u64,
     /// The value as JSON text, made when a subscriber first asks for it at
     /// this version and shared by all who ask for it until the next change
@@ -57,7 +59,7 @@ impl Topic {
         Self {
             name: name.into(),
             state: Mutex::new(State {
-                value,
+                value: Document::from(value),
                 version,
                 text: None,
                 ring: VecDeque::with_capacity(ring_capacity.min(64)),
@@ -86,7 +88,7 @@ impl Topic {
 
     pub(super) fn snapshot(&self) -> Snapshot {
         let state = self.lock();
-        Snapshot::new(state.version, state.value.clone())
+        Snapshot::new(state.version, state.value.to_value())
     }
 
     /// The version and the value as JSON text, shared.
@@ -95,7 +97,7 @@ impl Topic {
         Snapshot::new(state.version, state.text())
     }
 
-    pub(super) fn read<R>(&self, read: impl FnOnce(&Value, u64) -> R) -> R {
+    pub(super) fn read<R>(&self, read: impl FnOnce(&Document, u64) -> R) -> R {
         let state = self.lock();
         read(&state.value, state.version)
     }
@@ -115,8 +117,8 @@ impl Topic {
             // Nothing to publish, but a JSON Patch's `test` operations are
             // preconditions: they must still hold. Applying a patch found to
             // change nothing leaves the value as it is.
-            if let Patch::Json(ops) = &patch {
-                crate::patch::operations::apply(&mut state.value, ops)?;
+            if matches!(patch, Patch::Json(_)) {
+                state.value.apply(&patch)?;
                 // Equal is not identical: `-0.0` in place of `0.0` changes
                 // nothing a subscriber sees, but it changes the text.
                 state.text = None;
@@ -126,17 +128,22 @@ impl Topic {
         self.publish_locked(&mut state, patch, copied, limits, counters)
     }
 
-    /// Calls `change` on a copy of the value and publishes the difference.
-    pub(super) fn update(
+    /// Calls `change` on a copy of the value at `pointer` and publishes the
+    /// difference, made a patch of the whole value.
+    pub(super) fn update_at(
         &self,
+        pointer: &str,
         change: impl FnOnce(&mut Value),
         limits: &Limits,
         counters: &Counters,
     ) -> Result<u64, Error> {
         let mut state = self.lock();
-        let mut next = state.value.clone();
-        change(&mut next);
-        self.replace_locked(&mut state, next, limits, counters)
+        let Some(patch) = crate::patch::at::change_at(&state.value, pointer, change)? else {
+            return Ok(state.version);
+        };
+        limits.check_patch(&patch)?;
+        let copied = limits.check_write(&state.value, &patch)?;
+        self.publish_locked(&mut state, patch, copied, limits, counters)
     }
 
     /// Reads the value as a `T`, calls `change` on it, and publishes the
@@ -184,12 +191,13 @@ impl Topic {
             });
         }
         let size = StateSize::measure(&next, limits)?;
-        let Some(patch) = Patch::diff(&state.value, &next) else {
+        let Some(patch) = diff::diff(&state.value, &next) else {
             return Ok(state.version);
         };
         let frame = prepare(&self.name, state, patch, limits)?;
-        // The diff, applied, gives exactly `next`: keep `next` itself.
-        state.value = next;
+        // The diff, applied, gives exactly `next`, at the cost of the diff
+        // rather than of a new index of the whole value.
+        state.value.apply(&frame.update().patch)?;
         state.size = size;
         Ok(self.commit(state, frame, counters))
     }
@@ -205,13 +213,18 @@ impl Topic {
         counters: &Counters,
     ) -> Result<u64, Error> {
         let frame = prepare(&self.name, state, patch, limits)?;
-        // The update's text, made once for every subscriber, bounds what
-        // the patch itself adds: no second pass over the patch.
-        let growth = frame.bytes().len().saturating_add(copied);
-        state.size.admit(&state.value, growth, limits)?;
+        if let Patch::Replace(value) = &frame.update().patch {
+            // The old value goes: only the new one counts.
+            state.size = StateSize::measure(value, limits)?;
+        } else {
+            // The update's text, made once for every subscriber, bounds what
+            // the patch itself adds: no second pass over the patch.
+            let growth = frame.bytes().len().saturating_add(copied);
+            state.size.admit(&state.value, growth, limits)?;
+        }
         // A patch that does not apply leaves value, version and subscribers
         // untouched: `apply` is atomic and nothing was committed yet.
-        frame.update().patch.apply(&mut state.value)?;
+        state.value.apply(&frame.update().patch)?;
         Ok(self.commit(state, frame, counters))
     }
 
@@ -254,7 +267,7 @@ impl Topic {
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn reset(&self, version: u64, (value, size): (Value, StateSize)) {
         let mut state = self.lock();
-        state.value = value;
+        state.value = Document::from(value);
         state.size = size;
         state.version = version;
         state.text = None;
@@ -309,7 +322,7 @@ impl Topic {
         let copied = limits.check_write(&state.value, &update.patch)?;
         let growth = text.len().saturating_add(copied);
         state.size.admit(&state.value, growth, limits)?;
-        update.patch.apply(&mut state.value)?;
+        state.value.apply(&update.patch)?;
         let frame = Frame::new(Arc::clone(&self.name), update, text);
         self.commit(state, frame, counters);
         Ok(Numbered::Applied)
@@ -363,7 +376,7 @@ impl Topic {
     ) -> (Snapshot, Subscription) {
         let state = self.lock();
         let live = self.fanout.subscribe();
-        let snapshot = Snapshot::new(state.version, state.value.clone());
+        let snapshot = Snapshot::new(state.version, state.value.to_value());
         drop(state);
         (
             snapshot,

@@ -13,8 +13,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Patch;
+use super::tree::Tree;
 
-pub(super) fn diff(from: &Value, to: &Value) -> Option<Patch> {
+pub(crate) fn diff<T: Tree>(from: &T, to: &Value) -> Option<Patch> {
     let mut arrays_replaced = false;
     let merge = match merge_diff(from, to, &mut arrays_replaced) {
         Ok(None) => return None,
@@ -51,22 +52,23 @@ struct Inexpressible;
 ///
 /// Sets `arrays_replaced` when the patch replaces an array that exists on both
 /// sides, the one case where a JSON Patch may be smaller.
-fn merge_diff(
-    from: &Value,
+fn merge_diff<T: Tree>(
+    from: &T,
     to: &Value,
     arrays_replaced: &mut bool,
 ) -> Result<Option<Value>, Inexpressible> {
-    match (from, to) {
-        (Value::Object(old), Value::Object(new)) => {
+    match to {
+        Value::Object(new) if from.is_object() => {
             let mut patch = Map::new();
-            for key in old.keys().filter(|key| !new.contains_key(*key)) {
-                patch.insert(key.clone(), Value::Null);
+            for key in removed_keys(from, new) {
+                patch.insert(key.to_owned(), Value::Null);
             }
             for (key, new_value) in new {
-                let change = match old.get(key) {
-                    _ if new_value.is_null() && old.get(key) != Some(&Value::Null) => {
-                        return Err(Inexpressible);
-                    }
+                let old_value = from.member(key);
+                if new_value.is_null() && !old_value.is_some_and(|old| old.equals(&Value::Null)) {
+                    return Err(Inexpressible);
+                }
+                let change = match old_value {
                     Some(old_value) => merge_diff(old_value, new_value, arrays_replaced)?,
                     None => Some(mergeable(new_value)?.clone()),
                 };
@@ -76,14 +78,25 @@ fn merge_diff(
             }
             Ok((!patch.is_empty()).then_some(Value::Object(patch)))
         }
-        _ if from == to => Ok(None),
-        (_, Value::Object(_)) => Ok(Some(mergeable(to)?.clone())),
-        (Value::Array(_), Value::Array(_)) => {
+        _ if from.equals(to) => Ok(None),
+        Value::Object(_) => Ok(Some(mergeable(to)?.clone())),
+        Value::Array(_) if from.items().is_some() => {
             *arrays_replaced = true;
             Ok(Some(to.clone()))
         }
         _ => Ok(Some(to.clone())),
     }
+}
+
+/// The keys of the object `from` that the object `new` does not have.
+fn removed_keys<'a, T: Tree>(
+    from: &'a T,
+    new: &'a Map<String, Value>,
+) -> impl Iterator<Item = &'a str> {
+    from.keys()
+        .into_iter()
+        .flatten()
+        .filter(|key| !new.contains_key(*key))
 }
 
 /// `value` if merging it into a missing key reproduces it exactly: no object
@@ -104,16 +117,16 @@ fn mergeable(value: &Value) -> Result<&Value, Inexpressible> {
 }
 
 /// Appends the RFC 6902 operations that turn `from` into `to` at `path`.
-fn json_diff(path: &mut PointerBuf, from: &Value, to: &Value, ops: &mut Vec<PatchOperation>) {
-    match (from, to) {
-        (Value::Object(old), Value::Object(new)) => {
-            for key in old.keys().filter(|key| !new.contains_key(*key)) {
+fn json_diff<T: Tree>(path: &mut PointerBuf, from: &T, to: &Value, ops: &mut Vec<PatchOperation>) {
+    match to {
+        Value::Object(new) if from.is_object() => {
+            for key in removed_keys(from, new) {
                 ops.push(PatchOperation::Remove(RemoveOperation {
-                    path: child(path, key.as_str()),
+                    path: child(path, key),
                 }));
             }
             for (key, new_value) in new {
-                match old.get(key) {
+                match from.member(key) {
                     Some(old_value) => {
                         path.push_back(key.as_str());
                         json_diff(path, old_value, new_value, ops);
@@ -126,8 +139,11 @@ fn json_diff(path: &mut PointerBuf, from: &Value, to: &Value, ops: &mut Vec<Patc
                 }
             }
         }
-        (Value::Array(old), Value::Array(new)) => array_diff(path, old, new, ops),
-        _ if from == to => {}
+        Value::Array(new) if from.items().is_some() => {
+            let old = from.items().expect("looked at just now");
+            array_diff(path, old, new, ops);
+        }
+        _ if from.equals(to) => {}
         _ => ops.push(PatchOperation::Replace(ReplaceOperation {
             path: path.clone(),
             value: to.clone(),
@@ -138,13 +154,18 @@ fn json_diff(path: &mut PointerBuf, from: &Value, to: &Value, ops: &mut Vec<Patc
 /// Array edits: the common prefix and suffix are kept, the elements between
 /// them are edited pairwise, and the surplus is removed or added. This finds
 /// the minimal edit for the usual cases (append, insert, remove, modify one).
-fn array_diff(path: &mut PointerBuf, old: &[Value], new: &[Value], ops: &mut Vec<PatchOperation>) {
-    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+fn array_diff<T: Tree>(
+    path: &mut PointerBuf,
+    old: &[T],
+    new: &[Value],
+    ops: &mut Vec<PatchOperation>,
+) {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a.equals(b)).count();
     let suffix = old[prefix..]
         .iter()
         .rev()
         .zip(new[prefix..].iter().rev())
-        .take_while(|(a, b)| a == b)
+        .take_while(|(a, b)| a.equals(b))
         .count();
     let old_middle = &old[prefix..old.len() - suffix];
     let new_middle = &new[prefix..new.len() - suffix];

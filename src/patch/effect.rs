@@ -18,14 +18,14 @@ use crate::Error;
 /// patches and replacements; for JSON Patch, operations are taken as changes
 /// unless they are a `test`, or an `add`/`replace` of an object member with
 /// the value it already has.
-pub(crate) fn changes(target: &Value, patch: &Patch) -> bool {
+pub(crate) fn changes<T: Tree>(target: &T, patch: &Patch) -> bool {
     match patch {
         Patch::Merge(patch) => merge_changes(target, patch),
         // A text that is not JSON fails when applied: let it try.
         Patch::MergeText(patch) => patch
             .to_value()
             .map_or(true, |patch| merge_changes(target, &patch)),
-        Patch::Replace(value) => target != value,
+        Patch::Replace(value) => !target.equals(value),
         Patch::Json(ops) => ops.iter().any(|op| op_changes(target, op)),
     }
 }
@@ -162,28 +162,28 @@ fn source<'t, T: Tree>(
     Ok(target.at(from))
 }
 
-fn merge_changes(target: &Value, patch: &Value) -> bool {
+fn merge_changes<T: Tree>(target: &T, patch: &Value) -> bool {
     let Value::Object(fields) = patch else {
-        return target != patch;
+        return !target.equals(patch);
     };
-    let Value::Object(map) = target else {
+    if !target.is_object() {
         // The target becomes an object, which it was not.
         return true;
-    };
-    fields.iter().any(|(key, value)| match map.get(key) {
+    }
+    fields.iter().any(|(key, value)| match target.member(key) {
         None => !value.is_null(),
         Some(_) if value.is_null() => true,
         Some(existing) => merge_changes(existing, value),
     })
 }
 
-fn op_changes(target: &Value, op: &PatchOperation) -> bool {
-    let sets_member_to = |path: &json_patch::jsonptr::Pointer, value: &Value| {
+fn op_changes<T: Tree>(target: &T, op: &PatchOperation) -> bool {
+    let sets_member_to = |path: &Pointer, value: &Value| {
         let parent_is_object = path
             .parent()
-            .and_then(|parent| parent.resolve(target).ok())
-            .is_some_and(Value::is_object);
-        !(parent_is_object && path.resolve(target).ok() == Some(value))
+            .and_then(|parent| target.at(parent))
+            .is_some_and(T::is_object);
+        !(parent_is_object && target.at(path).is_some_and(|held| held.equals(value)))
     };
     match op {
         PatchOperation::Test(_) => false,

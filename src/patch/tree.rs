@@ -10,6 +10,8 @@ use serde_json::Value;
 pub(crate) trait Tree: serde::Serialize + Clone + Sized {
     /// The tree for a value an operation carries.
     fn from_value(value: &Value) -> Self;
+    /// This tree as a `serde_json::Value`, copied.
+    fn to_value(&self) -> Value;
     /// Whether this is `value`, as JSON.
     fn equals(&self, value: &Value) -> bool;
     /// Whether this is an object.
@@ -32,6 +34,8 @@ pub(crate) trait Tree: serde::Serialize + Clone + Sized {
         }
         deepest
     }
+    /// The members' keys, if this is an object.
+    fn keys(&self) -> Option<impl Iterator<Item = &str>>;
     /// The member `key`, if this is an object that has it.
     fn member(&self, key: &str) -> Option<&Self>;
     /// The member `key`, to change, if this is an object that has it.
@@ -84,6 +88,10 @@ impl Tree for Value {
         value.clone()
     }
 
+    fn to_value(&self) -> Value {
+        self.clone()
+    }
+
     fn equals(&self, value: &Value) -> bool {
         self == value
     }
@@ -99,6 +107,10 @@ impl Tree for Value {
 
     fn is_container(&self) -> bool {
         self.is_object() || self.is_array()
+    }
+
+    fn keys(&self) -> Option<impl Iterator<Item = &str>> {
+        Some(self.as_object()?.keys().map(String::as_str))
     }
 
     fn member(&self, key: &str) -> Option<&Self> {
