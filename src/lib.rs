@@ -131,6 +131,16 @@ pub use update::{Snapshot, Update};
 /// The `json-patch` crate, whose operation types [`Patch::Json`] carries.
 pub use json_patch;
 
+/// The `rustls` crate: its `ClientConfig` for
+/// [`client::Tls::from_rustls`], its `ServerConfig` for
+/// [`server::Serve::tls`].
+#[cfg(any(feature = "http", feature = "ws", feature = "server"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "http", feature = "ws", feature = "server")))
+)]
+pub use rustls;
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
