@@ -339,8 +339,10 @@ impl fmt::Display for CertificateError {
             }) => {
                 write!(f, "is not valid for name \"{}\"", expected.to_str())?;
                 if !presented.is_empty() {
-                    let names: Vec<String> =
-                        presented.iter().map(|name| format!("\"{name}\"")).collect();
+                    let names: Vec<String> = presented
+                        .iter()
+                        .map(|name| format!("\"{}\"", plain_name(name)))
+                        .collect();
                     write!(f, " (it is for {})", names.join(", "))?;
                 }
                 Ok(())
@@ -355,6 +357,19 @@ impl fmt::Display for CertificateError {
             _ => f.write_str("was refused"),
         }
     }
+}
+
+/// A name of a certificate as rustls shows it, `DnsName("example.com")` or
+/// `IpAddress(127.0.0.1)`, without its kind: `example.com`, `127.0.0.1`.
+fn plain_name(name: &str) -> &str {
+    let inner = name
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or(name);
+    inner
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or(inner)
 }
 
 impl StdError for CertificateError {
@@ -387,7 +402,10 @@ mod tests {
     fn a_name_mismatch_says_which_names() {
         let reason = rustls::CertificateError::NotValidForNameContext {
             expected: rustls::pki_types::ServerName::try_from("localhost").unwrap(),
-            presented: vec!["other.example".to_owned()],
+            presented: vec![
+                "DnsName(\"other.example\")".to_owned(),
+                "IpAddress(10.0.0.1)".to_owned(),
+            ],
         };
         let found = CertificateError {
             server: "localhost:8443".to_owned(),
@@ -396,7 +414,7 @@ mod tests {
         assert!(found.is_name_mismatch());
         assert_eq!(
             found.to_string(),
-            "TLS: certificate of localhost:8443 is not valid for name \"localhost\" (it is for \"other.example\")"
+            "TLS: certificate of localhost:8443 is not valid for name \"localhost\" (it is for \"other.example\", \"10.0.0.1\")"
         );
     }
 
