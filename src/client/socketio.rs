@@ -473,7 +473,9 @@ impl UpdateSource for SocketIoSource {
     ///
     /// Connecting can fail ([`SocketIoError::is_connect`], or
     /// [`SocketIoError::is_refused`] for a `connect_error`, which is
-    /// [`Permanent`](crate::source::Permanent)). Items of the stream can be
+    /// [`Permanent`](crate::source::Permanent), as is a server certificate
+    /// refused, whose cause is a
+    /// [`CertificateError`](crate::client::CertificateError)). Items of the stream can be
     /// errors too: a bad message (a [`crate::Error`]; the stream goes on), a
     /// refusal by the server ([`SocketIoError::server_code`]
     /// `unknown_topic`, whose [`source`](std::error::Error::source) is
