@@ -1,6 +1,8 @@
 //! Clients for the network protocol: sources that
 //! [`LiveResource::connect`](crate::LiveResource::connect) follows over HTTP,
-//! Server-Sent Events and WebSocket. Each sits behind its own feature.
+//! Server-Sent Events, WebSocket and Socket.IO. Each sits behind its own
+//! feature, and each reaches servers behind TLS (`https://`, `wss://`) on
+//! rustls, with the roots and settings of one [`Tls`].
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
@@ -17,6 +19,13 @@ pub mod ws;
 #[cfg(feature = "socketio-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "socketio-client")))]
 pub mod socketio;
+
+#[cfg(any(feature = "http", feature = "ws"))]
+mod tls;
+
+#[cfg(any(feature = "http", feature = "ws"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "http", feature = "ws"))))]
+pub use tls::{CertificateError, Tls};
 
 /// The reason a server gave for an error, as the cause of the client's own
 /// error: the crate's [`Error::UnknownTopic`](crate::Error::UnknownTopic)

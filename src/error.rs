@@ -292,7 +292,8 @@ impl Error {
     /// Whether a resource made by [`LiveResource::connect`](crate::LiveResource::connect)
     /// ends after this item: it gave up ([`Error::GaveUp`]), or the source
     /// said retrying cannot help (a [`Permanent`](crate::source::Permanent)
-    /// cause: 401 or 403, `forbidden`, a refused namespace, a bad URL; an
+    /// cause: 401 or 403, `forbidden`, a refused namespace, a bad URL, a
+    /// server certificate refused; an
     /// unknown topic when the resource was told to end then, with
     /// [`UnknownTopic::End`](crate::UnknownTopic::End)). Every
     /// other error item is followed by a retry, or is about one message and

@@ -63,6 +63,8 @@
 //! - [`protocol`]: the multi-topic wire protocol's messages and its error
 //!   codes ([`protocol::ErrorCode`]), which every server and client here speaks.
 //! - [`Error`]: everything that can go wrong, by phase.
+//! - `client::Tls`: which servers every client trusts over TLS, given to each
+//!   with `.tls(..)` (features `http`, `ws`).
 //! - [`from_socketio`]: the calls of a Socket.IO gateway, and what each
 //!   becomes here.
 //!
@@ -71,12 +73,12 @@
 //! | feature | what it adds |
 //! | --- | --- |
 //! | *(none)* | the merge engine, the wire types, [`LiveResource`] over any future and stream, the in-process [`Hub`] |
-//! | `server` | `server::router`: a hub's topics over HTTP snapshots, SSE and WebSocket (axum) |
+//! | `server` | `server::router`: a hub's topics over HTTP snapshots, SSE and WebSocket (axum); `server::serve`, with TLS if asked (rustls) |
 //! | `http` | `client::http::HttpSnapshot`: snapshots from our server or any REST endpoint (reqwest, rustls) |
 //! | `sse` | `client::sse::SseSource`: a source over Server-Sent Events (implies `http`) |
-//! | `ws` | `client::ws::WsClient`: many topics over one WebSocket connection (tokio-tungstenite) |
+//! | `ws` | `client::ws::WsClient`: many topics over one WebSocket connection (tokio-tungstenite; `wss://` on rustls) |
 //! | `socketio` | `socketio::layer`: a hub's topics for Socket.IO front ends, beside the axum router (socketioxide; needs Rust 1.94) |
-//! | `socketio-client` | `client::socketio::SocketIoClient`: envelope and legacy sources over a Socket.IO server (Engine.IO v4 over tokio-tungstenite) |
+//! | `socketio-client` | `client::socketio::SocketIoClient`: envelope and legacy sources over a Socket.IO server (Engine.IO v4 over tokio-tungstenite; TLS on rustls) |
 //! | `redis` | `redis::RedisHub`: one set of topics, one numbering, across any number of server processes on one Redis (redis-rs; needs Rust 1.88) |
 //! | `metrics` | the `metrics` module: connections, subscriptions, updates, refusals and bytes sent, recorded through the `metrics` facade for any exporter (Prometheus, OpenTelemetry) |
 //! | `full` | every feature above |
@@ -130,6 +132,16 @@ pub use update::{Snapshot, Update};
 
 /// The `json-patch` crate, whose operation types [`Patch::Json`] carries.
 pub use json_patch;
+
+/// The `rustls` crate: its `ClientConfig` for
+/// [`client::Tls::from_rustls`], its `ServerConfig` for
+/// [`server::Serve::tls`].
+#[cfg(any(feature = "http", feature = "ws", feature = "server"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "http", feature = "ws", feature = "server")))
+)]
+pub use rustls;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

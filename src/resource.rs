@@ -196,7 +196,7 @@ impl<T: DeserializeOwned> LiveResource<T> {
     ///
     /// | the server says | the resource |
     /// | --- | --- |
-    /// | 401 or 403, `forbidden`, a refused Socket.IO namespace, a bad URL or header | ends: the error is [`Permanent`](crate::source::Permanent) |
+    /// | 401 or 403, `forbidden`, a refused Socket.IO namespace, a bad URL or header, a server certificate refused (untrusted, not valid for the name, expired) | ends: the error is [`Permanent`](crate::source::Permanent) |
     /// | 404, `unknown_topic`, a [`Hub`](crate::Hub) without the topic: the topic may be made later, or was removed ([`Error::is_unknown_topic`]) | by default ([`UnknownTopic::Retry`]) retries, each retry an error item, until the topic comes or the [`Backoff`]'s `max_attempts` run out; with [`UnknownTopic::End`] ends, the error its last item |
     /// | a dropped connection, a timeout, 5xx, `too_many_subscriptions` | retries |
     ///

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::StreamExt;
+use live_resource::client::Tls;
 use live_resource::client::sse::SseSource;
 use live_resource::client::ws::WsClient;
 use live_resource::{Backoff, LiveResource};
@@ -49,9 +50,15 @@ struct Notification {
     text: String,
 }
 
-pub(crate) fn start(addr: SocketAddr) {
-    let base = format!("http://{addr}");
-    let socket = WsClient::new(format!("ws://{addr}/live/ws"));
+/// Follows the dashboard at `addr`, over TLS with these settings if given.
+pub(crate) fn start(addr: SocketAddr, tls: Option<Tls>) {
+    let (http, ws) = match tls {
+        Some(_) => ("https", "wss"),
+        None => ("http", "ws"),
+    };
+    let tls = tls.unwrap_or_default();
+    let base = format!("{http}://{addr}");
+    let socket = WsClient::new(format!("{ws}://{addr}/live/ws")).tls(tls.clone());
     let backoff = Backoff::default().max(Duration::from_secs(5));
 
     follow(
@@ -80,7 +87,7 @@ pub(crate) fn start(addr: SocketAddr) {
     );
     follow(
         "sse",
-        LiveResource::<Activity>::connect(SseSource::new(&base, "activity"))
+        LiveResource::<Activity>::connect(SseSource::new(&base, "activity").tls(tls.clone()))
             .backoff(backoff.clone()),
         |activity| {
             format!(
@@ -91,10 +98,9 @@ pub(crate) fn start(addr: SocketAddr) {
     );
     follow(
         "sse",
-        LiveResource::<Notifications>::connect(SseSource::new(
-            &base,
-            "clients/alice/notifications",
-        ))
+        LiveResource::<Notifications>::connect(
+            SseSource::new(&base, "clients/alice/notifications").tls(tls),
+        )
         .backoff(backoff),
         |inbox| match inbox.items.last() {
             Some(last) => format!(

@@ -17,20 +17,37 @@
 //! cargo run --all-features --example dashboard -- --redis redis://127.0.0.1:6379 --addr 127.0.0.1:7879 --no-publishers
 //! ```
 //!
-//! The first line printed is `listening on http://ADDR`. With the `socketio`
-//! feature, Socket.IO clients can subscribe at the same address
-//! (`/socket.io/`), with the events of `live_resource::socketio`.
+//! Over TLS (`https://`, `wss://`), with a certificate and its key in PEM;
+//! the Rust clients trust the certificates of `--tls-cert` (a self-signed
+//! one, as made here, or a chain that ends with its CA):
+//!
+//! ```sh
+//! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+//!   -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+//!   -addext basicConstraints=critical,CA:FALSE -keyout key.pem -out cert.pem
+//! cargo run --all-features --example dashboard -- --tls-cert cert.pem --tls-key key.pem
+//! ```
+//!
+//! The first line printed is `listening on http://ADDR` (`https://` with
+//! TLS). With the `socketio` feature, Socket.IO clients can subscribe at the
+//! same address (`/socket.io/`), with the events of `live_resource::socketio`.
 
 mod clients;
 mod publishers;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, Method, header};
 use axum::response::Html;
 use axum::routing::get;
 use live_resource::Hub;
+use live_resource::client::Tls;
+use live_resource::rustls::ServerConfig;
+use live_resource::rustls::pki_types::pem::PemObject;
+use live_resource::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use live_resource::server::Config;
 use tower_http::cors::CorsLayer;
 
@@ -40,6 +57,8 @@ struct Options {
     publishers: bool,
     redis: Option<String>,
     run_for: Option<Duration>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 fn options() -> Result<Options, String> {
@@ -49,6 +68,8 @@ fn options() -> Result<Options, String> {
         publishers: true,
         redis: None,
         run_for: None,
+        tls_cert: None,
+        tls_key: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -67,6 +88,14 @@ fn options() -> Result<Options, String> {
                     .ok_or("--redis needs a URL, like redis://127.0.0.1:6379")?;
                 options.redis = Some(url);
             }
+            "--tls-cert" => {
+                let path = args.next().ok_or("--tls-cert needs a PEM file")?;
+                options.tls_cert = Some(path.into());
+            }
+            "--tls-key" => {
+                let path = args.next().ok_or("--tls-key needs a PEM file")?;
+                options.tls_key = Some(path.into());
+            }
             "--for" => {
                 let value = args.next().ok_or("--for needs a number of seconds")?;
                 let seconds: u64 = value.parse().map_err(|e| format!("--for {value}: {e}"))?;
@@ -75,14 +104,39 @@ fn options() -> Result<Options, String> {
             "-h" | "--help" => {
                 return Err(
                     "usage: dashboard [--addr HOST:PORT] [--serve-only] [--no-publishers] \
-                     [--redis URL] [--for SECONDS]"
+                     [--redis URL] [--tls-cert PEM --tls-key PEM] [--for SECONDS]"
                         .into(),
                 );
             }
             other => return Err(format!("unknown argument `{other}` (try --help)")),
         }
     }
+    if options.tls_cert.is_some() != options.tls_key.is_some() {
+        return Err("--tls-cert and --tls-key go together".into());
+    }
     Ok(options)
+}
+
+/// The server's TLS settings from the PEM files, and the clients', which
+/// trust the server's certificates.
+fn tls(cert: &PathBuf, key: &PathBuf) -> Result<(Arc<ServerConfig>, Tls), String> {
+    let read = |path: &PathBuf| {
+        std::fs::read(path).map_err(|error| format!("reading {}: {error}", path.display()))
+    };
+    let (chain_pem, key_pem) = (read(cert)?, read(key)?);
+    let chain = CertificateDer::pem_slice_iter(&chain_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("{}: {error}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|error| format!("{}: {error}", key.display()))?;
+    let server = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|error| format!("the certificate and key: {error}"))?;
+    let clients = Tls::new()
+        .add_root_certificate(&chain_pem)
+        .map_err(|error| format!("{}: {error}", cert.display()))?;
+    Ok((Arc::new(server), clients))
 }
 
 /// The local replica of the topics on the Redis at `url`, which this
@@ -169,13 +223,29 @@ async fn main() {
     let addr = listener
         .local_addr()
         .expect("a bound listener has an address");
-    println!("listening on http://{addr}");
     // Bounded as a server on the internet must be: header-read time, open
     // connections (see `server::serve`).
-    tokio::spawn(live_resource::server::serve(listener, app).into_future());
+    let server = live_resource::server::serve(listener, app);
+    let (server, client_tls) = match (&options.tls_cert, &options.tls_key) {
+        (Some(cert), Some(key)) => match tls(cert, key) {
+            Ok((config, clients)) => (server.tls(config), Some(clients)),
+            Err(message) => {
+                eprintln!("{message}");
+                std::process::exit(1);
+            }
+        },
+        _ => (server, None),
+    };
+    let scheme = if client_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("listening on {scheme}://{addr}");
+    tokio::spawn(server.into_future());
 
     if !options.serve_only {
-        clients::start(addr);
+        clients::start(addr, client_tls);
     }
     match options.run_for {
         Some(duration) => tokio::time::sleep(duration).await,

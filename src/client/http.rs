@@ -53,6 +53,9 @@ const ENVELOPE_START: &[u8] = br#"{"data":"#;
 /// - `401 Unauthorized` and `403 Forbidden` are wrapped in [`Permanent`]:
 ///   retrying cannot help, and a resilient
 ///   [`LiveResource`](crate::LiveResource) gives up;
+/// - so is a server certificate the client refuses (not trusted, not valid
+///   for the server's name, expired): [`HttpError::is_certificate`], its
+///   cause a [`CertificateError`](crate::client::CertificateError);
 /// - a `404` of a [`live`](HttpSnapshot::live) topic says that the topic does
 ///   not exist: the error's [`source`](std::error::Error::source) is
 ///   [`Error::UnknownTopic`](crate::Error::UnknownTopic), and a resilient
@@ -202,6 +205,33 @@ impl HttpSnapshot {
     /// one, or its event streams are cut when it runs out.
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.http.client = client;
+        self
+    }
+
+    /// Sets the TLS settings of `https://` requests (default
+    /// [`Tls::new`](crate::client::Tls::new), reqwest's own): sources given
+    /// one [`Tls`](crate::client::Tls) share one HTTP client. It replaces a
+    /// client given with [`client`](HttpSnapshot::client), whose TLS
+    /// settings are its own; the last of the two calls counts.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use live_resource::client::Tls;
+    /// use live_resource::client::http::HttpSnapshot;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let tls = Tls::new().add_root_certificate(std::fs::read("company-ca.pem")?)?;
+    /// let quotes = HttpSnapshot::live("https://live.internal:8443", "quotes").tls(tls);
+    /// # let _ = quotes;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tls(mut self, tls: crate::client::Tls) -> Self {
+        match tls.http_client() {
+            Ok(client) => self.http.client = client,
+            Err(error) => self.http.misconfigured(error),
+        }
         self
     }
 
@@ -445,7 +475,7 @@ impl Http {
     ///
     /// An [`HttpError`]: the request failed, or the status is an error, then
     /// with the server's `{"error":..}` text; wrapped in [`Permanent`] for
-    /// `401` and `403`.
+    /// `401` and `403`, and for a server certificate refused.
     pub(super) async fn send(
         &self,
         request: RequestBuilder,
@@ -455,7 +485,13 @@ impl Http {
             .headers(self.headers.clone())
             .send()
             .await
-            .map_err(|error| HttpError::request(url, error))?;
+            .map_err(|error| {
+                let error = HttpError::request(url, error);
+                match error.is_certificate() {
+                    true => BoxError::from(Permanent::new(error)),
+                    false => error.into(),
+                }
+            })?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);

@@ -3,7 +3,9 @@
 //!
 //! [`SocketIoClient`] speaks Engine.IO v4 and Socket.IO v5 (the protocol of
 //! the `socket.io` 4 server and of socketioxide) over WebSocket only, on
-//! tokio-tungstenite: no long-polling, no TLS, no OpenSSL. Two modes:
+//! tokio-tungstenite: no long-polling, no OpenSSL. `https://` and `wss://`
+//! servers are reached over TLS (rustls), trusting the roots of a
+//! [`Tls`] ([`SocketIoClient::tls`]). Two modes:
 //!
 //! - **Envelopes** ([`SocketIoClient::topic`]): a server that speaks this
 //!   crate's protocol as Socket.IO events, such as
@@ -89,6 +91,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
+use crate::client::Tls;
 use crate::source::{Event, EventStream, SnapshotSource, UpdateSource};
 use crate::{BoxError, Limits, Snapshot};
 use connection::Mode;
@@ -110,8 +113,7 @@ const DEFAULT_PATH: &str = "/socket.io/";
 /// The URL is read the way `socket.io-client`'s `io(url)` reads it: its path
 /// is the namespace (`http://host:3000/admin` is namespace `/admin`) and its
 /// query goes with the handshake. `http`, `https`, `ws` and `wss` schemes
-/// are accepted; the `socketio-client` feature brings no TLS, so only plain
-/// connections can be made.
+/// are accepted; `https` and `wss` connect over TLS.
 ///
 /// # Examples
 ///
@@ -148,6 +150,7 @@ pub(crate) struct Config {
     ping: (Duration, Duration),
     connect_timeout: Duration,
     queue: usize,
+    tls: Tls,
 }
 
 /// A URL taken apart: `scheme://authority/path?query`.
@@ -228,6 +231,7 @@ impl fmt::Debug for Config {
             .field("ping", &self.ping)
             .field("connect_timeout", &self.connect_timeout)
             .field("subscriber_queue", &self.queue)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -255,6 +259,7 @@ impl SocketIoClient {
                 ping: DEFAULT_PING,
                 connect_timeout: Duration::from_secs(10),
                 queue: 1024,
+                tls: Tls::new(),
             }),
         }
     }
@@ -338,6 +343,37 @@ impl SocketIoClient {
     /// [`Event::Resync`] in place of what did not fit.
     pub fn subscriber_queue(self, events: usize) -> Self {
         self.configure(|config| config.queue = events.max(2))
+    }
+
+    /// Sets the TLS settings of `https://` and `wss://` connections (default
+    /// [`Tls::new`]: the roots the HTTP client trusts). Give the same
+    /// [`Tls`] to the [`HttpSnapshot`](crate::client::http::HttpSnapshot) of
+    /// a legacy gateway's REST endpoint.
+    ///
+    /// A certificate the client refuses (untrusted, not valid for the
+    /// server's name, expired) fails the connection with a
+    /// [`Permanent`](crate::source::Permanent) error whose cause is a
+    /// [`CertificateError`](crate::client::CertificateError).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use live_resource::client::Tls;
+    /// use live_resource::client::http::HttpSnapshot;
+    /// use live_resource::client::socketio::SocketIoClient;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let tls = Tls::new().add_root_certificate(std::fs::read("company-ca.pem")?)?;
+    /// let gateway = SocketIoClient::new("https://gateway.internal:3000").tls(tls.clone());
+    /// let activity = gateway
+    ///     .event("activity")
+    ///     .with_snapshot(HttpSnapshot::rest("https://gateway.internal:3000/api/activity").tls(tls));
+    /// # let _ = activity;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tls(self, tls: Tls) -> Self {
+        self.configure(|config| config.tls = tls)
     }
 
     /// One topic of a server that speaks this crate's protocol over
@@ -437,7 +473,9 @@ impl UpdateSource for SocketIoSource {
     ///
     /// Connecting can fail ([`SocketIoError::is_connect`], or
     /// [`SocketIoError::is_refused`] for a `connect_error`, which is
-    /// [`Permanent`](crate::source::Permanent)). Items of the stream can be
+    /// [`Permanent`](crate::source::Permanent), as is a server certificate
+    /// refused, whose cause is a
+    /// [`CertificateError`](crate::client::CertificateError)). Items of the stream can be
     /// errors too: a bad message (a [`crate::Error`]; the stream goes on), a
     /// refusal by the server ([`SocketIoError::server_code`]
     /// `unknown_topic`, whose [`source`](std::error::Error::source) is

@@ -54,7 +54,8 @@ const FIELD_ROOM: usize = 1024;
 /// [`updates`](UpdateSource::updates) fails with an
 /// [`HttpError`] when the server cannot be reached, answers with an error
 /// status (wrapped in [`Permanent`] for `401` and
-/// `403`) or with something other than an event stream.
+/// `403`, as is a server certificate the client refuses) or with something
+/// other than an event stream.
 ///
 /// On the stream, an update whose data is malformed or breaks the [`Limits`]
 /// is an `Err` item ([`Error::Malformed`], [`Error::TooDeep`],
@@ -119,6 +120,27 @@ impl SseSource {
     /// [`SseSource::timeout`] instead.
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.snapshot = self.snapshot.client(client);
+        self
+    }
+
+    /// Sets the TLS settings of `https://` requests, the snapshots' and the
+    /// event streams'. See [`HttpSnapshot::tls`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use live_resource::client::Tls;
+    /// use live_resource::client::sse::SseSource;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let tls = Tls::new().add_root_certificate(std::fs::read("company-ca.pem")?)?;
+    /// let quotes = SseSource::new("https://live.internal:8443", "quotes").tls(tls);
+    /// # let _ = quotes;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tls(mut self, tls: crate::client::Tls) -> Self {
+        self.snapshot = self.snapshot.tls(tls);
         self
     }
 

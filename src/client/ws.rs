@@ -6,6 +6,9 @@
 //! client shares one connection, opened on first use and owned by one
 //! background task.
 //!
+//! `wss://` URLs are reached over TLS (rustls), trusting the roots of a
+//! [`Tls`] ([`WsClient::tls`]; by default the ones the HTTP client trusts).
+//!
 //! ```no_run
 //! use futures::StreamExt;
 //! use live_resource::LiveResource;
@@ -56,7 +59,7 @@ mod frame;
 mod subscription;
 
 #[cfg(feature = "socketio-client")]
-pub(crate) use connection::is_permanent;
+pub(crate) use connection::{is_permanent, server_of};
 
 use std::fmt;
 use std::sync::Arc;
@@ -68,6 +71,7 @@ use futures::StreamExt;
 use tokio::sync::{Mutex, mpsc};
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
+use crate::client::Tls;
 use crate::source::{Event, EventStream, SnapshotSource, UpdateSource};
 use crate::{BoxError, Limits, Snapshot};
 use connection::Handle;
@@ -128,6 +132,7 @@ struct Config {
     heartbeat: Duration,
     connect_timeout: Duration,
     queue: usize,
+    tls: Tls,
 }
 
 impl Config {
@@ -157,15 +162,15 @@ impl fmt::Debug for Config {
             .field("heartbeat", &self.heartbeat)
             .field("connect_timeout", &self.connect_timeout)
             .field("subscriber_queue", &self.queue)
+            .field("tls", &self.tls)
             .finish()
     }
 }
 
 impl WsClient {
     /// A client for the server's WebSocket endpoint, such as
-    /// `ws://127.0.0.1:8080/live/ws`. Nothing connects yet.
-    ///
-    /// Only `ws://` URLs can be reached: the `ws` feature brings no TLS.
+    /// `ws://127.0.0.1:8080/live/ws`, or `wss://example.com/live/ws` over
+    /// TLS. Nothing connects yet.
     pub fn new(url: impl Into<String>) -> Self {
         Self::with_config(Config {
             url: url.into(),
@@ -175,6 +180,7 @@ impl WsClient {
             heartbeat: DEFAULT_HEARTBEAT,
             connect_timeout: Duration::from_secs(10),
             queue: 1024,
+            tls: Tls::new(),
         })
     }
 
@@ -256,6 +262,33 @@ impl WsClient {
     /// [`Event::Resync`] in place of what did not fit.
     pub fn subscriber_queue(self, events: usize) -> Self {
         self.configure(|config| config.queue = events.max(2))
+    }
+
+    /// Sets the TLS settings of `wss://` connections (default
+    /// [`Tls::new`]: the roots the HTTP client trusts).
+    ///
+    /// A certificate the client refuses (untrusted, not valid for the
+    /// server's name, expired) fails the connection with a
+    /// [`Permanent`](crate::source::Permanent) error whose cause is a
+    /// [`CertificateError`](crate::client::CertificateError).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use live_resource::client::Tls;
+    /// use live_resource::client::ws::WsClient;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// // A test server's self-signed certificate.
+    /// let certificate = std::fs::read("localhost.pem")?;
+    /// let client = WsClient::new("wss://localhost:8443/live/ws")
+    ///     .tls(Tls::new().add_root_certificate(certificate)?);
+    /// # let _ = client;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tls(self, tls: Tls) -> Self {
+        self.configure(|config| config.tls = tls)
     }
 
     /// The URL this client connects to.
@@ -387,7 +420,9 @@ impl UpdateSource for WsSource {
     /// # Errors
     ///
     /// Opening the connection can fail ([`WsError::is_connect`]; a bad URL
-    /// or header, or an upgrade refused with 401, 403 or 404, is
+    /// or header, a server certificate refused
+    /// ([`CertificateError`](crate::client::CertificateError)), or an
+    /// upgrade refused with 401, 403 or 404, is
     /// [`Permanent`](crate::source::Permanent)). Items of the stream can be errors
     /// too: a bad message ([`WsError::is_bad_message`]; the stream goes on;
     /// an update is read lazily, see

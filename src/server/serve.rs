@@ -17,6 +17,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 
 /// Serves `app` on `listener`, with a bound on the time a client may take to
 /// send its request head, a bound on open connections, and an optional
@@ -36,6 +37,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 /// A connection counts for as long as its socket is open, WebSocket
 /// connections included (the limit holds after the upgrade too). HTTP/1.1
 /// only, which every live route speaks (WebSocket over HTTP/2 is not served).
+///
+/// With [`tls`](Serve::tls) it serves `https://` and `wss://` itself; most
+/// deployments leave TLS to a proxy in front instead (see the README).
 ///
 /// # Errors
 ///
@@ -72,6 +76,7 @@ pub fn serve(listener: TcpListener, app: Router) -> Serve {
         max_connections: 10_000,
         shutdown_timeout: Duration::from_secs(10),
         shutdown: None,
+        tls: None,
     }
 }
 
@@ -85,6 +90,7 @@ pub struct Serve {
     max_connections: usize,
     shutdown_timeout: Duration,
     shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    tls: Option<TlsAcceptor>,
 }
 
 impl Serve {
@@ -132,6 +138,46 @@ impl Serve {
         self
     }
 
+    /// Serves over TLS with `config`: its certificate and key (see
+    /// [`rustls::ServerConfig`]); its ALPN protocols are set to `http/1.1`,
+    /// the one protocol served. The TLS handshake must end within the
+    /// [`header_read_timeout`](Serve::header_read_timeout), and a client
+    /// that fails it is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use live_resource::Hub;
+    /// use live_resource::rustls::ServerConfig;
+    /// use live_resource::rustls::pki_types::pem::PemObject;
+    /// use live_resource::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    /// use live_resource::server;
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let chain = CertificateDer::pem_file_iter("cert.pem")?.collect::<Result<Vec<_>, _>>()?;
+    /// let key = PrivateKeyDer::from_pem_file("key.pem")?;
+    /// let config = ServerConfig::builder()
+    ///     .with_no_client_auth()
+    ///     .with_single_cert(chain, key)?;
+    ///
+    /// let app = server::router(Hub::new());
+    /// let listener = tokio::net::TcpListener::bind("0.0.0.0:8443").await?;
+    /// // https://HOST:8443/live/{topic}, wss://HOST:8443/live/ws
+    /// server::serve(listener, app).tls(Arc::new(config)).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tls(mut self, mut config: Arc<rustls::ServerConfig>) -> Self {
+        let alpn = vec![b"http/1.1".to_vec()];
+        if config.alpn_protocols != alpn {
+            Arc::make_mut(&mut config).alpn_protocols = alpn;
+        }
+        self.tls = Some(TlsAcceptor::from(config));
+        self
+    }
+
     async fn run(self) -> io::Result<()> {
         let Self {
             listener,
@@ -141,6 +187,7 @@ impl Serve {
             max_connections,
             shutdown_timeout,
             shutdown,
+            tls,
         } = self;
         let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
         let slots = Arc::new(Semaphore::new(max_connections));
@@ -171,31 +218,29 @@ impl Serve {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let io = TokioIo::new(Counted::new(stream, slot, dropping.clone(), write_timeout));
+            let io = Counted::new(stream, slot, dropping.clone(), write_timeout);
             // The peer's address, for the logs, as axum's
             // `into_make_service_with_connect_info` would record it.
             let app = app.clone().layer(axum::Extension(ConnectInfo(peer)));
-            let service = TowerToHyperService::new(app);
-            let connection = http.serve_connection(io, service).with_upgrades();
-            let mut stopping = stopping.clone();
-            tokio::spawn(async move {
-                let mut connection = std::pin::pin!(connection);
-                let stop = async move {
-                    // The guard `wait_for` gives is dropped here, not held
-                    // across the rest of the connection.
-                    let _ = stopping.wait_for(|stop| *stop).await.map(drop);
-                };
-                let result = tokio::select! {
-                    result = connection.as_mut() => result,
-                    () = stop => {
-                        connection.as_mut().graceful_shutdown();
-                        connection.await
-                    }
-                };
-                if let Err(error) = result {
-                    tracing::debug!(%peer, %error, "connection ended with an error");
+            let http = http.clone();
+            let stopping = stopping.clone();
+            match &tls {
+                None => {
+                    tokio::spawn(serve_connection(http, io, app, stopping, peer));
                 }
-            });
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(io);
+                    tokio::spawn(async move {
+                        match tokio::time::timeout(header_read_timeout, handshake).await {
+                            Ok(Ok(io)) => serve_connection(http, io, app, stopping, peer).await,
+                            Ok(Err(error)) => {
+                                tracing::debug!(%peer, %error, "TLS handshake failed");
+                            }
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        }
+                    });
+                }
+            }
         }
         drop(listener);
         let _ = stop.send(true);
@@ -213,6 +258,39 @@ impl Serve {
             let _ = drop_all.send(true);
         }
         Ok(())
+    }
+}
+
+/// Serves HTTP/1.1 on one connection until it ends, or until `stopping`
+/// says to finish its request and close.
+async fn serve_connection<I>(
+    http: http1::Builder,
+    io: I,
+    app: Router,
+    mut stopping: watch::Receiver<bool>,
+    peer: std::net::SocketAddr,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(app);
+    let connection = http
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let mut connection = std::pin::pin!(connection);
+    let stop = async move {
+        // The guard `wait_for` gives is dropped here, not held across the
+        // rest of the connection.
+        let _ = stopping.wait_for(|stop| *stop).await.map(drop);
+    };
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = stop => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "connection ended with an error");
     }
 }
 
@@ -234,6 +312,7 @@ impl fmt::Debug for Serve {
             .field("max_connections", &self.max_connections)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("graceful_shutdown", &self.shutdown.is_some())
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }

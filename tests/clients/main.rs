@@ -1,7 +1,7 @@
 //! Integration tests of the clients: the HTTP snapshot, SSE, WebSocket and
 //! Socket.IO sources against fake servers, the crate's own server and Node,
-//! and what a resource over them does when the peer falls silent or a state
-//! stops decoding.
+//! in the clear and over TLS, and what a resource over them does when the
+//! peer falls silent or a state stops decoding.
 //!
 //! One test binary, so the dependency tree is linked once; each module is
 //! compiled under the features it needs, e.g. `cargo test --all-features
@@ -22,6 +22,8 @@ mod silence;
 mod socketio_client;
 #[cfg(all(feature = "sse", feature = "server"))]
 mod sse_client;
+#[cfg(all(feature = "server", feature = "ws", feature = "sse"))]
+mod tls;
 #[cfg(all(feature = "server", feature = "ws", feature = "sse"))]
 mod typed_transports;
 #[cfg(all(

@@ -16,8 +16,13 @@
 // subscribers as they are (a bad message, an `error`). Each command is
 // answered with {"ok":..}.
 //
+// With TLS_CERT and TLS_KEY (paths of PEM files) in the environment it
+// serves HTTPS and WSS instead; with PORT, on that port (a restart).
+//
 // usage: node gateway.mjs MODE [RING] [LIFETIME_MS]
-import { createServer } from "node:http";
+import { readFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { Server } from "socket.io";
 import { boundLifetime, mergePatch, onCommands, print } from "./merge.mjs";
 
@@ -32,6 +37,11 @@ let restRequests = 0;
 const updates = []; // the last RING updates, oldest first
 const subscribers = new Set();
 
+const { TLS_CERT, TLS_KEY, PORT = "0" } = process.env;
+const createServer = (handle) =>
+  TLS_CERT && TLS_KEY
+    ? createHttpsServer({ cert: readFileSync(TLS_CERT), key: readFileSync(TLS_KEY) }, handle)
+    : createHttpServer(handle);
 const http = createServer((request, response) => {
   if (request.method === "GET" && request.url === "/api/stats") {
     restRequests += 1;
@@ -104,4 +114,4 @@ onCommands((command) => {
   print({ ok: command.op, version, state });
 });
 
-http.listen(0, "127.0.0.1", () => print({ port: http.address().port }));
+http.listen(Number(PORT), "127.0.0.1", () => print({ port: http.address().port }));

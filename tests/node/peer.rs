@@ -75,10 +75,17 @@ pub struct Node {
 impl Peers {
     /// Runs `tests/node/{script}` with `args`, then the lifetime.
     pub fn spawn(&self, script: &str, args: &[&str]) -> Node {
+        self.spawn_with_env(script, args, &[])
+    }
+
+    /// Runs `tests/node/{script}` as [`spawn`](Peers::spawn) does, with
+    /// these environment variables too.
+    pub fn spawn_with_env(&self, script: &str, args: &[&str], env: &[(&str, &str)]) -> Node {
         let mut child = Command::new(&self.node)
             .arg(self.dir.join(script))
             .args(args)
             .arg(LIFETIME_MS)
+            .envs(env.iter().copied())
             .current_dir(&self.dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -157,6 +164,12 @@ impl Node {
             .wait_for("its port", |line| line["port"].is_u64())
             .await;
         u16::try_from(line["port"].as_u64().unwrap()).unwrap()
+    }
+
+    /// Kills the process and waits until it is gone, so that its port is
+    /// free again.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
     }
 
     /// Freezes the process (`SIGSTOP`), as a server that hangs: it sends

@@ -6,7 +6,7 @@ use reqwest::header::HeaderName;
 use reqwest::{StatusCode, Url};
 
 use crate::BoxError;
-use crate::client::ServerMessage;
+use crate::client::{CertificateError, ServerMessage};
 
 #[cfg(doc)]
 use super::HttpSnapshot;
@@ -19,7 +19,9 @@ use crate::source::Permanent;
 /// and the server's own error text when the server answered.
 ///
 /// [`HttpSnapshot`] and [`SseSource`](crate::client::sse::SseSource) return
-/// it boxed, wrapped in [`Permanent`] for `401` and `403`. When the response
+/// it boxed, wrapped in [`Permanent`] for `401` and `403`, and for a server
+/// certificate the client refused: the [`source`](std::error::Error::source)
+/// is then a [`CertificateError`]. When the response
 /// body was refused by the [`Limits`], the [`source`](std::error::Error::source) is
 /// the crate's [`Error`](crate::Error) that says why.
 ///
@@ -61,6 +63,13 @@ enum Kind {
         url: Url,
         #[source]
         source: reqwest::Error,
+    },
+    /// The server's certificate was refused.
+    #[error("GET {url} failed")]
+    Certificate {
+        url: Url,
+        #[source]
+        source: CertificateError,
     },
     /// No response came in time (the SSE client's own bound).
     #[cfg_attr(not(feature = "sse"), allow(dead_code))]
@@ -117,6 +126,14 @@ impl HttpError {
     }
 
     pub(crate) fn request(url: &Url, error: reqwest::Error) -> Self {
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or_default();
+        if let Some(refused) = CertificateError::find(&error, &format!("{host}:{port}")) {
+            return Self::new(Kind::Certificate {
+                url: url.clone(),
+                source: refused,
+            });
+        }
         // The URL is already ours to show.
         Self::new(Kind::Request {
             url: url.clone(),
@@ -164,6 +181,7 @@ impl HttpError {
         match &*self.0 {
             Kind::Status { url, .. }
             | Kind::Request { url, .. }
+            | Kind::Certificate { url, .. }
             | Kind::TimedOut { url, .. }
             | Kind::Body { url, .. }
             | Kind::NoVersion { url, .. }
@@ -178,6 +196,13 @@ impl HttpError {
             Kind::Status { status, .. } => Some(*status),
             _ => None,
         }
+    }
+
+    /// Whether the server's certificate was refused: the
+    /// [`source`](std::error::Error::source) is then a [`CertificateError`]
+    /// that says why.
+    pub fn is_certificate(&self) -> bool {
+        matches!(*self.0, Kind::Certificate { .. })
     }
 
     /// The text of the server's `{"error":..}` body, when it answered with one.

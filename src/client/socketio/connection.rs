@@ -2,6 +2,7 @@
 //! then a task that answers pings and turns the server's events into one
 //! stream's [`Event`]s.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -15,10 +16,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::packet::{self, Engine, Kind, Open};
 use super::{Config, SocketIoError};
+use crate::client::CertificateError;
 use crate::protocol::inbound::{self, Head, Meaning, Refusal};
 use crate::source::{Event, EventStream, Permanent};
 use crate::{BoxError, Error, Update};
@@ -46,8 +48,10 @@ pub(super) enum Mode {
 /// # Errors
 ///
 /// A [`SocketIoError`], wrapped in [`Permanent`] when retrying cannot help:
-/// an invalid URL or header, an upgrade answered with a client error other
-/// than 408 and 429, or a namespace the server refuses.
+/// an invalid URL or header, a server certificate refused (its cause is then
+/// a [`CertificateError`](crate::client::CertificateError)), an upgrade
+/// answered with a client error other than 408 and 429, or a namespace the
+/// server refuses.
 pub(super) async fn open(
     config: &Config,
     mode: Mode,
@@ -55,23 +59,32 @@ pub(super) async fn open(
 ) -> Result<EventStream, BoxError> {
     let url = config.url_for_logs();
     let request = request(config).map_err(Permanent::new)?;
+    let server = crate::client::ws::server_of(request.uri());
     let cap = config.limits.max_snapshot_bytes.saturating_add(PACKET_ROOM);
     let settings = WebSocketConfig::default()
         .max_message_size(Some(cap))
         .max_frame_size(Some(cap));
     let connecting = async {
-        let (mut socket, _response) =
-            tokio_tungstenite::connect_async_with_config(request, Some(settings), true)
-                .await
-                .map_err(|error| {
-                    let permanent = crate::client::ws::is_permanent(&error);
-                    let error = SocketIoError::connect(&url, error);
-                    if permanent {
-                        BoxError::from(Permanent::new(error))
-                    } else {
-                        error.into()
-                    }
-                })?;
+        let connector = Connector::Rustls(Arc::clone(config.tls.rustls_config()));
+        let (mut socket, _response) = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(settings),
+            true,
+            Some(connector),
+        )
+        .await
+        .map_err(|error| {
+            if let Some(refused) = CertificateError::find(&error, &server) {
+                return Permanent::new(SocketIoError::connect(&url, refused)).into();
+            }
+            let permanent = crate::client::ws::is_permanent(&error);
+            let error = SocketIoError::connect(&url, error);
+            if permanent {
+                BoxError::from(Permanent::new(error))
+            } else {
+                error.into()
+            }
+        })?;
         let open = handshake(&mut socket, config).await?;
         Ok::<_, BoxError>((socket, open))
     };

@@ -10,8 +10,9 @@ use crate::BoxError;
 ///
 /// It is opaque: ask what happened with the `is_*` methods, and find the
 /// cause through [`source`](std::error::Error::source). Errors that retrying
-/// cannot fix (a bad URL or header, a namespace the server refuses with a
-/// `connect_error`, a topic it forbids) reach the caller wrapped in
+/// cannot fix (a bad URL or header, a server certificate refused, a
+/// namespace the server refuses with a `connect_error`, a topic it forbids)
+/// reach the caller wrapped in
 /// [`Permanent`](crate::source::Permanent), so a
 /// [`LiveResource`](crate::LiveResource) stops retrying on them.
 ///

@@ -4,6 +4,7 @@
 //! subscribers.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -13,12 +14,13 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::frame::{self, Inbound, Request};
 use super::subscription::{Command, Delivered, Item, Outlet};
 use super::{Config, WsError};
 use crate::BoxError;
+use crate::client::CertificateError;
 use crate::source::Permanent;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -54,11 +56,13 @@ impl Handle {
 /// # Errors
 ///
 /// A [`WsError`], wrapped in [`Permanent`] when retrying cannot help: an
-/// invalid URL or header, a URL the client cannot reach (`wss://` without
-/// TLS), or an upgrade answered with a client error other than 408 and 429.
+/// invalid URL or header, a server certificate refused (its cause is then a
+/// [`CertificateError`]), or an upgrade answered with a client error other
+/// than 408 and 429.
 pub(super) async fn open(config: &Config, reconnect: bool) -> Result<Handle, BoxError> {
     let url = config.url_for_logs();
     let request = request(config).map_err(Permanent::new)?;
+    let server = server_of(request.uri());
     let cap = config
         .limits
         .max_snapshot_bytes
@@ -66,11 +70,20 @@ pub(super) async fn open(config: &Config, reconnect: bool) -> Result<Handle, Box
     let settings = WebSocketConfig::default()
         .max_message_size(Some(cap))
         .max_frame_size(Some(cap));
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(settings), true);
+    let connector = Connector::Rustls(Arc::clone(config.tls.rustls_config()));
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        Some(settings),
+        true,
+        Some(connector),
+    );
     let socket = match tokio::time::timeout(config.connect_timeout, connecting).await {
         Ok(Ok((socket, _response))) => socket,
         Ok(Err(error)) => {
             tracing::warn!(url, %error, "websocket connect failed");
+            if let Some(refused) = CertificateError::find(&error, &server) {
+                return Err(Permanent::new(WsError::connect(&url, refused)).into());
+            }
             let permanent = is_permanent(&error);
             let error = WsError::connect(&url, error);
             return Err(if permanent {
@@ -114,6 +127,19 @@ fn request(config: &Config) -> Result<tungstenite::handshake::client::Request, W
         request.headers_mut().append(name.clone(), value.clone());
     }
     Ok(request)
+}
+
+/// The server a request goes to, as `host:port`, for errors.
+pub(crate) fn server_of(uri: &tungstenite::http::Uri) -> String {
+    let host = uri.host().unwrap_or_default();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("wss") {
+            443
+        } else {
+            80
+        });
+    format!("{host}:{port}")
 }
 
 /// `after` from now, or as far as the clock goes.

@@ -11,8 +11,8 @@ use crate::BoxError;
 ///
 /// It is opaque: ask what happened with the `is_*` methods, and find the
 /// cause through [`source`](std::error::Error::source). Errors that retrying
-/// cannot fix (a refused topic, a bad URL, an upgrade the server answers
-/// with 401, 403 or 404) reach the stream wrapped in
+/// cannot fix (a refused topic, a bad URL, a server certificate refused, an
+/// upgrade the server answers with 401, 403 or 404) reach the stream wrapped in
 /// [`Permanent`](crate::source::Permanent), so a
 /// [`LiveResource`](crate::LiveResource) stops retrying on them.
 ///
