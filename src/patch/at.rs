@@ -33,12 +33,12 @@ pub(crate) fn change_at<T: Tree>(
     let Some(patch) = super::diff::diff(part, &next) else {
         return Ok(None);
     };
-    Ok(Some(rebase(target, place, patch, next)))
+    Ok(Some(rebase(target, place, patch, (part, next))))
 }
 
-/// `patch`, which turns the value at `place` into `next`, as a patch of the
-/// whole `target`.
-fn rebase<T: Tree>(target: &T, place: &Pointer, patch: Patch, next: Value) -> Patch {
+/// `patch`, which turns `part`, the value at `place`, into `next`, as a
+/// patch of the whole `target`.
+fn rebase<T: Tree>(target: &T, place: &Pointer, patch: Patch, (part, next): (&T, Value)) -> Patch {
     if place.is_root() {
         return patch;
     }
@@ -55,7 +55,10 @@ fn rebase<T: Tree>(target: &T, place: &Pointer, patch: Patch, next: Value) -> Pa
         Patch::Json(ops) => Patch::Json(json_patch::Patch(
             ops.0.into_iter().map(|op| below(place, op)).collect(),
         )),
-        // Inside an array, or set to `null`: the place is replaced.
+        // Inside an array, or set to `null`: the operations at the place.
+        Patch::Merge(_) => {
+            Patch::Json(json_patch::Patch(super::diff::json_ops(place, part, &next)))
+        }
         _ => Patch::Json(json_patch::Patch(vec![PatchOperation::Replace(
             ReplaceOperation {
                 path: place.to_buf(),

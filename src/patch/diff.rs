@@ -7,7 +7,7 @@
 //! or where an array edit makes an RFC 6902 patch strictly smaller, the JSON
 //! Patch form is used; where even that is larger than the new value, `Replace`.
 
-use json_patch::jsonptr::PointerBuf;
+use json_patch::jsonptr::{Pointer, PointerBuf};
 use json_patch::{AddOperation, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -42,6 +42,13 @@ pub(crate) fn diff<T: Tree>(from: &T, to: &Value) -> Option<Patch> {
         return Some(Patch::Replace(to.clone()));
     }
     Some(best)
+}
+
+/// The RFC 6902 operations that turn `from` into `to`, at `path`.
+pub(crate) fn json_ops<T: Tree>(path: &Pointer, from: &T, to: &Value) -> Vec<PatchOperation> {
+    let mut ops = Vec::new();
+    json_diff(&mut path.to_buf(), from, to, &mut ops);
+    ops
 }
 
 /// The change contains a `null` member value, which a merge patch would read

@@ -296,6 +296,99 @@ fn update_publishes_the_smallest_diff() {
 }
 
 #[test]
+fn update_at_publishes_the_change_of_one_place_as_a_patch_of_the_whole() {
+    let hub = Hub::builder().first_version(0).build();
+    hub.set(
+        "orders",
+        json!({"o1": {"qty": 1, "tags": ["new"]}, "o2": {"qty": 2}, "rows": [{"n": 1}, {"n": 2}]}),
+    )
+    .unwrap();
+    let mut subscription = hub.subscribe("orders", None).unwrap();
+
+    // Under members: a merge patch nested under the keys.
+    assert_eq!(
+        hub.update_at("orders", "/o1", |o| o["qty"] = json!(5))
+            .unwrap(),
+        1
+    );
+    let frame = next_frame(&mut subscription);
+    assert_eq!(
+        frame.update().patch,
+        Patch::Merge(json!({"o1": {"qty": 5}}))
+    );
+
+    // Inside an array: a JSON Patch at the place.
+    assert_eq!(
+        hub.update_at("orders", "/rows/1", |row| row["n"] = json!(20))
+            .unwrap(),
+        2
+    );
+    let frame = next_frame(&mut subscription);
+    assert_eq!(
+        frame.update().patch,
+        ops(json!([{"op": "replace", "path": "/rows/1/n", "value": 20}]))
+    );
+
+    // Set to null: a merge patch would delete the member; JSON Patch says it.
+    assert_eq!(
+        hub.update_at("orders", "/o2", |o| *o = Value::Null)
+            .unwrap(),
+        3
+    );
+    let frame = next_frame(&mut subscription);
+    assert!(
+        matches!(frame.update().patch, Patch::Json(_)),
+        "{:?}",
+        frame.update().patch
+    );
+    assert_eq!(
+        data(&hub, "orders"),
+        json!({"o1": {"qty": 5, "tags": ["new"]}, "o2": null, "rows": [{"n": 1}, {"n": 20}]})
+    );
+
+    // No change, no update.
+    assert_eq!(hub.update_at("orders", "/o1/tags", |_| {}).unwrap(), 3);
+    assert_quiet(&mut subscription);
+}
+
+#[test]
+fn update_at_refuses_what_the_limits_refuse_and_places_that_are_not_there() {
+    let limits = Limits::default().max_depth(4).max_state_bytes(200);
+    let hub = Hub::builder().first_version(0).limits(limits).build();
+    hub.set("t", json!({"a": {"b": 1}, "list": [1]})).unwrap();
+    let mut subscription = hub.subscribe("t", None).unwrap();
+
+    let deep = hub.update_at("t", "/a", |a| a["b"] = json!({"c": {"d": {"e": 1}}}));
+    assert!(matches!(deep, Err(Error::TooDeep { max: 4 })), "{deep:?}");
+    let large = hub.update_at("t", "/a", |a| a["b"] = json!("x".repeat(300)));
+    assert!(
+        matches!(
+            large,
+            Err(Error::StateTooLarge { .. }) | Err(Error::TooLarge { .. })
+        ),
+        "{large:?}"
+    );
+    for place in ["/missing", "/list/1", "/list/-", "no-slash"] {
+        let error = hub
+            .update_at("t", place, |_| panic!("not called for {place}"))
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::Apply(apply) if apply.path() == place),
+            "{error:?}"
+        );
+    }
+    let unknown = hub.update_at("nope", "/a", |_| panic!("not called"));
+    assert!(
+        matches!(unknown, Err(Error::UnknownTopic { .. })),
+        "{unknown:?}"
+    );
+
+    assert_eq!(data(&hub, "t"), json!({"a": {"b": 1}, "list": [1]}));
+    assert_eq!(version(&hub, "t"), 0);
+    assert_quiet(&mut subscription);
+}
+
+#[test]
 fn every_diff_rebuilds_the_value_set() {
     let hub = Hub::builder().first_version(0).build();
     let values = [

@@ -75,6 +75,7 @@ async fn changes_from_every_node_share_one_numbering() {
 
 #[tokio::test]
 async fn concurrent_updates_from_three_nodes_lose_no_increment() {
+    // Half of them change the whole value, half only the counter's place.
     let Some(redis) = RedisServer::start() else {
         return;
     };
@@ -86,11 +87,16 @@ async fn concurrent_updates_from_three_nodes_lose_no_increment() {
         .cloned()
         .map(|node| {
             tokio::spawn(async move {
-                for _ in 0..per_node {
-                    node.update("counter", |counter| {
-                        counter["n"] = json!(counter["n"].as_u64().unwrap() + 1);
-                    })
-                    .await
+                for round in 0..per_node {
+                    if round % 2 == 0 {
+                        node.update("counter", |counter| {
+                            counter["n"] = json!(counter["n"].as_u64().unwrap() + 1);
+                        })
+                        .await
+                    } else {
+                        node.update_at("counter", "/n", |n| *n = json!(n.as_u64().unwrap() + 1))
+                            .await
+                    }
                     .unwrap();
                 }
             })
