@@ -130,7 +130,7 @@ async fn demo_gateway() -> Result<String, Box<dyn std::error::Error>> {
                 1 => json!({"rooms": {format!("room{tick}"): tick}}),
                 _ => json!({"rooms": {format!("room{}", tick - 1): null}}),
             };
-            let changed = Patch::Merge(partial.clone()).apply(&mut state.lock().unwrap());
+            let changed = Patch::Merge(partial.clone().into()).apply(&mut state.lock().unwrap());
             if changed.is_ok() {
                 println!("gateway    emits {partial}");
                 io.emit("stats", &partial).await.ok();

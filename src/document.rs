@@ -111,7 +111,7 @@ impl Document {
     /// # Errors
     ///
     /// [`Error::Apply`] when a JSON Patch operation fails; the document is
-    /// then as it was; [`Error::Malformed`] when a [`Patch::MergeText`] read
+    /// then as it was; [`Error::Malformed`] when a merge patch read
     /// lazily turns out not to be JSON. Merge patches and replacements cannot
     /// fail otherwise.
     ///
@@ -124,14 +124,17 @@ impl Document {
     /// let mut doc = Document::from(json!({"log": ["started"]}));
     /// let ops = serde_json::from_value(json!([{"op": "add", "path": "/log/-", "value": "done"}]))?;
     /// doc.apply(&Patch::Json(ops))?;
-    /// doc.apply(&Patch::Merge(json!({"ok": true})))?;
+    /// doc.apply(&Patch::Merge(json!({"ok": true}).into()))?;
     /// assert_eq!(doc, json!({"log": ["started", "done"], "ok": true}));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply(&mut self, patch: &Patch) -> Result<(), Error> {
         match patch {
-            Patch::Merge(patch) => self.merge(patch),
-            Patch::MergeText(patch) => self.merge_text(patch)?,
+            Patch::Merge(patch) => match (patch.as_value(), patch.as_text()) {
+                (Some(value), _) => self.merge(value),
+                (_, Some(text)) => self.merge_text(text)?,
+                _ => unreachable!("a merge patch is a value or a text"),
+            },
             Patch::Json(ops) => crate::patch::operations::apply(self, ops)?,
             Patch::Replace(value) => *self = Document::from(value),
         }
@@ -158,8 +161,10 @@ impl Document {
     /// ```
     pub fn apply_owned(&mut self, patch: Patch) -> Result<(), Error> {
         match patch {
-            Patch::Merge(patch) => self.merge_owned(patch),
-            Patch::MergeText(patch) => self.merge_text(&patch)?,
+            Patch::Merge(patch) => match patch.as_text() {
+                Some(text) => self.merge_text(text)?,
+                None => self.merge_owned(patch.into_value()?),
+            },
             Patch::Json(ops) => crate::patch::operations::apply(self, &ops)?,
             Patch::Replace(value) => *self = Document::from(value),
         }

@@ -427,7 +427,7 @@ impl Hub {
     /// # Ok::<(), live_resource::Error>(())
     /// ```
     pub fn merge(&self, topic: &str, patch: impl Serialize) -> Result<u64, Error> {
-        self.publish(topic, Patch::Merge(to_json(patch)?))
+        self.publish(topic, Patch::Merge(to_json(patch)?.into()))
     }
 
     /// Applies any [`Patch`] to `topic` and publishes it as it is, unless it
@@ -437,14 +437,14 @@ impl Hub {
     ///
     /// [`Error::UnknownTopic`], [`Error::TooDeep`], [`Error::TooLarge`],
     /// [`Error::Apply`] for a JSON Patch that does not apply, and
-    /// [`Error::Malformed`] for a [`Patch::MergeText`] that is not JSON. On
-    /// error the topic's value and version are unchanged and nothing is
-    /// published.
+    /// [`Error::Malformed`] for a merge patch read lazily whose text is not
+    /// JSON. On error the topic's value and version are unchanged and
+    /// nothing is published.
     ///
-    /// A hub keeps its topics as `serde_json::Value`s, so a
-    /// [`Patch::MergeText`] (a relay forwarding what it read) is read whole
-    /// by `serde_json` first and applied as a [`Patch::Merge`]: an object of
-    /// it that names a member twice keeps the last, as a `Value` does.
+    /// A merge patch still in the text it was read from (a relay forwarding
+    /// what it read) is read whole by `serde_json` first, as every
+    /// subscriber gets its value written out again: an object of it that
+    /// names a member twice keeps the last, as a `Value` does.
     ///
     /// # Examples
     ///
@@ -463,10 +463,11 @@ impl Hub {
     /// ```
     pub fn publish(&self, topic: &str, patch: Patch) -> Result<u64, Error> {
         self.writable(topic)?;
-        // A hub keeps and diffs `Value`s: a patch still in its text (a
-        // relay's, read by `Limits::parse_update_lazy`) is read whole first.
+        // Subscribers get the patch written out again, from its value: a
+        // patch still in its text (a relay's, read by
+        // `Limits::parse_update_lazy`) is read whole first, and checked so.
         let patch = match patch {
-            Patch::MergeText(text) => Patch::Merge(text.to_value()?),
+            Patch::Merge(patch) => Patch::Merge(patch.into_held_value()?),
             patch => patch,
         };
         self.topic(topic)?

@@ -59,7 +59,7 @@
 //!   readers of updates from wire text: [`Limits::parse_update`] checks every
 //!   byte first; [`Limits::parse_update_lazy`], what the transports use, reads
 //!   a numbered update only as far as its patch, which a [`Document`] then
-//!   merges while reading it ([`patch::MergeText`]).
+//!   merges while reading it (a [`patch::MergePatch`] kept as its text).
 //! - [`protocol`]: the multi-topic wire protocol's messages and its error
 //!   codes ([`protocol::ErrorCode`]), which every server and client here speaks.
 //! - [`Error`]: everything that can go wrong, by phase.

@@ -141,7 +141,11 @@ impl Limits {
     pub fn check_patch(&self, patch: &crate::Patch) -> Result<(), Error> {
         // A text checked when it was read, or shorter than the bound, is not
         // read again here: this runs for every update applied.
-        if matches!(patch, crate::Patch::MergeText(text) if text.known_within(self.max_depth)) {
+        let text = match patch {
+            crate::Patch::Merge(patch) => patch.as_text(),
+            _ => None,
+        };
+        if text.is_some_and(|text| text.known_within(self.max_depth)) {
             return Ok(());
         }
         if patch.depth() > self.max_depth {

@@ -1,8 +1,8 @@
 //! Patches: the three ways an update can change a state.
 //!
 //! [`Patch::Merge`] is RFC 7396 JSON Merge Patch, the common case: a partial
-//! object whose `null` members delete; [`Patch::MergeText`] is the same kept
-//! as the text it was read from. [`Patch::Json`] is RFC 6902 JSON Patch,
+//! object whose `null` members delete ([`MergePatch`], made from a `Value` or
+//! kept as the text it was read from). [`Patch::Json`] is RFC 6902 JSON Patch,
 //! for what a merge patch cannot say (array element edits, explicit `null`
 //! values). [`Patch::Replace`] swaps the whole value.
 
@@ -10,14 +10,15 @@ pub(crate) mod at;
 pub(crate) mod diff;
 pub(crate) mod effect;
 mod merge;
+mod merge_patch;
 mod merge_text;
 pub(crate) mod operations;
 pub(crate) mod tree;
 
 pub use crate::error::{ApplyError, ApplyErrorKind};
 pub use merge::{merge, merge_owned};
-pub use merge_text::MergeText;
-pub(crate) use merge_text::Merging;
+pub use merge_patch::MergePatch;
+pub(crate) use merge_text::{MergeText, Merging};
 
 use serde_json::Value;
 
@@ -32,7 +33,7 @@ use crate::Error;
 /// use serde_json::json;
 ///
 /// let mut state = json!({"AAPL": {"price": 189.5, "volume": 1200}});
-/// Patch::Merge(json!({"AAPL": {"price": 190.25}})).apply(&mut state)?;
+/// Patch::Merge(json!({"AAPL": {"price": 190.25}}).into()).apply(&mut state)?;
 /// assert_eq!(state, json!({"AAPL": {"price": 190.25, "volume": 1200}}));
 /// # Ok::<(), live_resource::Error>(())
 /// ```
@@ -40,17 +41,13 @@ use crate::Error;
 #[non_exhaustive]
 pub enum Patch {
     /// An RFC 7396 JSON Merge Patch: objects merge deeply, `null` deletes,
-    /// everything else (arrays too) replaces.
-    Merge(Value),
-    /// The same as [`Patch::Merge`], kept as the text it was read from: what
-    /// [`Limits::parse_update`](crate::Limits::parse_update) gives for a
-    /// `merge` update, so that a [`Document`](crate::Document) merges it
-    /// without building a [`Value`] first. It equals the `Patch::Merge` of
-    /// the same value. Read lazily
+    /// everything else (arrays too) replaces. Make one from a `Value` with
+    /// `.into()`; one read from an update's text is kept as that text, and
+    /// merged from it. Read lazily
     /// ([`Limits::parse_update_lazy`](crate::Limits::parse_update_lazy)), it
     /// may turn out not to be JSON when applied: [`Error::Malformed`], and
     /// the target is unchanged.
-    MergeText(MergeText),
+    Merge(MergePatch),
     /// RFC 6902 JSON Patch operations, applied all or nothing.
     Json(json_patch::Patch),
     /// The new value, whole.
@@ -64,9 +61,9 @@ impl Patch {
     ///
     /// [`Error::Apply`] when a JSON Patch operation fails (a `test` that does
     /// not match, a path that does not exist). `target` is then exactly as it
-    /// was before the call. [`Error::Malformed`] when a
-    /// [`Patch::MergeText`] read lazily turns out not to be JSON. Merge
-    /// patches and replacements cannot fail otherwise.
+    /// was before the call. [`Error::Malformed`] when a merge patch read
+    /// lazily turns out not to be JSON. Merge patches and replacements cannot
+    /// fail otherwise.
     ///
     /// # Examples
     ///
@@ -86,8 +83,7 @@ impl Patch {
     /// ```
     pub fn apply(&self, target: &mut Value) -> Result<(), Error> {
         match self {
-            Self::Merge(patch) => merge(target, patch),
-            Self::MergeText(patch) => merge_owned(target, patch.to_value()?),
+            Self::Merge(patch) => merge(target, &*patch.to_value()?),
             Self::Json(ops) => operations::apply(target, ops)?,
             Self::Replace(value) => *target = value.clone(),
         }
@@ -116,8 +112,7 @@ impl Patch {
     /// ```
     pub fn apply_owned(self, target: &mut Value) -> Result<(), Error> {
         match self {
-            Self::Merge(patch) => merge_owned(target, patch),
-            Self::MergeText(patch) => merge_owned(target, patch.to_value()?),
+            Self::Merge(patch) => merge_owned(target, patch.into_value()?),
             Self::Json(ops) => operations::apply(target, &ops)?,
             Self::Replace(value) => *target = value,
         }
@@ -141,7 +136,7 @@ impl Patch {
     /// let log = json!(["started", "generated 10 records", "generated 20 records"]);
     /// let from = json!({"job": {"done": 10, "total": 100}, "log": log});
     /// let to = json!({"job": {"done": 11, "total": 100}, "log": log});
-    /// assert_eq!(Patch::diff(&from, &to), Some(Patch::Merge(json!({"job": {"done": 11}}))));
+    /// assert_eq!(Patch::diff(&from, &to), Some(Patch::Merge(json!({"job": {"done": 11}}).into())));
     ///
     /// // A merge patch cannot set a member to null: JSON Patch says it.
     /// let to_null = json!({"job": null, "log": log});
@@ -168,15 +163,19 @@ impl Patch {
     /// use live_resource::Patch;
     /// use serde_json::json;
     ///
-    /// assert_eq!(Patch::Merge(json!({"a": {"b": [1]}})).depth(), 3);
+    /// assert_eq!(Patch::Merge(json!({"a": {"b": [1]}}).into()).depth(), 3);
     /// let ops = serde_json::from_value(json!([{"op": "add", "path": "/a", "value": {"b": 1}}])).unwrap();
     /// assert_eq!(Patch::Json(ops).depth(), 3);
     /// ```
     pub fn depth(&self) -> usize {
         use json_patch::PatchOperation as Op;
         match self {
-            Self::Merge(value) | Self::Replace(value) => tree::Tree::depth(value),
-            Self::MergeText(patch) => patch.depth(),
+            Self::Merge(patch) => match (patch.as_value(), patch.as_text()) {
+                (Some(value), _) => tree::Tree::depth(value),
+                (_, Some(text)) => text.depth(),
+                _ => unreachable!("a merge patch is a value or a text"),
+            },
+            Self::Replace(value) => tree::Tree::depth(value),
             Self::Json(ops) => {
                 let deepest_value = ops
                     .iter()
@@ -200,14 +199,15 @@ impl Patch {
     /// use live_resource::Patch;
     /// use serde_json::json;
     ///
-    /// assert_eq!(Patch::Merge(json!({"a": 1})).encoded_len(), 7);
+    /// assert_eq!(Patch::Merge(json!({"a": 1}).into()).encoded_len(), 7);
     /// ```
     pub fn encoded_len(&self) -> usize {
         match self {
-            Self::Merge(value) | Self::Replace(value) => diff::encoded_len(value),
-            Self::MergeText(patch) => patch
-                .to_value()
-                .map_or(patch.text_len(), |value| diff::encoded_len(&value)),
+            Self::Merge(patch) => match patch.to_value() {
+                Ok(value) => diff::encoded_len(&*value),
+                Err(_) => patch.as_text().map_or(0, MergeText::text_len),
+            },
+            Self::Replace(value) => diff::encoded_len(value),
             Self::Json(ops) => diff::encoded_len(ops),
         }
     }
@@ -220,38 +220,36 @@ impl Patch {
     /// less).
     pub(crate) fn growth_bound(&self) -> usize {
         match self {
-            Self::Merge(value) | Self::Replace(value) => diff::encoded_len(value),
-            Self::MergeText(patch) => patch.text_len(),
+            Self::Merge(patch) => match (patch.as_value(), patch.as_text()) {
+                (Some(value), _) => diff::encoded_len(value),
+                (_, Some(text)) => text.text_len(),
+                _ => unreachable!("a merge patch is a value or a text"),
+            },
+            Self::Replace(value) => diff::encoded_len(value),
             Self::Json(ops) => diff::encoded_len(ops),
         }
     }
 }
 
 /// Patches are equal when they are of one kind and hold the same value; a
-/// [`Patch::MergeText`] equals the [`Patch::Merge`] of the value `serde_json`
-/// reads from its text, unless an object of the text names a member twice
-/// (see [`MergeText`]: it would not do the same). Comparing a `MergeText`
-/// reads its text. Numbers compare as `serde_json` reads them, which for a
-/// long decimal may be a unit in the last place from what a
-/// [`Document`](crate::Document) reads.
+/// merge patch still in its text equals the merge patch of the value
+/// `serde_json` reads from it (see [`MergePatch`]'s equality). Numbers
+/// compare as `serde_json` reads them, which for a long decimal may be a
+/// unit in the last place from what a [`Document`](crate::Document) reads.
 ///
 /// ```
 /// use live_resource::{Limits, Patch};
 /// use serde_json::json;
 ///
 /// let update = Limits::default().parse_update(br#"{"seq":1,"merge":{"done":3}}"#)?;
-/// assert_eq!(update.patch, Patch::Merge(json!({"done": 3})));
+/// assert_eq!(update.patch, Patch::Merge(json!({"done": 3}).into()));
 /// # Ok::<(), live_resource::Error>(())
 /// ```
 impl PartialEq for Patch {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Self::Merge(a), Self::Merge(b)) | (Self::Replace(a), Self::Replace(b)) => a == b,
-            (Self::MergeText(a), Self::MergeText(b)) => a == b,
-            (Self::Merge(value), Self::MergeText(text))
-            | (Self::MergeText(text), Self::Merge(value)) => {
-                text.same_as_value() && text.to_value().is_ok_and(|text| text == *value)
-            }
+            (Self::Merge(a), Self::Merge(b)) => a == b,
+            (Self::Replace(a), Self::Replace(b)) => a == b,
             (Self::Json(a), Self::Json(b)) => a == b,
             _ => false,
         }

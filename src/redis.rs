@@ -460,7 +460,7 @@ impl RedisHub {
     /// ```
     pub async fn merge(&self, topic: &str, patch: impl Serialize) -> Result<u64, Error> {
         let patch = serde_json::to_value(patch).map_err(Error::Encode)?;
-        self.publish(topic, Patch::Merge(patch)).await
+        self.publish(topic, Patch::Merge(patch.into())).await
     }
 
     /// Applies any [`Patch`] to `topic`. A merge patch is numbered as it
@@ -487,7 +487,7 @@ impl RedisHub {
     /// ```
     pub async fn publish(&self, topic: &str, patch: Patch) -> Result<u64, Error> {
         let patch = match patch {
-            Patch::MergeText(text) => Patch::Merge(text.to_value()?),
+            Patch::Merge(patch) => Patch::Merge(patch.into_held_value()?),
             patch => patch,
         };
         self.shared.hub.limits().check_patch(&patch)?;

@@ -56,12 +56,12 @@ impl Update {
     /// # use serde_json::json;
     /// let update = Update::merge(3, json!({"done": 30}));
     /// assert_eq!(update.seq, Some(3));
-    /// assert_eq!(update.patch, Patch::Merge(json!({"done": 30})));
+    /// assert_eq!(update.patch, Patch::Merge(json!({"done": 30}).into()));
     /// ```
     pub fn merge(seq: u64, patch: Value) -> Self {
         Self {
             seq: Some(seq),
-            patch: Patch::Merge(patch),
+            patch: Patch::Merge(patch.into()),
         }
     }
 
@@ -76,7 +76,7 @@ impl Update {
     pub fn unsequenced(patch: Value) -> Self {
         Self {
             seq: None,
-            patch: Patch::Merge(patch),
+            patch: Patch::Merge(patch.into()),
         }
     }
 
@@ -98,8 +98,7 @@ impl Serialize for Update {
             map.serialize_entry("seq", &seq)?;
         }
         match &self.patch {
-            Patch::Merge(value) => map.serialize_entry("merge", value)?,
-            Patch::MergeText(patch) => map.serialize_entry("merge", patch)?,
+            Patch::Merge(patch) => map.serialize_entry("merge", patch)?,
             Patch::Json(ops) => map.serialize_entry("patch", ops)?,
             Patch::Replace(value) => map.serialize_entry("replace", value)?,
         }
@@ -138,7 +137,7 @@ impl<'de> de::Visitor<'de> for UpdateVisitor {
                     }
                     continue;
                 }
-                "merge" => Patch::Merge(map.next_value()?),
+                "merge" => Patch::Merge(map.next_value::<Value>()?.into()),
                 "patch" => Patch::Json(map.next_value()?),
                 "replace" => Patch::Replace(map.next_value()?),
                 // The WebSocket envelope's members: an update that names its

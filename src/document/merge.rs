@@ -83,7 +83,7 @@ impl Document {
 
     /// Applies a merge patch read from wire text, in place, reading it as
     /// it merges: the same as [`Document::merge`] of its value (but for a
-    /// member named twice in one object, see [`MergeText`]).
+    /// member named twice in one object: both apply, in order).
     ///
     /// # Errors
     ///
@@ -94,20 +94,8 @@ impl Document {
     /// [`Limits::parse_update`](crate::Limits::parse_update) was checked
     /// whole and cannot fail.
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// use live_resource::{Document, Limits, Patch};
-    /// use serde_json::json;
-    ///
-    /// let mut doc = Document::from(json!({"AAPL": {"price": 1.0, "volume": 10}}));
-    /// let update = Limits::default().parse_update(br#"{"seq":2,"merge":{"AAPL":{"price":2.5},"MSFT":{"price":3.0}}}"#)?;
-    /// let Patch::MergeText(patch) = &update.patch else { unreachable!() };
-    /// doc.merge_text(patch)?;
-    /// assert_eq!(doc, json!({"AAPL": {"price": 2.5, "volume": 10}, "MSFT": {"price": 3.0}}));
-    /// # Ok::<(), live_resource::Error>(())
-    /// ```
-    pub fn merge_text(&mut self, patch: &MergeText) -> Result<(), Error> {
+    /// [`Document::apply`] calls it for a merge patch still in its text.
+    pub(crate) fn merge_text(&mut self, patch: &MergeText) -> Result<(), Error> {
         let mut merging = patch.merging();
         let read = self
             .merge_read(&mut merging, 0)

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::Hub;
 use super::topic::{Numbered, Topic};
 use crate::limits::StateSize;
-use crate::{Error, Patch, Snapshot};
+use crate::{Error, Snapshot};
 
 /// Where a replica hub's topics come from.
 #[async_trait]
@@ -105,11 +105,9 @@ impl Hub {
     /// topic is then unchanged.
     pub(crate) fn apply_numbered(&self, topic: &str, text: Bytes) -> Result<Numbered, Error> {
         let limits = &self.inner.config.limits;
-        let mut update = limits.parse_update(&text)?;
-        // A hub keeps `Value`s: a merge patch still in its text is read whole.
-        if let Patch::MergeText(patch) = update.patch {
-            update.patch = Patch::Merge(patch.to_value()?);
-        }
+        // A merge patch stays in its text: the topic's `Document` merges it
+        // from there.
+        let update = limits.parse_update(&text)?;
         self.topic(topic)?
             .apply_numbered(update, text, limits, &self.inner.counters)
     }

@@ -45,12 +45,16 @@ fn rebase<T: Tree>(target: &T, place: &Pointer, patch: Patch, (part, next): (&T,
     match patch {
         // Under members all the way down, a merge patch nests in them as it
         // is; `null` would delete the member rather than set it.
-        Patch::Merge(merge) if !merge.is_null() && under_members(target, place) => {
+        Patch::Merge(merge)
+            if merge.as_value().is_some_and(|merge| !merge.is_null())
+                && under_members(target, place) =>
+        {
+            let merge = merge.into_value().expect("a merge patch made from a value");
             let keys: Vec<_> = place.tokens().collect();
             let nested = keys.into_iter().rev().fold(merge, |inner, token| {
                 Value::Object(Map::from_iter([(token.decoded().into_owned(), inner)]))
             });
-            Patch::Merge(nested)
+            Patch::Merge(nested.into())
         }
         Patch::Json(ops) => Patch::Json(json_patch::Patch(
             ops.0.into_iter().map(|op| below(place, op)).collect(),

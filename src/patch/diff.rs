@@ -19,7 +19,7 @@ pub(crate) fn diff<T: Tree>(from: &T, to: &Value) -> Option<Patch> {
     let mut arrays_replaced = false;
     let merge = match merge_diff(from, to, &mut arrays_replaced) {
         Ok(None) => return None,
-        Ok(Some(merge)) => Some(Patch::Merge(merge)),
+        Ok(Some(merge)) => Some(Patch::Merge(merge.into())),
         Err(Inexpressible) => None,
     };
     // A JSON Patch can only be smaller where the merge patch replaced an array

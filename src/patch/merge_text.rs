@@ -24,22 +24,18 @@ use crate::text::{GiveUp, Reader};
 use crate::{Error, Update};
 
 /// An RFC 7396 merge patch still in the JSON text it arrived in, read when it
-/// is applied.
+/// is applied: the text form of a [`MergePatch`](crate::patch::MergePatch).
 ///
-/// [`Limits::parse_update`](crate::Limits::parse_update) gives
-/// [`Patch::MergeText`](crate::Patch::MergeText) for a `merge` update (or a
-/// [`Patch::Merge`](crate::Patch::Merge) where its reader leaves the text to
-/// `serde_json`: an escape in the update's own member names, nesting past
-/// 120 levels), and a [`Document`](crate::Document)
-/// merges it in one pass over the text, without building a [`Value`]. It
-/// compares equal to a `Patch::Merge` of the same value.
+/// The update readers give it for a `merge` update (but where the reader
+/// leaves the text to `serde_json`: an escape in the update's own member
+/// names, nesting past 120 levels), and a [`Document`](crate::Document)
+/// merges it in one pass over the text, without building a [`Value`].
 ///
-/// Read by [`Limits::parse_update_lazy`](crate::Limits::parse_update_lazy) (as this crate's transports read
-/// updates), an update numbered before its patch (`{"seq":18,"merge":..}`,
-/// the order this crate's servers write) is read only as far as the patch:
-/// the patch and what follows it are read when the patch is applied, so a
-/// patch that is not JSON is found then, and applying it fails with
-/// [`Error::Malformed`] and changes nothing.
+/// Read lazily (as the transports read updates), an update numbered before
+/// its patch (`{"seq":18,"merge":..}`, the order this crate's servers write)
+/// is read only as far as the patch: the patch and what follows it are read
+/// when the patch is applied, so a patch that is not JSON is found then, and
+/// applying it fails with [`Error::Malformed`] and changes nothing.
 ///
 /// Two things differ from merging the patch's [`Value`], both at the edges
 /// of JSON. Numbers are read correctly rounded, as `serde_json` reads them
@@ -49,31 +45,8 @@ use crate::{Error, Update};
 /// or text the reader leaves to it). And where an object of the patch names a
 /// member twice, both apply, in order, as two patches one after the other
 /// would; in a `Value` only the last one remains.
-///
-/// # Examples
-///
-/// ```
-/// use live_resource::{Document, Limits, Patch};
-/// use serde_json::json;
-///
-/// let limits = Limits::default();
-/// let update = limits.parse_update_lazy(r#"{"seq":7,"merge":{"AAPL":{"price":190.25}}}"#)?;
-/// let Patch::MergeText(patch) = &update.patch else { unreachable!() };
-/// assert_eq!(patch.to_value()?, json!({"AAPL": {"price": 190.25}}));
-///
-/// let mut state = Document::from(json!({"AAPL": {"price": 189.5, "volume": 1200}}));
-/// state.apply(&update.patch)?;
-/// assert_eq!(state, json!({"AAPL": {"price": 190.25, "volume": 1200}}));
-///
-/// // Read lazily, a patch that is not JSON is found when applied, and the
-/// // state is left as it was.
-/// let bad = limits.parse_update_lazy(r#"{"seq":8,"merge":{"AAPL":{"price":}}}"#)?;
-/// assert!(matches!(state.apply(&bad.patch), Err(live_resource::Error::Malformed(_))));
-/// assert_eq!(state, json!({"AAPL": {"price": 190.25, "volume": 1200}}));
-/// # Ok::<(), live_resource::Error>(())
-/// ```
 #[derive(Clone)]
-pub struct MergeText {
+pub(crate) struct MergeText {
     /// The text the patch is read from: the patch alone, or the whole update
     /// message it came in.
     text: Box<str>,
@@ -124,23 +97,14 @@ impl MergeText {
     ///
     /// [`Error::Malformed`] only for a patch read lazily whose text (the
     /// patch, or the rest of its message) is not JSON or not an update.
-    ///
-    /// ```
-    /// # use live_resource::{Limits, Patch};
-    /// # use serde_json::json;
-    /// let update = Limits::default().parse_update(br#"{"seq":3,"merge":{"tags":["a","b"],"gone":null}}"#)?;
-    /// let Patch::MergeText(patch) = update.patch else { unreachable!() };
-    /// assert_eq!(patch.to_value()?, json!({"tags": ["a", "b"], "gone": null}));
-    /// # Ok::<(), live_resource::Error>(())
-    /// ```
-    pub fn to_value(&self) -> Result<Value, Error> {
+    pub(crate) fn to_value(&self) -> Result<Value, Error> {
         match self.form {
             Form::Patch => serde_json::from_str(&self.text).map_err(Error::Malformed),
             Form::Update => match serde_json::from_str::<Update>(&self.text) {
                 Ok(Update {
-                    patch: crate::Patch::Merge(value),
+                    patch: crate::Patch::Merge(patch),
                     ..
-                }) => Ok(value),
+                }) => patch.into_value(),
                 Ok(_) => unreachable!("the message was read as far as its `merge`"),
                 Err(error) => Err(Error::Malformed(error)),
             },
@@ -193,13 +157,6 @@ impl MergeText {
 /// Writes the patch's value, compact. A patch read lazily whose text turns
 /// out not to be JSON is an error of the serializer (so `to_string(&update)`
 /// of such an update is an `Err`).
-///
-/// ```
-/// # use live_resource::{Limits, Patch};
-/// let update = Limits::default().parse_update(br#"{"seq":2,"merge":{ "a" : [1, 2] }}"#)?;
-/// assert_eq!(serde_json::to_string(&update).unwrap(), r#"{"seq":2,"merge":{"a":[1,2]}}"#);
-/// # Ok::<(), live_resource::Error>(())
-/// ```
 impl Serialize for MergeText {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.to_value()

@@ -5,7 +5,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::patch::MergeText;
+use crate::patch::{MergePatch, MergeText};
 use crate::text::{GiveUp, Reader};
 use crate::{Error, Limits, Patch, Snapshot, Update};
 
@@ -41,7 +41,7 @@ impl Limits {
     /// after a `}`, a second `seq`, a `patch` beside the `merge`) is found
     /// when the patch is applied: applying it then fails with
     /// [`Error::Malformed`] and changes nothing (see
-    /// [`MergeText`](crate::patch::MergeText)); an update dropped as one the
+    /// [`MergePatch`](crate::patch::MergePatch)); an update dropped as one the
     /// state already has is never read further.
     ///
     /// It pays where the patch is applied to a [`Document`](crate::Document);
@@ -63,7 +63,7 @@ impl Limits {
     /// let limits = Limits::default();
     /// let update = limits.parse_update_lazy(r#"{"seq":4,"merge":{"done":40}}"#)?;
     /// assert_eq!(update.seq, Some(4));
-    /// assert_eq!(update.patch, Patch::Merge(json!({"done": 40})));
+    /// assert_eq!(update.patch, Patch::Merge(json!({"done": 40}).into()));
     ///
     /// let mut state = Document::from(json!({"done": 30, "total": 100}));
     /// state.apply(&update.patch)?;
@@ -96,7 +96,10 @@ impl Limits {
     /// `update`, read from a message that [`Limits::check_text`] checked:
     /// its patch text records the nesting bound it is within.
     fn checked_depth(&self, mut update: Update) -> Update {
-        if let crate::Patch::MergeText(text) = &mut update.patch {
+        if let Some(text) = match &mut update.patch {
+            crate::Patch::Merge(patch) => patch.as_text_mut(),
+            _ => None,
+        } {
             // The message is one level: its patch is within the bound.
             text.set_within_depth(self.max_depth);
         }
@@ -135,7 +138,7 @@ impl Limits {
 
 impl Update {
     /// Reads the common wire form, `{"seq":18,"merge":{..}}` with any other
-    /// members, into a [`Patch::MergeText`] without building a `Value`;
+    /// members, into a merge patch kept as its text, without building a `Value`;
     /// `lazy`, only as far as the patch (see [`Limits::parse_update_lazy`]).
     /// `None` for anything else (`patch`, `replace`, text it is not sure
     /// of), which the caller reads with `serde_json`.
@@ -175,7 +178,7 @@ impl Update {
                     let patch = MergeText::in_update(text, reader.value_start());
                     return Some(Update {
                         seq: seq.flatten(),
-                        patch: Patch::MergeText(patch),
+                        patch: Patch::Merge(MergePatch::text(patch)),
                     });
                 }
                 "merge" if patch.is_none() => {
@@ -200,7 +203,7 @@ impl Update {
         }
         Some(Update {
             seq: seq.flatten(),
-            patch: Patch::MergeText(patch?),
+            patch: Patch::Merge(MergePatch::text(patch?)),
         })
     }
 }

@@ -249,8 +249,8 @@ fn run(seed: u64, rate: u64, includes_snapshot: bool, changes: Vec<Change>) {
 
         for (index, change) in changes.iter().enumerate() {
             let patch = match change {
-                Change::Set(k, v) => Patch::Merge(json!({ format!("k{k}"): v })),
-                Change::Delete(k) => Patch::Merge(json!({ format!("k{k}"): null })),
+                Change::Set(k, v) => Patch::Merge(json!({ format!("k{k}"): v }).into()),
+                Change::Delete(k) => Patch::Merge(json!({ format!("k{k}"): null }).into()),
                 Change::Append => Patch::Json(
                     serde_json::from_value(
                         json!([{"op": "add", "path": "/log/-", "value": index}]),

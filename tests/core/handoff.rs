@@ -22,8 +22,8 @@ enum Change {
 impl Change {
     fn patch(&self, seq: u64) -> Patch {
         match self {
-            Change::Set(key, value) => Patch::Merge(json!({ format!("k{key}"): value })),
-            Change::Delete(key) => Patch::Merge(json!({ format!("k{key}"): null })),
+            Change::Set(key, value) => Patch::Merge(json!({ format!("k{key}"): value }).into()),
+            Change::Delete(key) => Patch::Merge(json!({ format!("k{key}"): null }).into()),
             Change::Append => Patch::Json(
                 serde_json::from_value(json!([{"op": "add", "path": "/log/-", "value": seq}]))
                     .unwrap(),

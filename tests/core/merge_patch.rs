@@ -60,7 +60,7 @@ fn merge_owned_gives_the_rfc_result() {
 #[test]
 fn patch_merge_apply_gives_the_rfc_result() {
     for vector in rfc7396() {
-        let patch = Patch::Merge(vector.patch.clone());
+        let patch = Patch::Merge(vector.patch.clone().into());
 
         let mut target = vector.target.clone();
         patch.apply(&mut target).unwrap_or_else(|err| {

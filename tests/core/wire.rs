@@ -12,9 +12,11 @@ fn ops(value: Value) -> json_patch::Patch {
 
 fn one_of_each_kind() -> Vec<Patch> {
     vec![
-        Patch::Merge(json!({"aapl": {"price": 190.25, "halted": null}, "tags": ["a/b", "~"]})),
-        Patch::Merge(json!({})),
-        Patch::Merge(Value::Null),
+        Patch::Merge(
+            json!({"aapl": {"price": 190.25, "halted": null}, "tags": ["a/b", "~"]}).into(),
+        ),
+        Patch::Merge(json!({}).into()),
+        Patch::Merge(Value::Null.into()),
         Patch::Json(ops(json!([
             {"op": "add", "path": "/log/-", "value": "started"},
             {"op": "remove", "path": "/a~1b"},
@@ -111,7 +113,7 @@ fn the_wire_text_is_the_documented_form() {
 fn a_null_member_is_present_not_absent() {
     let update = Update::from_slice(br#"{"seq":1,"merge":null}"#).unwrap();
     assert_eq!(update.seq, Some(1));
-    assert_eq!(update.patch, Patch::Merge(Value::Null));
+    assert_eq!(update.patch, Patch::Merge(Value::Null.into()));
 
     let update = Update::from_slice(br#"{"replace":null}"#).unwrap();
     assert_eq!(update.seq, None);
@@ -257,7 +259,7 @@ fn depth_is_checked_against_the_limit() {
         Err(Error::TooDeep { max: 3 })
     ));
 
-    let deep_patch = Patch::Merge(json!({"a": {"b": {"c": {}}}}));
+    let deep_patch = Patch::Merge(json!({"a": {"b": {"c": {}}}}).into());
     assert!(matches!(
         limits.check_patch(&deep_patch),
         Err(Error::TooDeep { max: 3 })
@@ -271,7 +273,7 @@ fn brackets_inside_strings_do_not_count_toward_depth() {
     let update = limits.parse_update(text).unwrap();
     assert_eq!(
         update.patch,
-        Patch::Merge(json!({"s": "[[[[{{{{\"]]]]}}", "t": "\\", "u": "["}))
+        Patch::Merge(json!({"s": "[[[[{{{{\"]]]]}}", "t": "\\", "u": "["}).into())
     );
 }
 
@@ -359,7 +361,7 @@ fn check_patch_agrees_with_parse_update_for_merge_and_replace() {
     for depth in 0..6 {
         let value: Value =
             serde_json::from_str(&format!("{}0{}", "[".repeat(depth), "]".repeat(depth))).unwrap();
-        for patch in [Patch::Merge(value.clone()), Patch::Replace(value)] {
+        for patch in [Patch::Merge(value.clone().into()), Patch::Replace(value)] {
             let text = serde_json::to_vec(&Update {
                 seq: Some(1),
                 patch: patch.clone(),
