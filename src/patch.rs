@@ -12,6 +12,7 @@ pub(crate) mod effect;
 mod merge;
 mod merge_text;
 pub(crate) mod operations;
+pub(crate) mod rows;
 pub(crate) mod tree;
 
 pub use crate::error::{ApplyError, ApplyErrorKind};
