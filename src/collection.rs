@@ -9,7 +9,12 @@
 //! row's patch, removed, and a reset with the rows a new snapshot changed),
 //! and [`View`]s, filtered, ordered and limited, kept incrementally.
 
+mod event;
 mod key;
+mod live;
+mod table;
 
 pub use crate::error::RowError;
+pub use event::{Event, RowChange};
 pub use key::{RowId, RowKey};
+pub use live::LiveCollection;
