@@ -12,9 +12,12 @@
 mod event;
 mod key;
 mod live;
+mod sorted;
 mod table;
+mod view;
 
 pub use crate::error::RowError;
 pub use event::{Event, RowChange};
 pub use key::{RowId, RowKey};
 pub use live::LiveCollection;
+pub use view::{View, ViewChange, ViewChangeKind};
