@@ -586,7 +586,11 @@ impl Hub {
             Ok(existing) => existing,
             Err(_) => self.made(topic)?,
         };
-        existing.write_rows(&batch.writes, &self.inner.config.limits, &self.inner.counters)
+        existing.write_rows(
+            &batch.writes,
+            &self.inner.config.limits,
+            &self.inner.counters,
+        )
     }
 
     /// `topic`, made with the value `{}` unless another caller made it first.

@@ -59,7 +59,10 @@ impl Replica {
 
     /// What the changes since the last call did; quiet when not recording.
     pub(crate) fn take_changes(&mut self) -> Changes {
-        self.journal.as_mut().map(std::mem::take).unwrap_or_default()
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Whether the replica records its changes.

@@ -116,7 +116,9 @@ macro_rules! integer_keys {
     )*};
 }
 
-integer_keys!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+integer_keys!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
 
 /// Whether `key` is an integer as Rust writes one: an optional `-`, then
 /// digits without a leading zero (but `0` itself), and not `-0`.
@@ -126,9 +128,7 @@ fn canonical_integer(key: &str) -> bool {
     match digits.as_bytes() {
         [] => false,
         [b'0'] => !negative,
-        [first, rest @ ..] => {
-            (b'1'..=b'9').contains(first) && rest.iter().all(u8::is_ascii_digit)
-        }
+        [first, rest @ ..] => (b'1'..=b'9').contains(first) && rest.iter().all(u8::is_ascii_digit),
     }
 }
 
@@ -141,7 +141,18 @@ mod tests {
         for (text, key) in [("0", Some(0i64)), ("-12", Some(-12)), ("7", Some(7))] {
             assert_eq!(i64::from_key(text), key);
         }
-        for text in ["", "-", "-0", "007", "+7", " 7", "7 ", "1e3", "0x10", "99999999999999999999"] {
+        for text in [
+            "",
+            "-",
+            "-0",
+            "007",
+            "+7",
+            " 7",
+            "7 ",
+            "1e3",
+            "0x10",
+            "99999999999999999999",
+        ] {
             assert_eq!(i64::from_key(text), None, "{text:?}");
         }
         assert_eq!(u8::from_key("256"), None);

@@ -143,7 +143,9 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
     }
 
     /// The rows in key order, shared.
-    pub fn iter_shared(&self) -> impl ExactSizeIterator<Item = (&K, &Arc<T>)> + DoubleEndedIterator {
+    pub fn iter_shared(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (&K, &Arc<T>)> + DoubleEndedIterator {
         self.table.rows.iter()
     }
 
@@ -167,7 +169,10 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
     fn absorb(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..QUIET_CHANGES_PER_POLL {
             let parts = &mut self.parts;
-            match parts.driver.poll_change(cx, &parts.limits, &mut parts.replica) {
+            match parts
+                .driver
+                .poll_change(cx, &parts.limits, &mut parts.replica)
+            {
                 Poll::Ready(Some(Ok(()))) => {
                     let replica = parts.replica.as_mut().expect("a change leaves a state");
                     let changes = replica.take_changes();
@@ -209,7 +214,10 @@ impl<K, T> fmt::Debug for LiveCollection<K, T> {
             .field("key", &std::any::type_name::<K>())
             .field("row", &std::any::type_name::<T>())
             .field("rows", &self.table.rows.len())
-            .field("version", &self.parts.replica.as_ref().and_then(Replica::version))
+            .field(
+                "version",
+                &self.parts.replica.as_ref().and_then(Replica::version),
+            )
             .field("status", &*self.parts.status.borrow())
             .finish_non_exhaustive()
     }

@@ -49,7 +49,12 @@ impl<E> Sorted<E> {
 
     /// Puts `item` in its place; returns its position, or any number at
     /// least `cap` when that is at least `cap`.
-    pub(crate) fn insert(&mut self, item: E, cmp: impl Fn(&E, &E) -> Ordering, cap: usize) -> usize {
+    pub(crate) fn insert(
+        &mut self,
+        item: E,
+        cmp: impl Fn(&E, &E) -> Ordering,
+        cap: usize,
+    ) -> usize {
         self.len += 1;
         if self.blocks.is_empty() {
             self.blocks.push(vec![item]);
@@ -80,7 +85,11 @@ impl<E> Sorted<E> {
         let block = self
             .blocks
             .partition_point(|block| cmp(block.last().expect("no empty block"), item).is_lt());
-        let at = self.blocks.get(block)?.binary_search_by(|other| cmp(other, item)).ok()?;
+        let at = self
+            .blocks
+            .get(block)?
+            .binary_search_by(|other| cmp(other, item))
+            .ok()?;
         let position = self.position(block, at, cap);
         let removed = self.blocks[block].remove(at);
         if self.blocks[block].is_empty() {

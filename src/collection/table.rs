@@ -80,14 +80,16 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
         };
         // The row's last good value stays when this one does not decode.
         let row = Arc::new(T::deserialize(json).map_err(|e| refused(id, RowError::Decode(e)))?);
-        Ok(Some(match self.rows.insert(key.clone(), Arc::clone(&row)) {
-            None => RowChange::Added { key, row },
-            Some(_) => RowChange::Modified {
-                key,
-                row,
-                patch: patch().unwrap_or_else(|| Patch::Replace(json.to_value())),
+        Ok(Some(
+            match self.rows.insert(key.clone(), Arc::clone(&row)) {
+                None => RowChange::Added { key, row },
+                Some(_) => RowChange::Modified {
+                    key,
+                    row,
+                    patch: patch().unwrap_or_else(|| Patch::Replace(json.to_value())),
+                },
             },
-        }))
+        ))
     }
 
     /// Follows a state replaced whole: decodes the rows whose JSON differs

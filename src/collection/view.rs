@@ -214,7 +214,10 @@ impl<K: Ord + Clone, T> View<K, T> {
     /// Empties the view and fills it with `rows` (a table's current rows, for
     /// a view made late: [`LiveCollection::iter_shared`](super::LiveCollection::iter_shared)):
     /// every row shown, added in order.
-    pub fn load<'a>(&mut self, rows: impl IntoIterator<Item = (&'a K, &'a Arc<T>)>) -> Vec<ViewChange<K, T>>
+    pub fn load<'a>(
+        &mut self,
+        rows: impl IntoIterator<Item = (&'a K, &'a Arc<T>)>,
+    ) -> Vec<ViewChange<K, T>>
     where
         K: 'a,
         T: 'a,
@@ -245,13 +248,17 @@ impl<K: Ord + Clone, T> View<K, T> {
         // Members come in key order: a stable sort keeps it among equals.
         rows.sort_by(|a, b| order(&a.0, &b.0));
         self.sorted = Sorted::from_sorted(rows);
-        out.extend(self.iter().enumerate().map(|(index, (key, row))| ViewChange {
-            kind: ViewChangeKind::Added,
-            key: key.clone(),
-            row: Arc::clone(row),
-            old_index: None,
-            new_index: Some(index),
-        }));
+        out.extend(
+            self.iter()
+                .enumerate()
+                .map(|(index, (key, row))| ViewChange {
+                    kind: ViewChangeKind::Added,
+                    key: key.clone(),
+                    row: Arc::clone(row),
+                    old_index: None,
+                    new_index: Some(index),
+                }),
+        );
         out
     }
 
@@ -268,7 +275,11 @@ impl<K: Ord + Clone, T> View<K, T> {
         });
         let new = now.map(|row| {
             self.members.insert(key.clone(), Arc::clone(row));
-            (Arc::clone(row), self.sorted.insert((Arc::clone(row), key.clone()), cmp, limit))
+            (
+                Arc::clone(row),
+                self.sorted
+                    .insert((Arc::clone(row), key.clone()), cmp, limit),
+            )
         });
         let shown = |index: &usize| *index < limit;
         let change = |kind, row, old_index, new_index| ViewChange {

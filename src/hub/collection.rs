@@ -127,7 +127,9 @@ impl<'h, P: Publish + ?Sized> Collection<'h, P> {
     ///
     /// See the type's.
     pub async fn clear(&self) -> Result<u64, Error> {
-        self.hub.set(&self.topic, Value::Object(Default::default())).await
+        self.hub
+            .set(&self.topic, Value::Object(Default::default()))
+            .await
     }
 
     /// Makes every change of `batch`, in order, as one update. Returns the
@@ -212,7 +214,8 @@ impl Batch {
 
     /// Removes the row `key`, if it is there.
     pub fn remove(mut self, key: impl RowId) -> Self {
-        self.writes.push(RowWrite::Remove(key.row_id().into_owned()));
+        self.writes
+            .push(RowWrite::Remove(key.row_id().into_owned()));
         self
     }
 

@@ -57,7 +57,11 @@ enum Part {
 /// [`Error::Apply`] (an invalid path) when the table is not an object.
 pub(crate) fn rows_patch<T: Tree>(table: &T, writes: &[RowWrite]) -> Result<Option<Patch>, Error> {
     if !table.is_object() {
-        return Err(Error::Apply(ApplyError::new(0, "", ApplyErrorKind::InvalidPath)));
+        return Err(Error::Apply(ApplyError::new(
+            0,
+            "",
+            ApplyErrorKind::InvalidPath,
+        )));
     }
     let mut rows: Vec<Touched<'_, T>> = Vec::with_capacity(writes.len());
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(writes.len());
@@ -210,9 +214,14 @@ mod tests {
         );
         assert_eq!(
             patch,
-            Some(Patch::Merge(json!({"a": {"n": 10}, "b": null, "d": {"n": 4}})))
+            Some(Patch::Merge(
+                json!({"a": {"n": 10}, "b": null, "d": {"n": 4}})
+            ))
         );
-        assert_eq!(after, json!({"a": {"n": 10, "s": "x"}, "c": {"n": 3}, "d": {"n": 4}}));
+        assert_eq!(
+            after,
+            json!({"a": {"n": 10, "s": "x"}, "c": {"n": 3}, "d": {"n": 4}})
+        );
     }
 
     #[test]
@@ -221,7 +230,10 @@ mod tests {
         for writes in [
             vec![upsert("c", json!({"n": null}))],
             vec![upsert("c", Value::Null), RowWrite::Remove("b".into())],
-            vec![upsert("a", json!({"n": 1})), upsert("b", json!({"n": 2, "m": null}))],
+            vec![
+                upsert("a", json!({"n": 1})),
+                upsert("b", json!({"n": 2, "m": null})),
+            ],
             vec![upsert("a", json!([1, null]))],
             vec![upsert("a", json!({"n": 1, "s": {"deep": null}}))],
         ] {
@@ -243,8 +255,14 @@ mod tests {
     #[test]
     fn a_change_that_changes_nothing_is_no_patch() {
         let table = json!({"a": {"n": 1}});
-        assert_eq!(write(table.clone(), &[upsert("a", json!({"n": 1}))]).0, None);
-        assert_eq!(write(table.clone(), &[RowWrite::Remove("z".into())]).0, None);
+        assert_eq!(
+            write(table.clone(), &[upsert("a", json!({"n": 1}))]).0,
+            None
+        );
+        assert_eq!(
+            write(table.clone(), &[RowWrite::Remove("z".into())]).0,
+            None
+        );
         let back_again = [RowWrite::Remove("a".into()), upsert("a", json!({"n": 1}))];
         assert_eq!(write(table, &back_again).0, None);
     }
@@ -254,10 +272,16 @@ mod tests {
         let table = json!({"a/b": {"n": 1}, "~x": {"n": 2}});
         let (patch, after) = write(
             table,
-            &[upsert("a/b", json!({"n": null})), upsert("~x", json!({"n": 3, "z": null}))],
+            &[
+                upsert("a/b", json!({"n": null})),
+                upsert("~x", json!({"n": 3, "z": null})),
+            ],
         );
         assert!(matches!(patch, Some(Patch::Json(_))));
-        assert_eq!(after, json!({"a/b": {"n": null}, "~x": {"n": 3, "z": null}}));
+        assert_eq!(
+            after,
+            json!({"a/b": {"n": null}, "~x": {"n": 3, "z": null}})
+        );
     }
 
     #[test]

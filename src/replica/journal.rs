@@ -166,9 +166,14 @@ mod tests {
     fn a_merge_patch_touches_its_members_each_with_its_part() {
         let mut state = Document::from(json!({"a": {"n": 1}, "b": {"n": 2}}));
         let changes = apply(&mut state, Patch::Merge(json!({"a": {"n": 5}, "b": null}))).unwrap();
-        let Changes::Rows(rows) = changes else { panic!("rows") };
+        let Changes::Rows(rows) = changes else {
+            panic!("rows")
+        };
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0], ("a".to_owned(), Some(Patch::Merge(json!({"n": 5})))));
+        assert_eq!(
+            rows[0],
+            ("a".to_owned(), Some(Patch::Merge(json!({"n": 5}))))
+        );
         assert_eq!(state, json!({"a": {"n": 5}}));
     }
 
@@ -180,9 +185,21 @@ mod tests {
             {"op": "add", "path": "/c/m/-", "value": 2},
             {"op": "move", "from": "/c/m", "path": "/d"},
         ]));
-        let Changes::Rows(rows) = apply(&mut state, patch).unwrap() else { panic!("rows") };
-        assert_eq!(rows[0], ("a/b".to_owned(), Some(ops(json!([{"op": "replace", "path": "/n", "value": null}])))));
-        assert_eq!(rows[1], ("c".to_owned(), None), "moved from: no patch of its own");
+        let Changes::Rows(rows) = apply(&mut state, patch).unwrap() else {
+            panic!("rows")
+        };
+        assert_eq!(
+            rows[0],
+            (
+                "a/b".to_owned(),
+                Some(ops(json!([{"op": "replace", "path": "/n", "value": null}])))
+            )
+        );
+        assert_eq!(
+            rows[1],
+            ("c".to_owned(), None),
+            "moved from: no patch of its own"
+        );
         assert_eq!(rows[2], ("d".to_owned(), None));
         assert_eq!(state, json!({"a/b": {"n": null}, "c": {}, "d": [1, 2]}));
     }
@@ -190,7 +207,11 @@ mod tests {
     #[test]
     fn a_change_of_the_root_replaces_the_whole() {
         let mut state = Document::from(json!({"a": 1}));
-        let changes = apply(&mut state, ops(json!([{"op": "replace", "path": "", "value": {"b": 2}}]))).unwrap();
+        let changes = apply(
+            &mut state,
+            ops(json!([{"op": "replace", "path": "", "value": {"b": 2}}])),
+        )
+        .unwrap();
         assert!(matches!(changes, Changes::Whole { previous: Some(p) } if p == json!({"a": 1})));
         let changes = apply(&mut state, Patch::Replace(json!({}))).unwrap();
         assert!(matches!(changes, Changes::Whole { .. }));

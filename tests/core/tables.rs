@@ -129,7 +129,10 @@ async fn make(hub: &Hub, model: &mut Model, step: &Step) {
             model.clear();
             return;
         }
-        Step::One(op) => (std::slice::from_ref(op), table.write(batch_op(Batch::new(), op)).await),
+        Step::One(op) => (
+            std::slice::from_ref(op),
+            table.write(batch_op(Batch::new(), op)).await,
+        ),
         Step::Batch(ops) => {
             let batch = ops.iter().fold(Batch::new(), batch_op);
             (&ops[..], table.write(batch).await)
@@ -206,7 +209,11 @@ impl Checked {
         let keys: Vec<&String> = expected.iter().map(|(k, _)| *k).collect();
         let shown: Vec<&String> = self.view.iter().map(|(k, _)| k).collect();
         assert_eq!(shown, keys, "the view is what it is recomputed as");
-        assert_eq!(self.copy.iter().collect::<Vec<_>>(), keys, "the changes' indexes rebuild it");
+        assert_eq!(
+            self.copy.iter().collect::<Vec<_>>(),
+            keys,
+            "the changes' indexes rebuild it"
+        );
         for (index, (key, row)) in expected.iter().enumerate() {
             let (at, shared) = self.view.get(index).unwrap();
             assert_eq!((at, &**shared), (*key, *row));
@@ -220,14 +227,24 @@ impl Checked {
 fn replay(copy: &mut BTreeMap<String, Row>, change: &RowChange<String, Row>) {
     match change {
         RowChange::Added { key, row } => {
-            assert!(copy.insert(key.clone(), (**row).clone()).is_none(), "{key} added twice");
+            assert!(
+                copy.insert(key.clone(), (**row).clone()).is_none(),
+                "{key} added twice"
+            );
         }
         RowChange::Modified { key, row, patch } => {
             assert!(!matches!(patch, Patch::MergeText(_)));
-            assert!(copy.insert(key.clone(), (**row).clone()).is_some(), "{key} modified before added");
+            assert!(
+                copy.insert(key.clone(), (**row).clone()).is_some(),
+                "{key} modified before added"
+            );
         }
         RowChange::Removed { key, row } => {
-            assert_eq!(copy.remove(key).as_ref(), Some(&**row), "{key} removed as it was");
+            assert_eq!(
+                copy.remove(key).as_ref(),
+                Some(&**row),
+                "{key} removed as it was"
+            );
         }
         _ => unreachable!(),
     }
@@ -297,7 +314,10 @@ fn run(steps: Vec<Step>) {
             catch_up(&mut table, version, &mut copy, &mut views).await;
             let expected = typed(&model);
             assert_eq!(*table.json().unwrap(), json!(model), "the JSON state");
-            assert!(table.iter().map(|(k, r)| (k, r)).eq(expected.iter()), "the typed rows, in key order");
+            assert!(
+                table.iter().map(|(k, r)| (k, r)).eq(expected.iter()),
+                "the typed rows, in key order"
+            );
             assert_eq!(table.len(), expected.len());
             assert_eq!(copy, expected, "the events rebuild the table");
             for view in &views {
@@ -326,7 +346,11 @@ fn through_faults(seed: u64, rate: u64, includes_snapshot: bool, steps: Vec<Step
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let hub = Hub::builder().first_version(0).replay(4).subscriber_queue(8).build();
+        let hub = Hub::builder()
+            .first_version(0)
+            .replay(4)
+            .subscriber_queue(8)
+            .build();
         hub.set("t", json!({})).unwrap();
         let source = Faulty {
             hub: hub.clone(),
@@ -350,12 +374,18 @@ fn through_faults(seed: u64, rate: u64, includes_snapshot: bool, steps: Vec<Step
             }
         }
         // The last version is one the consumer cannot have skipped over.
-        hub.collection("t").upsert("last", json!({"n": 0, "note": null})).await.unwrap();
+        hub.collection("t")
+            .upsert("last", json!({"n": 0, "note": null}))
+            .await
+            .unwrap();
         model.insert("last".into(), json!({"n": 0, "note": null}));
         let version = hub.version("t").unwrap();
         catch_up(&mut table, version, &mut copy, &mut views).await;
         let expected = typed(&model);
-        assert_eq!(copy, expected, "the events rebuild the table: nothing lost or doubled");
+        assert_eq!(
+            copy, expected,
+            "the events rebuild the table: nothing lost or doubled"
+        );
         assert!(table.iter().map(|(k, r)| (k, r)).eq(expected.iter()));
         for view in &views {
             view.check(&expected);
@@ -393,20 +423,37 @@ impl<'de> Deserialize<'de> for Counted {
 #[tokio::test]
 async fn only_the_rows_a_change_touches_are_decoded_again() {
     let hub = Hub::new();
-    let rows: serde_json::Map<String, Value> = (0..1000u64).map(|i| (i.to_string(), json!(i))).collect();
+    let rows: serde_json::Map<String, Value> =
+        (0..1000u64).map(|i| (i.to_string(), json!(i))).collect();
     hub.set("t", &rows).unwrap();
     let mut table = LiveCollection::<u64, Counted>::connect(hub.source("t"));
     let first = table.next().await.unwrap().unwrap();
     assert_eq!(first.changes().len(), 1000);
-    assert_eq!(table.iter().next().map(|(k, _)| *k), Some(0), "integer keys in numeric order");
+    assert_eq!(
+        table.iter().next().map(|(k, _)| *k),
+        Some(0),
+        "integer keys in numeric order"
+    );
     assert_eq!(table.iter().next_back().map(|(k, _)| *k), Some(999));
 
     let before = DECODED.load(Ordering::Relaxed);
-    hub.collection("t").write(Batch::new().upsert(5u64, 50).remove(6u64).insert(1000u64, 1)).await.unwrap();
+    hub.collection("t")
+        .write(
+            Batch::new()
+                .upsert(5u64, 50)
+                .remove(6u64)
+                .insert(1000u64, 1),
+        )
+        .await
+        .unwrap();
     for _ in 0..3 {
         table.next().await.unwrap().unwrap();
     }
-    assert_eq!(DECODED.load(Ordering::Relaxed) - before, 2, "the two rows written, not the table");
+    assert_eq!(
+        DECODED.load(Ordering::Relaxed) - before,
+        2,
+        "the two rows written, not the table"
+    );
     assert_eq!(table.get(&5), Some(&Counted(50)));
     assert_eq!(table.len(), 1000);
 }
@@ -414,9 +461,8 @@ async fn only_the_rows_a_change_touches_are_decoded_again() {
 #[tokio::test]
 async fn a_new_snapshot_decodes_only_the_rows_it_changed() {
     use live_resource::{LiveResource, Snapshot, Update};
-    let snapshot = async {
-        Ok::<_, std::io::Error>(Snapshot::new(1, json!({"1": 1, "2": 2, "3": 3})))
-    };
+    let snapshot =
+        async { Ok::<_, std::io::Error>(Snapshot::new(1, json!({"1": 1, "2": 2, "3": 3}))) };
     let updates = futures::stream::iter([
         Ok::<_, std::io::Error>(Update::merge(2, json!({"1": 10}))),
         // A replacement: the state comes whole, like a new snapshot.
@@ -431,7 +477,11 @@ async fn a_new_snapshot_decodes_only_the_rows_it_changed() {
     while let Some(event) = table.next().await {
         events.push(event.unwrap());
     }
-    let Event::Reset { version: Some(3), changes } = &events[2] else {
+    let Event::Reset {
+        version: Some(3),
+        changes,
+    } = &events[2]
+    else {
         panic!("a reset at 3: {events:?}")
     };
     let summary: Vec<(u32, &str)> = changes
@@ -446,8 +496,15 @@ async fn a_new_snapshot_decodes_only_the_rows_it_changed() {
             _ => unreachable!(),
         })
         .collect();
-    assert_eq!(summary, [(2, "modified"), (4, "added"), (3, "removed")], "row 1 is the same: not in it");
-    assert_eq!(table.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(), [(1, 10), (2, 20), (4, 4)]);
+    assert_eq!(
+        summary,
+        [(2, "modified"), (4, "added"), (3, "removed")],
+        "row 1 is the same: not in it"
+    );
+    assert_eq!(
+        table.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
+        [(1, 10), (2, 20), (4, 4)]
+    );
 }
 
 #[tokio::test]
@@ -464,7 +521,10 @@ async fn each_bad_row_is_an_error_that_names_it_and_the_rest_stays_live() {
 
     // A row id that is no `u32`.
     let error = table.next().await.unwrap().unwrap_err();
-    assert!(matches!(&error, Error::Row { key, problem: RowError::Key, .. } if key == "x"), "{error:?}");
+    assert!(
+        matches!(&error, Error::Row { key, problem: RowError::Key, .. } if key == "x"),
+        "{error:?}"
+    );
     let first = table.next().await.unwrap().unwrap();
     assert_eq!(first.changes().len(), 1);
 
@@ -480,9 +540,21 @@ async fn each_bad_row_is_an_error_that_names_it_and_the_rest_stays_live() {
 
     // The rest of the table goes on, and so does the row once it decodes.
     jobs.upsert(2u32, json!({"done": 2})).await.unwrap();
-    assert!(matches!(table.next().await.unwrap().unwrap(), Event::Row { change: RowChange::Added { key: 2, .. }, .. }));
+    assert!(matches!(
+        table.next().await.unwrap().unwrap(),
+        Event::Row {
+            change: RowChange::Added { key: 2, .. },
+            ..
+        }
+    ));
     jobs.patch_row(1u32, json!({"done": 3})).await.unwrap();
-    assert!(matches!(table.next().await.unwrap().unwrap(), Event::Row { change: RowChange::Modified { key: 1, .. }, .. }));
+    assert!(matches!(
+        table.next().await.unwrap().unwrap(),
+        Event::Row {
+            change: RowChange::Modified { key: 1, .. },
+            ..
+        }
+    ));
     assert_eq!(table.get(&1), Some(&Job { done: 3 }));
 
     // On the server, a change to a missing row is refused, naming it.
@@ -498,9 +570,15 @@ async fn each_bad_row_is_an_error_that_names_it_and_the_rest_stays_live() {
 async fn rows_with_nulls_travel_as_json_patch_and_a_plain_follower_sees_the_same() {
     let hub = Hub::new();
     let table = hub.collection("t");
-    table.upsert("a", json!({"n": 1, "note": "x"})).await.unwrap();
+    table
+        .upsert("a", json!({"n": 1, "note": "x"}))
+        .await
+        .unwrap();
     let mut updates = hub.subscribe("t", None).unwrap();
-    table.upsert("a", json!({"n": 1, "note": null})).await.unwrap();
+    table
+        .upsert("a", json!({"n": 1, "note": null}))
+        .await
+        .unwrap();
     table.upsert("b", json!({"n": 2})).await.unwrap();
     let mut plain = json!({"a": {"n": 1, "note": "x"}});
     for expected_json_patch in [true, false] {
@@ -508,7 +586,11 @@ async fn rows_with_nulls_travel_as_json_patch_and_a_plain_follower_sees_the_same
             panic!("an update")
         };
         let patch = &frame.update().patch;
-        assert_eq!(matches!(patch, Patch::Json(_)), expected_json_patch, "{patch:?}");
+        assert_eq!(
+            matches!(patch, Patch::Json(_)),
+            expected_json_patch,
+            "{patch:?}"
+        );
         patch.apply(&mut plain).unwrap();
     }
     assert_eq!(plain, json!({"a": {"n": 1, "note": null}, "b": {"n": 2}}));
