@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 /// A type that keys the rows of a table: a string, or an integer.
 ///
+/// Keys are ordered (a table iterates in key order) and hashed (a row is
+/// found by hash, whatever the size of the table).
+///
 /// A table's state is a JSON object, and a JSON object's member names are
 /// strings: a string key is its own member name, an integer key its decimal
 /// text (`42`, `-7`). Reading a member name back must give the same name
@@ -24,7 +27,7 @@ use std::sync::Arc;
 /// assert_eq!(String::from_key("r000123").as_deref(), Some("r000123"));
 ///
 /// /// A key of its own: an order number written `#123`.
-/// #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 /// struct Order(u32);
 ///
 /// impl RowKey for Order {
@@ -37,7 +40,7 @@ use std::sync::Arc;
 /// }
 /// assert_eq!(Order::from_key("#12"), Some(Order(12)));
 /// ```
-pub trait RowKey: Ord + Clone + Send + Sync + 'static {
+pub trait RowKey: Ord + std::hash::Hash + Clone + Send + Sync + 'static {
     /// The member name of this key's row in the table's object.
     fn to_key(&self) -> Cow<'_, str>;
 

@@ -119,34 +119,34 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
 
     /// The row `key`, if the table has it.
     pub fn get(&self, key: &K) -> Option<&T> {
-        self.table.rows.get(key).map(|row| &**row)
+        self.table.get(key).map(|row| &**row)
     }
 
     /// The row `key`, shared: the same [`Arc`] the events hand out.
     pub fn get_shared(&self, key: &K) -> Option<&Arc<T>> {
-        self.table.rows.get(key)
+        self.table.get(key)
     }
 
     /// How many rows the table has (rows that never decoded are not counted).
     pub fn len(&self) -> usize {
-        self.table.rows.len()
+        self.table.len()
     }
 
     /// Whether the table has no rows.
     pub fn is_empty(&self) -> bool {
-        self.table.rows.is_empty()
+        self.table.len() == 0
     }
 
     /// The rows in key order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&K, &T)> + DoubleEndedIterator {
-        self.table.rows.iter().map(|(key, row)| (key, &**row))
+        self.table.iter().map(|(key, row)| (key, &**row))
     }
 
     /// The rows in key order, shared.
     pub fn iter_shared(
         &self,
     ) -> impl ExactSizeIterator<Item = (&K, &Arc<T>)> + DoubleEndedIterator {
-        self.table.rows.iter()
+        self.table.iter()
     }
 
     /// The version of the table, if the source numbers its states.
@@ -213,7 +213,7 @@ impl<K, T> fmt::Debug for LiveCollection<K, T> {
         f.debug_struct("LiveCollection")
             .field("key", &std::any::type_name::<K>())
             .field("row", &std::any::type_name::<T>())
-            .field("rows", &self.table.rows.len())
+            .field("rows", &self.table.len())
             .field(
                 "version",
                 &self.parts.replica.as_ref().and_then(Replica::version),

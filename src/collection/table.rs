@@ -1,7 +1,7 @@
 //! [`Table`]: the typed rows of a table, kept in key order, changed row by
 //! row as the journal of its JSON state says.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde::de::{DeserializeOwned, Error as _};
@@ -15,16 +15,62 @@ use crate::{Document, Error, Patch};
 pub(crate) type Items<K, T> = VecDeque<Result<Event<K, T>, Error>>;
 
 /// Rows decoded into `T`, by key.
+///
+/// Found by hash, so that a change to a row of a large table costs a hash
+/// and a lookup rather than a descent of a tree, each level a cache miss;
+/// ordered by key beside, in a tree that only rows added and removed change.
 #[derive(Debug)]
 pub(crate) struct Table<K, T> {
-    pub(crate) rows: BTreeMap<K, Arc<T>>,
+    rows: HashMap<K, Arc<T>, foldhash::fast::RandomState>,
+    order: BTreeSet<K>,
 }
 
 impl<K, T> Default for Table<K, T> {
     fn default() -> Self {
         Self {
-            rows: BTreeMap::new(),
+            rows: HashMap::default(),
+            order: BTreeSet::new(),
         }
+    }
+}
+
+impl<K, T> Table<K, T> {
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+impl<K: RowKey, T> Table<K, T> {
+    pub(crate) fn get(&self, key: &K) -> Option<&Arc<T>> {
+        self.rows.get(key)
+    }
+
+    /// The rows in key order.
+    pub(crate) fn iter(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (&K, &Arc<T>)> + DoubleEndedIterator {
+        self.order.iter().map(|key| {
+            (
+                key,
+                self.rows.get(key).expect("every key ordered has a row"),
+            )
+        })
+    }
+
+    fn insert(&mut self, key: K, row: Arc<T>) -> Option<Arc<T>> {
+        let old = self.rows.insert(key.clone(), row);
+        if old.is_none() {
+            self.order.insert(key);
+        }
+        old
+    }
+
+    fn remove(&mut self, key: &K) -> Option<Arc<T>> {
+        let old = self.rows.remove(key);
+        if old.is_some() {
+            self.order.remove(key);
+        }
+        old
     }
 }
 
@@ -73,23 +119,18 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
             return Err(refused(id, RowError::Key));
         };
         let Some(json) = now else {
-            return Ok(self
-                .rows
-                .remove(&key)
-                .map(|row| RowChange::Removed { key, row }));
+            return Ok(self.remove(&key).map(|row| RowChange::Removed { key, row }));
         };
         // The row's last good value stays when this one does not decode.
         let row = Arc::new(T::deserialize(json).map_err(|e| refused(id, RowError::Decode(e)))?);
-        Ok(Some(
-            match self.rows.insert(key.clone(), Arc::clone(&row)) {
-                None => RowChange::Added { key, row },
-                Some(_) => RowChange::Modified {
-                    key,
-                    row,
-                    patch: patch().unwrap_or_else(|| Patch::Replace(json.to_value())),
-                },
+        Ok(Some(match self.insert(key.clone(), Arc::clone(&row)) {
+            None => RowChange::Added { key, row },
+            Some(_) => RowChange::Modified {
+                key,
+                row,
+                patch: patch().unwrap_or_else(|| Patch::Replace(json.to_value())),
             },
-        ))
+        }))
     }
 
     /// Follows a state replaced whole: decodes the rows whose JSON differs
@@ -126,13 +167,13 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
             }
         }
         let gone: Vec<K> = self
-            .rows
-            .keys()
+            .order
+            .iter()
             .filter(|key| !members.contains_key(&key.to_key()))
             .cloned()
             .collect();
         for key in gone {
-            if let Some(row) = self.rows.remove(&key) {
+            if let Some(row) = self.remove(&key) {
                 changes.push(RowChange::Removed { key, row });
             }
         }
