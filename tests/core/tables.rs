@@ -315,7 +315,7 @@ fn run(steps: Vec<Step>) {
             let expected = typed(&model);
             assert_eq!(*table.json().unwrap(), json!(model), "the JSON state");
             assert!(
-                table.iter().map(|(k, r)| (k, r)).eq(expected.iter()),
+                table.iter().eq(expected.iter()),
                 "the typed rows, in key order"
             );
             assert_eq!(table.len(), expected.len());
@@ -386,7 +386,7 @@ fn through_faults(seed: u64, rate: u64, includes_snapshot: bool, steps: Vec<Step
             copy, expected,
             "the events rebuild the table: nothing lost or doubled"
         );
-        assert!(table.iter().map(|(k, r)| (k, r)).eq(expected.iter()));
+        assert!(table.iter().eq(expected.iter()));
         for view in &views {
             view.check(&expected);
         }
