@@ -1,8 +1,10 @@
 //! The crate's error type.
 
 mod apply;
+mod row;
 
 pub use apply::{ApplyError, ApplyErrorKind};
+pub use row::RowError;
 use std::error::Error as StdError;
 
 /// A boxed error from a transport or any other source outside this crate.
@@ -206,6 +208,22 @@ pub enum Error {
     /// the change was not published, and nothing of it is kept anywhere.
     #[error("the backplane failed")]
     Backplane(#[source] BoxError),
+
+    /// One row of a table (see [`collection`](crate::collection)) was
+    /// refused, for the reason its source gives; the rest of the table stays
+    /// live. A client keeps the row's last good value; a server publishes
+    /// nothing of the change that held it.
+    #[error("row `{key}` was refused")]
+    Row {
+        /// The row's id: its member name in the table's object.
+        key: String,
+        /// The version of the table the row was read from (`None` on a
+        /// server, where the change was refused before it had one).
+        version: Option<u64>,
+        /// What was wrong with it.
+        #[source]
+        problem: RowError,
+    },
 
     /// A change that depends on the topic's state (a `set`, an `update`, a
     /// JSON Patch) lost the race for the topic's next version to other

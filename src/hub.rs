@@ -3,6 +3,7 @@
 //! fans each update out, serialized once, to every subscriber.
 
 mod backplane;
+mod collection;
 mod frame;
 mod publish;
 mod source;
@@ -21,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub(crate) use backplane::Backplane;
+pub use collection::{Batch, Collection};
 pub use frame::Frame;
 pub use publish::Publish;
 pub use source::HubSource;
@@ -556,6 +558,60 @@ impl Hub {
             &self.inner.config.limits,
             &self.inner.counters,
         )
+    }
+
+    /// The table on `topic`: a JSON object keyed by row id, written row by
+    /// row, each change one update that carries only the rows it touches
+    /// (see [`Collection`]). The first row written makes the topic.
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> live_resource::Result<()> {
+    /// let hub = Hub::new();
+    /// hub.collection("alerts").upsert(1u64, json!({"level": "high"})).await?;
+    /// assert_eq!(hub.snapshot("alerts").unwrap().data, json!({"1": {"level": "high"}}));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn collection(&self, topic: &str) -> Collection<'_, Hub> {
+        Collection::new(self, topic)
+    }
+
+    /// Makes the row writes of `batch` as one update of `topic`, made
+    /// `{}` first if there is no such topic.
+    pub(crate) fn write_rows(&self, topic: &str, batch: &Batch) -> Result<u64, Error> {
+        self.writable(topic)?;
+        let existing = match self.topic(topic) {
+            Ok(existing) => existing,
+            Err(_) => self.made(topic)?,
+        };
+        existing.write_rows(
+            &batch.writes,
+            &self.inner.config.limits,
+            &self.inner.counters,
+        )
+    }
+
+    /// `topic`, made with the value `{}` unless another caller made it first.
+    fn made(&self, topic: &str) -> Result<Arc<Topic>, Error> {
+        let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = topics.get(topic) {
+            return Ok(Arc::clone(existing));
+        }
+        let config = &self.inner.config;
+        let empty = Value::Object(Default::default());
+        let size = StateSize::measure(&empty, &config.limits)?;
+        let created = Arc::new(Topic::new(
+            topic,
+            (empty, size),
+            config.first_version.now(),
+            config.replay,
+            config.queue,
+        ));
+        topics.insert(topic.to_owned(), Arc::clone(&created));
+        Ok(created)
     }
 
     /// [`Hub::update`], typed: reads `topic`'s value as a `T`, changes it

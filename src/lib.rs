@@ -86,6 +86,7 @@
 
 mod backoff;
 pub mod client;
+pub mod collection;
 pub mod document;
 mod error;
 #[doc = include_str!("from_socketio.md")]

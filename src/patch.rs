@@ -13,6 +13,7 @@ mod merge;
 mod merge_patch;
 mod merge_text;
 pub(crate) mod operations;
+pub(crate) mod rows;
 pub(crate) mod tree;
 
 pub use crate::error::{ApplyError, ApplyErrorKind};

@@ -614,6 +614,42 @@ impl RedisHub {
         .await
     }
 
+    /// The table on `topic`, written row by row, each change one update
+    /// numbered by Redis that carries only the rows it touches (see
+    /// [`Collection`](crate::hub::Collection)).
+    ///
+    /// ```no_run
+    /// # use live_resource::redis::RedisHub;
+    /// # use serde_json::json;
+    /// # async fn run(hub: RedisHub) -> live_resource::Result<()> {
+    /// hub.collection("records").upsert("r1", json!({"status": "generated"})).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn collection(&self, topic: &str) -> crate::hub::Collection<'_, RedisHub> {
+        crate::hub::Collection::new(self, topic)
+    }
+
+    /// Makes the row writes of `batch` to the table on `topic` as one
+    /// update, against the latest state with a compare-and-set; makes the
+    /// topic, as `{}`, first when there is none.
+    async fn write_rows(&self, topic: &str, batch: &crate::hub::Batch) -> Result<u64, Error> {
+        if !self.shared.follow_topic(topic).await? {
+            let mut redis = self.shared.commands.clone();
+            let keys = Keys::new(&self.shared.settings.prefix, topic);
+            // Made here, or by another process since we looked: either way
+            // it is there now.
+            scripts::start(&mut redis, &self.shared.settings, &keys, b"{}", 0, None)
+                .await
+                .map_err(backplane)?
+                .ok();
+        }
+        self.change(topic, |current| {
+            crate::patch::rows::rows_patch(current, &batch.writes)
+        })
+        .await
+    }
+
     /// Removes `topic` from Redis and from every process's replica (their
     /// subscriptions end). Returns whether it existed.
     ///
@@ -764,6 +800,10 @@ impl crate::hub::Publish for RedisHub {
 
     async fn remove(&self, topic: &str) -> Result<bool, Error> {
         RedisHub::remove(self, topic).await
+    }
+
+    async fn write_rows(&self, topic: &str, batch: &crate::hub::Batch) -> Result<u64, Error> {
+        RedisHub::write_rows(self, topic, batch).await
     }
 }
 

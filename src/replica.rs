@@ -4,6 +4,10 @@
 //! Every driver (the one-shot [`LiveResource::new`](crate::LiveResource::new)
 //! and the resilient ones) shares these rules, so they are stated once here.
 
+mod journal;
+
+pub(crate) use journal::Changes;
+
 use crate::limits::StateSize;
 use crate::{Document, Error, Limits, Snapshot, Update};
 
@@ -16,6 +20,9 @@ pub(crate) struct Replica {
     version: Option<u64>,
     /// How large the state may be now, for [`Limits::max_state_bytes`].
     size: StateSize,
+    /// What the changes since they were last taken did, when asked to
+    /// record them (a table's rows, see `journal.rs`).
+    journal: Option<Changes>,
 }
 
 /// What an update offered to a [`Replica`] did.
@@ -40,7 +47,32 @@ impl Replica {
             state,
             version: snapshot.version,
             size,
+            journal: None,
         })
+    }
+
+    /// Records from now on what each change does; the first record is
+    /// that the state came whole, after `previous` (or after nothing).
+    pub(crate) fn record(&mut self, previous: Option<Document>) {
+        self.journal = Some(Changes::Whole { previous });
+    }
+
+    /// What the changes since the last call did; quiet when not recording.
+    pub(crate) fn take_changes(&mut self) -> Changes {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Whether the replica records its changes.
+    pub(crate) fn records(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// The state, given up.
+    pub(crate) fn into_state(self) -> Document {
+        self.state
     }
 
     pub(crate) fn state(&self) -> &Document {
@@ -82,7 +114,10 @@ impl Replica {
         let copied = limits.check_write(&self.state, &update.patch)?;
         let growth = update.patch.growth_bound().saturating_add(copied);
         self.size.admit(&self.state, growth, limits)?;
-        self.state.apply_owned(update.patch)?;
+        match &mut self.journal {
+            None => self.state.apply_owned(update.patch)?,
+            Some(journal) => journal.then(journal::apply(&mut self.state, update.patch)?),
+        }
         // An unversioned state adopts the first sequence number it sees: from
         // then on, gaps and duplicates are caught.
         if update.seq.is_some() {

@@ -26,6 +26,14 @@ use driver::{Driver, Policy};
 pub use shared::{SharedResource, Subscriber};
 pub use unknown_topic::UnknownTopic;
 
+/// What a resource is made of, for the other ways to consume it (a table).
+pub(crate) struct Parts {
+    pub(crate) driver: Driver,
+    pub(crate) replica: Option<Replica>,
+    pub(crate) status: watch::Receiver<Status>,
+    pub(crate) limits: Limits,
+}
+
 /// How many changes one poll applies before it emits, so that a source that is
 /// always ready cannot keep the consumer from ever seeing a state.
 const CHANGES_PER_POLL: usize = 1024;
@@ -355,6 +363,42 @@ impl<T: DeserializeOwned> LiveResource<T> {
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.driver.set_idle_timeout(timeout);
         self
+    }
+
+    /// Follows the resource's state as a table instead: rows keyed by `K`,
+    /// each decoded into `R` on its own, and row events (see
+    /// [`LiveCollection`](crate::collection::LiveCollection)). Its bounds,
+    /// backoff and other settings stay.
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use live_resource::{LiveResource, Snapshot, Update};
+    /// use live_resource::collection::LiveCollection;
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> live_resource::Result<()> {
+    /// let snapshot = async { Ok::<_, std::io::Error>(Snapshot::new(1, json!({"1": "one", "2": "two"}))) };
+    /// let updates = stream::iter([Ok::<_, std::io::Error>(Update::merge(2, json!({"2": null, "3": "three"})))]);
+    /// let mut table: LiveCollection<u32, String> = LiveResource::<serde_json::Value>::new(snapshot, updates).collection();
+    /// while let Some(event) = table.next().await {
+    ///     event?;
+    /// }
+    /// assert_eq!(table.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(), [(1, "one"), (3, "three")]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn collection<K, R>(self) -> crate::collection::LiveCollection<K, R>
+    where
+        K: crate::collection::RowKey,
+        R: DeserializeOwned,
+    {
+        crate::collection::LiveCollection::from_parts(Parts {
+            driver: self.driver,
+            replica: self.replica,
+            status: self.status,
+            limits: self.limits,
+        })
     }
 
     /// Runs this resource in a background task and shares it: any number of

@@ -34,6 +34,7 @@
 
 mod clients;
 mod publishers;
+mod records;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -129,6 +129,7 @@ pub(crate) async fn start<P: Publish + Clone + 'static>(hub: &P) -> live_resourc
             .await
         })
     });
+    crate::records::start(hub).await?;
     Ok(())
 }
 

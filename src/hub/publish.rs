@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::Hub;
+use super::{Batch, Collection, Hub};
 use crate::{Error, Patch};
 
 /// The change methods of a hub, wherever its topics live: an in-process
@@ -70,6 +70,21 @@ pub trait Publish: Send + Sync {
 
     /// Removes the topic; whether it existed ([`Hub::remove`]).
     async fn remove(&self, topic: &str) -> Result<bool, Error>;
+
+    /// Makes the row changes of `batch` to the table on `topic` as one
+    /// update, copying and comparing only the rows they touch; makes the
+    /// topic, as `{}`, when there is none. What every [`Collection`]
+    /// method does ([`Collection::write`]). As with [`Publish::update`],
+    /// the changes may be made more than once against newer states.
+    async fn write_rows(&self, topic: &str, batch: &Batch) -> Result<u64, Error>;
+
+    /// The table on `topic`, written row by row ([`Hub::collection`]).
+    fn collection(&self, topic: &str) -> Collection<'_, Self>
+    where
+        Self: Sized,
+    {
+        Collection::new(self, topic)
+    }
 }
 
 #[async_trait]
@@ -113,5 +128,9 @@ impl Publish for Hub {
             });
         }
         Ok(Hub::remove(self, topic))
+    }
+
+    async fn write_rows(&self, topic: &str, batch: &Batch) -> Result<u64, Error> {
+        Hub::write_rows(self, topic, batch)
     }
 }

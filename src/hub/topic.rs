@@ -146,6 +146,23 @@ impl Topic {
         self.publish_locked(&mut state, patch, copied, limits, counters)
     }
 
+    /// Makes row writes to the table that is the topic's value, and
+    /// publishes them as one update.
+    pub(super) fn write_rows(
+        &self,
+        writes: &[crate::patch::rows::RowWrite],
+        limits: &Limits,
+        counters: &Counters,
+    ) -> Result<u64, Error> {
+        let mut state = self.lock();
+        let Some(patch) = crate::patch::rows::rows_patch(&state.value, writes)? else {
+            return Ok(state.version);
+        };
+        limits.check_patch(&patch)?;
+        let copied = limits.check_write(&state.value, &patch)?;
+        self.publish_locked(&mut state, patch, copied, limits, counters)
+    }
+
     /// Reads the value as a `T`, calls `change` on it, and publishes the
     /// difference, all under the topic's lock.
     pub(super) fn update_as<T>(

@@ -88,7 +88,7 @@ fn under_members<T: Tree>(target: &T, place: &Pointer) -> bool {
 }
 
 /// `op`, made at the root of the value at `place`, made at `place`.
-fn below(place: &Pointer, op: PatchOperation) -> PatchOperation {
+pub(crate) fn below(place: &Pointer, op: PatchOperation) -> PatchOperation {
     let at = |path: PointerBuf| place.concat(&path);
     match op {
         PatchOperation::Add(mut op) => {

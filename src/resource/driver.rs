@@ -40,6 +40,8 @@ pub(crate) struct Driver {
     /// Snapshots older than the state refused in a row (see `not_older`).
     stale_in_a_row: u32,
     status: watch::Sender<Status>,
+    /// Whether each new state records what its changes do (a table's rows).
+    record: bool,
 }
 
 enum Phase {
@@ -243,6 +245,7 @@ impl Driver {
             refused_at: None,
             stale_in_a_row: 0,
             status,
+            record: false,
         };
         (driver, receiver)
     }
@@ -260,6 +263,11 @@ impl Driver {
         if let Policy::Resilient { unknown_topic, .. } = &mut self.policy {
             *unknown_topic = setting;
         }
+    }
+
+    /// Every state swapped in from now on records what its changes do.
+    pub(crate) fn set_record(&mut self) {
+        self.record = true;
     }
 
     pub(crate) fn set_idle_timeout(&mut self, timeout: Option<Duration>) {
@@ -490,7 +498,11 @@ impl Driver {
         replica: &mut Option<Replica>,
     ) -> Result<(), Error> {
         not_older(&mut self.stale_in_a_row, &snapshot, replica)?;
-        *replica = Some(Replica::new(snapshot, limits)?);
+        let mut fresh = Replica::new(snapshot, limits)?;
+        if self.record {
+            fresh.record(replica.take().map(Replica::into_state));
+        }
+        *replica = Some(fresh);
         self.refused_at = None;
         Ok(())
     }

@@ -20,11 +20,11 @@ use crate::support::rng::Rng;
 
 /// How many faults a run may inject, shared by every connection, so that the
 /// run ends; and the randomness that picks them.
-struct Faults {
-    rng: Rng,
-    budget: u32,
+pub(crate) struct Faults {
+    pub(crate) rng: Rng,
+    pub(crate) budget: u32,
     /// Out of 100: the chance that an update meets a fault.
-    rate: u64,
+    pub(crate) rate: u64,
 }
 
 impl Faults {
@@ -38,13 +38,13 @@ impl Faults {
 }
 
 #[derive(Clone)]
-struct Faulty {
-    hub: Hub,
-    inner: HubSource,
-    faults: Arc<Mutex<Faults>>,
+pub(crate) struct Faulty {
+    pub(crate) hub: Hub,
+    pub(crate) inner: HubSource,
+    pub(crate) faults: Arc<Mutex<Faults>>,
     /// Whether streams opened without `since` carry the snapshot (the hub's
     /// atomic path) or the resource fetches it (the buffered handoff).
-    includes_snapshot: bool,
+    pub(crate) includes_snapshot: bool,
 }
 
 const HEARTBEAT: Duration = Duration::from_millis(500);

@@ -22,6 +22,7 @@ mod recovery;
 mod resource;
 mod state_bound;
 mod status;
+mod tables;
 mod typed_publish;
 mod unknown_topic;
 mod wire;

@@ -493,3 +493,36 @@ async fn asking_for_topics_that_do_not_exist_subscribes_to_nothing() {
     assert_eq!(redis.cli(&["PUBSUB", "CHANNELS"]), "lr:{real}");
     assert_eq!(redis.cli(&["KEYS", "lr:{typo*"]), "");
 }
+
+#[tokio::test]
+async fn a_table_written_from_two_nodes_is_one_numbered_history_of_row_updates() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = (redis.node().await, redis.node().await);
+    // The first row makes the topic.
+    let first = a
+        .collection("records")
+        .insert("r1", json!({"status": "generated"}))
+        .await
+        .unwrap();
+    let batch = live_resource::hub::Batch::new()
+        .patch_row("r1", json!({"status": "done"}))
+        .upsert("r2", json!({"status": "generated", "note": null}));
+    assert_eq!(
+        b.collection("records").write(batch).await.unwrap(),
+        first + 1
+    );
+    let missing = a.collection("records").patch_row("r9", json!({})).await;
+    assert!(matches!(missing, Err(Error::Row { key, .. }) if key == "r9"));
+    assert_eq!(
+        a.collection("records").remove("r1").await.unwrap(),
+        first + 2
+    );
+    for node in [&a, &b] {
+        assert_eq!(
+            replica_at(node, "records", first + 2).await,
+            json!({"r2": {"status": "generated", "note": null}})
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! Tables: what one row change costs a typed `LiveCollection`, at 1,000,
+//! 100,000 and 1,000,000 rows, against decoding the whole table again (what
+//! a `LiveResource<BTreeMap<String, Row>>` does, and what users of a
+//! hand-written table do); and what a top-100 view costs per row change.
+//!
+//! Each row change is an update of the table's merge patch, one row's
+//! `status`, `value` and `updated_ms`, applied through the resource's own
+//! handoff (a one-shot `LiveResource` fed from a channel), decoded into a
+//! `Record` of five fields, and handed out as a row event.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use futures::StreamExt;
+use futures::channel::mpsc;
+use live_resource::collection::{Event, LiveCollection, RowChange, View};
+use live_resource::{Document, Limits, LiveResource, Patch, Snapshot, Update};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // Decoded, as an application's rows are; not read here.
+struct Record {
+    id: String,
+    status: String,
+    value: f64,
+    created_ms: u64,
+    updated_ms: u64,
+}
+
+fn id(n: u64) -> String {
+    format!("r{n:07}")
+}
+
+fn table(rows: u64) -> Value {
+    let rows: Map<String, Value> = (0..rows)
+        .map(|n| {
+            let record = json!({"id": id(n), "status": "generated", "value": n as f64 / 3.0,
+                "created_ms": 1_700_000_000_000u64 + n, "updated_ms": 1_700_000_000_000u64 + n});
+            (id(n), record)
+        })
+        .collect();
+    Value::Object(rows)
+}
+
+/// One row's change, as the record job makes them.
+fn row_change(seq: u64, rows: u64) -> Update {
+    let n = seq.wrapping_mul(2_654_435_761) % rows;
+    Update::merge(
+        seq,
+        json!({ id(n): {"status": "processing", "value": seq as f64, "updated_ms": seq} }),
+    )
+}
+
+fn one_row_change(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tables/one_row_change");
+    group.sample_size(20);
+    for rows in [1_000u64, 100_000, 1_000_000] {
+        let (send, updates) = mpsc::unbounded::<Result<Update, std::io::Error>>();
+        let snapshot = Snapshot::new(0, table(rows));
+        let snapshot = async move { Ok::<_, std::io::Error>(snapshot) };
+        let mut collection: LiveCollection<String, Record> =
+            LiveResource::<Value>::new(snapshot, updates)
+                .limits(Limits::default().max_state_bytes(1 << 30))
+                .collection();
+        let first = futures::executor::block_on(collection.next());
+        assert!(matches!(first, Some(Ok(Event::Reset { .. }))));
+        let mut seq = 0;
+        group.bench_function(BenchmarkId::new("live_collection", rows), |b| {
+            b.iter(|| {
+                seq += 1;
+                send.unbounded_send(Ok(row_change(seq, rows))).unwrap();
+                let event = futures::executor::block_on(collection.next());
+                black_box(event.unwrap().unwrap());
+            })
+        });
+        if rows <= 100_000 {
+            // What a table kept as one typed state costs: the row merged,
+            // then every row decoded again.
+            let mut document = Document::from(table(rows));
+            let mut seq = 0;
+            group.bench_function(BenchmarkId::new("whole_table_decode", rows), |b| {
+                b.iter(|| {
+                    seq += 1;
+                    document.apply_owned(row_change(seq, rows).patch).unwrap();
+                    black_box(BTreeMap::<String, Record>::deserialize(&document).unwrap());
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// A top-100 view by value over 100,000 rows: each change moves one row.
+fn top_100_view(c: &mut Criterion) {
+    #[derive(Debug)]
+    struct Row {
+        value: f64,
+    }
+    let mut group = c.benchmark_group("tables/top_100_view");
+    for rows in [10_000u64, 100_000, 1_000_000] {
+        let mut view = View::new()
+            .order_by(|a: &Row, b: &Row| b.value.total_cmp(&a.value))
+            .limit(100);
+        let changes = (0..rows)
+            .map(|n| RowChange::Added {
+                key: n,
+                row: Arc::new(Row {
+                    value: (n.wrapping_mul(2_654_435_761) % 1_000_003) as f64,
+                }),
+            })
+            .collect();
+        view.apply(&Event::Reset {
+            version: Some(0),
+            changes,
+        });
+        let mut seq = 0u64;
+        group.bench_function(BenchmarkId::new("row_change", rows), |b| {
+            b.iter(|| {
+                seq += 1;
+                let key = seq.wrapping_mul(40_503) % rows;
+                // Now and then into the top 100, mostly not.
+                let value = (seq.wrapping_mul(7_919) % 1_100_000) as f64;
+                let event = Event::Row {
+                    version: Some(seq),
+                    change: RowChange::Modified {
+                        key,
+                        row: Arc::new(Row { value }),
+                        patch: Patch::Merge(Value::Null),
+                    },
+                };
+                black_box(view.apply(&event));
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, one_row_change, top_100_view);
+criterion_main!(benches);

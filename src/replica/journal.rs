@@ -1,0 +1,219 @@
+//! What a change did to a table: the rows it touched, each with its own
+//! patch, or the whole state replaced. Recorded by a [`Replica`](super::Replica)
+//! for a [`LiveCollection`](crate::collection::LiveCollection), so that it
+//! decodes again only the rows a patch touched.
+
+use std::collections::HashMap;
+
+use json_patch::PatchOperation;
+use json_patch::jsonptr::{Pointer, PointerBuf};
+use serde_json::Value;
+
+use crate::{Document, Error, Patch};
+
+/// The changes recorded since they were last taken.
+#[derive(Debug, Default)]
+pub(crate) enum Changes {
+    /// None.
+    #[default]
+    Quiet,
+    /// These rows changed, each with its patch when the change has one of
+    /// its own (a JSON Patch `move` or `copy` between rows has none).
+    Rows(Vec<(String, Option<Patch>)>),
+    /// The state was replaced whole: a snapshot, a replacement, a patch of
+    /// the root. `previous` is the state before, if there was one.
+    Whole { previous: Option<Document> },
+}
+
+impl Changes {
+    /// Adds `next`, which came after these.
+    pub(crate) fn then(&mut self, next: Changes) {
+        match (&mut *self, next) {
+            (_, Changes::Quiet) => {}
+            (Changes::Rows(rows), Changes::Rows(more)) => rows.extend(more),
+            // The state the whole replacement started from is the one that
+            // counts, not one in between.
+            (Changes::Whole { .. }, Changes::Rows(_) | Changes::Whole { .. }) => {}
+            (_, next) => *self = next,
+        }
+    }
+}
+
+/// Applies `patch` to `state`, atomically, and says what it changed.
+///
+/// # Errors
+///
+/// As [`Document::apply_owned`]; `state` is then unchanged.
+pub(crate) fn apply(state: &mut Document, patch: Patch) -> Result<Changes, Error> {
+    match patch {
+        Patch::MergeText(text) => apply(state, Patch::Merge(text.to_value()?)),
+        Patch::Merge(Value::Object(members)) if state.is_object() => {
+            let patch = Value::Object(members);
+            state.merge(&patch);
+            let Value::Object(members) = patch else {
+                unreachable!("an object")
+            };
+            Ok(Changes::Rows(
+                members
+                    .into_iter()
+                    .map(|(key, member)| (key, Some(Patch::Merge(member))))
+                    .collect(),
+            ))
+        }
+        Patch::Json(ops) if state.is_object() => match by_row(&ops) {
+            Some(rows) => {
+                state.apply(&Patch::Json(ops))?;
+                Ok(Changes::Rows(rows))
+            }
+            None => whole(state, Patch::Json(ops)),
+        },
+        patch => whole(state, patch),
+    }
+}
+
+fn whole(state: &mut Document, patch: Patch) -> Result<Changes, Error> {
+    let previous = state.clone();
+    state.apply_owned(patch)?;
+    Ok(Changes::Whole {
+        previous: Some(previous),
+    })
+}
+
+/// Each row the operations touch, with the operations made on it as a
+/// patch of the row; `None` when an operation touches the root.
+fn by_row(ops: &json_patch::Patch) -> Option<Vec<(String, Option<Patch>)>> {
+    let mut rows: Vec<(String, Option<Vec<PatchOperation>>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut row_of = |key: String, rows: &mut Vec<(String, Option<Vec<PatchOperation>>)>| {
+        *index.entry(key.clone()).or_insert_with(|| {
+            rows.push((key, Some(Vec::new())));
+            rows.len() - 1
+        })
+    };
+    for op in &ops.0 {
+        let (path, from) = match op {
+            PatchOperation::Add(op) => (&op.path, None),
+            PatchOperation::Remove(op) => (&op.path, None),
+            PatchOperation::Replace(op) => (&op.path, None),
+            PatchOperation::Test(op) => (&op.path, None),
+            PatchOperation::Move(op) => (&op.path, Some(&op.from)),
+            PatchOperation::Copy(op) => (&op.path, Some(&op.from)),
+        };
+        let (row, inside) = split(path)?;
+        let at = row_of(row, &mut rows);
+        let source = match from {
+            Some(from) => Some(split(from)?),
+            None => None,
+        };
+        match source {
+            Some((source, _)) if source != rows[at].0 => {
+                // A copy or move between rows: not a patch of either row.
+                let source = row_of(source, &mut rows);
+                rows[source].1 = None;
+                rows[at].1 = None;
+            }
+            source => {
+                if let Some(row_ops) = &mut rows[at].1 {
+                    row_ops.push(rebased(op, inside, source.map(|(_, from)| from)));
+                }
+            }
+        }
+    }
+    Some(
+        rows.into_iter()
+            .map(|(key, ops)| (key, ops.map(|ops| Patch::Json(json_patch::Patch(ops)))))
+            .collect(),
+    )
+}
+
+/// The row a path is in, and the path inside the row; `None` for the root.
+fn split(path: &Pointer) -> Option<(String, PointerBuf)> {
+    let (row, inside) = path.split_front()?;
+    Some((row.decoded().into_owned(), inside.to_buf()))
+}
+
+/// `op` with its paths made inside its row.
+fn rebased(op: &PatchOperation, path: PointerBuf, from: Option<PointerBuf>) -> PatchOperation {
+    let mut op = op.clone();
+    match &mut op {
+        PatchOperation::Add(op) => op.path = path,
+        PatchOperation::Remove(op) => op.path = path,
+        PatchOperation::Replace(op) => op.path = path,
+        PatchOperation::Test(op) => op.path = path,
+        PatchOperation::Move(op) => {
+            op.path = path;
+            op.from = from.unwrap_or_default();
+        }
+        PatchOperation::Copy(op) => {
+            op.path = path;
+            op.from = from.unwrap_or_default();
+        }
+    }
+    op
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn ops(value: Value) -> Patch {
+        Patch::Json(serde_json::from_value(value).unwrap())
+    }
+
+    #[test]
+    fn a_merge_patch_touches_its_members_each_with_its_part() {
+        let mut state = Document::from(json!({"a": {"n": 1}, "b": {"n": 2}}));
+        let changes = apply(&mut state, Patch::Merge(json!({"a": {"n": 5}, "b": null}))).unwrap();
+        let Changes::Rows(rows) = changes else {
+            panic!("rows")
+        };
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0],
+            ("a".to_owned(), Some(Patch::Merge(json!({"n": 5}))))
+        );
+        assert_eq!(state, json!({"a": {"n": 5}}));
+    }
+
+    #[test]
+    fn json_patch_operations_are_grouped_by_row_and_made_inside_it() {
+        let mut state = Document::from(json!({"a/b": {"n": 1}, "c": {"m": [1]}}));
+        let patch = ops(json!([
+            {"op": "replace", "path": "/a~1b/n", "value": null},
+            {"op": "add", "path": "/c/m/-", "value": 2},
+            {"op": "move", "from": "/c/m", "path": "/d"},
+        ]));
+        let Changes::Rows(rows) = apply(&mut state, patch).unwrap() else {
+            panic!("rows")
+        };
+        assert_eq!(
+            rows[0],
+            (
+                "a/b".to_owned(),
+                Some(ops(json!([{"op": "replace", "path": "/n", "value": null}])))
+            )
+        );
+        assert_eq!(
+            rows[1],
+            ("c".to_owned(), None),
+            "moved from: no patch of its own"
+        );
+        assert_eq!(rows[2], ("d".to_owned(), None));
+        assert_eq!(state, json!({"a/b": {"n": null}, "c": {}, "d": [1, 2]}));
+    }
+
+    #[test]
+    fn a_change_of_the_root_replaces_the_whole() {
+        let mut state = Document::from(json!({"a": 1}));
+        let changes = apply(
+            &mut state,
+            ops(json!([{"op": "replace", "path": "", "value": {"b": 2}}])),
+        )
+        .unwrap();
+        assert!(matches!(changes, Changes::Whole { previous: Some(p) } if p == json!({"a": 1})));
+        let changes = apply(&mut state, Patch::Replace(json!({}))).unwrap();
+        assert!(matches!(changes, Changes::Whole { .. }));
+    }
+}

@@ -1,0 +1,598 @@
+//! Tables: a `hub::Collection` written with random row operations, followed
+//! by a `LiveCollection` and its views, checked against a model at every
+//! version; the same through a source that injects faults; and each bad
+//! row an error that names it, the rest of the table live.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use live_resource::collection::{
+    Event, LiveCollection, RowChange, RowError, View, ViewChange, ViewChangeKind,
+};
+use live_resource::hub::Batch;
+use live_resource::{Error, Hub, Patch};
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::faults::{Faults, Faulty};
+use crate::support::rng::Rng;
+
+/// A row with a member that may be an explicit `null`, which a merge patch
+/// cannot carry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Row {
+    n: i64,
+    note: Option<String>,
+    #[serde(default)]
+    tags: Vec<u8>,
+}
+
+/// Row ids: some look like numbers, some need escaping in a JSON Pointer.
+const KEYS: [&str; 9] = ["1", "01", "10", "2", "a/b", "~x", "r1", "", "r 2"];
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(usize, Row),
+    Upsert(usize, Row),
+    Patch(usize, Value),
+    Remove(usize),
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    One(Op),
+    Batch(Vec<Op>),
+    Clear,
+}
+
+fn row() -> impl Strategy<Value = Row> {
+    (
+        -5i64..5,
+        prop::option::of("[a-c]{0,2}"),
+        prop::collection::vec(0u8..4, 0..3),
+    )
+        .prop_map(|(n, note, tags)| Row { n, note, tags })
+}
+
+fn row_patch() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        (-5i64..5).prop_map(|n| json!({"n": n})),
+        Just(json!({"note": null})),
+        "[a-c]{1,2}".prop_map(|note| json!({"note": note})),
+        prop::collection::vec(0u8..4, 0..3).prop_map(|tags| json!({"tags": tags, "n": 0})),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let key = 0..KEYS.len();
+    prop_oneof![
+        2 => (key.clone(), row()).prop_map(|(k, r)| Op::Insert(k, r)),
+        3 => (key.clone(), row()).prop_map(|(k, r)| Op::Upsert(k, r)),
+        3 => (key.clone(), row_patch()).prop_map(|(k, p)| Op::Patch(k, p)),
+        2 => key.prop_map(Op::Remove),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        8 => op().prop_map(Step::One),
+        3 => prop::collection::vec(op(), 1..6).prop_map(Step::Batch),
+        1 => Just(Step::Clear),
+    ]
+}
+
+type Model = BTreeMap<String, Value>;
+
+/// Makes `op` on the model; `false` when the hub must refuse it.
+fn model_op(model: &mut Model, op: &Op) -> bool {
+    match op {
+        Op::Insert(k, row) => {
+            if model.contains_key(KEYS[*k]) {
+                return false;
+            }
+            model.insert(KEYS[*k].to_owned(), serde_json::to_value(row).unwrap());
+        }
+        Op::Upsert(k, row) => {
+            model.insert(KEYS[*k].to_owned(), serde_json::to_value(row).unwrap());
+        }
+        Op::Patch(k, patch) => match model.get_mut(KEYS[*k]) {
+            Some(row) => live_resource::patch::merge(row, patch),
+            None => return false,
+        },
+        Op::Remove(k) => {
+            model.remove(KEYS[*k]);
+        }
+    }
+    true
+}
+
+fn batch_op(batch: Batch, op: &Op) -> Batch {
+    match op {
+        Op::Insert(k, row) => batch.insert(KEYS[*k], row),
+        Op::Upsert(k, row) => batch.upsert(KEYS[*k], row),
+        Op::Patch(k, patch) => batch.patch_row(KEYS[*k], patch),
+        Op::Remove(k) => batch.remove(KEYS[*k]),
+    }
+}
+
+/// Makes `step` on the hub and on the model, checking that the hub refuses
+/// exactly what the model does, naming the row.
+async fn make(hub: &Hub, model: &mut Model, step: &Step) {
+    let table = hub.collection("t");
+    let (ops, result) = match step {
+        Step::Clear => {
+            table.clear().await.unwrap();
+            model.clear();
+            return;
+        }
+        Step::One(op) => (
+            std::slice::from_ref(op),
+            table.write(batch_op(Batch::new(), op)).await,
+        ),
+        Step::Batch(ops) => {
+            let batch = ops.iter().fold(Batch::new(), batch_op);
+            (&ops[..], table.write(batch).await)
+        }
+    };
+    let mut next = model.clone();
+    let accepted = ops.iter().all(|op| model_op(&mut next, op));
+    match result {
+        Ok(_) => {
+            assert!(accepted, "the hub took {ops:?}");
+            *model = next;
+        }
+        Err(Error::Row { key, problem, .. }) => {
+            assert!(!accepted, "the hub refused {ops:?}: {key}: {problem}");
+            assert!(KEYS.contains(&key.as_str()));
+            assert!(matches!(problem, RowError::Exists | RowError::Missing));
+        }
+        Err(other) => panic!("{other}"),
+    }
+}
+
+/// A view with a copy of its rows kept only from its changes' indexes.
+struct Checked {
+    view: View<String, Row>,
+    copy: Vec<String>,
+    filter: fn(&String, &Row) -> bool,
+    order: fn(&Row, &Row) -> std::cmp::Ordering,
+    limit: usize,
+}
+
+impl Checked {
+    fn new(
+        filter: fn(&String, &Row) -> bool,
+        order: fn(&Row, &Row) -> std::cmp::Ordering,
+        limit: usize,
+    ) -> Self {
+        Self {
+            view: View::new().filter(filter).order_by(order).limit(limit),
+            copy: Vec::new(),
+            filter,
+            order,
+            limit,
+        }
+    }
+
+    fn follow(&mut self, changes: Vec<ViewChange<String, Row>>) {
+        for change in changes {
+            match change.kind {
+                ViewChangeKind::Added => {
+                    assert_eq!(change.old_index, None);
+                    self.copy.insert(change.new_index.unwrap(), change.key);
+                }
+                ViewChangeKind::Removed => {
+                    assert_eq!(change.new_index, None);
+                    assert_eq!(self.copy.remove(change.old_index.unwrap()), change.key);
+                }
+                ViewChangeKind::Modified => {
+                    assert_eq!(self.copy.remove(change.old_index.unwrap()), change.key);
+                    self.copy.insert(change.new_index.unwrap(), change.key);
+                }
+                _ => unreachable!(),
+            }
+        }
+        // In between, a row that comes in may push the last one out.
+        assert!(self.copy.len() <= self.limit);
+    }
+
+    /// The view, its copy and the view recomputed from `rows` agree.
+    fn check(&self, rows: &BTreeMap<String, Row>) {
+        let mut expected: Vec<(&String, &Row)> =
+            rows.iter().filter(|(k, r)| (self.filter)(k, r)).collect();
+        expected.sort_by(|a, b| (self.order)(a.1, b.1).then_with(|| a.0.cmp(b.0)));
+        expected.truncate(self.limit);
+        let keys: Vec<&String> = expected.iter().map(|(k, _)| *k).collect();
+        let shown: Vec<&String> = self.view.iter().map(|(k, _)| k).collect();
+        assert_eq!(shown, keys, "the view is what it is recomputed as");
+        assert_eq!(
+            self.copy.iter().collect::<Vec<_>>(),
+            keys,
+            "the changes' indexes rebuild it"
+        );
+        for (index, (key, row)) in expected.iter().enumerate() {
+            let (at, shared) = self.view.get(index).unwrap();
+            assert_eq!((at, &**shared), (*key, *row));
+        }
+    }
+}
+
+/// Applies one row change to a copy of the table, checking that it is
+/// neither lost nor doubled: an added row was not there, a modified or
+/// removed one was.
+fn replay(copy: &mut BTreeMap<String, Row>, change: &RowChange<String, Row>) {
+    match change {
+        RowChange::Added { key, row } => {
+            assert!(
+                copy.insert(key.clone(), (**row).clone()).is_none(),
+                "{key} added twice"
+            );
+        }
+        RowChange::Modified { key, row, patch } => {
+            assert!(!matches!(patch, Patch::MergeText(_)));
+            assert!(
+                copy.insert(key.clone(), (**row).clone()).is_some(),
+                "{key} modified before added"
+            );
+        }
+        RowChange::Removed { key, row } => {
+            assert_eq!(
+                copy.remove(key).as_ref(),
+                Some(&**row),
+                "{key} removed as it was"
+            );
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn views() -> Vec<Checked> {
+    vec![
+        Checked::new(|_, _| true, |_, _| std::cmp::Ordering::Equal, usize::MAX),
+        Checked::new(|_, r| r.n % 2 == 0, |a, b| b.n.cmp(&a.n), 3),
+        Checked::new(|k, _| k.len() < 3, |a, b| a.note.cmp(&b.note), 2),
+        Checked::new(|_, r| r.note.is_some(), |a, b| a.tags.cmp(&b.tags), 1),
+    ]
+}
+
+/// The typed rows the model says the table holds.
+fn typed(model: &Model) -> BTreeMap<String, Row> {
+    model
+        .iter()
+        .map(|(k, v)| (k.clone(), Row::deserialize(v).unwrap()))
+        .collect()
+}
+
+/// Takes the events until `table` reaches `version`, into the copy and the
+/// views.
+async fn catch_up(
+    table: &mut LiveCollection<String, Row>,
+    version: u64,
+    copy: &mut BTreeMap<String, Row>,
+    views: &mut [Checked],
+) {
+    loop {
+        let event = match tokio::time::timeout(Duration::from_secs(60), table.next()).await {
+            Ok(Some(Ok(event))) => event,
+            Ok(Some(Err(error))) if error.is_transport() || error.is_gap() => continue,
+            Ok(Some(Err(error))) => panic!("{error}"),
+            Ok(None) => panic!("the table ended"),
+            Err(_) if table.version() == Some(version) => return,
+            Err(_) => panic!("no event, at {:?} short of {version}", table.version()),
+        };
+        assert!(event.version() <= Some(version));
+        for change in event.changes() {
+            replay(copy, change);
+        }
+        for view in views.iter_mut() {
+            let changes = view.view.apply(&event);
+            view.follow(changes);
+        }
+    }
+}
+
+fn run(steps: Vec<Step>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let hub = Hub::builder().first_version(0).build();
+        hub.set("t", json!({})).unwrap();
+        let mut model = Model::new();
+        let mut table = LiveCollection::<String, Row>::connect(hub.source("t"));
+        let mut copy = BTreeMap::new();
+        let mut views = views();
+        for step in &steps {
+            make(&hub, &mut model, step).await;
+            let version = hub.version("t").unwrap();
+            catch_up(&mut table, version, &mut copy, &mut views).await;
+            let expected = typed(&model);
+            assert_eq!(*table.json().unwrap(), json!(model), "the JSON state");
+            assert!(
+                table.iter().eq(expected.iter()),
+                "the typed rows, in key order"
+            );
+            assert_eq!(table.len(), expected.len());
+            assert_eq!(copy, expected, "the events rebuild the table");
+            for view in &views {
+                view.check(&expected);
+            }
+        }
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_table_and_its_views_agree_with_a_model_at_every_version(steps in prop::collection::vec(step(), 1..40)) {
+        run(steps);
+    }
+}
+
+/// Follows the table through a source that drops, duplicates, reorders and
+/// disconnects, to the hub's last version: the events must rebuild the
+/// table exactly, with nothing lost or doubled.
+fn through_faults(seed: u64, rate: u64, includes_snapshot: bool, steps: Vec<Step>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let hub = Hub::builder()
+            .first_version(0)
+            .replay(4)
+            .subscriber_queue(8)
+            .build();
+        hub.set("t", json!({})).unwrap();
+        let source = Faulty {
+            hub: hub.clone(),
+            inner: hub.source("t"),
+            faults: Arc::new(Mutex::new(Faults {
+                rng: Rng::new(seed),
+                budget: 30,
+                rate,
+            })),
+            includes_snapshot,
+        };
+        let mut model = Model::new();
+        let mut table = LiveCollection::<String, Row>::connect(source);
+        let mut copy = BTreeMap::new();
+        let mut views = views();
+        for (index, step) in steps.iter().enumerate() {
+            make(&hub, &mut model, step).await;
+            if index % 4 == 0 {
+                // Now and then the consumer falls behind, then catches up.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        // The last version is one the consumer cannot have skipped over.
+        hub.collection("t")
+            .upsert("last", json!({"n": 0, "note": null}))
+            .await
+            .unwrap();
+        model.insert("last".into(), json!({"n": 0, "note": null}));
+        let version = hub.version("t").unwrap();
+        catch_up(&mut table, version, &mut copy, &mut views).await;
+        let expected = typed(&model);
+        assert_eq!(
+            copy, expected,
+            "the events rebuild the table: nothing lost or doubled"
+        );
+        assert!(table.iter().eq(expected.iter()));
+        for view in &views {
+            view.check(&expected);
+        }
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn row_events_through_faults_lose_and_double_nothing(
+        seed in any::<u64>(),
+        rate in 0u64..40,
+        includes_snapshot in any::<bool>(),
+        steps in prop::collection::vec(step(), 1..60),
+    ) {
+        through_faults(seed, rate, includes_snapshot, steps);
+    }
+}
+
+/// How many times a [`Counted`] was decoded.
+static DECODED: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Debug, PartialEq)]
+struct Counted(u64);
+
+impl<'de> Deserialize<'de> for Counted {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        DECODED.fetch_add(1, Ordering::Relaxed);
+        u64::deserialize(deserializer).map(Counted)
+    }
+}
+
+#[tokio::test]
+async fn only_the_rows_a_change_touches_are_decoded_again() {
+    let hub = Hub::new();
+    let rows: serde_json::Map<String, Value> =
+        (0..1000u64).map(|i| (i.to_string(), json!(i))).collect();
+    hub.set("t", &rows).unwrap();
+    let mut table = LiveCollection::<u64, Counted>::connect(hub.source("t"));
+    let first = table.next().await.unwrap().unwrap();
+    assert_eq!(first.changes().len(), 1000);
+    assert_eq!(
+        table.iter().next().map(|(k, _)| *k),
+        Some(0),
+        "integer keys in numeric order"
+    );
+    assert_eq!(table.iter().next_back().map(|(k, _)| *k), Some(999));
+
+    let before = DECODED.load(Ordering::Relaxed);
+    hub.collection("t")
+        .write(
+            Batch::new()
+                .upsert(5u64, 50)
+                .remove(6u64)
+                .insert(1000u64, 1),
+        )
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        table.next().await.unwrap().unwrap();
+    }
+    assert_eq!(
+        DECODED.load(Ordering::Relaxed) - before,
+        2,
+        "the two rows written, not the table"
+    );
+    assert_eq!(table.get(&5), Some(&Counted(50)));
+    assert_eq!(table.len(), 1000);
+}
+
+#[tokio::test]
+async fn a_new_snapshot_decodes_only_the_rows_it_changed() {
+    use live_resource::{LiveResource, Snapshot, Update};
+    let snapshot =
+        async { Ok::<_, std::io::Error>(Snapshot::new(1, json!({"1": 1, "2": 2, "3": 3}))) };
+    let updates = futures::stream::iter([
+        Ok::<_, std::io::Error>(Update::merge(2, json!({"1": 10}))),
+        // A replacement: the state comes whole, like a new snapshot.
+        Ok(Update {
+            seq: Some(3),
+            patch: Patch::Replace(json!({"1": 10, "2": 20, "4": 4})),
+        }),
+    ]);
+    let mut table: LiveCollection<u32, u64> =
+        LiveResource::<Value>::new(snapshot, updates).collection();
+    let mut events = Vec::new();
+    while let Some(event) = table.next().await {
+        events.push(event.unwrap());
+    }
+    let Event::Reset {
+        version: Some(3),
+        changes,
+    } = &events[2]
+    else {
+        panic!("a reset at 3: {events:?}")
+    };
+    let summary: Vec<(u32, &str)> = changes
+        .iter()
+        .map(|change| match change {
+            RowChange::Added { key, .. } => (*key, "added"),
+            RowChange::Modified { key, patch, .. } => {
+                assert_eq!(*patch, Patch::Merge(json!(20)));
+                (*key, "modified")
+            }
+            RowChange::Removed { key, .. } => (*key, "removed"),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [(2, "modified"), (4, "added"), (3, "removed")],
+        "row 1 is the same: not in it"
+    );
+    assert_eq!(
+        table.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
+        [(1, 10), (2, 20), (4, 4)]
+    );
+}
+
+#[tokio::test]
+async fn each_bad_row_is_an_error_that_names_it_and_the_rest_stays_live() {
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Job {
+        done: u32,
+    }
+    let hub = Hub::new();
+    let jobs = hub.collection("jobs");
+    jobs.upsert(1u32, json!({"done": 1})).await.unwrap();
+    jobs.upsert("x", json!({"done": 1})).await.unwrap();
+    let mut table = LiveCollection::<u32, Job>::connect(hub.source("jobs"));
+
+    // A row id that is no `u32`.
+    let error = table.next().await.unwrap().unwrap_err();
+    assert!(
+        matches!(&error, Error::Row { key, problem: RowError::Key, .. } if key == "x"),
+        "{error:?}"
+    );
+    let first = table.next().await.unwrap().unwrap();
+    assert_eq!(first.changes().len(), 1);
+
+    // A row that does not decode: its last good value stays.
+    jobs.patch_row(1u32, json!({"done": "all"})).await.unwrap();
+    let error = table.next().await.unwrap().unwrap_err();
+    assert!(
+        matches!(&error, Error::Row { key, problem: RowError::Decode(_), version: Some(_) } if key == "1"),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), "row `1` was refused");
+    assert_eq!(table.get(&1), Some(&Job { done: 1 }));
+
+    // The rest of the table goes on, and so does the row once it decodes.
+    jobs.upsert(2u32, json!({"done": 2})).await.unwrap();
+    assert!(matches!(
+        table.next().await.unwrap().unwrap(),
+        Event::Row {
+            change: RowChange::Added { key: 2, .. },
+            ..
+        }
+    ));
+    jobs.patch_row(1u32, json!({"done": 3})).await.unwrap();
+    assert!(matches!(
+        table.next().await.unwrap().unwrap(),
+        Event::Row {
+            change: RowChange::Modified { key: 1, .. },
+            ..
+        }
+    ));
+    assert_eq!(table.get(&1), Some(&Job { done: 3 }));
+
+    // On the server, a change to a missing row is refused, naming it.
+    let version = hub.version("jobs");
+    let error = jobs.patch_row(9u32, json!({"done": 1})).await.unwrap_err();
+    assert!(matches!(&error, Error::Row { key, problem: RowError::Missing, .. } if key == "9"));
+    let error = jobs.insert(2u32, json!({"done": 1})).await.unwrap_err();
+    assert!(matches!(&error, Error::Row { key, problem: RowError::Exists, .. } if key == "2"));
+    assert_eq!(hub.version("jobs"), version, "nothing published");
+}
+
+#[tokio::test]
+async fn rows_with_nulls_travel_as_json_patch_and_a_plain_follower_sees_the_same() {
+    let hub = Hub::new();
+    let table = hub.collection("t");
+    table
+        .upsert("a", json!({"n": 1, "note": "x"}))
+        .await
+        .unwrap();
+    let mut updates = hub.subscribe("t", None).unwrap();
+    table
+        .upsert("a", json!({"n": 1, "note": null}))
+        .await
+        .unwrap();
+    table.upsert("b", json!({"n": 2})).await.unwrap();
+    let mut plain = json!({"a": {"n": 1, "note": "x"}});
+    for expected_json_patch in [true, false] {
+        let Some(live_resource::hub::Delivery::Update(frame)) = updates.next().await else {
+            panic!("an update")
+        };
+        let patch = &frame.update().patch;
+        assert_eq!(
+            matches!(patch, Patch::Json(_)),
+            expected_json_patch,
+            "{patch:?}"
+        );
+        patch.apply(&mut plain).unwrap();
+    }
+    assert_eq!(plain, json!({"a": {"n": 1, "note": null}, "b": {"n": 2}}));
+    assert_eq!(hub.snapshot("t").unwrap().data, plain);
+}
