@@ -128,7 +128,7 @@ fn top_100_view(c: &mut Criterion) {
                     change: RowChange::Modified {
                         key,
                         row: Arc::new(Row { value }),
-                        patch: Patch::Merge(Value::Null),
+                        patch: Patch::Merge(Value::Null.into()),
                     },
                 };
                 black_box(view.apply(&event));

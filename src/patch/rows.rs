@@ -110,7 +110,9 @@ pub(crate) fn rows_patch<T: Tree>(table: &T, writes: &[RowWrite]) -> Result<Opti
             Part::Merge(member) => (row.key.to_owned(), member),
             Part::Ops(_) => unreachable!("all merge members"),
         });
-        return Ok(Some(Patch::Merge(Value::Object(Map::from_iter(members)))));
+        return Ok(Some(Patch::Merge(
+            Value::Object(Map::from_iter(members)).into(),
+        )));
     }
     let mut ops = Vec::new();
     for (row, part) in parts {
@@ -130,7 +132,9 @@ fn part<T: Tree>(row: &Touched<'_, T>) -> Option<Part> {
         (None, Some(after)) if merges_as_is(after) => Some(Part::Merge(after.clone())),
         (None, Some(_)) => Some(Part::Ops(vec![whole_row(row)])),
         (Some(before), Some(after)) => Some(match super::diff::diff(before, after)? {
-            Patch::Merge(member) if !member.is_null() => Part::Merge(member),
+            Patch::Merge(member) if member.as_value().is_some_and(|m| !m.is_null()) => {
+                Part::Merge(member.into_value().expect("a diff is made of values"))
+            }
             Patch::Json(ops) => {
                 let place = PointerBuf::from_tokens([row.key]);
                 Part::Ops(
@@ -215,7 +219,7 @@ mod tests {
         assert_eq!(
             patch,
             Some(Patch::Merge(
-                json!({"a": {"n": 10}, "b": null, "d": {"n": 4}})
+                json!({"a": {"n": 10}, "b": null, "d": {"n": 4}}).into()
             ))
         );
         assert_eq!(

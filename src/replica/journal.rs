@@ -46,9 +46,15 @@ impl Changes {
 /// As [`Document::apply_owned`]; `state` is then unchanged.
 pub(crate) fn apply(state: &mut Document, patch: Patch) -> Result<Changes, Error> {
     match patch {
-        Patch::MergeText(text) => apply(state, Patch::Merge(text.to_value()?)),
-        Patch::Merge(Value::Object(members)) if state.is_object() => {
-            let patch = Value::Object(members);
+        // Each row's part of the patch is handed out: a patch still in its
+        // text is read whole.
+        Patch::Merge(merge) if merge.as_value().is_none() => {
+            apply(state, Patch::Merge(merge.into_value()?.into()))
+        }
+        Patch::Merge(merge)
+            if state.is_object() && merge.as_value().is_some_and(Value::is_object) =>
+        {
+            let patch = merge.into_value()?;
             state.merge(&patch);
             let Value::Object(members) = patch else {
                 unreachable!("an object")
@@ -56,7 +62,7 @@ pub(crate) fn apply(state: &mut Document, patch: Patch) -> Result<Changes, Error
             Ok(Changes::Rows(
                 members
                     .into_iter()
-                    .map(|(key, member)| (key, Some(Patch::Merge(member))))
+                    .map(|(key, member)| (key, Some(Patch::Merge(member.into()))))
                     .collect(),
             ))
         }
@@ -165,14 +171,18 @@ mod tests {
     #[test]
     fn a_merge_patch_touches_its_members_each_with_its_part() {
         let mut state = Document::from(json!({"a": {"n": 1}, "b": {"n": 2}}));
-        let changes = apply(&mut state, Patch::Merge(json!({"a": {"n": 5}, "b": null}))).unwrap();
+        let changes = apply(
+            &mut state,
+            Patch::Merge(json!({"a": {"n": 5}, "b": null}).into()),
+        )
+        .unwrap();
         let Changes::Rows(rows) = changes else {
             panic!("rows")
         };
         assert_eq!(rows.len(), 2);
         assert_eq!(
             rows[0],
-            ("a".to_owned(), Some(Patch::Merge(json!({"n": 5}))))
+            ("a".to_owned(), Some(Patch::Merge(json!({"n": 5}).into())))
         );
         assert_eq!(state, json!({"a": {"n": 5}}));
     }

@@ -233,7 +233,10 @@ fn replay(copy: &mut BTreeMap<String, Row>, change: &RowChange<String, Row>) {
             );
         }
         RowChange::Modified { key, row, patch } => {
-            assert!(!matches!(patch, Patch::MergeText(_)));
+            assert!(
+                !format!("{patch:?}").contains("MergeText"),
+                "a row's patch is a value"
+            );
             assert!(
                 copy.insert(key.clone(), (**row).clone()).is_some(),
                 "{key} modified before added"
@@ -489,7 +492,7 @@ async fn a_new_snapshot_decodes_only_the_rows_it_changed() {
         .map(|change| match change {
             RowChange::Added { key, .. } => (*key, "added"),
             RowChange::Modified { key, patch, .. } => {
-                assert_eq!(*patch, Patch::Merge(json!(20)));
+                assert_eq!(*patch, Patch::Merge(json!(20).into()));
                 (*key, "modified")
             }
             RowChange::Removed { key, .. } => (*key, "removed"),
