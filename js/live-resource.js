@@ -377,10 +377,10 @@ class Resource {
     };
   }
 
-  #stop(status) {
+  #stop(status, subscribed = true) {
     this.connection.clock.clearTimeout(this.recovery.timer);
     this.recovery.timer = undefined;
-    this.connection._deactivate(this);
+    this.connection._deactivate(this, subscribed);
     this.#setStatus(status);
   }
 
@@ -498,7 +498,8 @@ class Resource {
     if (code === "unknown_topic" || code === "forbidden") {
       const observers = [...this.observers];
       this.observers.clear();
-      this.#stop("failed");
+      // The server holds no subscription after this error: none to end.
+      this.#stop("failed", false);
       for (const o of observers) call(o.error?.bind(o), this.error);
       return;
     }
@@ -512,20 +513,24 @@ class Resource {
   }
 
   /**
-   * Recovers from a gap (resume from `version`) or a lost replay (a new
-   * snapshot). The first recovery after a healthy period starts at once;
-   * further ones back off, so that a server that keeps answering with
-   * resyncs cannot cause a storm of snapshots.
+   * Recovers from a gap (resume from `version`, at once) or a lost replay
+   * (a new snapshot). The first new snapshot after a healthy period is asked
+   * for at once, further ones after a backoff: a server (or a cache in
+   * front of it) that keeps answering with resyncs cannot cause a storm of
+   * snapshots.
    */
   #recover(why) {
     if (why === "gap") this.stats.gaps += 1;
     if (why === "resync") this.stats.resyncs += 1;
     const { clock, options } = this.connection;
-    if (clock.now() - this.recovery.liveSince >= options.backoff.healthyAfterMs) this.recovery.attempt = 0;
-    const attempt = this.recovery.attempt++;
-    const delay = attempt === 0 ? 0 : backoffDelay(attempt, options.backoff, this.connection.random);
-    this.#setStatus("resyncing");
     const wantSnapshot = why === "resync" || this.version === undefined;
+    let delay = 0;
+    if (wantSnapshot) {
+      if (clock.now() - this.recovery.liveSince >= options.backoff.healthyAfterMs) this.recovery.attempt = 0;
+      const attempt = this.recovery.attempt++;
+      if (attempt > 0) delay = backoffDelay(attempt, options.backoff, this.connection.random);
+    }
+    this.#setStatus("resyncing");
     // Set now, so that what arrives meanwhile is held or ignored as it must.
     this.phase = wantSnapshot ? "snapshot" : "resume";
     if (wantSnapshot) this.buffer = [];
@@ -736,7 +741,7 @@ class Connection {
     this.statuses = new Watch("idle");
     /** How many times the connection was made again after it was lost. */
     this.reconnects = 0;
-    /** The retry number of the current outage, from 1; 0 when connected. */
+    // The backoff's retry count: back to 0 only after a healthy period.
     this.attempt = 0;
     this.resources = new Map();
     this.active = new Set();
@@ -786,10 +791,10 @@ class Connection {
     }
   }
 
-  _deactivate(resource) {
+  _deactivate(resource, subscribed) {
     if (!this.active.delete(resource)) return;
     if (resource.sse) resource.sse.close();
-    else this.#send({ type: "unsubscribe", topic: resource.topic });
+    else if (subscribed) this.#send({ type: "unsubscribe", topic: resource.topic });
     if (this.active.size === 0 && this.socket) {
       this.timers.linger = this.clock.setTimeout(() => {
         if (this.active.size === 0) {
@@ -815,7 +820,6 @@ class Connection {
 
   _streamOpened() {
     if (this.status === "reconnecting") this.reconnects += 1;
-    this.attempt = 0;
     this.statuses.set("open");
   }
 
@@ -849,7 +853,6 @@ class Connection {
       }
       this.everOpened = true;
       this.openedAt = this.lastMessage = this.clock.now();
-      this.attempt = 0;
       this.statuses.set("open");
       this.#watch();
       for (const resource of [...this.active]) resource._ask();
@@ -935,9 +938,9 @@ class Connection {
       return;
     }
     this.statuses.set("reconnecting");
-    if (!wasOpen && this.options.transport === "auto") {
-      // The socket never opened. If the server answers plain HTTP, something
-      // on the way blocks WebSockets: follow each topic over SSE instead.
+    if (!wasOpen && !this.everOpened && this.options.transport === "auto") {
+      // No socket ever opened. If the server answers plain HTTP, something on
+      // the way blocks WebSockets: follow each topic over SSE instead.
       this.fetch(this.urls.listing, { cache: "no-store" }).then(
         () => this.#fallBackToSse(),
         () => this.#retry(),
