@@ -15,6 +15,8 @@ mod peer;
 
 #[cfg(all(feature = "server", feature = "ws", feature = "http"))]
 mod browser;
+#[cfg(all(feature = "server", feature = "http"))]
+mod client_js;
 #[cfg(all(
     feature = "server",
     feature = "ws",
