@@ -52,7 +52,11 @@ pub(super) async fn module(request: Parts) -> Response {
         .headers
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.split(',').any(|tag| tag.trim().trim_start_matches("W/") == ETAG));
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .any(|tag| tag.trim().trim_start_matches("W/") == ETAG)
+        });
     if matches {
         return (
             StatusCode::NOT_MODIFIED,

@@ -18,7 +18,12 @@ async fn the_router_serves_the_browser_client_as_a_module_with_an_etag() {
     let headers = response.headers().clone();
     assert_eq!(headers["content-type"], "text/javascript; charset=utf-8");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert!(headers["cache-control"].to_str().unwrap().contains("max-age"));
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
     let etag = headers["etag"].clone();
     assert_eq!(response.text().await.unwrap(), SOURCE);
     assert!(SOURCE.contains("export function liveResource("));
