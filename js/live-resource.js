@@ -2,11 +2,16 @@
 //
 // A live resource is a topic's state, kept current: the client subscribes,
 // takes a snapshot, then folds every numbered update into it (RFC 7396 merge
-// patches, RFC 6902 JSON Patch, or a replacement). Duplicates are dropped; a
+// patches, RFC 6902 JSON Patch, or a replacement). What arrives before the
+// snapshot is held and cut at its version. Duplicates are dropped; a
 // gap, or a heartbeat that names an update never received, resumes from the
 // last version; a server that cannot replay sends a new snapshot, swapped in
 // whole. Many topics share one WebSocket per base URL; where WebSockets are
-// blocked, Server-Sent Events carry each topic. No dependencies, no build step.
+// blocked, Server-Sent Events carry each topic (at most five at once over
+// HTTP/1.1: see SseStream). No dependencies, no build step.
+//
+// Versions are JavaScript numbers: exact up to 2^53, which the crate's hubs
+// stay below (versions from the clock are microseconds since 1970).
 //
 //   import { liveResource } from "/live/client.js";
 //   const quotes = liveResource("", "quotes");
@@ -555,33 +560,73 @@ observable(Resource.prototype);
 
 // ---------------------------------------------------------------- Server-Sent Events
 
-/** One topic over Server-Sent Events, for a connection whose WebSockets are blocked. */
+/**
+ * One topic over Server-Sent Events, for a connection whose WebSockets are
+ * blocked: its snapshot, then its events from the snapshot's version (the
+ * server replays what came in between, or says to resync).
+ *
+ * The snapshot comes first, not the stream: over HTTP/1.1 a browser opens
+ * at most six connections to a server, and streams that held them all while
+ * their snapshots waited for one would wait for ever. So the fallback
+ * follows at most five topics at once over HTTP/1.1 (the others wait for a
+ * free connection); HTTP/2 in front of the server lifts the limit.
+ */
 class SseStream {
   constructor(connection, resource) {
     this.connection = connection;
     this.resource = resource;
     this.source = undefined;
-    this.opened = false;
+    this.pending = undefined;
     this.attempt = 0;
-    this.openedAt = 0;
+    this.openedAt = undefined;
     this.lastEvent = 0;
     this.timer = undefined;
     this.idle = undefined;
   }
 
+  /** Follows the topic from `since`, or from a new snapshot without it. */
   open(since) {
     this.close();
+    if (since === undefined) this.#snapshotThenStream();
+    else this.#stream(since);
+  }
+
+  async #snapshotThenStream() {
     const { connection, resource } = this;
-    const url = connection.urls.events(resource.topic, since);
-    const source = new connection.EventSource(url, { withCredentials: connection.options.withCredentials ?? false });
+    const pending = {};
+    this.pending = pending;
+    let response;
+    let body;
+    try {
+      response = await connection.fetch(connection.urls.snapshot(resource.topic), {
+        headers: { accept: "application/json" },
+        credentials: connection.options.withCredentials ? "include" : "same-origin",
+      });
+      if (response.ok) body = await response.json();
+    } catch {
+      if (this.pending === pending) this.#lost();
+      return;
+    }
+    if (this.pending !== pending) return;
+    this.pending = undefined;
+    if (!response.ok) {
+      this.#refused(response);
+      return;
+    }
+    resource._snapshot(body.version, body.data);
+    // Unless taking it in asked for something else already.
+    if (!this.source && !this.pending && !this.timer) this.#stream(resource.version);
+  }
+
+  #stream(since) {
+    const { connection, resource } = this;
+    const source = new connection.EventSource(connection.urls.events(resource.topic, since), {
+      withCredentials: connection.options.withCredentials ?? false,
+    });
     this.source = source;
-    this.opened = false;
-    const alive = () => {
-      this.lastEvent = connection.clock.now();
-    };
     const read = (handle) => (event) => {
       if (this.source !== source) return;
-      alive();
+      this.lastEvent = connection.clock.now();
       let data;
       try {
         data = JSON.parse(event.data);
@@ -595,49 +640,32 @@ class SseStream {
     source.addEventListener("heartbeat", read((beat) => resource._heartbeat(beat.seq)));
     source.onopen = () => {
       if (this.source !== source) return;
-      alive();
-      this.opened = true;
-      this.openedAt = connection.clock.now();
+      this.lastEvent = this.openedAt = connection.clock.now();
       connection._streamOpened(this);
       this.#watch();
-      // Subscribed: the snapshot is taken now, and what came meanwhile is held.
-      if (since === undefined) this.#fetchSnapshot(source);
     };
     source.onerror = () => {
-      if (this.source === source) this.#lost();
-    };
-  }
-
-  async #fetchSnapshot(source) {
-    const { connection, resource } = this;
-    let response;
-    try {
-      response = await connection.fetch(connection.urls.snapshot(resource.topic), {
-        headers: { accept: "application/json" },
-        credentials: connection.options.withCredentials ? "include" : "same-origin",
-      });
       if (this.source !== source) return;
-      if (response.ok) {
-        const body = await response.json();
-        if (this.source !== source) return;
-        resource._snapshot(body.version, body.data);
+      if (this.openedAt !== undefined) {
+        this.#lost();
         return;
       }
-    } catch {
-      if (this.source === source) this.#lost();
-      return;
-    }
-    this.#refused(response);
+      // It never opened: a refusal (404, 403) says so only to a plain request.
+      this.close();
+      connection
+        .fetch(connection.urls.snapshot(resource.topic), { headers: { accept: "application/json" } })
+        .then((response) => {
+          if (response.status === 404 || response.status === 403) this.#refused(response);
+          else this.#lost();
+        }, () => this.#lost());
+    };
   }
 
   #refused(response) {
-    if (response.status === 404 || response.status === 403) {
-      this.close();
-      const code = response.status === 404 ? "unknown_topic" : "forbidden";
-      this.resource._error(code, `${response.status} for \`${this.resource.topic}\``);
-    } else {
-      this.#lost();
-    }
+    this.close();
+    const code = response.status === 404 ? "unknown_topic" : response.status === 403 ? "forbidden" : undefined;
+    if (code) this.resource._error(code, `${response.status} for \`${this.resource.topic}\``);
+    else this.#lost();
   }
 
   #watch() {
@@ -651,39 +679,25 @@ class SseStream {
     this.idle = clock.setTimeout(check, options.idleTimeoutMs);
   }
 
-  /** The stream failed or fell silent: reconnect after a backoff. */
+  /** The stream or its snapshot failed, or it fell silent: again after a backoff. */
   #lost() {
     const { connection, resource } = this;
-    const opened = this.opened;
-    if (opened && connection.clock.now() - this.openedAt >= connection.options.backoff.healthyAfterMs) this.attempt = 0;
+    const { clock, options } = connection;
+    if (this.openedAt !== undefined && clock.now() - this.openedAt >= options.backoff.healthyAfterMs) this.attempt = 0;
     this.close();
     resource._disconnected();
     connection._streamLost(this);
-    const retry = () => {
-      this.timer = connection.clock.setTimeout(() => {
-        this.timer = undefined;
-        resource._ask();
-      }, backoffDelay(this.attempt++, connection.options.backoff, connection.random));
-    };
-    if (opened) {
-      retry();
-      return;
-    }
-    // It never opened: a refusal (404, 403) says so only to a plain request.
-    connection
-      .fetch(connection.urls.snapshot(resource.topic), { method: "GET" })
-      .then((response) => {
-        if (response.status === 404 || response.status === 403) this.#refused(response);
-        else retry();
-      })
-      .catch(retry);
+    this.timer = clock.setTimeout(() => {
+      this.timer = undefined;
+      resource._ask();
+    }, backoffDelay(this.attempt++, options.backoff, connection.random));
   }
 
   close() {
     const { clock } = this.connection;
     clock.clearTimeout(this.timer);
     clock.clearTimeout(this.idle);
-    this.timer = this.idle = undefined;
+    this.timer = this.idle = this.pending = this.openedAt = undefined;
     if (this.source) {
       const source = this.source;
       this.source = undefined;

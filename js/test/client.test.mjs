@@ -361,7 +361,7 @@ test("status changes are observable", () => {
   assert.deepEqual(statuses, ["connecting", "live", "resyncing", "live", "reconnecting"]);
 });
 
-test("blocked WebSockets: the topics follow over SSE, with the same handoff and gap checks", async () => {
+test("blocked WebSockets: the topics follow over SSE, from a snapshot, with the same gap checks", async () => {
   const routes = {
     "/live": [200, { topics: [] }],
     "/live/jobs/report": [200, { version: 4, data: { done: 4 } }],
@@ -370,14 +370,15 @@ test("blocked WebSockets: the topics follow over SSE, with the same handoff and 
   const { resource, seen } = follow("jobs/report");
   ws.last().fail(); // refused before it opened: a proxy that blocks upgrades
   await settle();
-  assert.deepEqual(http.calls, ["/live"], "the server answers plain HTTP");
+  assert.deepEqual(http.calls, ["/live", "/live/jobs/report"], "the server answers plain HTTP: a snapshot");
+  assert.deepEqual(seen, [{ done: 4 }]);
   assert.equal(es.sources.length, 1);
   let source = es.last();
   assert.equal(new URL(source.url).pathname, "/live/jobs/report/events");
+  assert.equal(new URL(source.url).search, "?since=4", "the events after the snapshot");
   source.open();
-  source.emit("update", { seq: 5, merge: { done: 5 } }); // held until the snapshot
-  await settle();
-  assert.deepEqual(seen, [{ done: 5 }]);
+  source.emit("update", { seq: 5, merge: { done: 5 } });
+  assert.deepEqual(seen, [{ done: 4 }, { done: 5 }]);
   assert.equal(resource.status, "live");
   source.emit("update", { seq: 5, merge: { done: 55 } });
   assert.equal(resource.stats.duplicates, 1);
@@ -388,14 +389,15 @@ test("blocked WebSockets: the topics follow over SSE, with the same handoff and 
   source.open();
   source.emit("update", { seq: 6, merge: { done: 6 } });
   assert.deepEqual(resource.value, { done: 6 });
-  // A resync over SSE takes a new snapshot, over a new stream.
+  // A resync over SSE takes a new snapshot, then a new stream after it.
   routes["/live/jobs/report"] = [200, { version: 40, data: { done: 40 } }];
   source.emit("resync", {});
-  source = es.last();
-  assert.equal(new URL(source.url).search, "");
-  source.open();
+  assert.ok(source.closed);
   await settle();
   assert.deepEqual(resource.value, { done: 40 });
+  source = es.last();
+  assert.equal(new URL(source.url).search, "?since=40");
+  source.open();
   // A stream that fails reconnects with backoff and resumes.
   source.fail();
   assert.equal(resource.status, "reconnecting");
@@ -411,9 +413,8 @@ test("over SSE an unknown topic errors its subscribers", async () => {
   const { resource } = follow("nope");
   const errors = [];
   resource.subscribe({ error: (e) => errors.push(e.code) });
-  es.last().fail();
   await settle();
-  await settle();
+  assert.equal(es.sources.length, 0, "no stream for a topic without a snapshot");
   assert.deepEqual(errors, ["unknown_topic"]);
   assert.equal(resource.status, "failed");
 });
@@ -428,10 +429,30 @@ test("a server down is not a blocked WebSocket: the client keeps to WebSocket", 
   assert.equal(ws.sockets.length, 2);
 });
 
-test("topics with slashes and odd characters are escaped in URLs", () => {
-  const { es, follow } = setup({ client: { transport: "sse" } });
+test("topics with slashes and odd characters are escaped in URLs", async () => {
+  const { es, http, follow } = setup({
+    client: { transport: "sse" },
+    routes: { "/live/users/7/a%20b%3Fc": [200, { version: 1, data: {} }] },
+  });
   follow("users/7/a b?c");
+  await settle();
+  assert.deepEqual(http.calls, ["/live/users/7/a%20b%3Fc"]);
   assert.equal(new URL(es.last().url).pathname, "/live/users/7/a%20b%3Fc/events");
+});
+
+test("over SSE a stream refused before it opens is asked about, and a 403 ends it", async () => {
+  const routes = { "/live/t": [200, { version: 1, data: { a: 1 } }] };
+  const { es, follow } = setup({ client: { transport: "sse" }, routes });
+  const { resource } = follow("t");
+  const errors = [];
+  resource.subscribe({ error: (e) => errors.push(e.code) });
+  await settle();
+  routes["/live/t"] = [403, { error: "denied" }];
+  es.last().fail();
+  await settle();
+  assert.deepEqual(errors, ["forbidden"]);
+  assert.equal(resource.status, "failed");
+  assert.deepEqual(resource.value, { a: 1 }, "the last state stays readable");
 });
 
 test("rowEvents: added, modified and removed rows from each merge patch's top-level keys", () => {

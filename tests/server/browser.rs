@@ -668,3 +668,54 @@ async fn the_page_recovers_from_websocket_messages_dropped_on_the_way() {
         .await;
     assert_eq!(hidden, true);
 }
+
+#[tokio::test]
+async fn where_websockets_are_blocked_the_page_follows_over_server_sent_events() {
+    let Some(path) = chromium_or_skip() else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().await;
+    // Over HTTP/1.1 a browser opens six connections to a server at most, so
+    // an SSE fallback follows five topics at once: this server has four of
+    // the page's topics, and the page hides the others.
+    const FOLLOWED: [&str; 4] = ["quotes", "activity", "jobs/report", "log"];
+    let server = Recorded::new(Hub::builder().first_version(0).build());
+    server.set("quotes", json!({"AAPL": {"price": 189.5, "change": 0.0}}));
+    server.set(
+        "activity",
+        json!({"online": 0, "sessions": {"web": 0, "mobile": 0}}),
+    );
+    server.set(
+        "jobs/report",
+        json!({"generated": 0, "total": 100, "state": "running"}),
+    );
+    server.set("log", json!({"lines": []}));
+    let upstream = serve_app(app(&server.hub, Config::default())).await;
+    let proxy = frame_dropper::start_blocking_websockets(upstream).await;
+    let mut chromium = Chromium::launch(&path).await;
+    chromium.open(&format!("http://{proxy}/")).await;
+    until_caught_up(&mut chromium, &server, &FOLLOWED).await;
+    for tick in 1..=20 {
+        server.merge("quotes", json!({"AAPL": {"price": 189.5 + tick as f64}}));
+        server.merge("activity", json!({"online": tick}));
+        server.merge("jobs/report", json!({"generated": tick}));
+        server.patch(
+            "log",
+            json!([{"op": "add", "path": "/lines/-", "value": format!("line {tick}")}]),
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let page = until_caught_up(&mut chromium, &server, &FOLLOWED).await;
+    assert_eq!(page["connection"]["transport"], "sse", "{page:#}");
+    let lines: Vec<String> = (1..=20).map(|tick| format!("line {tick}")).collect();
+    assert_eq!(page["shown"]["log"]["value"]["lines"], json!(lines));
+    for topic in FOLLOWED {
+        assert_eq!(page["resources"][topic]["status"], "live", "{topic}");
+    }
+    for topic in ["records", "clients/alice/notifications"] {
+        assert_eq!(
+            page["resources"][topic]["status"], "failed",
+            "{topic}: unknown here"
+        );
+    }
+}

@@ -24,12 +24,22 @@ const MAX_HEAD: usize = 64 * 1024;
 /// Proxies 127.0.0.1 on a free port to `upstream`, until the test's runtime
 /// ends; returns its address.
 pub(crate) async fn start(upstream: SocketAddr, rule: Box<Rule>) -> SocketAddr {
+    listen(upstream, Some(Arc::new(Mutex::new(rule)))).await
+}
+
+/// Proxies as [`start`] does, but refuses every WebSocket upgrade with a 403,
+/// as a proxy that does not carry WebSockets does; plain HTTP (snapshots,
+/// SSE) passes.
+pub(crate) async fn start_blocking_websockets(upstream: SocketAddr) -> SocketAddr {
+    listen(upstream, None).await
+}
+
+async fn listen(upstream: SocketAddr, rule: Option<Arc<Mutex<Box<Rule>>>>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let rule = Arc::new(Mutex::new(rule));
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
-            let rule = Arc::clone(&rule);
+            let rule = rule.clone();
             tokio::spawn(async move {
                 if let Some(ends) = splice(client, upstream).await {
                     let _ = carry(ends, rule).await;
@@ -40,7 +50,8 @@ pub(crate) async fn start(upstream: SocketAddr, rule: Box<Rule>) -> SocketAddr {
     addr
 }
 
-async fn carry(ends: Ends, rule: Arc<Mutex<Box<Rule>>>) -> std::io::Result<()> {
+/// Carries one connection; with no rule, a WebSocket upgrade is refused.
+async fn carry(ends: Ends, rule: Option<Arc<Mutex<Box<Rule>>>>) -> std::io::Result<()> {
     let Ends {
         mut from_client,
         mut to_client,
@@ -48,10 +59,19 @@ async fn carry(ends: Ends, rule: Arc<Mutex<Box<Rule>>>) -> std::io::Result<()> {
         mut to_server,
     } = ends;
     let head = read_head(&mut from_client).await?;
-    to_server.write_all(&head).await?;
     let upgrade = String::from_utf8_lossy(&head)
         .to_ascii_lowercase()
         .contains("upgrade: websocket");
+    let rule = match (upgrade, rule) {
+        (true, None) => {
+            let refusal =
+                b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+            to_client.write_all(refusal).await?;
+            return to_client.shutdown().await;
+        }
+        (_, rule) => rule,
+    };
+    to_server.write_all(&head).await?;
     let upstream = tokio::spawn(async move {
         let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
         let _ = to_server.shutdown().await;
@@ -59,6 +79,7 @@ async fn carry(ends: Ends, rule: Arc<Mutex<Box<Rule>>>) -> std::io::Result<()> {
     let result = if upgrade {
         let head = read_head(&mut from_server).await?;
         to_client.write_all(&head).await?;
+        let rule = rule.expect("upgrades without a rule are refused above");
         frames(&mut from_server, &mut to_client, &rule).await
     } else {
         tokio::io::copy(&mut from_server, &mut to_client)
