@@ -7,13 +7,18 @@
 //! | `GET /live/{topic}` | the snapshot `{"version":17,"data":..}`, `ETag: "17"`, 304 on a matching `If-None-Match` |
 //! | `GET /live/{topic}/events[?since=17]` | SSE: `update` events with `id` = `seq`, `resync`, `heartbeat`; `Last-Event-ID` wins over `since` |
 //! | `GET /live/ws` | WebSocket, many topics on one connection: `subscribe`, `unsubscribe`; `snapshot`, `update`, `resync`, `heartbeat`, `error` |
+//! | `GET /live/_admin`, `GET /live/_admin.json` | the admin view, off unless [`Config::admin`] turns it on |
+//! | `GET /live/client.js` | the browser client, an ES module: `import { liveResource } from "/live/client.js"` (see the README's *Front ends*) |
 //!
 //! Topics may contain `/`. An unknown topic is a 404 (an `error` message over
 //! WebSocket), a denied one a 403; both with a body `{"error":".."}`. Names
 //! that meet a route are still served: a topic `ws` has its snapshot at
 //! `GET /live/ws` (a request that is not a WebSocket upgrade), and a topic
 //! `x/events` at `GET /live/x/events` (a request that does not accept
-//! `text/event-stream`, which is the SSE stream of `x`).
+//! `text/event-stream`, which is the SSE stream of `x`). The one exception is
+//! `client.js`: `GET /live/client.js` is always the browser client, never a
+//! topic's data, so that no topic can take the place of code pages load (a
+//! topic of that name is still followed over WebSocket and SSE).
 //!
 //! # Heartbeats
 //!
@@ -68,7 +73,9 @@
 //! # }
 //! ```
 
+mod admin;
 pub(crate) mod authorize;
+mod client_js;
 mod config;
 mod listing;
 mod origin;
@@ -90,6 +97,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+pub use admin::basic_auth;
 pub use authorize::{Authorize, Denied, OwnedTopics};
 
 /// The axum crate this module is built on (0.8), for naming its types: a
@@ -129,16 +137,22 @@ pub fn router(hub: Hub) -> Router {
 /// let app: axum::Router = router_with(Hub::new(), config);
 /// ```
 pub fn router_with(hub: Hub, config: Config) -> Router {
+    let admin = config.admin_hook();
     let state = AppState {
         hub,
         config: Arc::new(config),
         stats: Arc::default(),
     };
-    Router::new()
+    let routes = Router::new()
         .route("/live", get(listing::list))
         .route("/live/ws", get(ws::upgrade))
+        .route("/live/client.js", get(client_js::module))
         .route("/live/{*path}", get(by_path))
-        .with_state(state)
+        .with_state(state.clone());
+    match admin {
+        Some(allow) => routes.merge(admin::routes(state, allow)),
+        None => routes,
+    }
 }
 
 /// What every handler shares.

@@ -1,7 +1,8 @@
 //! The dashboard: one server publishing live finance quotes, user activity,
 //! per-client notifications with priorities, a log console and a
-//! record-generation job, followed by Rust clients over WebSocket and SSE, and
-//! by a browser page at `/`.
+//! record-generation job (each bounded in memory however long it runs),
+//! followed by Rust clients over WebSocket and SSE, and by a browser page at
+//! `/`.
 //!
 //! ```sh
 //! cargo run --all-features --example dashboard                 # server, publishers and Rust clients
@@ -27,6 +28,11 @@
 //!   -addext basicConstraints=critical,CA:FALSE -keyout key.pem -out cert.pem
 //! cargo run --all-features --example dashboard -- --tls-cert cert.pem --tls-key key.pem
 //! ```
+//!
+//! The page at `/` follows every topic with the crate's browser client,
+//! served at `/live/client.js`. With `DASHBOARD_ADMIN_PASSWORD` set, the
+//! admin view is at `/live/_admin` (user `admin`, that password); without
+//! it there is none.
 //!
 //! The first line printed is `listening on http://ADDR` (`https://` with
 //! TLS). With the `socketio` feature, Socket.IO clients can subscribe at the
@@ -197,7 +203,13 @@ async fn main() {
     // covers snapshots and SSE; WebSocket and Socket.IO connections are
     // checked against the config's own list.
     const FRONT_ENDS: [&str; 2] = ["http://localhost:3000", "http://127.0.0.1:3000"];
-    let config = Config::default().allowed_origins(FRONT_ENDS);
+    let mut config = Config::default().allowed_origins(FRONT_ENDS);
+    // The admin view, at /live/_admin, only with a password of the
+    // operator's: there is no default one.
+    let admin = std::env::var("DASHBOARD_ADMIN_PASSWORD").ok();
+    if let Some(password) = &admin {
+        config = config.admin(live_resource::server::basic_auth("admin", password));
+    }
     let cors = CorsLayer::new()
         .allow_origin(FRONT_ENDS.map(HeaderValue::from_static))
         .allow_methods([Method::GET])
@@ -243,6 +255,9 @@ async fn main() {
         "http"
     };
     println!("listening on {scheme}://{addr}");
+    if admin.is_some() {
+        println!("admin view on {scheme}://{addr}/live/_admin (user `admin`)");
+    }
     tokio::spawn(server.into_future());
 
     if !options.serve_only {

@@ -4,7 +4,6 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use live_resource::Patch;
 use live_resource::hub::Publish;
 use serde_json::{Value, json};
 
@@ -19,6 +18,13 @@ pub(crate) const SYMBOLS: [(&str, f64); 6] = [
 
 pub(crate) const CLIENTS: [&str; 2] = ["alice", "bob"];
 
+/// How many lines the log console keeps: every topic of the example stays
+/// bounded however long it runs.
+pub(crate) const LOG_LINES_KEPT: usize = 50;
+
+/// How many notifications each client's inbox keeps.
+pub(crate) const NOTIFICATIONS_KEPT: usize = 20;
+
 /// A small deterministic random walk, so runs look alike.
 struct Walk(u64);
 
@@ -30,10 +36,6 @@ impl Walk {
             .wrapping_add(1_442_695_040_888_963_407);
         ((self.0 >> 33) % 2001) as f64 / 1000.0 - 1.0
     }
-}
-
-fn ops(value: Value) -> Patch {
-    Patch::Json(serde_json::from_value(value).expect("valid JSON Patch operations"))
 }
 
 /// Makes the topics and starts changing them, on any hub: the in-process
@@ -88,13 +90,13 @@ pub(crate) async fn start<P: Publish + Clone + 'static>(hub: &P) -> live_resourc
     });
     spawn_every(hub, Duration::from_millis(500), |hub, tick| {
         Box::pin(async move {
-            // A console keeps its last 50 lines: append and trim in one
+            // A console keeps its last lines: append and trim in one
             // change, made against the latest state.
             let line = format!("[{tick:>5}] generated batch {}", tick % 40);
-            hub.update("log", move |log| {
-                if let Some(lines) = log["lines"].as_array_mut() {
-                    lines.push(json!(line));
-                    let excess = lines.len().saturating_sub(50);
+            hub.update_at("log", "/lines", move |lines| {
+                if let Some(lines) = lines.as_array_mut() {
+                    lines.push(json!(line.clone()));
+                    let excess = lines.len().saturating_sub(LOG_LINES_KEPT);
                     lines.drain(..excess);
                 }
             })
@@ -117,15 +119,20 @@ pub(crate) async fn start<P: Publish + Clone + 'static>(hub: &P) -> live_resourc
     });
     spawn_every(hub, Duration::from_secs(2), |hub, tick| {
         Box::pin(async move {
-            // Each client has a private topic: "emit to one client".
+            // Each client has a private topic: "emit to one client". Its
+            // inbox keeps the last few: one change appends the new one and
+            // drops the oldest, made against the latest state.
             let client = CLIENTS[tick as usize % CLIENTS.len()];
             let priority = ["low", "normal", "high"][tick as usize % 3];
             let item = json!({"id": tick, "priority": priority, "text": format!("message {tick} for {client}")});
             let topic = format!("clients/{client}/notifications");
-            hub.publish(
-                &topic,
-                ops(json!([{"op": "add", "path": "/items/-", "value": item}])),
-            )
+            hub.update_at(&topic, "/items", move |items| {
+                if let Some(items) = items.as_array_mut() {
+                    items.push(item.clone());
+                    let excess = items.len().saturating_sub(NOTIFICATIONS_KEPT);
+                    items.drain(..excess);
+                }
+            })
             .await
         })
     });

@@ -32,6 +32,7 @@ pub struct Config {
     origins: Origins,
     show_totals: bool,
     recheck: Option<Duration>,
+    admin: Option<Arc<super::admin::AdminHook>>,
 }
 
 impl Default for Config {
@@ -47,6 +48,7 @@ impl Default for Config {
             origins: Origins::default(),
             show_totals: false,
             recheck: None,
+            admin: None,
         }
     }
 }
@@ -174,6 +176,46 @@ impl Config {
         self
     }
 
+    /// Turns on the admin view, for the requests `allow` lets in: a page at
+    /// `GET /live/_admin` and its JSON at `GET /live/_admin.json`
+    /// (connections, subscriptions, topics with their versions and
+    /// subscribers, update, delivery and resync rates, and the totals). Off
+    /// by default; with it on, topics named `_admin` and `_admin.json` have
+    /// no HTTP snapshot.
+    ///
+    /// Requests `allow` refuses are answered 401 with a
+    /// `WWW-Authenticate: Basic` challenge, so that a browser asks for the
+    /// credentials [`basic_auth`](super::basic_auth) checks; a hook that
+    /// reads what an authenticating proxy in front sets, or a session,
+    /// works as well. There is no default password: pass one from the
+    /// environment or a secret store.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use live_resource::server::{Config, basic_auth};
+    ///
+    /// // Operators only: a header the company's authenticating proxy sets
+    /// // (and strips from what clients send).
+    /// let config = Config::default().admin(|request: &axum::http::request::Parts| {
+    ///     request.headers.get("x-auth-groups").is_some_and(|groups| {
+    ///         groups.to_str().is_ok_and(|groups| groups.split(',').any(|g| g == "ops"))
+    ///     })
+    /// });
+    /// # let _ = config;
+    /// ```
+    pub fn admin<F>(mut self, allow: F) -> Self
+    where
+        F: Fn(&axum::http::request::Parts) -> bool + Send + Sync + 'static,
+    {
+        self.admin = Some(Arc::new(allow));
+        self
+    }
+
+    pub(crate) fn admin_hook(&self) -> Option<Arc<super::admin::AdminHook>> {
+        self.admin.clone()
+    }
+
     /// A timer for [`Config::recheck_access`], or one that never fires.
     pub(crate) fn recheck_timer(&self) -> Recheck {
         Recheck(self.recheck.map(|period| {
@@ -230,6 +272,7 @@ impl fmt::Debug for Config {
             .field("origins", &self.origins)
             .field("show_totals", &self.show_totals)
             .field("recheck", &self.recheck)
+            .field("admin", &self.admin.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -21,6 +21,15 @@ pub(super) struct Stats {
     refused: AtomicU64,
 }
 
+/// The counters now, as the admin view reads them.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Totals {
+    pub(super) clients: u64,
+    pub(super) subscriptions: u64,
+    pub(super) updates_sent: u64,
+    pub(super) resyncs: u64,
+}
+
 /// What a [`Guard`] counts while it lives.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Gauge {
@@ -87,6 +96,15 @@ impl Stats {
             }
         };
         total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn totals(&self) -> Totals {
+        Totals {
+            clients: self.clients.load(Ordering::Relaxed),
+            subscriptions: self.subscriptions.load(Ordering::Relaxed),
+            updates_sent: self.updates_sent.load(Ordering::Relaxed),
+            resyncs: self.resyncs.load(Ordering::Relaxed),
+        }
     }
 
     pub(super) fn snapshot(&self) -> serde_json::Value {

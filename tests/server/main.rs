@@ -13,8 +13,12 @@ mod support;
 #[path = "../node/peer.rs"]
 mod peer;
 
+#[cfg(all(feature = "server", feature = "http"))]
+mod admin;
 #[cfg(all(feature = "server", feature = "ws", feature = "http"))]
 mod browser;
+#[cfg(all(feature = "server", feature = "http"))]
+mod client_js;
 #[cfg(all(
     feature = "server",
     feature = "ws",

@@ -14,6 +14,8 @@ pub(crate) mod fake_server;
 #[allow(dead_code)]
 pub(crate) mod follower;
 #[allow(dead_code)]
+pub(crate) mod frame_dropper;
+#[allow(dead_code)]
 pub(crate) mod rng;
 #[allow(dead_code)]
 pub(crate) mod scripted;
