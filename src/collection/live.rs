@@ -78,7 +78,7 @@ const QUIET_CHANGES_PER_POLL: usize = 1024;
 ///     panic!("a modified row")
 /// };
 /// assert_eq!((key.as_str(), row.status.as_str()), ("r1", "done"));
-/// assert_eq!(patch, live_resource::Patch::Merge(json!({"status": "done"})));
+/// assert_eq!(patch, live_resource::Patch::Merge(json!({"status": "done"}).into()));
 /// assert_eq!(table.get(&"r1".to_string()).unwrap().value, 1.5);
 ///
 /// records.remove("r1").await?;

@@ -53,7 +53,7 @@ type Order<T> = Box<dyn Fn(&T, &T) -> Ordering + Send + Sync>;
 ///
 /// // Order 4 grows past the others: it enters at the top, order 1 falls out.
 /// let grew = Event::Row { version: Some(2), change: RowChange::Modified {
-///     key: 4, row: Arc::new(Order { total: 50.0, open: true }), patch: live_resource::Patch::Merge(serde_json::json!({"total": 50.0})),
+///     key: 4, row: Arc::new(Order { total: 50.0, open: true }), patch: live_resource::Patch::Merge(serde_json::json!({"total": 50.0}).into()),
 /// } };
 /// let changes = top.apply(&grew);
 /// assert_eq!((changes[0].kind, changes[0].key, changes[0].new_index), (ViewChangeKind::Added, 4, Some(0)));
