@@ -187,31 +187,6 @@ fn parse_apply(c: &mut Criterion) {
     group.finish();
 }
 
-/// The patch text of a shape for a symbol and a turn (0 or 1: two sets of
-/// values, so that every merge really writes).
-type Shape = fn(&str, usize) -> String;
-
-/// The shapes of patch measured from wire text, by name.
-const SHAPES: [(&str, Shape); 3] = [
-    ("price", |symbol, turn| {
-        let price = ["1.23", "4.56"][turn];
-        format!(r#"{{"{symbol}":{{"price":{price}}}}}"#)
-    }),
-    ("price_ts", |symbol, turn| {
-        let (price, ts) = [("1.23", 1718000000123456_u64), ("4.56", 1718000000654321)][turn];
-        format!(r#"{{"{symbol}":{{"price":{price},"ts":{ts}}}}}"#)
-    }),
-    ("quote_ts", |symbol, turn| {
-        let (price, change, volume, ts) = [
-            ("1.23", "-0.42", 1234567, 1718000000123456_u64),
-            ("4.56", "0.37", 1234890, 1718000000654321),
-        ][turn];
-        format!(
-            r#"{{"{symbol}":{{"price":{price},"change":{change},"volume":{volume},"ts":{ts}}}}}"#
-        )
-    }),
-];
-
 /// The ways from update text to applied state compared for each shape.
 const PATHS: [&str; 3] = ["baseline", "strict", "lazy"];
 
@@ -220,11 +195,11 @@ type Step = Box<dyn FnMut()>;
 
 /// The case `path` for `shape` on a dashboard of about `bytes`: its step,
 /// which alternates between the two updates of the shape.
-fn shape_step(shape: Shape, path: &str, bytes: usize) -> Step {
+fn shape_step(shape: &'static str, path: &str, bytes: usize) -> Step {
     let doc = support::dashboard(bytes);
     let middle = support::symbol(doc.as_object().map_or(0, |board| board.len() / 2));
     let texts = [17, 18].map(|seq| {
-        let patch = shape(&middle, usize::from(seq == 18));
+        let patch = support::shape_patch(shape, &middle, usize::from(seq == 18));
         format!(r#"{{"seq":{seq},"merge":{patch}}}"#)
     });
     let mut turn = 0;
@@ -263,9 +238,9 @@ fn shape_step(shape: Shape, path: &str, bytes: usize) -> Step {
 /// Every `wire/shapes` case: its name under the group, and how to make it.
 fn shape_cases() -> impl Iterator<Item = (String, impl Fn() -> Step)> {
     SIZES.into_iter().flat_map(|(label, bytes)| {
-        SHAPES.into_iter().flat_map(move |(name, shape)| {
+        support::SHAPES.into_iter().flat_map(move |shape| {
             PATHS.into_iter().map(move |path| {
-                let case = format!("{name}/{path}/{label}");
+                let case = format!("{shape}/{path}/{label}");
                 (case, move || shape_step(shape, path, bytes))
             })
         })

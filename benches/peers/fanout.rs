@@ -132,11 +132,86 @@ fn now_us() -> u64 {
 
 /// The dashboard of about `bytes`, and the patches that set its middle
 /// symbol's price to two alternating values, so that every merge writes.
-fn fixture(bytes: usize) -> (Value, [Value; 2]) {
+fn fixture(bytes: usize) -> (Value, String, [Value; 2]) {
     let doc = support::dashboard(bytes);
     let middle = support::symbol(doc.as_object().map_or(0, |board| board.len() / 2));
     let patches = [1.23, 4.56].map(|price| support::price_patch(&middle, price));
-    (doc, patches)
+    (doc, middle, patches)
+}
+
+/// The three shapes of patch of `benches/merge.rs`'s `wire/shapes`, on
+/// `symbol` of `doc`, read from update text and applied each way: their
+/// texts go to `DIR/updates-{shape}-{size}.json` for Node, and one JSON line
+/// each (`"bench":"merge_shapes"`) says what ours and serde_json's cost.
+fn merge_shapes(dir: &str, label: &str, doc: &Value, symbol: &str) -> Result<()> {
+    let doc_bytes = serde_json::to_string(doc)?.len();
+    for shape in support::SHAPES {
+        let texts = [17, 18].map(|seq| {
+            let patch = support::shape_patch(shape, symbol, usize::from(seq == 18));
+            format!(r#"{{"seq":{seq},"merge":{patch}}}"#)
+        });
+        std::fs::write(
+            format!("{dir}/updates-{shape}-{label}.json"),
+            json!(texts).to_string(),
+        )?;
+        let report = |name: &str, [median, p10, p90]: [f64; 3]| {
+            let line = json!({
+                "bench": "merge_shapes", "side": "rust", "impl": name, "shape": shape,
+                "size": label, "doc_bytes": doc_bytes,
+                "ns_median": median, "ns_p10": p10, "ns_p90": p90,
+            });
+            println!("{line}");
+        };
+        let limits = Limits::default();
+        let mut document = Document::from(doc);
+        report(
+            "lazy",
+            measure(
+                || (),
+                |()| {
+                    for turn in 0..BATCH {
+                        let text = black_box(texts[turn & 1].as_str());
+                        let update = limits.parse_update_lazy(text).expect("a valid update");
+                        black_box(&mut document)
+                            .apply_owned(update.patch)
+                            .expect("a merge applies");
+                    }
+                },
+            ),
+        );
+        let mut document = Document::from(doc);
+        report(
+            "strict",
+            measure(
+                || (),
+                |()| {
+                    for turn in 0..BATCH {
+                        let text = black_box(texts[turn & 1].as_bytes());
+                        let update =
+                            live_resource::Update::from_slice(text).expect("a valid update");
+                        black_box(&mut document)
+                            .apply_owned(update.patch)
+                            .expect("a merge applies");
+                    }
+                },
+            ),
+        );
+        let mut target = doc.clone();
+        report(
+            "baseline",
+            measure(
+                || (),
+                |()| {
+                    for turn in 0..BATCH {
+                        let text = black_box(texts[turn & 1].as_bytes());
+                        let message: Value = serde_json::from_slice(text).expect("valid JSON");
+                        json_patch::merge(black_box(&mut target), &message["merge"]);
+                    }
+                },
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Times `SAMPLES` batches of `BATCH` patches, after a warm-up: `prepare`
@@ -160,7 +235,8 @@ fn merge(dir: &str) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let limits = Limits::default();
     for (label, bytes) in SIZES {
-        let (doc, patches) = fixture(bytes);
+        let (doc, middle, patches) = fixture(bytes);
+        merge_shapes(dir, label, &doc, &middle)?;
         let texts = [(17, &patches[0]), (18, &patches[1])]
             .map(|(seq, patch)| format!(r#"{{"seq":{seq},"merge":{patch}}}"#));
         let doc_text = serde_json::to_string(&doc)?;

@@ -81,5 +81,21 @@ for (const size of ["1KB", "100KB", "1MB"]) {
       sink += update.seq;
     }
   }));
+  // The three shapes of patch (`fanout merge` wrote their update texts),
+  // from wire text, as `merge_shapes` lines beside the Rust side's.
+  for (const shape of ["price", "price_ts", "quote_ts"]) {
+    const shaped = read(`updates-${shape}-${size}.json`);
+    doc = JSON.parse(text);
+    const [median, p10, p90] = measure((n) => {
+      for (let i = 0; i < n; i++) {
+        const update = JSON.parse(shaped[(turn ^= 1)]);
+        doc = jsonMergePatch.apply(doc, update.merge);
+        sink += update.seq;
+      }
+    });
+    const line = { bench: "merge_shapes", side: "node", impl: "JSON.parse + json-merge-patch", shape, size };
+    Object.assign(line, { doc_bytes: text.length, ns_median: median, ns_p10: p10, ns_p90: p90 });
+    process.stdout.write(JSON.stringify(line) + "\n");
+  }
   if (sink < 0) process.stdout.write("");
 }

@@ -90,6 +90,30 @@ if (merges.length) {
   print();
 }
 
+const shaped = lines.filter((line) => line.bench === "merge_shapes");
+if (shaped.length) {
+  const best = (side, impl, shape, size) => {
+    const found = shaped
+      .filter((m) => m.side === side && m.impl === impl && m.shape === shape && m.size === size)
+      .map((m) => m.ns_median);
+    return found.length ? Math.min(...found) : undefined;
+  };
+  print("### Merge from wire text, by shape of patch (median ns per update; `{\"seq\":N,\"merge\":..}` read and applied)");
+  print();
+  print("| shape | document | live-resource lazy | live-resource strict (`Update::from_slice`) | serde_json + json_patch::merge | Node JSON.parse + json-merge-patch | strict vs serde_json | lazy vs serde_json | lazy vs Node |");
+  print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const shape of ["price", "price_ts", "quote_ts"]) {
+    for (const size of ["1KB", "100KB", "1MB"]) {
+      const [lazy, strict, baseline] = ["lazy", "strict", "baseline"].map((impl) => best("rust", impl, shape, size));
+      const node = best("node", "JSON.parse + json-merge-patch", shape, size);
+      // Two decimals: the target (3× serde_json) is near.
+      const x = (slow, fast) => (slow && fast ? `${(slow / fast).toFixed(2)}×` : "–");
+      print(`| ${shape} | ${size} | ${ns(lazy)} | ${ns(strict)} | ${ns(baseline)} | ${ns(node)} | ${x(baseline, strict)} | ${x(baseline, lazy)} | ${x(node, lazy)} |`);
+    }
+  }
+  print();
+}
+
 const others = (run) =>
   run.others_cpu_burst_s === undefined ? "–" : `${run.others_cpu_burst_s.toFixed(2)} s / ${run.others_cpu_paced_s.toFixed(2)} s`;
 

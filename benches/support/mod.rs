@@ -34,6 +34,37 @@ pub(crate) fn dashboard(bytes: usize) -> Value {
     Value::Object(board)
 }
 
+/// The shapes of patch users send, by name, each on one symbol:
+/// `price` (`{"SYM..":{"price":..}}`), `price_ts` (a price and a timestamp)
+/// and `quote_ts` (price, change, volume and a timestamp).
+pub(crate) const SHAPES: [&str; 3] = ["price", "price_ts", "quote_ts"];
+
+/// The text of the patch of `shape` (one of [`SHAPES`]) for `symbol`, in
+/// one of two turns (0 or 1: two sets of values, so that every merge of
+/// them in turn really writes).
+pub(crate) fn shape_patch(shape: &str, symbol: &str, turn: usize) -> String {
+    match shape {
+        "price" => {
+            let price = ["1.23", "4.56"][turn];
+            format!(r#"{{"{symbol}":{{"price":{price}}}}}"#)
+        }
+        "price_ts" => {
+            let (price, ts) = [("1.23", 1718000000123456_u64), ("4.56", 1718000000654321)][turn];
+            format!(r#"{{"{symbol}":{{"price":{price},"ts":{ts}}}}}"#)
+        }
+        "quote_ts" => {
+            let (price, change, volume, ts) = [
+                ("1.23", "-0.42", 1234567, 1718000000123456_u64),
+                ("4.56", "0.37", 1234890, 1718000000654321),
+            ][turn];
+            format!(
+                r#"{{"{symbol}":{{"price":{price},"change":{change},"volume":{volume},"ts":{ts}}}}}"#
+            )
+        }
+        other => unreachable!("not a shape: {other}"),
+    }
+}
+
 /// The patch that sets one symbol's price: `{"SYM00123":{"price":1.23}}`.
 pub(crate) fn price_patch(symbol: &str, price: f64) -> Value {
     json!({ symbol: { "price": price } })
