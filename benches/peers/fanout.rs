@@ -162,56 +162,58 @@ fn merge_shapes(dir: &str, label: &str, doc: &Value, symbol: &str) -> Result<()>
             });
             println!("{line}");
         };
-        let limits = Limits::default();
-        let mut document = Document::from(doc);
-        report(
-            "lazy",
-            measure(
-                || (),
-                |()| {
-                    for turn in 0..BATCH {
-                        let text = black_box(texts[turn & 1].as_str());
-                        let update = limits.parse_update_lazy(text).expect("a valid update");
-                        black_box(&mut document)
-                            .apply_owned(update.patch)
-                            .expect("a merge applies");
-                    }
-                },
-            ),
-        );
-        let mut document = Document::from(doc);
-        report(
-            "strict",
-            measure(
-                || (),
-                |()| {
-                    for turn in 0..BATCH {
-                        let text = black_box(texts[turn & 1].as_bytes());
-                        let update =
-                            live_resource::Update::from_slice(text).expect("a valid update");
-                        black_box(&mut document)
-                            .apply_owned(update.patch)
-                            .expect("a merge applies");
-                    }
-                },
-            ),
-        );
-        let mut target = doc.clone();
-        report(
-            "baseline",
-            measure(
-                || (),
-                |()| {
-                    for turn in 0..BATCH {
-                        let text = black_box(texts[turn & 1].as_bytes());
-                        let message: Value = serde_json::from_slice(text).expect("valid JSON");
-                        json_patch::merge(black_box(&mut target), &message["merge"]);
-                    }
-                },
-            ),
-        );
+        let [lazy, strict, baseline] = time_wire(doc, &texts);
+        report("lazy", lazy);
+        report("strict", strict);
+        report("baseline", baseline);
     }
     Ok(())
+}
+
+/// Times reading `texts` in turn from wire text and applying them to `doc`,
+/// each way: lazily (as the transports read) and strictly
+/// (`Update::from_slice`) into a `Document`, and `serde_json::from_slice` +
+/// `json_patch::merge` into a `Value`, in that order.
+fn time_wire(doc: &Value, texts: &[String; 2]) -> [[f64; 3]; 3] {
+    let limits = Limits::default();
+    let mut document = Document::from(doc);
+    let lazy = measure(
+        || (),
+        |()| {
+            for turn in 0..BATCH {
+                let text = black_box(texts[turn & 1].as_str());
+                let update = limits.parse_update_lazy(text).expect("a valid update");
+                black_box(&mut document)
+                    .apply_owned(update.patch)
+                    .expect("a merge applies");
+            }
+        },
+    );
+    let mut document = Document::from(doc);
+    let strict = measure(
+        || (),
+        |()| {
+            for turn in 0..BATCH {
+                let text = black_box(texts[turn & 1].as_bytes());
+                let update = live_resource::Update::from_slice(text).expect("a valid update");
+                black_box(&mut document)
+                    .apply_owned(update.patch)
+                    .expect("a merge applies");
+            }
+        },
+    );
+    let mut target = doc.clone();
+    let baseline = measure(
+        || (),
+        |()| {
+            for turn in 0..BATCH {
+                let text = black_box(texts[turn & 1].as_bytes());
+                let message: Value = serde_json::from_slice(text).expect("valid JSON");
+                json_patch::merge(black_box(&mut target), &message["merge"]);
+            }
+        },
+    );
+    [lazy, strict, baseline]
 }
 
 /// Times `SAMPLES` batches of `BATCH` patches, after a warm-up: `prepare`
@@ -233,7 +235,6 @@ fn measure<I>(mut prepare: impl FnMut() -> I, mut run: impl FnMut(I)) -> [f64; 3
 
 fn merge(dir: &str) -> Result<()> {
     std::fs::create_dir_all(dir)?;
-    let limits = Limits::default();
     for (label, bytes) in SIZES {
         let (doc, middle, patches) = fixture(bytes);
         merge_shapes(dir, label, &doc, &middle)?;
@@ -305,59 +306,25 @@ fn merge(dir: &str) -> Result<()> {
         );
         report("json_patch::merge", "value", timing);
 
-        // As a LiveResource reads an update: read as far as the patch, then
-        // merged into its Document while the patch is read.
-        let mut document = Document::from(&doc);
-        let timing = measure(
-            || (),
-            |()| {
-                for turn in 0..BATCH {
-                    let text = black_box(texts[turn & 1].as_str());
-                    let update = limits.parse_update_lazy(text).expect("a valid update");
-                    black_box(&mut document)
-                        .apply_owned(update.patch)
-                        .expect("a merge applies");
-                }
-            },
-        );
+        // From wire text: as a LiveResource reads an update (read as far as
+        // the patch, then merged into its Document while the patch is read),
+        // with every byte checked before anything is applied, and the peer.
+        let [lazy, strict, baseline] = time_wire(&doc, &texts);
         report(
             "Limits::parse_update_lazy + Document::apply_owned",
             "wire",
-            timing,
-        );
-
-        // Every byte checked before anything is applied.
-        let mut document = Document::from(&doc);
-        let timing = measure(
-            || (),
-            |()| {
-                for turn in 0..BATCH {
-                    let text = black_box(texts[turn & 1].as_bytes());
-                    let update = limits.parse_update(text).expect("a valid update");
-                    black_box(&mut document)
-                        .apply_owned(update.patch)
-                        .expect("a merge applies");
-                }
-            },
+            lazy,
         );
         report(
             "Limits::parse_update + Document::apply_owned",
             "wire",
-            timing,
+            strict,
         );
-
-        let mut target = doc;
-        let timing = measure(
-            || (),
-            |()| {
-                for turn in 0..BATCH {
-                    let text = black_box(texts[turn & 1].as_bytes());
-                    let message: Value = serde_json::from_slice(text).expect("valid JSON");
-                    json_patch::merge(black_box(&mut target), &message["merge"]);
-                }
-            },
+        report(
+            "serde_json::from_slice + json_patch::merge",
+            "wire",
+            baseline,
         );
-        report("serde_json::from_slice + json_patch::merge", "wire", timing);
     }
     Ok(())
 }

@@ -37,11 +37,13 @@ pub(crate) fn dashboard(bytes: usize) -> Value {
 /// The shapes of patch users send, by name, each on one symbol:
 /// `price` (`{"SYM..":{"price":..}}`), `price_ts` (a price and a timestamp)
 /// and `quote_ts` (price, change, volume and a timestamp).
+#[allow(dead_code)] // Not every bench measures the shapes.
 pub(crate) const SHAPES: [&str; 3] = ["price", "price_ts", "quote_ts"];
 
 /// The text of the patch of `shape` (one of [`SHAPES`]) for `symbol`, in
 /// one of two turns (0 or 1: two sets of values, so that every merge of
 /// them in turn really writes).
+#[allow(dead_code)] // Not every bench measures the shapes.
 pub(crate) fn shape_patch(shape: &str, symbol: &str, turn: usize) -> String {
     match shape {
         "price" => {
