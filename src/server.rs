@@ -146,6 +146,7 @@ pub fn router_with(hub: Hub, config: Config) -> Router {
     let routes = Router::new()
         .route("/live", get(listing::list))
         .route("/live/ws", get(ws::upgrade))
+        .route("/live/sse", get(many_topics))
         .route("/live/client.js", get(client_js::module))
         .route("/live/{*path}", get(by_path))
         .with_state(state.clone());
@@ -179,6 +180,18 @@ async fn by_path(
         return sse::events(state, topic.to_owned(), request).await;
     }
     snapshot::snapshot(state, path, request).await
+}
+
+/// `GET /live/sse`: many topics on one SSE stream; but the snapshot of a
+/// topic named `sse` for a request that does not ask for an event stream.
+async fn many_topics(
+    state: axum::extract::State<AppState>,
+    request: axum::http::request::Parts,
+) -> Response {
+    if !wants_events(&request) && state.hub.follow("sse").await.unwrap_or(false) {
+        return snapshot::snapshot(state, "sse".to_owned(), request).await;
+    }
+    sse::many_topics(state, request).await
 }
 
 /// Whether the request accepts `text/event-stream`.
