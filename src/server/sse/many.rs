@@ -70,6 +70,9 @@ pub(in crate::server) async fn stream(State(state): State<AppState>, request: Pa
     sse_response(events).into_response()
 }
 
+/// A topic asked for, with the version to resume from.
+type Asked = (String, Option<u64>);
+
 /// The topics the request asks for, in its order, each with the version to
 /// resume from (none: the snapshot first).
 ///
@@ -80,10 +83,7 @@ pub(in crate::server) async fn stream(State(state): State<AppState>, request: Pa
 /// stream sent: a version for each topic, in the query's order, separated
 /// by `,`, empty for none) wins over `since`. Other parameters are left to
 /// the application (a token, say).
-fn asked(
-    state: &AppState,
-    request: &Parts,
-) -> Result<Vec<(String, Option<u64>)>, (StatusCode, String)> {
+fn asked(state: &AppState, request: &Parts) -> Result<Vec<Asked>, (StatusCode, String)> {
     let bad = |message: String| (StatusCode::BAD_REQUEST, message);
     let query = request.uri.query().unwrap_or_default();
     if query.len() > MAX_QUERY_BYTES {
@@ -94,7 +94,7 @@ fn asked(
     }
     let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&request.uri)
         .map_err(|refused| bad(format!("the query cannot be read: {refused}")))?;
-    let mut asked: Vec<(String, Option<u64>)> = Vec::new();
+    let mut asked: Vec<Asked> = Vec::new();
     let mut resumes = Vec::new();
     for (key, value) in pairs {
         match key.as_str() {
