@@ -317,3 +317,60 @@ async fn a_topic_named_sse_keeps_its_snapshot_for_plain_requests() {
     let mut events = Events::open(addr, &[("topic", "sse")], None).await;
     assert_eq!(events.next().await.1["type"], "snapshot");
 }
+
+#[tokio::test]
+async fn the_hook_sees_the_streams_request_and_revoked_access_ends_that_topic() {
+    let allowed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let rule = {
+        let allowed = std::sync::Arc::clone(&allowed);
+        move |request: &axum::http::request::Parts, topic: &str| {
+            topic != "secret"
+                || (request
+                    .headers
+                    .get("x-user")
+                    .is_some_and(|user| user == "7")
+                    && allowed.load(std::sync::atomic::Ordering::SeqCst))
+        }
+    };
+    let config = Config::default()
+        .allow_if(rule)
+        .recheck_access(Duration::from_millis(100));
+    let hub = hub();
+    let addr = serve_with(&hub, config).await;
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/live/sse"))
+        .header("accept", "text/event-stream")
+        .header("x-user", "7")
+        .query(&[("topic", "secret"), ("topic", "quotes")])
+        .send()
+        .await
+        .unwrap();
+    let mut events = Events {
+        body: response.bytes_stream().boxed(),
+        buffer: String::new(),
+    };
+    assert_eq!(
+        events.next().await.1["topic"],
+        "secret",
+        "the header let it in"
+    );
+    assert_eq!(events.next().await.1["topic"], "quotes");
+
+    allowed.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (id, ended) = events.next().await;
+    assert_eq!(
+        (ended["topic"].as_str(), ended["code"].as_str()),
+        (Some("secret"), Some("forbidden"))
+    );
+    assert_eq!(id, None);
+    hub.merge("secret", json!({"s": 2})).unwrap();
+    hub.merge("quotes", json!({"AAPL": 2})).unwrap();
+    let (id, next) = loop {
+        let (id, message) = events.next().await;
+        if message["type"] != "heartbeat" {
+            break (id, message);
+        }
+    };
+    assert_eq!(next["topic"], "quotes", "nothing more of the revoked topic");
+    assert_eq!(id.as_deref(), Some(",1"));
+}
