@@ -105,7 +105,15 @@ export interface Options {
   maxBuffered?: number;
   /** How long an unused connection stays open (1 s). */
   lingerMs?: number;
-  /** Send cookies to another origin's SSE and snapshot routes. */
+  /**
+   * How long a topic whose last subscriber left is still followed (5 s): a
+   * subscriber back within it finds its state; after it the server is told
+   * and the state dropped (0: at once).
+   */
+  releaseAfterMs?: number;
+  /** Over SSE, topics asked for within this long share one new stream (50 ms). */
+  sseDebounceMs?: number;
+  /** Send cookies to another origin's SSE stream. */
   withCredentials?: boolean;
   /** A connection made by `connect`, instead of the base URL's shared one. */
   connection?: Connection;

@@ -7,8 +7,9 @@
 // gap, or a heartbeat that names an update never received, resumes from the
 // last version; a server that cannot replay sends a new snapshot, swapped in
 // whole. Many topics share one WebSocket per base URL; where WebSockets are
-// blocked, Server-Sent Events carry each topic (at most five at once over
-// HTTP/1.1: see SseStream). No dependencies, no build step.
+// blocked, one Server-Sent Events stream carries them all (see SseStream). A
+// topic no subscriber follows any more is let go after a grace period, its
+// state with it. No dependencies, no build step.
 //
 // Versions are JavaScript numbers: exact up to 2^53, which the crate's hubs
 // stay below (versions from the clock are microseconds since 1970).
@@ -33,6 +34,8 @@ const DEFAULTS = {
   idleTimeoutMs: 45_000,
   maxBuffered: 10_000,
   lingerMs: 1_000,
+  releaseAfterMs: 5_000,
+  sseDebounceMs: 50,
 };
 
 /** An error of a resource: `code` is the server's error code, or one of the client's. */
@@ -335,7 +338,9 @@ class Resource {
     this.phase = "snapshot";
     this.buffer = [];
     this.recovery = { attempt: 0, liveSince: 0, timer: undefined };
-    this.sse = undefined;
+    // While set, the last subscriber is gone and the topic is let go when
+    // it fires, unless a subscriber comes back first.
+    this.release = undefined;
   }
 
   /** `connecting`, `live`, `resyncing`, `reconnecting`, `failed` or `closed`. */
@@ -364,7 +369,11 @@ class Resource {
   #add(observer, greet) {
     const first = this.observers.size === 0;
     this.observers.add(observer);
-    if (first) {
+    if (first && this.release !== undefined) {
+      // Back within the grace period: still followed, nothing to ask.
+      this.connection.clock.clearTimeout(this.release);
+      this.release = undefined;
+    } else if (first) {
       if (this.status === "failed" || this.status === "closed") this.#setStatus("connecting");
       this.connection._activate(this);
     }
@@ -377,9 +386,29 @@ class Resource {
       unsubscribe: () => {
         if (closed) return;
         closed = true;
-        if (this.observers.delete(observer) && this.observers.size === 0) this.#stop("closed");
+        if (this.observers.delete(observer) && this.observers.size === 0) this.#release();
       },
     };
+  }
+
+  /**
+   * The last subscriber is gone: after `releaseAfterMs` the server is told
+   * and the state dropped, so that a page that follows many short-lived
+   * topics stays bounded. A subscriber that comes back before finds it as
+   * it was.
+   */
+  #release() {
+    const { clock, options } = this.connection;
+    const go = () => {
+      this.release = undefined;
+      this.#stop("closed");
+      this.value = this.version = undefined;
+      this.buffer = [];
+      this.phase = "snapshot";
+      this.connection._forget(this);
+    };
+    if (options.releaseAfterMs > 0) this.release = clock.setTimeout(go, options.releaseAfterMs);
+    else go();
   }
 
   #stop(status, subscribed = true) {
@@ -407,6 +436,17 @@ class Resource {
       this.phase = "resume";
     }
     this.connection._subscribe(this, this.phase === "resume" ? this.version : undefined);
+  }
+
+  /**
+   * What a new stream asks for this topic: the version to resume from, or
+   * `undefined` for a snapshot. A resume waits for its answer (a replay, or
+   * a heartbeat at the version).
+   */
+  _resumeFrom() {
+    if (this.phase === "snapshot" || this.version === undefined) return undefined;
+    this.phase = "resume";
+    return this.version;
   }
 
   _disconnected() {
@@ -542,7 +582,7 @@ class Resource {
     clock.clearTimeout(this.recovery.timer);
     const go = () => {
       this.recovery.timer = undefined;
-      if (this.observers.size === 0) return;
+      if (!this.connection.active.has(this)) return;
       this.connection._subscribe(this, wantSnapshot ? undefined : this.version);
     };
     if (delay === 0) go();
@@ -561,111 +601,72 @@ observable(Resource.prototype);
 // ---------------------------------------------------------------- Server-Sent Events
 
 /**
- * One topic over Server-Sent Events, for a connection whose WebSockets are
- * blocked: its snapshot, then its events from the snapshot's version (the
- * server replays what came in between, or says to resync).
+ * Every topic of a connection whose WebSockets are blocked, on one event
+ * stream (`GET /live/sse`): over HTTP/1.1 a browser opens at most six
+ * connections to a server, so one stream per topic would not do. Its
+ * messages are the WebSocket protocol's, each naming its topic.
  *
- * The snapshot comes first, not the stream: over HTTP/1.1 a browser opens
- * at most six connections to a server, and streams that held them all while
- * their snapshots waited for one would wait for ever. So the fallback
- * follows at most five topics at once over HTTP/1.1 (the others wait for a
- * free connection); HTTP/2 in front of the server lifts the limit.
+ * The stream names its topics when it opens, each with the version to
+ * resume from (none: a snapshot first). So a topic added or let go, or one
+ * that must ask again (a gap, a resync), opens the stream anew, with every
+ * topic's current version: topics asked for together (a page's first
+ * render) wait `sseDebounceMs` and share one new stream. The client opens
+ * it again itself after a failure, with backoff; the event `id` (every
+ * topic's version) is for other clients.
  */
 class SseStream {
-  constructor(connection, resource) {
+  constructor(connection) {
     this.connection = connection;
-    this.resource = resource;
     this.source = undefined;
-    this.pending = undefined;
     this.attempt = 0;
     this.openedAt = undefined;
     this.lastEvent = 0;
+    // A new stream due (after the debounce or a backoff), and the idle watch.
     this.timer = undefined;
     this.idle = undefined;
   }
 
-  /** Follows the topic from `since`, or from a new snapshot without it. */
-  open(since) {
-    this.close();
-    if (since === undefined) this.#snapshotThenStream();
-    else this.#stream(since);
+  /** The topics or their resume points changed: a new stream soon. */
+  renew() {
+    if (this.timer !== undefined) return;
+    const { clock, options } = this.connection;
+    this.timer = clock.setTimeout(() => {
+      this.timer = undefined;
+      this.#open();
+    }, options.sseDebounceMs);
   }
 
-  async #snapshotThenStream() {
-    const { connection, resource } = this;
-    const pending = {};
-    this.pending = pending;
-    let response;
-    let body;
-    try {
-      response = await connection.fetch(connection.urls.snapshot(resource.topic), {
-        headers: { accept: "application/json" },
-        credentials: connection.options.withCredentials ? "include" : "same-origin",
-      });
-      if (response.ok) body = await response.json();
-    } catch {
-      if (this.pending === pending) this.#lost();
-      return;
-    }
-    if (this.pending !== pending) return;
-    this.pending = undefined;
-    if (!response.ok) {
-      this.#refused(response);
-      return;
-    }
-    resource._snapshot(body.version, body.data);
-    // Unless taking it in asked for something else already.
-    if (!this.source && !this.pending && !this.timer) this.#stream(resource.version);
+  /** `resource` left; a new stream without it if the server still sends it. */
+  drop(resource, subscribed) {
+    if (this.connection.active.size === 0) this.close();
+    else if (subscribed) this.renew();
   }
 
-  #stream(since) {
-    const { connection, resource } = this;
-    const source = new connection.EventSource(connection.urls.events(resource.topic, since), {
+  #open() {
+    this.#closeSource();
+    const { connection } = this;
+    const topics = [...connection.active].map((resource) => [resource.topic, resource._resumeFrom()]);
+    if (topics.length === 0) return;
+    const source = new connection.EventSource(connection.urls.stream(topics), {
       withCredentials: connection.options.withCredentials ?? false,
     });
     this.source = source;
-    const read = (handle) => (event) => {
+    source.onmessage = (event) => {
       if (this.source !== source) return;
       this.lastEvent = connection.clock.now();
-      let data;
-      try {
-        data = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      handle(data);
+      connection._receive(event.data);
     };
-    source.addEventListener("update", read((update) => resource._update(update)));
-    source.addEventListener("resync", read(() => resource._resync()));
-    source.addEventListener("heartbeat", read((beat) => resource._heartbeat(beat.seq)));
     source.onopen = () => {
       if (this.source !== source) return;
       this.lastEvent = this.openedAt = connection.clock.now();
-      connection._streamOpened(this);
+      connection._streamOpened();
       this.#watch();
     };
+    // A refusal of the whole stream (a 400) and a lost one alike: again
+    // after a backoff. Refusals of topics come as their `error` messages.
     source.onerror = () => {
-      if (this.source !== source) return;
-      if (this.openedAt !== undefined) {
-        this.#lost();
-        return;
-      }
-      // It never opened: a refusal (404, 403) says so only to a plain request.
-      this.close();
-      connection
-        .fetch(connection.urls.snapshot(resource.topic), { headers: { accept: "application/json" } })
-        .then((response) => {
-          if (response.status === 404 || response.status === 403) this.#refused(response);
-          else this.#lost();
-        }, () => this.#lost());
+      if (this.source === source) this.#lost();
     };
-  }
-
-  #refused(response) {
-    this.close();
-    const code = response.status === 404 ? "unknown_topic" : response.status === 403 ? "forbidden" : undefined;
-    if (code) this.resource._error(code, `${response.status} for \`${this.resource.topic}\``);
-    else this.#lost();
   }
 
   #watch() {
@@ -679,31 +680,36 @@ class SseStream {
     this.idle = clock.setTimeout(check, options.idleTimeoutMs);
   }
 
-  /** The stream or its snapshot failed, or it fell silent: again after a backoff. */
+  /** The stream failed or fell silent: again after a backoff. */
   #lost() {
-    const { connection, resource } = this;
+    const { connection } = this;
     const { clock, options } = connection;
     if (this.openedAt !== undefined && clock.now() - this.openedAt >= options.backoff.healthyAfterMs) this.attempt = 0;
-    this.close();
-    resource._disconnected();
-    connection._streamLost(this);
+    this.#closeSource();
+    for (const resource of connection.active) resource._disconnected();
+    connection._streamLost();
+    clock.clearTimeout(this.timer);
     this.timer = clock.setTimeout(() => {
       this.timer = undefined;
-      resource._ask();
+      this.#open();
     }, backoffDelay(this.attempt++, options.backoff, connection.random));
   }
 
-  close() {
-    const { clock } = this.connection;
-    clock.clearTimeout(this.timer);
-    clock.clearTimeout(this.idle);
-    this.timer = this.idle = this.pending = this.openedAt = undefined;
+  #closeSource() {
+    this.connection.clock.clearTimeout(this.idle);
+    this.idle = this.openedAt = undefined;
     if (this.source) {
       const source = this.source;
       this.source = undefined;
-      source.onopen = source.onerror = null;
+      source.onopen = source.onerror = source.onmessage = null;
       source.close();
     }
+  }
+
+  close() {
+    this.connection.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.#closeSource();
   }
 }
 
@@ -714,22 +720,25 @@ function urlsFor(baseUrl) {
   const url = new URL(baseUrl || "/", here);
   const root = url.origin + url.pathname.replace(/\/+$/, "");
   const query = url.search;
-  const path = (topic) => topic.split("/").map(encodeURIComponent).join("/");
   return {
     key: root + query,
     ws: root.replace(/^http/, "ws") + "/live/ws" + query,
     listing: root + "/live" + query,
-    snapshot: (topic) => `${root}/live/${path(topic)}${query}`,
-    events: (topic, since) => {
-      const resume = since === undefined ? "" : `${query ? "&" : "?"}since=${since}`;
-      return `${root}/live/${path(topic)}/events${query}${resume}`;
+    /** The stream of `topics`, `[topic, since]` pairs (`since` may be undefined). */
+    stream: (topics) => {
+      const params = new URLSearchParams(query);
+      for (const [topic] of topics) params.append("topic", topic);
+      for (const [topic, since] of topics) {
+        if (since !== undefined) params.append("since", `${topic}:${since}`);
+      }
+      return `${root}/live/sse?${params}`;
     },
   };
 }
 
 /**
  * One WebSocket to a server, shared by every resource of its base URL, or
- * one event stream per topic when WebSockets are blocked (`transport`).
+ * one event stream when WebSockets are blocked (`transport`).
  */
 class Connection {
   constructor(baseUrl, options = {}) {
@@ -761,6 +770,7 @@ class Connection {
     this.active = new Set();
     this.socket = undefined;
     this.socketOpen = false;
+    this.sse = undefined;
     this.everOpened = false;
     this.openedAt = 0;
     this.lastMessage = 0;
@@ -783,7 +793,7 @@ class Connection {
 
   /** Ends the connection and every resource's following, for good. */
   close() {
-    for (const resource of [...this.active]) resource.sse?.close();
+    this.sse?.close();
     this.active.clear();
     this.#dropSocket();
     for (const timer of Object.values(this.timers)) this.clock.clearTimeout(timer);
@@ -792,6 +802,8 @@ class Connection {
   }
 
   _activate(resource) {
+    // Let go before and asked for again: it takes its place back.
+    if (!this.resources.has(resource.topic)) this.resources.set(resource.topic, resource);
     this.active.add(resource);
     this.clock.clearTimeout(this.timers.linger);
     if (this.transport === "sse") {
@@ -807,7 +819,7 @@ class Connection {
 
   _deactivate(resource, subscribed) {
     if (!this.active.delete(resource)) return;
-    if (resource.sse) resource.sse.close();
+    if (this.transport === "sse") this.sse?.drop(resource, subscribed);
     else if (subscribed) this.#send({ type: "unsubscribe", topic: resource.topic });
     if (this.active.size === 0 && this.socket) {
       this.timers.linger = this.clock.setTimeout(() => {
@@ -819,12 +831,18 @@ class Connection {
     }
   }
 
+  /** `resource` was let go: a later `liveResource` for its topic makes a new one. */
+  _forget(resource) {
+    if (this.resources.get(resource.topic) === resource) this.resources.delete(resource.topic);
+  }
+
   /** Asks for `resource`'s topic: from `since`, or with a snapshot first. */
   _subscribe(resource, since) {
     if (!this.active.has(resource)) return;
     if (this.transport === "sse") {
-      resource.sse ??= new SseStream(this, resource);
-      resource.sse.open(since);
+      // The stream names each topic's version when it opens.
+      this.sse ??= new SseStream(this);
+      this.sse.renew();
       return;
     }
     const request = { type: "subscribe", topic: resource.topic };
@@ -874,14 +892,15 @@ class Connection {
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
       this.lastMessage = this.clock.now();
-      this.#receive(event.data);
+      this._receive(event.data);
     };
     socket.onclose = socket.onerror = () => {
       if (this.socket === socket) this.#lost(this.socketOpen);
     };
   }
 
-  #receive(text) {
+  /** A message of the protocol, from the socket or the event stream. */
+  _receive(text) {
     let message;
     try {
       message = JSON.parse(text);
@@ -1008,7 +1027,10 @@ export function connect(baseUrl = "", options = {}) {
  * Options (taken by the first call for a base URL): `transport` (`"auto"`,
  * `"websocket"` or `"sse"`), `backoff` (`{initialMs, maxMs, healthyAfterMs}`),
  * `idleTimeoutMs` (45 s: three of the server's default heartbeats),
- * `maxBuffered`, `lingerMs`, `withCredentials`, and for tests `WebSocket`,
+ * `maxBuffered`, `lingerMs`, `releaseAfterMs` (5 s: how long a topic no one
+ * follows is kept, state and server subscription, before it is let go),
+ * `sseDebounceMs` (50 ms: topics asked for within it share one new event
+ * stream), `withCredentials`, and for tests `WebSocket`,
  * `EventSource`, `fetch`, `clock`, `random`; or `connection`, one made by
  * `connect`.
  */

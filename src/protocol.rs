@@ -16,7 +16,12 @@
 //! | server | `{"type":"error","topic":"quotes","code":"unknown_topic","message":".."}` |
 //!
 //! Over Socket.IO each message is the payload of an event named after its
-//! `type` (a client's request, without its `type`, likewise).
+//! `type` (a client's request, without its `type`, likewise). Over SSE,
+//! `GET /live/sse?topic=..` carries the server's messages, each as the `data`
+//! of an event, for the topics its query names (the client's requests are
+//! the query: `topic=quotes&since=quotes:17`); there a `resync` also ends
+//! the topic on that stream. See the `server` module's *Many topics
+//! over SSE*.
 
 // The transports' sides of the protocol, for the transports built.
 #[cfg(any(feature = "ws", feature = "socketio-client"))]

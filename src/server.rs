@@ -7,6 +7,7 @@
 //! | `GET /live/{topic}` | the snapshot `{"version":17,"data":..}`, `ETag: "17"`, 304 on a matching `If-None-Match` |
 //! | `GET /live/{topic}/events[?since=17]` | SSE: `update` events with `id` = `seq`, `resync`, `heartbeat`; `Last-Event-ID` wins over `since` |
 //! | `GET /live/ws` | WebSocket, many topics on one connection: `subscribe`, `unsubscribe`; `snapshot`, `update`, `resync`, `heartbeat`, `error` |
+//! | `GET /live/sse?topic=a&topic=b&since=a:17` | SSE, many topics on one stream: the WebSocket messages as `data:` events, `id` = every topic's version (see *Many topics over SSE*) |
 //! | `GET /live/_admin`, `GET /live/_admin.json` | the admin view, off unless [`Config::admin`] turns it on |
 //! | `GET /live/client.js` | the browser client, an ES module: `import { liveResource } from "/live/client.js"` (see the README's *Front ends*) |
 //!
@@ -19,6 +20,38 @@
 //! `client.js`: `GET /live/client.js` is always the browser client, never a
 //! topic's data, so that no topic can take the place of code pages load (a
 //! topic of that name is still followed over WebSocket and SSE).
+//!
+//! # Many topics over SSE
+//!
+//! A browser opens at most six HTTP/1.1 connections to a host, so a page
+//! whose WebSockets are blocked follows its topics on one stream,
+//! `GET /live/sse`. Its query is form-encoded (as `URLSearchParams` writes
+//! it): `topic=<name>` once per topic, in any number up to 64 (or
+//! [`Config::max_topics_per_connection`] if lower), and `since=<name>:<version>`
+//! for each topic to resume (the version follows the name's last `:`, so
+//! names may hold `:`, `/`, `&` and anything else). Other parameters are
+//! the application's. Each topic goes through the same subscribe rule as a
+//! WebSocket subscription (the [`Authorize`] hook, the topic limit, snapshot
+//! or resume); each event's `data` is one message of the
+//! [protocol](crate::protocol), with its topic:
+//!
+//! - a topic the hook refuses, or an unknown one, gets its `error` message
+//!   (`forbidden`, `unknown_topic`, ..) and the others flow;
+//! - each snapshot and update has an `id` listing the version the client
+//!   holds of every topic, in the query's order, `,` between them and
+//!   nothing for a topic without one (`17,,4`): an `EventSource` that
+//!   reconnects sends it as `Last-Event-ID`, which wins over `since`, and
+//!   every topic resumes where it was (at most 64 versions: the `id` stays
+//!   bounded);
+//! - a `resync` takes its topic off the stream (the client cannot ask on
+//!   it): open the stream again without that topic's version, for a
+//!   snapshot;
+//! - heartbeats name each topic, as over WebSocket.
+//!
+//! A request that names no topic, too many, or a malformed `since` or
+//! `Last-Event-ID` is refused whole with 400; a query longer than 8 KiB with
+//! 414. A topic named `sse` keeps its snapshot at `GET /live/sse` for
+//! requests that do not accept `text/event-stream`.
 //!
 //! # Heartbeats
 //!
@@ -146,6 +179,7 @@ pub fn router_with(hub: Hub, config: Config) -> Router {
     let routes = Router::new()
         .route("/live", get(listing::list))
         .route("/live/ws", get(ws::upgrade))
+        .route("/live/sse", get(many_topics))
         .route("/live/client.js", get(client_js::module))
         .route("/live/{*path}", get(by_path))
         .with_state(state.clone());
@@ -179,6 +213,18 @@ async fn by_path(
         return sse::events(state, topic.to_owned(), request).await;
     }
     snapshot::snapshot(state, path, request).await
+}
+
+/// `GET /live/sse`: many topics on one SSE stream; but the snapshot of a
+/// topic named `sse` for a request that does not ask for an event stream.
+async fn many_topics(
+    state: axum::extract::State<AppState>,
+    request: axum::http::request::Parts,
+) -> Response {
+    if !wants_events(&request) && state.hub.follow("sse").await.unwrap_or(false) {
+        return snapshot::snapshot(state, "sse".to_owned(), request).await;
+    }
+    sse::many_topics(state, request).await
 }
 
 /// Whether the request accepts `text/event-stream`.

@@ -286,7 +286,7 @@ test("many topics share one WebSocket, and each gets its own messages", () => {
 });
 
 test("unsubscribe ends one subscriber's subscription, the topic's only with the last", () => {
-  const { ws, clock, follow, base } = setup();
+  const { ws, clock, follow, base } = setup({ client: { idleTimeoutMs: 0 } });
   const first = follow("t");
   const other = [];
   const second = liveResource(base, "t").subscribe({ next: (v) => other.push(v) });
@@ -302,15 +302,70 @@ test("unsubscribe ends one subscriber's subscription, the topic's only with the 
   assert.deepEqual(other, [{ n: 1 }, { n: 2 }]);
   assert.deepEqual(socket.take(), [], "the other still follows");
   second.unsubscribe();
+  assert.deepEqual(socket.take(), [], "not before the grace period");
+  clock.advance(5_000);
   assert.deepEqual(socket.take(), [{ type: "unsubscribe", topic: "t" }]);
   assert.equal(first.resource.status, "closed");
   clock.advance(1_000);
   assert.ok(socket.closed, "the socket goes after the linger with nothing to follow");
-  // Following it again resumes from the version it had.
-  const again = first.resource.subscribe(() => {});
+  // Following it again takes a new snapshot: its state was let go.
+  const again = liveResource(base, "t").subscribe(() => {});
   ws.last().accept();
-  assert.deepEqual(ws.last().take(), [{ type: "subscribe", topic: "t", since: 2 }]);
+  assert.deepEqual(ws.last().take(), [{ type: "subscribe", topic: "t" }]);
   again.unsubscribe();
+});
+
+test("a topic no one follows is let go after the grace period, and a subscriber back within it keeps it", () => {
+  const { ws, clock, follow, connection } = setup({ client: { idleTimeoutMs: 0 } });
+  const first = follow("jobs/1");
+  const socket = ws.last();
+  socket.accept();
+  socket.take();
+  socket.deliver(snapshot("jobs/1", 3, { done: 3 }));
+  first.subscription.unsubscribe();
+  clock.advance(4_000);
+  socket.deliver(update("jobs/1", 4, { done: 4 }));
+  // Back within the grace period: the same resource, current, nothing asked.
+  const back = follow("jobs/1");
+  assert.equal(back.resource, first.resource);
+  assert.deepEqual(back.seen, [{ done: 4 }]);
+  assert.equal(back.resource.status, "live");
+  clock.advance(10_000);
+  assert.deepEqual(socket.take(), [], "followed still: no unsubscribe");
+  back.subscription.unsubscribe();
+  clock.advance(5_000);
+  assert.deepEqual(socket.take(), [{ type: "unsubscribe", topic: "jobs/1" }]);
+  assert.equal(back.resource.value, undefined, "its state is dropped");
+  assert.equal(connection.resources.has("jobs/1"), false);
+  socket.deliver(update("jobs/1", 5, { done: 5 }));
+  assert.deepEqual(back.seen, [{ done: 4 }], "a late message of it is ignored");
+
+  // Many short-lived topics: the client holds only those followed.
+  for (let n = 2; n < 100; n++) {
+    const job = follow(`jobs/${n}`);
+    socket.deliver(snapshot(`jobs/${n}`, 1, { n }));
+    job.subscription.unsubscribe();
+  }
+  const kept = follow("jobs/kept");
+  clock.advance(5_000);
+  assert.deepEqual([...connection.resources.keys()], ["jobs/kept"]);
+  assert.equal(socket.take().filter((m) => m.type === "unsubscribe").length, 98);
+  // An old resource object followed again takes its place back.
+  const old = first.resource.subscribe(() => {});
+  assert.equal(connection.resources.get("jobs/1"), first.resource);
+  assert.deepEqual(socket.take(), [{ type: "subscribe", topic: "jobs/1" }]);
+  old.unsubscribe();
+  kept.subscription.unsubscribe();
+});
+
+test("releaseAfterMs: 0 lets a topic go with its last subscriber", () => {
+  const { ws, follow } = setup({ client: { releaseAfterMs: 0 } });
+  const { subscription, resource } = follow("t");
+  ws.last().accept();
+  ws.last().take();
+  subscription.unsubscribe();
+  assert.deepEqual(ws.last().take(), [{ type: "unsubscribe", topic: "t" }]);
+  assert.equal(resource.status, "closed");
 });
 
 test("an unknown topic errors its subscribers; following it again asks again", () => {
@@ -361,98 +416,118 @@ test("status changes are observable", () => {
   assert.deepEqual(statuses, ["connecting", "live", "resyncing", "live", "reconnecting"]);
 });
 
-test("blocked WebSockets: the topics follow over SSE, from a snapshot, with the same gap checks", async () => {
-  const routes = {
-    "/live": [200, { topics: [] }],
-    "/live/jobs/report": [200, { version: 4, data: { done: 4 } }],
-  };
-  const { ws, es, http, clock, follow } = setup({ routes });
-  const { resource, seen } = follow("jobs/report");
+test("blocked WebSockets: every topic follows on one event stream, from snapshots, with the same gap checks", async () => {
+  const { ws, es, http, clock, follow, base } = setup({ routes: { "/live": [200, { topics: [] }] } });
+  const a = follow("quotes");
   ws.last().fail(); // refused before it opened: a proxy that blocks upgrades
+  const b = follow("jobs/report");
+  const c = follow("logs");
   await settle();
-  assert.deepEqual(http.calls, ["/live", "/live/jobs/report"], "the server answers plain HTTP: a snapshot");
-  assert.deepEqual(seen, [{ done: 4 }]);
-  assert.equal(es.sources.length, 1);
+  assert.deepEqual(http.calls, ["/live"], "the server answers plain HTTP");
+  assert.equal(es.sources.length, 0, "topics asked for together wait for each other");
+  clock.advance(50);
+  assert.equal(es.sources.length, 1, "one stream for them all");
   let source = es.last();
-  assert.equal(new URL(source.url).pathname, "/live/jobs/report/events");
-  assert.equal(new URL(source.url).search, "?since=4", "the events after the snapshot");
+  assert.equal(new URL(source.url).pathname, "/live/sse");
+  assert.deepEqual(source.topics(), [["quotes", undefined], ["jobs/report", undefined], ["logs", undefined]]);
   source.open();
-  source.emit("update", { seq: 5, merge: { done: 5 } });
-  assert.deepEqual(seen, [{ done: 4 }, { done: 5 }]);
-  assert.equal(resource.status, "live");
-  source.emit("update", { seq: 5, merge: { done: 55 } });
-  assert.equal(resource.stats.duplicates, 1);
-  source.emit("heartbeat", { seq: 6 }); // 6 never came
+  source.deliver(snapshot("quotes", 1, { q: 1 }));
+  source.deliver(snapshot("jobs/report", 4, { done: 4 }));
+  source.deliver(snapshot("logs", 7, []));
+  source.deliver(update("jobs/report", 5, { done: 5 }));
+  assert.deepEqual(a.seen, [{ q: 1 }]);
+  assert.deepEqual(b.seen, [{ done: 4 }, { done: 5 }]);
+  assert.equal(b.resource.status, "live");
+  source.deliver(update("jobs/report", 5, { done: 55 }));
+  assert.equal(b.resource.stats.duplicates, 1);
+
+  // A heartbeat naming an update never received: the stream is made again
+  // with every topic's version.
+  source.deliver({ type: "heartbeat", topic: "jobs/report", seq: 6 });
+  clock.advance(50);
   assert.ok(source.closed);
   source = es.last();
-  assert.equal(new URL(source.url).search, "?since=5");
+  assert.deepEqual(source.topics(), [["quotes", 1], ["jobs/report", 5], ["logs", 7]]);
   source.open();
-  source.emit("update", { seq: 6, merge: { done: 6 } });
-  assert.deepEqual(resource.value, { done: 6 });
-  // A resync over SSE takes a new snapshot, then a new stream after it.
-  routes["/live/jobs/report"] = [200, { version: 40, data: { done: 40 } }];
-  source.emit("resync", {});
-  assert.ok(source.closed);
-  await settle();
-  assert.deepEqual(resource.value, { done: 40 });
+  source.deliver(update("jobs/report", 6, { done: 6 }));
+  assert.deepEqual(b.resource.value, { done: 6 });
+
+  // A resync: a new stream without a version for that topic.
+  source.deliver({ type: "resync", topic: "quotes" });
+  clock.advance(50);
   source = es.last();
-  assert.equal(new URL(source.url).search, "?since=40");
+  assert.deepEqual(source.topics(), [["quotes", undefined], ["jobs/report", 6], ["logs", 7]]);
   source.open();
-  // A stream that fails reconnects with backoff and resumes.
+  source.deliver(snapshot("quotes", 9, { q: 9 }));
+  assert.deepEqual(a.resource.value, { q: 9 });
+
+  // A topic added later joins with the others' versions.
+  const d = follow("users/7/a b?c:d");
+  clock.advance(50);
+  source = es.last();
+  assert.deepEqual(source.topics().at(-1), ["users/7/a b?c:d", undefined]);
+  assert.deepEqual(source.topics()[0], ["quotes", 9]);
+  source.open();
+  source.deliver(snapshot("users/7/a b?c:d", 2, { odd: true }));
+  assert.deepEqual(d.seen, [{ odd: true }]);
+
+  // A stream that fails comes back after a backoff, resuming every topic.
+  const sources = es.sources.length;
   source.fail();
-  assert.equal(resource.status, "reconnecting");
+  assert.equal(a.resource.status, "reconnecting");
+  assert.equal(es.sources.length, sources, "not at once: after a backoff");
   clock.advance(clock.pending()[0]);
-  assert.equal(new URL(es.last().url).search, "?since=40");
-  es.last().open();
-  es.last().emit("heartbeat", { seq: 40 });
-  assert.equal(resource.status, "live");
+  source = es.last();
+  assert.deepEqual(source.topics(), [["quotes", 9], ["jobs/report", 6], ["logs", 7], ["users/7/a b?c:d", 2]]);
+  source.open();
+  source.deliver({ type: "heartbeat", topic: "quotes", seq: 9 });
+  assert.equal(a.resource.status, "live");
+  void base;
 });
 
-test("over SSE an unknown topic errors its subscribers", async () => {
-  const { es, follow } = setup({ client: { transport: "sse" }, routes: { "/live/nope": [404, { error: "unknown topic" }] } });
+test("over SSE a refused topic errors its subscribers and the others go on", () => {
+  const { es, clock, follow } = setup({ client: { transport: "sse" } });
+  const good = follow("t");
   const { resource } = follow("nope");
   const errors = [];
   resource.subscribe({ error: (e) => errors.push(e.code) });
-  await settle();
-  assert.equal(es.sources.length, 0, "no stream for a topic without a snapshot");
+  clock.advance(50);
+  const source = es.last();
+  source.open();
+  source.deliver({ type: "error", topic: "nope", code: "unknown_topic", message: "unknown topic `nope`" });
+  source.deliver(snapshot("t", 1, { a: 1 }));
   assert.deepEqual(errors, ["unknown_topic"]);
   assert.equal(resource.status, "failed");
+  clock.advance(50);
+  assert.equal(es.sources.length, 1, "the server follows it no more: the stream stays");
+  assert.deepEqual(good.seen, [{ a: 1 }]);
+  source.deliver({ type: "error", topic: "t", code: "forbidden", message: "denied" });
+  assert.equal(good.resource.status, "failed");
+  assert.deepEqual(good.resource.value, { a: 1 }, "the last state stays readable");
+  assert.ok(source.closed, "nothing left to follow");
 });
 
-test("a server down is not a blocked WebSocket: the client keeps to WebSocket", async () => {
-  const { ws, es, clock, follow } = setup();
-  follow("t");
-  ws.last().fail();
-  await settle();
-  assert.equal(es.sources.length, 0);
-  clock.advance(clock.pending()[0]);
-  assert.equal(ws.sockets.length, 2);
-});
-
-test("topics with slashes and odd characters are escaped in URLs", async () => {
-  const { es, http, follow } = setup({
-    client: { transport: "sse" },
-    routes: { "/live/users/7/a%20b%3Fc": [200, { version: 1, data: {} }] },
-  });
-  follow("users/7/a b?c");
-  await settle();
-  assert.deepEqual(http.calls, ["/live/users/7/a%20b%3Fc"]);
-  assert.equal(new URL(es.last().url).pathname, "/live/users/7/a%20b%3Fc/events");
-});
-
-test("over SSE a stream refused before it opens is asked about, and a 403 ends it", async () => {
-  const routes = { "/live/t": [200, { version: 1, data: { a: 1 } }] };
-  const { es, follow } = setup({ client: { transport: "sse" }, routes });
-  const { resource } = follow("t");
-  const errors = [];
-  resource.subscribe({ error: (e) => errors.push(e.code) });
-  await settle();
-  routes["/live/t"] = [403, { error: "denied" }];
-  es.last().fail();
-  await settle();
-  assert.deepEqual(errors, ["forbidden"]);
-  assert.equal(resource.status, "failed");
-  assert.deepEqual(resource.value, { a: 1 }, "the last state stays readable");
+test("over SSE the base URL's query stays, topics are form-encoded, and a topic let go leaves the stream", () => {
+  const { es, clock, base, connection } = setup({ client: { transport: "sse" } });
+  const other = connect(`${base}/api?token=x%26y`, { EventSource: es.EventSource, clock, transport: "sse" });
+  const a = liveResource("", "a&b=c+d", { connection: other }).subscribe(() => {});
+  const b = liveResource("", "e", { connection: other }).subscribe(() => {});
+  clock.advance(50);
+  const url = new URL(es.last().url);
+  assert.equal(url.pathname, "/api/live/sse");
+  assert.equal(url.searchParams.get("token"), "x&y");
+  assert.deepEqual(es.last().topics(), [["a&b=c+d", undefined], ["e", undefined]]);
+  es.last().open();
+  es.last().deliver(snapshot("a&b=c+d", 3, {}));
+  a.unsubscribe();
+  clock.advance(5_000);
+  clock.advance(50);
+  assert.deepEqual(es.last().topics(), [["e", undefined]]);
+  b.unsubscribe();
+  clock.advance(5_000);
+  assert.ok(es.last().closed);
+  other.close();
+  void connection;
 });
 
 test("rowEvents: added, modified and removed rows from each merge patch's top-level keys", () => {

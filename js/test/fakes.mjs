@@ -103,6 +103,16 @@ export function fakeEventSources() {
     emit(type, data) {
       for (const fn of this.listeners[type] ?? []) fn({ data: JSON.stringify(data) });
     }
+    /** A message of the protocol, as the multi-topic stream sends it. */
+    deliver(message) {
+      this.onmessage?.({ data: JSON.stringify(message) });
+    }
+    /** The topics the stream names, each with its `since` (or undefined). */
+    topics() {
+      const params = new URL(this.url).searchParams;
+      const since = new Map(params.getAll("since").map((s) => [s.slice(0, s.lastIndexOf(":")), Number(s.slice(s.lastIndexOf(":") + 1))]));
+      return params.getAll("topic").map((topic) => [topic, since.get(topic)]);
+    }
     fail() {
       this.onerror?.({});
     }

@@ -1,4 +1,9 @@
-//! `GET /live/{topic}/events`: a topic's updates as Server-Sent Events.
+//! `GET /live/{topic}/events`: a topic's updates as Server-Sent Events; and
+//! `GET /live/sse`, many topics on one stream ([`many`]).
+
+mod many;
+
+pub(super) use many::stream as many_topics;
 
 use std::convert::Infallible;
 
@@ -58,6 +63,14 @@ pub(super) async fn events(
         let event = stream.next_event().await?;
         Some((Ok::<_, Infallible>(event), stream))
     });
+    sse_response(events)
+}
+
+/// The response that streams `events`.
+fn sse_response<S>(events: S) -> Response
+where
+    S: futures::Stream<Item = Result<Event, Infallible>> + Send + 'static,
+{
     let mut response = Sse::new(events).into_response();
     // Proxies must pass events on as they come, not buffer them.
     response

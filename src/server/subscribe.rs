@@ -1,11 +1,17 @@
-//! The subscribe rule, one for every live transport (the WebSocket route and
-//! the Socket.IO layer): count, authorize, then snapshot or resume.
+//! The subscribe rule, one for every live transport (the WebSocket route, the
+//! multi-topic SSE route and the Socket.IO layer): count, authorize, then
+//! snapshot or resume.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use axum::http::request::Parts;
 use bytes::Bytes;
+use futures::{Stream, StreamExt};
 
 use super::Config;
-use crate::hub::Subscription;
+use super::stats::Guard;
+use crate::hub::{Delivery, Subscription};
 use crate::protocol::ErrorCode;
 use crate::{Hub, Snapshot};
 
@@ -126,5 +132,41 @@ pub(crate) fn removed(topic: &str) -> Refused {
     Refused {
         code: ErrorCode::UnknownTopic,
         message: format!("topic `{topic}` was removed"),
+    }
+}
+
+/// One topic a multi-topic connection follows: its deliveries, then `None`
+/// once when the topic is removed.
+pub(super) struct Followed {
+    subscription: Subscription,
+    /// Whether the subscription ended and the `None` that says so was given.
+    ended: bool,
+    /// The `seq` of the last update sent for this topic, for heartbeats.
+    pub(super) last_sent: Option<u64>,
+    _counted: Guard,
+}
+
+impl Followed {
+    /// Follows `subscription`, whose client holds the topic at `last_sent`.
+    pub(super) fn new(subscription: Subscription, last_sent: Option<u64>, counted: Guard) -> Self {
+        Self {
+            subscription,
+            ended: false,
+            last_sent,
+            _counted: counted,
+        }
+    }
+}
+
+impl Stream for Followed {
+    type Item = Option<Delivery>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let delivery = ready!(self.subscription.poll_next_unpin(cx));
+        self.ended = delivery.is_none();
+        Poll::Ready(Some(delivery))
     }
 }

@@ -3,8 +3,7 @@
 mod fragment;
 mod handshake;
 
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::Poll;
 
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -12,7 +11,7 @@ use axum::response::Response;
 
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
-use futures::{FutureExt, SinkExt, Stream, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio_stream::StreamMap;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -25,9 +24,9 @@ use super::AppState;
 use super::authorize::detach;
 use super::sse::heartbeat_timer;
 use super::stats::{Counter, Gauge, Guard};
-use super::subscribe::{self, Refused};
+use super::subscribe::{self, Followed, Refused};
 use crate::Snapshot;
-use crate::hub::{Delivery, Subscription};
+use crate::hub::Delivery;
 use crate::metrics::{self, Transport};
 use crate::protocol::reply::{self, Reply};
 use crate::protocol::{ErrorCode, Request};
@@ -75,30 +74,6 @@ pub(super) async fn upgrade(
             .map(|reason| tracing::info!(%reason, "websocket disconnected"))
             .instrument(span)
     })
-}
-
-/// One subscribed topic: its deliveries, then `None` once when the topic is
-/// removed.
-struct Followed {
-    subscription: Subscription,
-    /// Whether the subscription ended and the `None` that says so was given.
-    ended: bool,
-    /// The `seq` of the last update sent for this topic, for heartbeats.
-    last_sent: Option<u64>,
-    _counted: Guard,
-}
-
-impl Stream for Followed {
-    type Item = Option<Delivery>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.ended {
-            return Poll::Ready(None);
-        }
-        let delivery = ready!(self.subscription.poll_next_unpin(cx));
-        self.ended = delivery.is_none();
-        Poll::Ready(Some(delivery))
-    }
 }
 
 /// What a connection keeps for its whole life: the task that runs it holds
@@ -305,12 +280,8 @@ impl Connection {
             }
             None => (since, Vec::new()),
         };
-        let followed = Followed {
-            subscription: granted.subscription,
-            ended: false,
-            last_sent,
-            _counted: self.state.stats.open(Gauge::Subscriptions, Transport::Ws),
-        };
+        let counted = self.state.stats.open(Gauge::Subscriptions, Transport::Ws);
+        let followed = Followed::new(granted.subscription, last_sent, counted);
         self.streams.insert(topic, followed);
         replies
     }

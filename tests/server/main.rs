@@ -32,5 +32,7 @@ mod serve;
 mod server;
 #[cfg(all(feature = "socketio", feature = "socketio-client"))]
 mod socketio_server;
+#[cfg(all(feature = "server", feature = "http"))]
+mod sse_topics;
 #[cfg(all(feature = "server", feature = "ws", feature = "sse"))]
 mod topic_lifecycle;
