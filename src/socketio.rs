@@ -75,7 +75,6 @@
 //! ```
 
 mod connection;
-mod envelope;
 mod request;
 
 use std::fmt;
@@ -94,7 +93,6 @@ pub use socketioxide;
 
 use crate::Hub;
 use crate::server::Config;
-use envelope::Envelopes;
 
 /// Room, past the client message limit, for the Socket.IO framing of one
 /// request: packet type, namespace, event name.
@@ -203,7 +201,6 @@ struct Shared {
     io: SocketIo,
     hub: Hub,
     config: Config,
-    envelopes: Envelopes,
     namespaces: Mutex<Vec<String>>,
 }
 
@@ -216,7 +213,6 @@ impl Handle {
                 io,
                 hub,
                 config,
-                envelopes: Envelopes::default(),
                 namespaces: Mutex::default(),
             }),
         }

@@ -384,6 +384,7 @@ fn bare_socketio(hub: Hub) -> Result<live_resource::socketio::socketioxide::laye
     use live_resource::hub::Delivery;
     use live_resource::socketio::socketioxide::SocketIo;
     use live_resource::socketio::socketioxide::extract::SocketRef;
+    use live_resource::socketio::socketioxide::handler::ConnectHandler;
     use serde_json::value::RawValue;
 
     let raw = |bytes: &[u8]| -> Box<RawValue> {
@@ -394,7 +395,9 @@ fn bare_socketio(hub: Hub) -> Result<live_resource::socketio::socketioxide::laye
     // the longest burst, so that what is measured is its cost, not its drops.
     let (layer, io) = SocketIo::builder().max_buffer_size(4096).build_layer();
     let joins = hub.clone();
-    io.ns("/", move |socket: SocketRef| {
+    // In a middleware, which runs before the client hears it is connected:
+    // a `subscribe` sent at once is then never missed.
+    let handlers = move |socket: SocketRef| {
         let hub = joins.clone();
         async move {
             socket.on("subscribe", move |socket: SocketRef| async move {
@@ -405,8 +408,10 @@ fn bare_socketio(hub: Hub) -> Result<live_resource::socketio::socketioxide::laye
                     let _ = socket.emit("snapshot", &reply);
                 }
             });
+            Ok::<(), std::convert::Infallible>(())
         }
-    });
+    };
+    io.ns("/", (async |_: SocketRef| {}).with(handlers));
     let mut updates = hub.subscribe(TOPIC, None)?;
     tokio::spawn(async move {
         while let Some(delivery) = updates.next().await {

@@ -25,6 +25,9 @@ use crate::server::subscribe::{self, Refused};
 /// How many requests of one client may wait for its task.
 const REQUESTS: usize = 64;
 
+/// How many ready deliveries the task sends before it looks at anything else.
+const BATCH: usize = 64;
+
 /// The first and the longest wait before a packet is offered again to a
 /// client whose queue is full.
 const FULL_WAIT: (Duration, Duration) = (Duration::from_millis(5), Duration::from_millis(200));
@@ -111,7 +114,7 @@ impl Connection {
                     None => break "its handlers are gone".to_owned(),
                 },
                 Some((topic, delivery)) = self.streams.next(), if !self.streams.is_empty() => {
-                    self.deliver(&topic, delivery).await
+                    self.deliver_ready(topic, delivery).await
                 }
                 _ = heartbeat.tick() => self.beat().await,
                 () = recheck.tick() => self.recheck_access().await,
@@ -197,6 +200,26 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends a hub delivery for `topic`, then those that are ready now (at
+    /// most [`BATCH`] in all), without going back to the `select!` for each.
+    /// Polled with this task's own waker, so nothing that becomes ready later
+    /// is missed.
+    async fn deliver_ready(&mut self, topic: String, delivery: Option<Delivery>) -> Result<(), Gone> {
+        self.deliver(&topic, delivery).await?;
+        for _ in 1..BATCH {
+            let ready = std::future::poll_fn(|cx| match self.streams.poll_next_unpin(cx) {
+                std::task::Poll::Ready(next) => std::task::Poll::Ready(next),
+                std::task::Poll::Pending => std::task::Poll::Ready(None),
+            })
+            .await;
+            let Some((topic, delivery)) = ready else {
+                break;
+            };
+            self.deliver(&topic, delivery).await?;
+        }
+        Ok(())
+    }
+
     /// Sends a hub delivery for `topic`.
     async fn deliver(&mut self, topic: &str, delivery: Option<Delivery>) -> Result<(), Gone> {
         match delivery {
@@ -204,9 +227,8 @@ impl Connection {
                 if let Some(last_sent) = self.last_sent.get_mut(topic) {
                     *last_sent = Some(frame.seq());
                 }
-                let envelope = self.shared.envelopes.get(&frame);
                 metrics::delivered(Transport::SocketIo);
-                emit(&self.socket, "update", &*envelope).await
+                emit(&self.socket, "update", frame.raw_envelope()).await
             }
             Some(Delivery::Resync) => {
                 metrics::resync(Transport::SocketIo);
