@@ -75,7 +75,7 @@ pub(super) fn start(shared: Arc<Shared>, socket: SocketRef, auth: Option<super::
         request: Box::new(request),
         commands: receiver,
         streams: StreamMap::new(),
-        last_sent: HashMap::new(),
+        last_sent: HashMap::default(),
         _open: metrics::open(metrics::Kind::Connection, Transport::SocketIo),
     };
     tokio::spawn(connection.run());
@@ -90,7 +90,7 @@ struct Connection {
     streams: StreamMap<String, Deliveries>,
     /// The topics followed, each with the `seq` of the last update sent for
     /// it, for heartbeats.
-    last_sent: HashMap<String, Option<u64>>,
+    last_sent: HashMap<String, Option<u64>, foldhash::fast::RandomState>,
     _open: metrics::Open,
 }
 
@@ -228,7 +228,12 @@ impl Connection {
                     *last_sent = Some(frame.seq());
                 }
                 metrics::delivered(Transport::SocketIo);
-                emit(&self.socket, "update", frame.raw_envelope()).await
+                // The envelope's length is known: not serialized again to count it.
+                let sent = frame.envelope().len();
+                emit_counted(&self.socket, "update", frame.raw_envelope(), || {
+                    metrics::sent(Transport::SocketIo, sent);
+                })
+                .await
             }
             Some(Delivery::Resync) => {
                 metrics::resync(Transport::SocketIo);
@@ -278,11 +283,24 @@ async fn emit<T: ?Sized + Serialize>(
     event: &str,
     data: &T,
 ) -> Result<(), Gone> {
+    emit_counted(socket, event, data, || {
+        metrics::sent_json(Transport::SocketIo, data);
+    })
+    .await
+}
+
+/// [`emit`], with `count` to count the bytes sent once they are.
+async fn emit_counted<T: ?Sized + Serialize>(
+    socket: &SocketRef,
+    event: &str,
+    data: &T,
+    count: impl FnOnce(),
+) -> Result<(), Gone> {
     let mut wait = FULL_WAIT.0;
     loop {
         match socket.emit(event, data) {
             Ok(()) => {
-                metrics::sent_json(Transport::SocketIo, data);
+                count();
                 return Ok(());
             }
             Err(SendError::Socket(SocketError::InternalChannelFull)) if socket.connected() => {
