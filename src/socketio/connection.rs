@@ -29,8 +29,11 @@ const REQUESTS: usize = 64;
 const BATCH: usize = 64;
 
 /// The first and the longest wait before a packet is offered again to a
-/// client whose queue is full.
-const FULL_WAIT: (Duration, Duration) = (Duration::from_millis(5), Duration::from_millis(200));
+/// client whose queue is full. socketioxide's writer empties a socket's
+/// whole queue each time it runs, so there is room again soon: a long wait
+/// would leave the socket idle in the middle of a burst, its queue already
+/// empty and its last updates late.
+const FULL_WAIT: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(50));
 
 use crate::protocol::reply::Reply;
 
