@@ -90,9 +90,8 @@ impl Frame {
     /// bytes are checked as JSON once per update, not once per subscriber.
     #[cfg(feature = "socketio")]
     pub(crate) fn raw_envelope(&self) -> &serde_json::value::RawValue {
-        self.raw_envelope.get_or_init(|| {
-            serde_json::from_slice(self.envelope()).expect("the hub writes JSON")
-        })
+        self.raw_envelope
+            .get_or_init(|| serde_json::from_slice(self.envelope()).expect("the hub writes JSON"))
     }
 
     /// The version this update brings its topic to.

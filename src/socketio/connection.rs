@@ -207,7 +207,11 @@ impl Connection {
     /// most [`BATCH`] in all), without going back to the `select!` for each.
     /// Polled with this task's own waker, so nothing that becomes ready later
     /// is missed.
-    async fn deliver_ready(&mut self, topic: String, delivery: Option<Delivery>) -> Result<(), Gone> {
+    async fn deliver_ready(
+        &mut self,
+        topic: String,
+        delivery: Option<Delivery>,
+    ) -> Result<(), Gone> {
         self.deliver(&topic, delivery).await?;
         for _ in 1..BATCH {
             let ready = std::future::poll_fn(|cx| match self.streams.poll_next_unpin(cx) {
