@@ -40,13 +40,21 @@
 //!
 //! # Delivery
 //!
-//! Each update is serialized once, by the hub, and every subscriber is sent
-//! those same bytes: socketioxide copies them into each socket's packet but
-//! does not serialize them again. Each socket follows its topics in its own
-//! task, with the hub's bounded queue per subscription: a client too slow to
+//! Each update is serialized once, by the hub, and checked as JSON once;
+//! every subscriber is sent those same bytes: socketioxide copies them into
+//! each socket's packet (three times: its event array, its packet, its
+//! Engine.IO frame) but does not parse them again. Each socket follows its
+//! topics in its own task, which sends the deliveries that are ready in a
+//! row, with the hub's bounded queue per subscription: a client too slow to
 //! keep up gets a `resync`, never a silent gap. (A room broadcast would save
-//! the copy, but socketioxide cannot tell which socket of a room was too full
-//! to take a packet, so a slow client would miss updates unannounced.)
+//! the copies, but socketioxide cannot tell which socket of a room was too
+//! full to take a packet, so a slow client would miss updates unannounced.)
+//!
+//! Those copies and socketioxide's queue and task per socket are most of
+//! what a delivery costs here: about two and a half times what it costs on
+//! the WebSocket route ([`server::router`](crate::server::router)), which
+//! writes the hub's bytes as they are (`benches/peers/RESULTS.md`). Clients
+//! that can take either get the most from the WebSocket route.
 //!
 //! # Examples
 //!
@@ -75,7 +83,6 @@
 //! ```
 
 mod connection;
-mod envelope;
 mod request;
 
 use std::fmt;
@@ -94,7 +101,6 @@ pub use socketioxide;
 
 use crate::Hub;
 use crate::server::Config;
-use envelope::Envelopes;
 
 /// Room, past the client message limit, for the Socket.IO framing of one
 /// request: packet type, namespace, event name.
@@ -203,7 +209,6 @@ struct Shared {
     io: SocketIo,
     hub: Hub,
     config: Config,
-    envelopes: Envelopes,
     namespaces: Mutex<Vec<String>>,
 }
 
@@ -216,7 +221,6 @@ impl Handle {
                 io,
                 hub,
                 config,
-                envelopes: Envelopes::default(),
                 namespaces: Mutex::default(),
             }),
         }

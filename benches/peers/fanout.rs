@@ -9,12 +9,19 @@
 //!     reads them), then times our merges (into a `Document`, the state a
 //!     `LiveResource` keeps, and into a `Value`) and json_patch::merge on them; one
 //!     JSON line per measurement: the median of many batches, in ns per patch.
-//! fanout serve [BYTES]
+//! fanout serve [BYTES] [--socketio]
 //!     a Hub whose topic `quotes` is the dashboard of BYTES (default 1 KB), behind
 //!     `live_resource::server::router` (WebSocket at /live/ws), on 127.0.0.1
 //!     port 0, plus `GET /bench/publish?count=M&pace_us=P`, which publishes M
-//!     single-price updates with a timestamp. Prints {"port":..,"pid":..};
-//!     exits after 15 minutes at most.
+//!     single-price updates with a timestamp. With `--socketio`, the router
+//!     also has `live_resource::socketio::layer` (Socket.IO at /socket.io/),
+//!     which `load --proto socketio` then drives. With `--socketioxide`,
+//!     socketioxide alone instead, as Node's peer server does it: a
+//!     `subscribe` event joins the topic's room and gets the snapshot, and
+//!     each update is one room broadcast (encoded once, no per-socket
+//!     queue of ours, no resync for a slow socket): what socketioxide itself
+//!     costs. Prints {"port":..,"pid":..,"server":..}; exits after 15
+//!     minutes at most.
 //! fanout load --proto ours|socketio --subscribers K --updates M
 //!             --paced P --pace-ms X [--state-bytes B] -- SERVER COMMAND..
 //!     starts the server command, connects K WebSocket subscribers to topic
@@ -80,8 +87,18 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("merge") => merge(args.get(1).ok_or("usage: fanout merge DIR")?),
         Some("serve") => {
-            let bytes = args.get(1).map_or(Ok(STATE_BYTES), |bytes| bytes.parse())?;
-            runtime()?.block_on(serve(bytes))
+            let mode = if args[1..].iter().any(|arg| arg == "--socketio") {
+                Mode::Layer
+            } else if args[1..].iter().any(|arg| arg == "--socketioxide") {
+                Mode::Bare
+            } else {
+                Mode::Native
+            };
+            let bytes = args[1..]
+                .iter()
+                .find(|arg| !arg.starts_with("--"))
+                .map_or(Ok(STATE_BYTES), |bytes| bytes.parse())?;
+            runtime()?.block_on(serve(bytes, mode))
         }
         Some("cluster") => {
             let options = cluster::Options::parse(&args[1..])?;
@@ -338,7 +355,18 @@ struct Publish {
     pace_us: u64,
 }
 
-async fn serve(state_bytes: usize) -> Result<()> {
+/// What `fanout serve` serves the hub's topic with.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// Our WebSocket protocol only.
+    Native,
+    /// Our protocol, and our Socket.IO layer.
+    Layer,
+    /// Our protocol, and socketioxide alone with one room per topic.
+    Bare,
+}
+
+async fn serve(state_bytes: usize, mode: Mode) -> Result<()> {
     let board = support::dashboard(state_bytes);
     let symbol = support::symbol(board.as_object().map_or(0, |board| board.len() / 2));
     // Versions from 0, as the load generator counts them (update n is seq
@@ -362,8 +390,18 @@ async fn serve(state_bytes: usize) -> Result<()> {
         }
         format!("published {}", publish.count)
     };
-    let app =
-        live_resource::server::router(hub).route("/bench/publish", axum::routing::get(publish));
+    let app = live_resource::server::router(hub.clone())
+        .route("/bench/publish", axum::routing::get(publish));
+    // The same hub over Socket.IO too: the layer answers at /socket.io/ and
+    // passes everything else to the router.
+    let (app, server) = match mode {
+        Mode::Native => (app, "live-resource"),
+        Mode::Layer => {
+            let (layer, _io) = live_resource::socketio::layer(hub);
+            (app.layer(layer), "live-resource socket.io")
+        }
+        Mode::Bare => (app.layer(bare_socketio(hub)?), "socketioxide"),
+    };
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
@@ -371,7 +409,8 @@ async fn serve(state_bytes: usize) -> Result<()> {
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    println!("{}", json!({"port": port, "pid": std::process::id()}));
+    let hello = json!({"port": port, "pid": std::process::id(), "server": server});
+    println!("{hello}");
     // Bounded even if the load generator dies without killing it.
     let lifetime = tokio::time::sleep(SERVER_LIFETIME);
     tokio::select! {
@@ -379,6 +418,55 @@ async fn serve(state_bytes: usize) -> Result<()> {
         () = lifetime => eprintln!("fanout serve: lifetime of {SERVER_LIFETIME:?} is over"),
     }
     Ok(())
+}
+
+/// socketioxide with no layer of ours: `subscribe` joins the topic's room
+/// and answers with its snapshot; each update of the hub is broadcast to the
+/// room as it comes, its envelope encoded once.
+fn bare_socketio(hub: Hub) -> Result<live_resource::socketio::socketioxide::layer::SocketIoLayer> {
+    use live_resource::hub::Delivery;
+    use live_resource::socketio::socketioxide::SocketIo;
+    use live_resource::socketio::socketioxide::extract::SocketRef;
+    use live_resource::socketio::socketioxide::handler::ConnectHandler;
+    use serde_json::value::RawValue;
+
+    let raw = |bytes: &[u8]| -> Box<RawValue> {
+        serde_json::from_slice(bytes).expect("the hub writes JSON")
+    };
+    // socketioxide drops a broadcast packet for a socket whose queue (128
+    // packets by default) is full, and says only how many: room enough for
+    // the longest burst, so that what is measured is its cost, not its drops.
+    let (layer, io) = SocketIo::builder().max_buffer_size(4096).build_layer();
+    let joins = hub.clone();
+    // In a middleware, which runs before the client hears it is connected:
+    // a `subscribe` sent at once is then never missed.
+    let handlers = move |socket: SocketRef| {
+        let hub = joins.clone();
+        async move {
+            socket.on("subscribe", move |socket: SocketRef| async move {
+                socket.join(TOPIC);
+                if let Some(snapshot) = hub.snapshot_text(TOPIC) {
+                    let data = raw(&snapshot.data);
+                    let reply = json!({"type": "snapshot", "topic": TOPIC, "version": snapshot.version, "data": data});
+                    let _ = socket.emit("snapshot", &reply);
+                }
+            });
+            Ok::<(), std::convert::Infallible>(())
+        }
+    };
+    io.ns("/", (async |_: SocketRef| {}).with(handlers));
+    let mut updates = hub.subscribe(TOPIC, None)?;
+    tokio::spawn(async move {
+        while let Some(delivery) = updates.next().await {
+            if let Delivery::Update(frame) = delivery {
+                let envelope = raw(frame.envelope());
+                if let Err(error) = io.to(TOPIC).emit("update", &*envelope).await {
+                    eprintln!("fanout serve: broadcast: {error}");
+                }
+            }
+        }
+    });
+    Ok(layer)
 }
 
 // ---------------------------------------------------------------- load
@@ -449,6 +537,8 @@ struct Server {
     _child: tokio::process::Child,
     port: u16,
     pid: u32,
+    /// What the server says it is (`fanout serve` does), if it says.
+    name: Option<String>,
 }
 
 async fn start(command: &[String]) -> Result<Server> {
@@ -481,6 +571,7 @@ async fn start_with(command: &[String], env: &[(&str, String)]) -> Result<Server
     .map_err(|_| "the server printed no port within 30 s")??;
     let port = hello["port"].as_u64().ok_or("no port")? as u16;
     let pid = hello["pid"].as_u64().ok_or("no pid")? as u32;
+    let name = hello["server"].as_str().map(str::to_owned);
     eprintln!("server {command:?}: pid {pid}, port {port}");
     // Whatever else it prints goes to our stderr.
     tokio::spawn(async move {
@@ -492,6 +583,7 @@ async fn start_with(command: &[String], env: &[(&str, String)]) -> Result<Server
         _child: child,
         port,
         pid,
+        name,
     })
 }
 
@@ -821,6 +913,11 @@ async fn load(options: LoadOptions) -> Result<Value> {
     let ticks = clock_ticks()?;
     let server = start(&options.server).await?;
     let (port, pid, proto, k) = (server.port, server.pid, options.proto, options.subscribers);
+    // Node's Socket.IO server says nothing of itself.
+    let name = server.name.clone().unwrap_or_else(|| match proto {
+        Proto::Ours => "live-resource".to_owned(),
+        Proto::SocketIo => "socket.io".to_owned(),
+    });
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_before = rss_kib(pid)?;
 
@@ -915,7 +1012,8 @@ async fn load(options: LoadOptions) -> Result<Value> {
     Ok(json!({
         "bench": "fanout",
         "loader": "rust",
-        "server": match proto { Proto::Ours => "live-resource", Proto::SocketIo => "socket.io" },
+        "server": name,
+        "proto": match proto { Proto::Ours => "ours", Proto::SocketIo => "socketio" },
         "subscribers": k,
         "updates": burst,
         "paced": options.paced,

@@ -83,10 +83,10 @@ function start() {
     child.on("exit", (code) => reject(new Error(`the server exited (${code})`)));
     lines.once("line", (line) => {
       clearTimeout(timer);
-      const { port, pid } = JSON.parse(line);
+      const { port, pid, server: name } = JSON.parse(line);
       process.stderr.write(`server ${JSON.stringify(command)}: pid ${pid}, port ${port}\n`);
       lines.on("line", (more) => process.stderr.write(`server: ${more}\n`));
-      resolve({ child, port, pid });
+      resolve({ child, port, pid, name });
     });
   });
 }
@@ -229,7 +229,9 @@ try {
   const report = {
     bench: "fanout",
     loader: "node",
-    server: proto === "socketio" ? "socket.io" : "live-resource",
+    // `fanout serve` says which server it is; Node's Socket.IO server does not.
+    server: server.name ?? (proto === "socketio" ? "socket.io" : "live-resource"),
+    proto,
     subscribers: k,
     procs,
     updates: burst,

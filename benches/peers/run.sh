@@ -3,9 +3,11 @@
 #
 #   merge:   ours and json_patch::merge (Rust) against npm json-merge-patch
 #            and the shallow spread (Node.js), on the same files;
-#   fan-out: our WebSocket server against a Node.js Socket.IO 4.8 server, the
-#            same K subscribers and the same updates, driven by the same Rust
-#            load generator and then by Node.js clients (socket.io-client, ws);
+#   fan-out: our WebSocket server, our Socket.IO layer (`fanout serve
+#            --socketio`, socketio::layer on the same hub) and a Node.js
+#            Socket.IO 4.8 server, the same K subscribers and the same
+#            updates, driven by the same Rust load generator and then by
+#            Node.js clients (socket.io-client, ws);
 #   redis:   two nodes on one Redis for each: live-resource's RedisHub
 #            (benches/peers/redis_node.rs) against socket.io with
 #            @socket.io/redis-streams-adapter; fan-out and latency across
@@ -15,6 +17,8 @@
 #
 # usage: bash benches/peers/run.sh
 # knobs (environment): SUBSCRIBERS="100 1000 10000" LOADERS="rust node"
+#                      BURSTS="1000 200 100" (M for each K in SUBSCRIBERS, in
+#                      order; default 1000 at 100, 200 at 1000, 100 beyond)
 #                      SKIP_MERGE=1 SKIP_FANOUT=1 SKIP_REDIS=1 CARGO_TARGET_DIR=..
 #                      REDIS_SUBSCRIBERS="100 1000 10000" (the two-node runs;
 #                      needs redis-server on PATH, which each run starts on a
@@ -49,7 +53,7 @@ merge_runs=${MERGE_RUNS:-5}
 trap 'jobs -p | xargs -r kill 2>/dev/null || true' EXIT
 
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
-(cd "$root" && CARGO_TARGET_DIR=$target cargo build --release --example fanout --features server,ws)
+(cd "$root" && CARGO_TARGET_DIR=$target cargo build --release --example fanout --features server,ws,socketio)
 fanout=$target/release/examples/fanout
 if [[ -z ${SKIP_REDIS:-} ]]; then
   command -v redis-server >/dev/null || { echo "SKIP_REDIS=1, or install redis-server" >&2; exit 1; }
@@ -83,11 +87,18 @@ fi
 # 1024-update subscriber queue), and the pace of the latency run, longer than
 # either server takes to fan one update out, so that the latency is that of
 # one update rather than of a queue.
-burst_for() { case $1 in 100) echo 1000 ;; 1000) echo 200 ;; *) echo 100 ;; esac; }
+burst_for() {
+  if [[ -n ${BURSTS:-} ]]; then
+    local -a ks=($subscribers) ms=($BURSTS) i
+    for i in "${!ks[@]}"; do [[ ${ks[$i]} == "$1" ]] && { echo "${ms[$i]}"; return; }; done
+  fi
+  case $1 in 100) echo 1000 ;; 1000) echo 200 ;; *) echo 100 ;; esac
+}
 pace_for() { if (($1 <= 100)); then echo 10; elif (($1 <= 1000)); then echo 50; else echo 250; fi; }
 paced=50
 
 ours=("$fanout" serve)
+layer=("$fanout" serve --socketio)
 peer=(node "$here/server.mjs" "$out/data/dashboard-1KB.json")
 if [[ -z ${SKIP_FANOUT:-} ]]; then
   for k in $subscribers; do
@@ -103,6 +114,9 @@ if [[ -z ${SKIP_FANOUT:-} ]]; then
       sleep 2
       echo "== fan-out, $k subscribers, $loader clients: socket.io" >&2
       "${load[@]}" --proto socketio "${flags[@]}" -- "${peer[@]}" | tee -a "$results"
+      sleep 2
+      echo "== fan-out, $k subscribers, $loader clients: live-resource's Socket.IO layer" >&2
+      "${load[@]}" --proto socketio "${flags[@]}" -- "${layer[@]}" | tee -a "$results"
       sleep 2
     done
   done

@@ -35,6 +35,10 @@ pub struct Frame {
     update: Update,
     bytes: Bytes,
     envelope: OnceLock<Bytes>,
+    /// The envelope as socketioxide takes it, made by the first socket that
+    /// sends it.
+    #[cfg(feature = "socketio")]
+    raw_envelope: OnceLock<Box<serde_json::value::RawValue>>,
 }
 
 impl Frame {
@@ -44,6 +48,8 @@ impl Frame {
             update,
             bytes,
             envelope: OnceLock::new(),
+            #[cfg(feature = "socketio")]
+            raw_envelope: OnceLock::new(),
         }
     }
 
@@ -77,6 +83,15 @@ impl Frame {
     pub fn envelope(&self) -> &Bytes {
         self.envelope
             .get_or_init(|| crate::protocol::update_envelope(&self.topic, &self.bytes))
+    }
+
+    /// The [`envelope`](Frame::envelope) as a [`RawValue`](serde_json::value::RawValue),
+    /// which serializers copy as it is: made on first use, once, so that the
+    /// bytes are checked as JSON once per update, not once per subscriber.
+    #[cfg(feature = "socketio")]
+    pub(crate) fn raw_envelope(&self) -> &serde_json::value::RawValue {
+        self.raw_envelope
+            .get_or_init(|| serde_json::from_slice(self.envelope()).expect("the hub writes JSON"))
     }
 
     /// The version this update brings its topic to.

@@ -25,9 +25,15 @@ use crate::server::subscribe::{self, Refused};
 /// How many requests of one client may wait for its task.
 const REQUESTS: usize = 64;
 
+/// How many ready deliveries the task sends before it looks at anything else.
+const BATCH: usize = 64;
+
 /// The first and the longest wait before a packet is offered again to a
-/// client whose queue is full.
-const FULL_WAIT: (Duration, Duration) = (Duration::from_millis(5), Duration::from_millis(200));
+/// client whose queue is full. socketioxide's writer empties a socket's
+/// whole queue each time it runs, so there is room again soon: a long wait
+/// would leave the socket idle in the middle of a burst, its queue already
+/// empty and its last updates late.
+const FULL_WAIT: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(50));
 
 use crate::protocol::reply::Reply;
 
@@ -72,7 +78,7 @@ pub(super) fn start(shared: Arc<Shared>, socket: SocketRef, auth: Option<super::
         request: Box::new(request),
         commands: receiver,
         streams: StreamMap::new(),
-        last_sent: HashMap::new(),
+        last_sent: HashMap::default(),
         _open: metrics::open(metrics::Kind::Connection, Transport::SocketIo),
     };
     tokio::spawn(connection.run());
@@ -87,7 +93,7 @@ struct Connection {
     streams: StreamMap<String, Deliveries>,
     /// The topics followed, each with the `seq` of the last update sent for
     /// it, for heartbeats.
-    last_sent: HashMap<String, Option<u64>>,
+    last_sent: HashMap<String, Option<u64>, foldhash::fast::RandomState>,
     _open: metrics::Open,
 }
 
@@ -111,7 +117,7 @@ impl Connection {
                     None => break "its handlers are gone".to_owned(),
                 },
                 Some((topic, delivery)) = self.streams.next(), if !self.streams.is_empty() => {
-                    self.deliver(&topic, delivery).await
+                    self.deliver_ready(topic, delivery).await
                 }
                 _ = heartbeat.tick() => self.beat().await,
                 () = recheck.tick() => self.recheck_access().await,
@@ -197,6 +203,30 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends a hub delivery for `topic`, then those that are ready now (at
+    /// most [`BATCH`] in all), without going back to the `select!` for each.
+    /// Polled with this task's own waker, so nothing that becomes ready later
+    /// is missed.
+    async fn deliver_ready(
+        &mut self,
+        topic: String,
+        delivery: Option<Delivery>,
+    ) -> Result<(), Gone> {
+        self.deliver(&topic, delivery).await?;
+        for _ in 1..BATCH {
+            let ready = std::future::poll_fn(|cx| match self.streams.poll_next_unpin(cx) {
+                std::task::Poll::Ready(next) => std::task::Poll::Ready(next),
+                std::task::Poll::Pending => std::task::Poll::Ready(None),
+            })
+            .await;
+            let Some((topic, delivery)) = ready else {
+                break;
+            };
+            self.deliver(&topic, delivery).await?;
+        }
+        Ok(())
+    }
+
     /// Sends a hub delivery for `topic`.
     async fn deliver(&mut self, topic: &str, delivery: Option<Delivery>) -> Result<(), Gone> {
         match delivery {
@@ -204,9 +234,13 @@ impl Connection {
                 if let Some(last_sent) = self.last_sent.get_mut(topic) {
                     *last_sent = Some(frame.seq());
                 }
-                let envelope = self.shared.envelopes.get(&frame);
                 metrics::delivered(Transport::SocketIo);
-                emit(&self.socket, "update", &*envelope).await
+                // The envelope's length is known: not serialized again to count it.
+                let sent = frame.envelope().len();
+                emit_counted(&self.socket, "update", frame.raw_envelope(), || {
+                    metrics::sent(Transport::SocketIo, sent);
+                })
+                .await
             }
             Some(Delivery::Resync) => {
                 metrics::resync(Transport::SocketIo);
@@ -256,11 +290,24 @@ async fn emit<T: ?Sized + Serialize>(
     event: &str,
     data: &T,
 ) -> Result<(), Gone> {
+    emit_counted(socket, event, data, || {
+        metrics::sent_json(Transport::SocketIo, data);
+    })
+    .await
+}
+
+/// [`emit`], with `count` to count the bytes sent once they are.
+async fn emit_counted<T: ?Sized + Serialize>(
+    socket: &SocketRef,
+    event: &str,
+    data: &T,
+    count: impl FnOnce(),
+) -> Result<(), Gone> {
     let mut wait = FULL_WAIT.0;
     loop {
         match socket.emit(event, data) {
             Ok(()) => {
-                metrics::sent_json(Transport::SocketIo, data);
+                count();
                 return Ok(());
             }
             Err(SendError::Socket(SocketError::InternalChannelFull)) if socket.connected() => {
