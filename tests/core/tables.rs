@@ -154,9 +154,38 @@ async fn make(hub: &Hub, model: &mut Model, step: &Step) {
     }
 }
 
+/// A view ordered by a comparison of rows, or by a key kept beside each.
+enum AnyView {
+    ByRow(View<String, Row>),
+    ByKey(View<String, Row, Row>),
+}
+
+impl AnyView {
+    fn apply(&mut self, event: &Event<String, Row>) -> Vec<ViewChange<String, Row>> {
+        match self {
+            Self::ByRow(view) => view.apply(event),
+            Self::ByKey(view) => view.apply(event),
+        }
+    }
+
+    fn keys(&self) -> Vec<&String> {
+        match self {
+            Self::ByRow(view) => view.iter().map(|(k, _)| k).collect(),
+            Self::ByKey(view) => view.iter().map(|(k, _)| k).collect(),
+        }
+    }
+
+    fn get(&self, index: usize) -> Option<(&String, &Arc<Row>)> {
+        match self {
+            Self::ByRow(view) => view.get(index),
+            Self::ByKey(view) => view.get(index),
+        }
+    }
+}
+
 /// A view with a copy of its rows kept only from its changes' indexes.
 struct Checked {
-    view: View<String, Row>,
+    view: AnyView,
     copy: Vec<String>,
     filter: fn(&String, &Row) -> bool,
     order: fn(&Row, &Row) -> std::cmp::Ordering,
@@ -168,9 +197,20 @@ impl Checked {
         filter: fn(&String, &Row) -> bool,
         order: fn(&Row, &Row) -> std::cmp::Ordering,
         limit: usize,
+        by_key: bool,
     ) -> Self {
+        let view = if by_key {
+            AnyView::ByKey(
+                View::new()
+                    .filter(filter)
+                    .order_by_key_with(Row::clone, order)
+                    .limit(limit),
+            )
+        } else {
+            AnyView::ByRow(View::new().filter(filter).order_by(order).limit(limit))
+        };
         Self {
-            view: View::new().filter(filter).order_by(order).limit(limit),
+            view,
             copy: Vec::new(),
             filter,
             order,
@@ -207,7 +247,7 @@ impl Checked {
         expected.sort_by(|a, b| (self.order)(a.1, b.1).then_with(|| a.0.cmp(b.0)));
         expected.truncate(self.limit);
         let keys: Vec<&String> = expected.iter().map(|(k, _)| *k).collect();
-        let shown: Vec<&String> = self.view.iter().map(|(k, _)| k).collect();
+        let shown = self.view.keys();
         assert_eq!(shown, keys, "the view is what it is recomputed as");
         assert_eq!(
             self.copy.iter().collect::<Vec<_>>(),
@@ -255,10 +295,18 @@ fn replay(copy: &mut BTreeMap<String, Row>, change: &RowChange<String, Row>) {
 
 fn views() -> Vec<Checked> {
     vec![
-        Checked::new(|_, _| true, |_, _| std::cmp::Ordering::Equal, usize::MAX),
-        Checked::new(|_, r| r.n % 2 == 0, |a, b| b.n.cmp(&a.n), 3),
-        Checked::new(|k, _| k.len() < 3, |a, b| a.note.cmp(&b.note), 2),
-        Checked::new(|_, r| r.note.is_some(), |a, b| a.tags.cmp(&b.tags), 1),
+        Checked::new(
+            |_, _| true,
+            |_, _| std::cmp::Ordering::Equal,
+            usize::MAX,
+            false,
+        ),
+        Checked::new(|_, r| r.n % 2 == 0, |a, b| b.n.cmp(&a.n), 3, false),
+        Checked::new(|_, r| r.n % 2 == 0, |a, b| b.n.cmp(&a.n), 3, true),
+        Checked::new(|k, _| k.len() < 3, |a, b| a.note.cmp(&b.note), 2, false),
+        Checked::new(|k, _| k.len() < 3, |a, b| a.note.cmp(&b.note), 2, true),
+        Checked::new(|_, r| r.note.is_some(), |a, b| a.tags.cmp(&b.tags), 1, true),
+        Checked::new(|_, _| true, |a, b| a.n.cmp(&b.n), usize::MAX, true),
     ]
 }
 
