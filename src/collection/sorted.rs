@@ -8,14 +8,12 @@
 //! block's items, and counts its position by adding the sizes of the blocks
 //! before it. A view with a limit of `n` stops counting once past `n`, so a
 //! top-100 view pays O(log n) for the search, one block's move, and a
-//! block or two of counting, whatever the number of rows. Blocks are
-//! small (a few kilobytes) so that the move of one stays cheap when it is
-//! not in cache.
+//! block or two of counting, whatever the number of rows.
 
 use std::cmp::Ordering;
 
 /// The most items a block holds before it splits in two.
-const BLOCK: usize = 128;
+const BLOCK: usize = 512;
 
 /// Items in the order of a comparison, in blocks.
 #[derive(Debug)]

@@ -49,7 +49,7 @@ impl<S: Clone, K: Clone, T> Clone for Entry<S, K, T> {
 ///
 /// Rows of equal order are ordered by key. A change costs a hash lookup
 /// and O(log n) comparisons to find the row's place, plus at most one block
-/// of 128 rows to move and, for its index, the sizes of the blocks before
+/// of 512 rows to move and, for its index, the sizes of the blocks before
 /// it: with a limit, only up to the limit. A view shares the table's rows
 /// (`Arc`), it does not copy them.
 ///
