@@ -115,22 +115,26 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
             version,
             problem,
         };
-        let Some(key) = K::from_key(&id) else {
-            return Err(refused(id, RowError::Key));
-        };
+        let key = K::from_owned_key(id).map_err(|id| refused(id, RowError::Key))?;
         let Some(json) = now else {
             return Ok(self.remove(&key).map(|row| RowChange::Removed { key, row }));
         };
         // The row's last good value stays when this one does not decode.
-        let row = Arc::new(T::deserialize(json).map_err(|e| refused(id, RowError::Decode(e)))?);
-        Ok(Some(match self.insert(key.clone(), Arc::clone(&row)) {
-            None => RowChange::Added { key, row },
-            Some(_) => RowChange::Modified {
+        let row = match T::deserialize(json) {
+            Ok(row) => Arc::new(row),
+            Err(e) => return Err(refused(key.to_key().into_owned(), RowError::Decode(e))),
+        };
+        // A row changed is replaced in place: one lookup, no key copied.
+        if let Some(slot) = self.rows.get_mut(&key) {
+            *slot = Arc::clone(&row);
+            return Ok(Some(RowChange::Modified {
                 key,
                 row,
                 patch: patch().unwrap_or_else(|| Patch::Replace(json.to_value())),
-            },
-        }))
+            }));
+        }
+        self.insert(key.clone(), Arc::clone(&row));
+        Ok(Some(RowChange::Added { key, row }))
     }
 
     /// Follows a state replaced whole: decodes the rows whose JSON differs
