@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::table::{Items, Table};
-use super::{Event, RowKey};
+use super::{Event, RowKey, SharedCollection};
 use crate::replica::Replica;
 use crate::resource::Parts;
 use crate::source::Source;
@@ -158,6 +158,34 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
     /// decode too); `None` before the snapshot.
     pub fn json(&self) -> Option<&Document> {
         self.parts.replica.as_ref().map(Replica::state)
+    }
+
+    /// Runs this table in a background task and shares it: any number of
+    /// consumers can [`subscribe`](SharedCollection::subscribe), each
+    /// starting from the current rows; a subscriber that falls more than
+    /// 1,024 events behind is reset (see [`SharedCollection`]).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn shared(self) -> SharedCollection<K, T>
+    where
+        T: Send + Sync + 'static,
+    {
+        self.shared_with_capacity(1024)
+    }
+
+    /// [`LiveCollection::shared`], with room for `capacity` events a
+    /// subscriber has not taken yet before it is reset.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn shared_with_capacity(self, capacity: usize) -> SharedCollection<K, T>
+    where
+        T: Send + Sync + 'static,
+    {
+        SharedCollection::spawn(self, capacity)
     }
 
     /// The connection state, as a watch ([`LiveResource::status`]).

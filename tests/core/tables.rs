@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use live_resource::collection::{
-    Event, LiveCollection, RowChange, RowError, View, ViewChange, ViewChangeKind,
+    CollectionSubscriber, Event, LiveCollection, RowChange, RowError, SharedCollection, View,
+    ViewChange, ViewChangeKind,
 };
 use live_resource::hub::Batch;
 use live_resource::{Error, Hub, Patch};
@@ -646,4 +647,151 @@ async fn rows_with_nulls_travel_as_json_patch_and_a_plain_follower_sees_the_same
     }
     assert_eq!(plain, json!({"a": {"n": 1, "note": null}, "b": {"n": 2}}));
     assert_eq!(hub.snapshot("t").unwrap().data, plain);
+}
+
+/// A subscriber of a shared table, with a copy of the rows and views kept
+/// only from its events.
+struct Consumer {
+    events: CollectionSubscriber<String, Row>,
+    seen: Option<u64>,
+    taken: usize,
+    resets: usize,
+    copy: BTreeMap<String, Row>,
+    views: Vec<Checked>,
+}
+
+impl Consumer {
+    fn new(shared: &SharedCollection<String, Row>) -> Self {
+        Self {
+            events: shared.subscribe(),
+            seen: None,
+            taken: 0,
+            resets: 0,
+            copy: BTreeMap::new(),
+            views: views(),
+        }
+    }
+
+    /// Takes the events until the table is at `version` and no more come.
+    async fn catch_up(&mut self, shared: &SharedCollection<String, Row>, version: u64) {
+        loop {
+            // An update of several rows is several events of one version:
+            // the last is known only when no more come.
+            let event =
+                match tokio::time::timeout(Duration::from_secs(60), self.events.next()).await {
+                    Ok(Some(event)) => event,
+                    Ok(None) => panic!("the shared table ended"),
+                    Err(_) if shared.version() == Some(version) && self.seen.is_some() => return,
+                    Err(_) => panic!("no event, at {:?} short of {version}", self.seen),
+                };
+            assert!(event.version() <= Some(version));
+            self.seen = event.version();
+            self.taken += 1;
+            self.resets += usize::from(event.is_reset());
+            for change in event.changes() {
+                replay(&mut self.copy, change);
+            }
+            for view in &mut self.views {
+                let changes = view.view.apply(&event);
+                view.follow(changes);
+            }
+        }
+    }
+
+    fn check(&self, expected: &BTreeMap<String, Row>) {
+        assert_eq!(&self.copy, expected, "the events rebuild the table");
+        for view in &self.views {
+            view.check(expected);
+        }
+    }
+}
+
+/// Many consumers of one shared table, one that keeps up, one that falls
+/// behind its buffer of four events, one that comes late: each one's rows
+/// and views agree with the model (and so with each other).
+fn shared(steps: Vec<Step>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let hub = Hub::builder().first_version(0).build();
+        hub.set("t", json!({})).unwrap();
+        let mut model = Model::new();
+        let shared =
+            LiveCollection::<String, Row>::connect(hub.source("t")).shared_with_capacity(4);
+        let mut eager = Consumer::new(&shared);
+        let mut slow = Consumer::new(&shared);
+        let mut late = None;
+        for (index, step) in steps.iter().enumerate() {
+            make(&hub, &mut model, step).await;
+            let version = hub.version("t").unwrap();
+            let expected = typed(&model);
+            eager.catch_up(&shared, version).await;
+            eager.check(&expected);
+            if index % 5 == 4 {
+                slow.catch_up(&shared, version).await;
+                slow.check(&expected);
+            }
+            if index == steps.len() / 2 {
+                // Wait for the task to have the rows, then join.
+                while shared.version() != Some(version) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                let mut consumer = Consumer::new(&shared);
+                consumer.catch_up(&shared, version).await;
+                consumer.check(&expected);
+                assert_eq!(consumer.resets, 1, "a late consumer starts from the rows");
+                late = Some(consumer);
+            }
+            if let Some(late) = &mut late {
+                late.catch_up(&shared, version).await;
+                late.check(&expected);
+            }
+        }
+        let version = hub.version("t").unwrap();
+        slow.catch_up(&shared, version).await;
+        slow.check(&typed(&model));
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn consumers_of_a_shared_table_agree_with_a_model(steps in prop::collection::vec(step(), 1..40)) {
+        shared(steps);
+    }
+}
+
+/// A consumer that falls far behind gets one exact reset, not the events it
+/// missed, nor a gap.
+#[tokio::test(start_paused = true)]
+async fn a_slow_consumer_of_a_shared_table_is_reset_not_skipped() {
+    let hub = Hub::builder().first_version(0).build();
+    hub.set("t", json!({})).unwrap();
+    let shared = LiveCollection::<String, Row>::connect(hub.source("t")).shared_with_capacity(4);
+    let mut slow = Consumer::new(&shared);
+    let records = hub.collection("t");
+    let mut model = Model::new();
+    for n in 0..40 {
+        let key = KEYS[n as usize % KEYS.len()];
+        let row = json!({"n": n % 5, "note": null});
+        records.upsert(key, row.clone()).await.unwrap();
+        model.insert(key.to_owned(), row);
+    }
+    records.remove("1").await.unwrap();
+    model.remove("1");
+    let version = hub.version("t").unwrap();
+    while shared.version() != Some(version) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    slow.catch_up(&shared, version).await;
+    slow.check(&typed(&model));
+    assert!(
+        slow.resets >= 1 && slow.taken < 42,
+        "reset past what it missed"
+    );
+    assert_eq!(shared.len(), model.len());
 }
