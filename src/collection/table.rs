@@ -74,17 +74,32 @@ impl<K: RowKey, T> Table<K, T> {
     }
 }
 
+/// A new state's rows being decoded, a few at a time, to be swapped into
+/// the table whole when all are.
+#[derive(Debug)]
+pub(crate) struct Reload<K, T> {
+    /// The state before, to decode again only the rows that differ from it.
+    previous: Option<Document>,
+    version: Option<u64>,
+    /// The index of the next member of the new state to look at.
+    next: usize,
+    /// The rows decoded, each with its patch when it had a JSON before.
+    decoded: Vec<(K, Arc<T>, Option<Patch>)>,
+    errors: Vec<Error>,
+}
+
 impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
     /// Follows `changes`, which left the JSON state `state` at `version`:
     /// decodes again only the rows they touched, and pushes the events and
-    /// the row errors onto `out`.
+    /// the row errors onto `out`. A state replaced whole is not decoded
+    /// here: the [`Reload`] returned is, by [`Table::reload`].
     pub(crate) fn apply(
         &mut self,
         changes: Changes,
         state: &Document,
         version: Option<u64>,
         out: &mut Items<K, T>,
-    ) {
+    ) -> Option<Reload<K, T>> {
         match changes {
             Changes::Quiet => {}
             Changes::Rows(rows) => {
@@ -97,8 +112,100 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
                     }
                 }
             }
-            Changes::Whole { previous } => self.reset(previous.as_ref(), state, version, out),
+            Changes::Whole { previous } => {
+                if state.as_object().is_none() {
+                    // The rows stay as they were.
+                    out.push_back(Err(Error::Decode {
+                        version,
+                        source: serde_json::Error::custom(
+                            "a table's state is a JSON object keyed by row id",
+                        ),
+                    }));
+                    return None;
+                }
+                return Some(Reload {
+                    previous,
+                    version,
+                    next: 0,
+                    decoded: Vec::new(),
+                    errors: Vec::new(),
+                });
+            }
         }
+        None
+    }
+
+    /// Decodes up to `budget` more rows of `state` for `reload`; when it has
+    /// decoded them all, swaps them into the table, removes the rows that
+    /// are gone, pushes the errors and one [`Event::Reset`] onto `out`, and
+    /// says it is done. The table is unchanged until then.
+    pub(crate) fn reload(
+        &mut self,
+        reload: &mut Reload<K, T>,
+        state: &Document,
+        budget: usize,
+        out: &mut Items<K, T>,
+    ) -> bool {
+        let members = state.as_object().expect("a reload is of an object");
+        let before = reload.previous.as_ref().and_then(Document::as_object);
+        let end = members.len().min(reload.next.saturating_add(budget));
+        for index in reload.next..end {
+            let (id, json) = members.get_index(index).expect("a member");
+            let was = before.and_then(|before| before.get(id));
+            if was == Some(json) {
+                continue;
+            }
+            let refused = |id: &str, problem| Error::Row {
+                key: id.to_owned(),
+                version: reload.version,
+                problem,
+            };
+            let Some(key) = K::from_key(id) else {
+                reload.errors.push(refused(id, RowError::Key));
+                continue;
+            };
+            match T::deserialize(json) {
+                Ok(row) => {
+                    let patch = was.and_then(|was| Patch::diff(&was.to_value(), &json.to_value()));
+                    reload.decoded.push((key, Arc::new(row), patch));
+                }
+                Err(e) => reload.errors.push(refused(id, RowError::Decode(e))),
+            }
+        }
+        reload.next = end;
+        if end < members.len() {
+            return false;
+        }
+        let mut changes = Vec::with_capacity(reload.decoded.len());
+        for (key, row, patch) in reload.decoded.drain(..) {
+            changes.push(match self.insert(key.clone(), Arc::clone(&row)) {
+                None => RowChange::Added { key, row },
+                Some(_) => {
+                    let patch = patch.unwrap_or_else(|| {
+                        let json = members.get(&key.to_key()).expect("a row decoded");
+                        Patch::Replace(json.to_value())
+                    });
+                    RowChange::Modified { key, row, patch }
+                }
+            });
+        }
+        let gone: Vec<K> = self
+            .order
+            .iter()
+            .filter(|key| !members.contains_key(&key.to_key()))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some(row) = self.remove(&key) {
+                changes.push(RowChange::Removed { key, row });
+            }
+        }
+        out.extend(reload.errors.drain(..).map(Err));
+        out.push_back(Ok(Event::Reset {
+            version: reload.version,
+            changes,
+        }));
+        true
     }
 
     /// Takes the row `id` to `now` (`None`: gone). `patch` is the change's
@@ -135,52 +242,5 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
         }
         self.insert(key.clone(), Arc::clone(&row));
         Ok(Some(RowChange::Added { key, row }))
-    }
-
-    /// Follows a state replaced whole: decodes the rows whose JSON differs
-    /// from `previous`, removes those that are gone, as one reset.
-    fn reset(
-        &mut self,
-        previous: Option<&Document>,
-        state: &Document,
-        version: Option<u64>,
-        out: &mut Items<K, T>,
-    ) {
-        let Some(members) = state.as_object() else {
-            // The rows stay as they were.
-            out.push_back(Err(Error::Decode {
-                version,
-                source: serde_json::Error::custom(
-                    "a table's state is a JSON object keyed by row id",
-                ),
-            }));
-            return;
-        };
-        let before = previous.and_then(Document::as_object);
-        let mut changes = Vec::new();
-        for (id, json) in members {
-            let was = before.and_then(|before| before.get(id));
-            if was == Some(json) {
-                continue;
-            }
-            let patch = || was.and_then(|was| Patch::diff(&was.to_value(), &json.to_value()));
-            match self.change(id.to_owned(), Some(json), version, patch) {
-                Ok(Some(change)) => changes.push(change),
-                Ok(None) => {}
-                Err(error) => out.push_back(Err(error)),
-            }
-        }
-        let gone: Vec<K> = self
-            .order
-            .iter()
-            .filter(|key| !members.contains_key(&key.to_key()))
-            .cloned()
-            .collect();
-        for key in gone {
-            if let Some(row) = self.remove(&key) {
-                changes.push(RowChange::Removed { key, row });
-            }
-        }
-        out.push_back(Ok(Event::Reset { version, changes }));
     }
 }

@@ -510,6 +510,58 @@ async fn only_the_rows_a_change_touches_are_decoded_again() {
     assert_eq!(table.len(), 1000);
 }
 
+/// How many times a [`Paged`] was decoded.
+static PAGED: AtomicUsize = AtomicUsize::new(0);
+
+/// A row that counts its decodes, for one test alone.
+#[derive(Debug, PartialEq)]
+struct Paged(u64);
+
+impl<'de> Deserialize<'de> for Paged {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        PAGED.fetch_add(1, Ordering::Relaxed);
+        u64::deserialize(deserializer).map(Paged)
+    }
+}
+
+/// A large snapshot is decoded a thousand rows a poll, the runtime free in
+/// between; an update that comes meanwhile follows the reset, in order.
+#[tokio::test]
+async fn a_large_snapshot_is_decoded_a_page_a_poll_and_updates_follow_it() {
+    use std::task::Poll;
+    let hub = Hub::builder().first_version(0).build();
+    let rows: serde_json::Map<String, Value> =
+        (0..10_500u64).map(|i| (i.to_string(), json!(i))).collect();
+    hub.set("t", &rows).unwrap();
+    let mut table = LiveCollection::<u64, Paged>::connect(hub.source("t"));
+    let mut polls = 0;
+    let mut updated = false;
+    let first = loop {
+        let before = PAGED.load(Ordering::Relaxed);
+        let poll = futures::poll!(table.next());
+        let decoded = PAGED.load(Ordering::Relaxed) - before;
+        assert!(decoded <= 1000, "{decoded} rows decoded in one poll");
+        polls += usize::from(decoded > 0);
+        if decoded > 0 && !updated {
+            // Written while the snapshot is being decoded.
+            hub.collection("t").upsert(7u64, 70).await.unwrap();
+            updated = true;
+        }
+        match poll {
+            Poll::Ready(event) => break event.unwrap().unwrap(),
+            Poll::Pending => tokio::task::yield_now().await,
+        }
+    };
+    assert!(polls >= 11, "decoded over {polls} polls");
+    assert_eq!(first.changes().len(), 10_500);
+    assert_eq!(table.get(&7), Some(&Paged(7)), "the snapshot first");
+    let Event::Row { change, .. } = table.next().await.unwrap().unwrap() else {
+        panic!("the update after the reset");
+    };
+    assert_eq!((change.key(), &**change.row()), (&7, &Paged(70)));
+    assert_eq!(table.get(&7), Some(&Paged(70)));
+}
+
 #[tokio::test]
 async fn a_new_snapshot_decodes_only_the_rows_it_changed() {
     use live_resource::{LiveResource, Snapshot, Update};
