@@ -25,7 +25,7 @@ const QUIET_CHANGES_PER_POLL: usize = 1024;
 /// How many rows of a new snapshot one poll decodes: a 100,000-row
 /// snapshot is decoded in a hundred polls, the runtime free to run other
 /// tasks between them, rather than in one long one.
-pub(crate) const ROWS_PER_POLL: usize = 1000;
+const ROWS_PER_POLL: usize = 1000;
 
 /// A table followed live: rows keyed by `K`, each decoded into `T`, kept
 /// current by the table's updates; a [`Stream`] of row [`Event`]s.
@@ -40,7 +40,11 @@ pub(crate) const ROWS_PER_POLL: usize = 1000;
 /// The first item is an [`Event::Reset`] with every row of the snapshot
 /// added; each update then gives one [`Event::Row`] per row it touched,
 /// and each new snapshot (after a resync) one [`Event::Reset`] with just
-/// the rows whose JSON it changed. When an event comes, the table already
+/// the rows whose JSON it changed. A snapshot's rows are decoded a thousand
+/// a poll, the runtime free to run other tasks between pages, and swapped
+/// into the table whole once all are: a 100,000-row snapshot does not stall
+/// its task for the whole decode, and updates that come meanwhile follow
+/// the reset, in order. When an event comes, the table already
 /// includes it (and every other row of its update): read it with
 /// [`get`](LiveCollection::get), [`iter`](LiveCollection::iter) (in key
 /// order) and [`len`](LiveCollection::len). A [`View`](super::View) keeps a

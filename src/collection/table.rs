@@ -105,7 +105,7 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
             Changes::Rows(rows) => {
                 for (id, patch) in rows {
                     let now = state.get(&id);
-                    match self.change(id, now, version, || patch) {
+                    match self.change(id, now, version, patch) {
                         Ok(Some(change)) => out.push_back(Ok(Event::Row { version, change })),
                         Ok(None) => {}
                         Err(error) => out.push_back(Err(error)),
@@ -215,7 +215,7 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
         id: String,
         now: Option<&Document>,
         version: Option<u64>,
-        patch: impl FnOnce() -> Option<Patch>,
+        patch: Option<Patch>,
     ) -> Result<Option<RowChange<K, T>>, Error> {
         let refused = |id, problem| Error::Row {
             key: id,
@@ -237,7 +237,7 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
             return Ok(Some(RowChange::Modified {
                 key,
                 row,
-                patch: patch().unwrap_or_else(|| Patch::Replace(json.to_value())),
+                patch: patch.unwrap_or_else(|| Patch::Replace(json.to_value())),
             }));
         }
         self.insert(key.clone(), Arc::clone(&row));
