@@ -847,3 +847,12 @@ async fn a_slow_consumer_of_a_shared_table_is_reset_not_skipped() {
     );
     assert_eq!(shared.len(), model.len());
 }
+
+#[test]
+fn a_shared_table_and_its_subscribers_are_send() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send_unpin<T: Send + Unpin>() {}
+    assert_send_sync::<SharedCollection<String, Row>>();
+    assert_send_unpin::<CollectionSubscriber<String, Row>>();
+    assert_send_unpin::<LiveCollection<String, Row>>();
+}
