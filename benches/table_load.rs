@@ -2,8 +2,10 @@
 //! holding 100,000 rows of about 200 bytes (20 MB of JSON) served on
 //! loopback, and a `LiveCollection` that connects, takes the snapshot and
 //! decodes every row, until its first event (the reset with every row).
+//! Before the timed runs, one load polled by hand prints its longest poll:
+//! what the consumer's task stalls for at most.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::StreamExt;
@@ -54,6 +56,25 @@ fn initial_load(c: &mut Criterion) {
         let app = live_resource::server::router_with(hub.clone(), config);
         tokio::spawn(live_resource::server::serve(listener, app).into_future());
         addr
+    });
+    runtime.block_on(async {
+        let client = WsClient::new(format!("ws://{addr}/live/ws")).limits(limits.clone());
+        let mut table = LiveCollection::<String, Record>::connect(client.source("records"));
+        let (mut polls, mut longest) = (0, Duration::ZERO);
+        let started = Instant::now();
+        let first = std::future::poll_fn(|cx| {
+            let at = Instant::now();
+            let poll = table.poll_next_unpin(cx);
+            polls += 1;
+            longest = longest.max(at.elapsed());
+            poll
+        })
+        .await;
+        assert_eq!(first.unwrap().unwrap().changes().len(), ROWS as usize);
+        eprintln!(
+            "initial load of {ROWS} rows: {:?} in {polls} polls, the longest {longest:?}",
+            started.elapsed()
+        );
     });
     let mut group = c.benchmark_group("tables/initial_load");
     group

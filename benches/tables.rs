@@ -93,45 +93,86 @@ fn one_row_change(c: &mut Criterion) {
     group.finish();
 }
 
-/// A top-100 view by value over 100,000 rows: each change moves one row.
-fn top_100_view(c: &mut Criterion) {
-    #[derive(Debug)]
-    struct Row {
-        value: f64,
+#[derive(Debug)]
+struct Ranked {
+    value: f64,
+}
+
+fn ranked(n: u64) -> Arc<Ranked> {
+    Arc::new(Ranked {
+        value: (n.wrapping_mul(2_654_435_761) % 1_000_003) as f64,
+    })
+}
+
+/// The `seq`th change of a top-100 view's rows: one row to a new value, now
+/// and then into the top 100, mostly not.
+fn ranked_change(seq: u64, rows: u64) -> Event<u64, Ranked> {
+    let key = seq.wrapping_mul(40_503) % rows;
+    let value = (seq.wrapping_mul(7_919) % 1_100_000) as f64;
+    Event::Row {
+        version: Some(seq),
+        change: RowChange::Modified {
+            key,
+            row: Arc::new(Ranked { value }),
+            patch: Patch::Merge(Value::Null.into()),
+        },
     }
+}
+
+fn filled<S: Clone>(mut view: View<u64, Ranked, S>, rows: u64) -> View<u64, Ranked, S> {
+    let changes = (0..rows)
+        .map(|n| RowChange::Added {
+            key: n,
+            row: ranked(n),
+        })
+        .collect();
+    view.apply(&Event::Reset {
+        version: Some(0),
+        changes,
+    });
+    view
+}
+
+/// A top-100 view by value over 10,000 to 1,000,000 rows, each change one
+/// row's value: ordered by a comparison of rows (`order_by`), and by the
+/// value kept beside each row (`order_by_key_with`); and 10,000 changes in
+/// a row on the latter, a second of a sustained 10,000 changes a second.
+fn top_100_view(c: &mut Criterion) {
     let mut group = c.benchmark_group("tables/top_100_view");
     for rows in [10_000u64, 100_000, 1_000_000] {
-        let mut view = View::new()
-            .order_by(|a: &Row, b: &Row| b.value.total_cmp(&a.value))
-            .limit(100);
-        let changes = (0..rows)
-            .map(|n| RowChange::Added {
-                key: n,
-                row: Arc::new(Row {
-                    value: (n.wrapping_mul(2_654_435_761) % 1_000_003) as f64,
-                }),
-            })
-            .collect();
-        view.apply(&Event::Reset {
-            version: Some(0),
-            changes,
-        });
+        let mut view = filled(
+            View::new()
+                .order_by(|a: &Ranked, b: &Ranked| b.value.total_cmp(&a.value))
+                .limit(100),
+            rows,
+        );
         let mut seq = 0u64;
         group.bench_function(BenchmarkId::new("row_change", rows), |b| {
             b.iter(|| {
                 seq += 1;
-                let key = seq.wrapping_mul(40_503) % rows;
-                // Now and then into the top 100, mostly not.
-                let value = (seq.wrapping_mul(7_919) % 1_100_000) as f64;
-                let event = Event::Row {
-                    version: Some(seq),
-                    change: RowChange::Modified {
-                        key,
-                        row: Arc::new(Row { value }),
-                        patch: Patch::Merge(Value::Null.into()),
-                    },
-                };
-                black_box(view.apply(&event));
+                black_box(view.apply(&ranked_change(seq, rows)));
+            })
+        });
+        drop(view);
+        let mut view = filled(
+            View::new()
+                .order_by_key_with(|row: &Ranked| row.value, |a, b| b.total_cmp(a))
+                .limit(100),
+            rows,
+        );
+        let mut seq = 0u64;
+        group.bench_function(BenchmarkId::new("row_change_keyed", rows), |b| {
+            b.iter(|| {
+                seq += 1;
+                black_box(view.apply(&ranked_change(seq, rows)));
+            })
+        });
+        group.bench_function(BenchmarkId::new("ten_thousand_changes_keyed", rows), |b| {
+            b.iter(|| {
+                for _ in 0..10_000 {
+                    seq += 1;
+                    black_box(view.apply(&ranked_change(seq, rows)));
+                }
             })
         });
     }

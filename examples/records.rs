@@ -82,7 +82,7 @@ async fn follow(addr: SocketAddr) {
     // The five finished records of highest value.
     let mut top = View::new()
         .filter(|_, record: &Record| record.status == Status::Done)
-        .order_by(|a: &Record, b: &Record| b.value.total_cmp(&a.value))
+        .order_by_key_with(|record: &Record| record.value, |a, b| b.total_cmp(a))
         .limit(5);
     while let Some(event) = table.next().await {
         let event = match event {

@@ -7,11 +7,13 @@
 //! follows it as a [`LiveCollection`]: rows decoded one by one (a change
 //! costs its rows, not the table), row events (added, modified with the
 //! row's patch, removed, and a reset with the rows a new snapshot changed),
-//! and [`View`]s, filtered, ordered and limited, kept incrementally.
+//! and [`View`]s, filtered, ordered and limited, kept incrementally. A
+//! [`SharedCollection`] follows a table once for many consumers.
 
 mod event;
 mod key;
 mod live;
+mod shared;
 mod sorted;
 mod table;
 mod view;
@@ -20,4 +22,5 @@ pub use crate::error::RowError;
 pub use event::{Event, RowChange};
 pub use key::{RowId, RowKey};
 pub use live::LiveCollection;
+pub use shared::{CollectionSubscriber, SharedCollection};
 pub use view::{View, ViewChange, ViewChangeKind};

@@ -47,6 +47,12 @@ pub trait RowKey: Ord + std::hash::Hash + Clone + Send + Sync + 'static {
     /// The key whose member name is `key`, or `None` when `key` is no
     /// key's name. `from_key(&k.to_key()) == Some(k)` for every key `k`.
     fn from_key(key: &str) -> Option<Self>;
+
+    /// [`RowKey::from_key`] on a name the caller owns, which a key that is
+    /// a string takes without a copy; the name back when it is no key's.
+    fn from_owned_key(key: String) -> Result<Self, String> {
+        Self::from_key(&key).ok_or(key)
+    }
 }
 
 impl RowKey for String {
@@ -56,6 +62,10 @@ impl RowKey for String {
 
     fn from_key(key: &str) -> Option<Self> {
         Some(key.to_owned())
+    }
+
+    fn from_owned_key(key: String) -> Result<Self, String> {
+        Ok(key)
     }
 }
 

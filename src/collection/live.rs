@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::table::{Items, Table};
-use super::{Event, RowKey};
+use super::table::{Items, Reload, Table};
+use super::{Event, RowKey, SharedCollection};
 use crate::replica::Replica;
 use crate::resource::Parts;
 use crate::source::Source;
@@ -21,6 +21,11 @@ use crate::{Document, Error, LiveResource, Status};
 /// How many changes one poll applies without an event to show for them
 /// before it lets the runtime run something else.
 const QUIET_CHANGES_PER_POLL: usize = 1024;
+
+/// How many rows of a new snapshot one poll decodes: a 100,000-row
+/// snapshot is decoded in a hundred polls, the runtime free to run other
+/// tasks between them, rather than in one long one.
+const ROWS_PER_POLL: usize = 1000;
 
 /// A table followed live: rows keyed by `K`, each decoded into `T`, kept
 /// current by the table's updates; a [`Stream`] of row [`Event`]s.
@@ -35,7 +40,11 @@ const QUIET_CHANGES_PER_POLL: usize = 1024;
 /// The first item is an [`Event::Reset`] with every row of the snapshot
 /// added; each update then gives one [`Event::Row`] per row it touched,
 /// and each new snapshot (after a resync) one [`Event::Reset`] with just
-/// the rows whose JSON it changed. When an event comes, the table already
+/// the rows whose JSON it changed. A snapshot's rows are decoded a thousand
+/// a poll, the runtime free to run other tasks between pages, and swapped
+/// into the table whole once all are: a 100,000-row snapshot does not stall
+/// its task for the whole decode, and updates that come meanwhile follow
+/// the reset, in order. When an event comes, the table already
 /// includes it (and every other row of its update): read it with
 /// [`get`](LiveCollection::get), [`iter`](LiveCollection::iter) (in key
 /// order) and [`len`](LiveCollection::len). A [`View`](super::View) keeps a
@@ -92,6 +101,9 @@ const QUIET_CHANGES_PER_POLL: usize = 1024;
 pub struct LiveCollection<K, T> {
     parts: Parts,
     table: Table<K, T>,
+    /// A new snapshot's rows being decoded; the driver is not polled
+    /// meanwhile, so updates wait, in order, for the swap.
+    reloading: Option<Reload<K, T>>,
     ready: Items<K, T>,
     finished: bool,
 }
@@ -112,6 +124,7 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
         Self {
             parts,
             table: Table::default(),
+            reloading: None,
             ready: VecDeque::new(),
             finished: false,
         }
@@ -160,14 +173,55 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
         self.parts.replica.as_ref().map(Replica::state)
     }
 
+    /// Runs this table in a background task and shares it: any number of
+    /// consumers can [`subscribe`](SharedCollection::subscribe), each
+    /// starting from the current rows; a subscriber that falls more than
+    /// 1,024 events behind is reset (see [`SharedCollection`]).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn shared(self) -> SharedCollection<K, T>
+    where
+        T: Send + Sync + 'static,
+    {
+        self.shared_with_capacity(1024)
+    }
+
+    /// [`LiveCollection::shared`], with room for `capacity` events a
+    /// subscriber has not taken yet before it is reset.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn shared_with_capacity(self, capacity: usize) -> SharedCollection<K, T>
+    where
+        T: Send + Sync + 'static,
+    {
+        SharedCollection::spawn(self, capacity)
+    }
+
     /// The connection state, as a watch ([`LiveResource::status`]).
     pub fn status(&self) -> watch::Receiver<Status> {
         self.parts.status.clone()
     }
 
-    /// Applies the next change, if one is ready, onto the table.
+    /// Applies the next change, if one is ready, onto the table; or decodes
+    /// the next rows of a new snapshot.
     fn absorb(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..QUIET_CHANGES_PER_POLL {
+            if let Some(reload) = &mut self.reloading {
+                let replica = self.parts.replica.as_ref().expect("a reload has a state");
+                if !self
+                    .table
+                    .reload(reload, replica.state(), ROWS_PER_POLL, &mut self.ready)
+                {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                self.reloading = None;
+                return Poll::Ready(());
+            }
             let parts = &mut self.parts;
             match parts
                 .driver
@@ -177,8 +231,12 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
                     let replica = parts.replica.as_mut().expect("a change leaves a state");
                     let changes = replica.take_changes();
                     let version = replica.version();
-                    self.table
-                        .apply(changes, replica.state(), version, &mut self.ready);
+                    self.reloading =
+                        self.table
+                            .apply(changes, replica.state(), version, &mut self.ready);
+                    if self.reloading.is_some() {
+                        continue;
+                    }
                 }
                 Poll::Ready(Some(Err(error))) => self.ready.push_back(Err(error)),
                 Poll::Ready(None) => self.finished = true,

@@ -74,97 +74,120 @@ impl<K: RowKey, T> Table<K, T> {
     }
 }
 
+/// A new state's rows being decoded, a few at a time, to be swapped into
+/// the table whole when all are.
+#[derive(Debug)]
+pub(crate) struct Reload<K, T> {
+    /// The state before, to decode again only the rows that differ from it.
+    previous: Option<Document>,
+    version: Option<u64>,
+    /// The index of the next member of the new state to look at.
+    next: usize,
+    /// The rows decoded, each with its patch when it had a JSON before.
+    decoded: Vec<(K, Arc<T>, Option<Patch>)>,
+    errors: Vec<Error>,
+}
+
 impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
     /// Follows `changes`, which left the JSON state `state` at `version`:
     /// decodes again only the rows they touched, and pushes the events and
-    /// the row errors onto `out`.
+    /// the row errors onto `out`. A state replaced whole is not decoded
+    /// here: the [`Reload`] returned is, by [`Table::reload`].
     pub(crate) fn apply(
         &mut self,
         changes: Changes,
         state: &Document,
         version: Option<u64>,
         out: &mut Items<K, T>,
-    ) {
+    ) -> Option<Reload<K, T>> {
         match changes {
             Changes::Quiet => {}
             Changes::Rows(rows) => {
                 for (id, patch) in rows {
                     let now = state.get(&id);
-                    match self.change(id, now, version, || patch) {
+                    match self.change(id, now, version, patch) {
                         Ok(Some(change)) => out.push_back(Ok(Event::Row { version, change })),
                         Ok(None) => {}
                         Err(error) => out.push_back(Err(error)),
                     }
                 }
             }
-            Changes::Whole { previous } => self.reset(previous.as_ref(), state, version, out),
+            Changes::Whole { previous } => {
+                if state.as_object().is_none() {
+                    // The rows stay as they were.
+                    out.push_back(Err(Error::Decode {
+                        version,
+                        source: serde_json::Error::custom(
+                            "a table's state is a JSON object keyed by row id",
+                        ),
+                    }));
+                    return None;
+                }
+                return Some(Reload {
+                    previous,
+                    version,
+                    next: 0,
+                    decoded: Vec::new(),
+                    errors: Vec::new(),
+                });
+            }
         }
+        None
     }
 
-    /// Takes the row `id` to `now` (`None`: gone). `patch` is the change's
-    /// own patch of the row, when it has one.
-    fn change(
+    /// Decodes up to `budget` more rows of `state` for `reload`; when it has
+    /// decoded them all, swaps them into the table, removes the rows that
+    /// are gone, pushes the errors and one [`Event::Reset`] onto `out`, and
+    /// says it is done. The table is unchanged until then.
+    pub(crate) fn reload(
         &mut self,
-        id: String,
-        now: Option<&Document>,
-        version: Option<u64>,
-        patch: impl FnOnce() -> Option<Patch>,
-    ) -> Result<Option<RowChange<K, T>>, Error> {
-        let refused = |id, problem| Error::Row {
-            key: id,
-            version,
-            problem,
-        };
-        let Some(key) = K::from_key(&id) else {
-            return Err(refused(id, RowError::Key));
-        };
-        let Some(json) = now else {
-            return Ok(self.remove(&key).map(|row| RowChange::Removed { key, row }));
-        };
-        // The row's last good value stays when this one does not decode.
-        let row = Arc::new(T::deserialize(json).map_err(|e| refused(id, RowError::Decode(e)))?);
-        Ok(Some(match self.insert(key.clone(), Arc::clone(&row)) {
-            None => RowChange::Added { key, row },
-            Some(_) => RowChange::Modified {
-                key,
-                row,
-                patch: patch().unwrap_or_else(|| Patch::Replace(json.to_value())),
-            },
-        }))
-    }
-
-    /// Follows a state replaced whole: decodes the rows whose JSON differs
-    /// from `previous`, removes those that are gone, as one reset.
-    fn reset(
-        &mut self,
-        previous: Option<&Document>,
+        reload: &mut Reload<K, T>,
         state: &Document,
-        version: Option<u64>,
+        budget: usize,
         out: &mut Items<K, T>,
-    ) {
-        let Some(members) = state.as_object() else {
-            // The rows stay as they were.
-            out.push_back(Err(Error::Decode {
-                version,
-                source: serde_json::Error::custom(
-                    "a table's state is a JSON object keyed by row id",
-                ),
-            }));
-            return;
-        };
-        let before = previous.and_then(Document::as_object);
-        let mut changes = Vec::new();
-        for (id, json) in members {
+    ) -> bool {
+        let members = state.as_object().expect("a reload is of an object");
+        let before = reload.previous.as_ref().and_then(Document::as_object);
+        let end = members.len().min(reload.next.saturating_add(budget));
+        for index in reload.next..end {
+            let (id, json) = members.get_index(index).expect("a member");
             let was = before.and_then(|before| before.get(id));
             if was == Some(json) {
                 continue;
             }
-            let patch = || was.and_then(|was| Patch::diff(&was.to_value(), &json.to_value()));
-            match self.change(id.to_owned(), Some(json), version, patch) {
-                Ok(Some(change)) => changes.push(change),
-                Ok(None) => {}
-                Err(error) => out.push_back(Err(error)),
+            let refused = |id: &str, problem| Error::Row {
+                key: id.to_owned(),
+                version: reload.version,
+                problem,
+            };
+            let Some(key) = K::from_key(id) else {
+                reload.errors.push(refused(id, RowError::Key));
+                continue;
+            };
+            match T::deserialize(json) {
+                Ok(row) => {
+                    let patch = was.and_then(|was| Patch::diff(&was.to_value(), &json.to_value()));
+                    reload.decoded.push((key, Arc::new(row), patch));
+                }
+                Err(e) => reload.errors.push(refused(id, RowError::Decode(e))),
             }
+        }
+        reload.next = end;
+        if end < members.len() {
+            return false;
+        }
+        let mut changes = Vec::with_capacity(reload.decoded.len());
+        for (key, row, patch) in reload.decoded.drain(..) {
+            changes.push(match self.insert(key.clone(), Arc::clone(&row)) {
+                None => RowChange::Added { key, row },
+                Some(_) => {
+                    let patch = patch.unwrap_or_else(|| {
+                        let json = members.get(&key.to_key()).expect("a row decoded");
+                        Patch::Replace(json.to_value())
+                    });
+                    RowChange::Modified { key, row, patch }
+                }
+            });
         }
         let gone: Vec<K> = self
             .order
@@ -177,6 +200,47 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
                 changes.push(RowChange::Removed { key, row });
             }
         }
-        out.push_back(Ok(Event::Reset { version, changes }));
+        out.extend(reload.errors.drain(..).map(Err));
+        out.push_back(Ok(Event::Reset {
+            version: reload.version,
+            changes,
+        }));
+        true
+    }
+
+    /// Takes the row `id` to `now` (`None`: gone). `patch` is the change's
+    /// own patch of the row, when it has one.
+    fn change(
+        &mut self,
+        id: String,
+        now: Option<&Document>,
+        version: Option<u64>,
+        patch: Option<Patch>,
+    ) -> Result<Option<RowChange<K, T>>, Error> {
+        let refused = |id, problem| Error::Row {
+            key: id,
+            version,
+            problem,
+        };
+        let key = K::from_owned_key(id).map_err(|id| refused(id, RowError::Key))?;
+        let Some(json) = now else {
+            return Ok(self.remove(&key).map(|row| RowChange::Removed { key, row }));
+        };
+        // The row's last good value stays when this one does not decode.
+        let row = match T::deserialize(json) {
+            Ok(row) => Arc::new(row),
+            Err(e) => return Err(refused(key.to_key().into_owned(), RowError::Decode(e))),
+        };
+        // A row changed is replaced in place: one lookup, no key copied.
+        if let Some(slot) = self.rows.get_mut(&key) {
+            *slot = Arc::clone(&row);
+            return Ok(Some(RowChange::Modified {
+                key,
+                row,
+                patch: patch.unwrap_or_else(|| Patch::Replace(json.to_value())),
+            }));
+        }
+        self.insert(key.clone(), Arc::clone(&row));
+        Ok(Some(RowChange::Added { key, row }))
     }
 }

@@ -2,15 +2,36 @@
 //! only the first few, kept as the table changes.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::Hash;
 use std::sync::Arc;
 
 use super::sorted::Sorted;
 use super::{Event, RowChange};
 
 type Filter<K, T> = Box<dyn Fn(&K, &T) -> bool + Send + Sync>;
-type Order<T> = Box<dyn Fn(&T, &T) -> Ordering + Send + Sync>;
+type SortKey<T, S> = Box<dyn Fn(&Arc<T>) -> S + Send + Sync>;
+type Order<S> = Box<dyn Fn(&S, &S) -> Ordering + Send + Sync>;
+
+/// A row in a view's order: its sort key kept beside it, so that ordering
+/// rows compares keys in place, without a visit to each row.
+#[derive(Debug)]
+struct Entry<S, K, T> {
+    sort: S,
+    key: K,
+    row: Arc<T>,
+}
+
+impl<S: Clone, K: Clone, T> Clone for Entry<S, K, T> {
+    fn clone(&self) -> Self {
+        Self {
+            sort: self.sort.clone(),
+            key: self.key.clone(),
+            row: Arc::clone(&self.row),
+        }
+    }
+}
 
 /// A window on a table: the rows that match a filter, in an order, at most
 /// a limit of them (top-N), kept incrementally from the table's
@@ -26,10 +47,16 @@ type Order<T> = Box<dyn Fn(&T, &T) -> Ordering + Send + Sync>;
 /// applied in order to a copy of the view (remove at `old_index`, insert at
 /// `new_index`) keeps the copy equal to the view.
 ///
-/// Rows of equal order are ordered by key. A change costs O(log n) to find
-/// the row's place, plus at most one block of 512 rows to move and, for its
-/// index, the sizes of the blocks before it: with a limit, only up to the
-/// limit. A view shares the table's rows (`Arc`), it does not copy them.
+/// Rows of equal order are ordered by key. A change costs a hash lookup
+/// and O(log n) comparisons to find the row's place, plus at most one block
+/// of 512 rows to move and, for its index, the sizes of the blocks before
+/// it: with a limit, only up to the limit. A view shares the table's rows
+/// (`Arc`), it does not copy them.
+///
+/// `S` is what a row is ordered by, kept beside it: the row itself for
+/// [`View::order_by`], a key taken from it for [`View::order_by_key`] and
+/// [`View::order_by_key_with`]. A key kept in place is the fast one on a
+/// large table: comparisons read the view's own arrays, not the rows.
 ///
 /// # Examples
 ///
@@ -60,14 +87,15 @@ type Order<T> = Box<dyn Fn(&T, &T) -> Ordering + Send + Sync>;
 /// assert_eq!((changes[1].kind, changes[1].key, changes[1].old_index), (ViewChangeKind::Removed, 1, Some(3)));
 /// assert_eq!(top.iter().map(|(key, _)| *key).collect::<Vec<_>>(), [4, 2, 3]);
 /// ```
-pub struct View<K, T> {
+pub struct View<K, T, S = Arc<T>> {
     filter: Option<Filter<K, T>>,
-    order: Order<T>,
+    sort_key: SortKey<T, S>,
+    order: Order<S>,
     limit: usize,
-    /// The rows that match, by key.
-    members: BTreeMap<K, Arc<T>>,
+    /// The rows that match, by key, with their sort keys.
+    members: HashMap<K, S, foldhash::fast::RandomState>,
     /// The same rows, in the view's order.
-    sorted: Sorted<(Arc<T>, K)>,
+    sorted: Sorted<Entry<S, K, T>>,
 }
 
 /// What happened to a row in a [`View`].
@@ -98,33 +126,33 @@ pub struct ViewChange<K, T> {
     pub new_index: Option<usize>,
 }
 
-impl<K: Ord + Clone, T> Default for View<K, T> {
+impl<K: Ord + Hash + Clone, T> Default for View<K, T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<K: Ord + Clone, T> View<K, T> {
+impl<K: Ord + Hash + Clone, T> View<K, T> {
     /// Every row, in key order, without a limit.
+    // A closure, not `Arc::clone` itself: the function's type names `T`,
+    // and would need `T: 'static` to be boxed.
+    #[allow(clippy::redundant_closure)]
     pub fn new() -> Self {
         Self {
             filter: None,
+            sort_key: Box::new(|row| Arc::clone(row)),
             order: Box::new(|_, _| Ordering::Equal),
             limit: usize::MAX,
-            members: BTreeMap::new(),
+            members: HashMap::default(),
             sorted: Sorted::default(),
         }
     }
 
-    /// Keeps only the rows for which `filter` is true. Set it before the
-    /// first event.
-    pub fn filter(mut self, filter: impl Fn(&K, &T) -> bool + Send + Sync + 'static) -> Self {
-        self.filter = Some(Box::new(filter));
-        self
-    }
-
     /// Orders the rows by `order` (rows it finds equal by key). Set it
     /// before the first event.
+    ///
+    /// Each comparison reads both rows; on a large table,
+    /// [`View::order_by_key`] is faster.
     ///
     /// ```
     /// # use live_resource::collection::View;
@@ -134,12 +162,22 @@ impl<K: Ord + Clone, T> View<K, T> {
     /// # let _ = view;
     /// ```
     pub fn order_by(mut self, order: impl Fn(&T, &T) -> Ordering + Send + Sync + 'static) -> Self {
-        self.order = Box::new(order);
+        self.order = Box::new(move |a, b| order(a, b));
+        self
+    }
+}
+
+impl<K: Ord + Hash + Clone, T, S: Clone> View<K, T, S> {
+    /// Keeps only the rows for which `filter` is true. Set it before the
+    /// first event.
+    pub fn filter(mut self, filter: impl Fn(&K, &T) -> bool + Send + Sync + 'static) -> Self {
+        self.filter = Some(Box::new(filter));
         self
     }
 
     /// Orders the rows by a key that `key` takes from each (a field, or
-    /// something made of fields; `std::cmp::Reverse` for descending).
+    /// something made of fields; `std::cmp::Reverse` for descending), kept
+    /// beside the row. Set it before the first event.
     ///
     /// ```
     /// # use live_resource::collection::View;
@@ -148,8 +186,37 @@ impl<K: Ord + Clone, T> View<K, T> {
     /// let view = View::<u64, User>::new().order_by_key(|user| std::cmp::Reverse(user.last_seen));
     /// # let _ = view;
     /// ```
-    pub fn order_by_key<S: Ord>(self, key: impl Fn(&T) -> S + Send + Sync + 'static) -> Self {
-        self.order_by(move |a, b| key(a).cmp(&key(b)))
+    pub fn order_by_key<O: Ord + Clone>(
+        self,
+        key: impl Fn(&T) -> O + Send + Sync + 'static,
+    ) -> View<K, T, O> {
+        self.order_by_key_with(key, |a, b| a.cmp(b))
+    }
+
+    /// Orders the rows by a key that `key` takes from each, kept beside the
+    /// row, compared by `order`: for a key that is not [`Ord`], a float.
+    /// Set it before the first event.
+    ///
+    /// ```
+    /// # use live_resource::collection::View;
+    /// struct Quote { price: f64 }
+    /// // Highest price first.
+    /// let view = View::<String, Quote>::new().order_by_key_with(|quote| quote.price, |a, b| b.total_cmp(a));
+    /// # let _ = view;
+    /// ```
+    pub fn order_by_key_with<O: Clone>(
+        self,
+        key: impl Fn(&T) -> O + Send + Sync + 'static,
+        order: impl Fn(&O, &O) -> Ordering + Send + Sync + 'static,
+    ) -> View<K, T, O> {
+        View {
+            filter: self.filter,
+            sort_key: Box::new(move |row| key(row)),
+            order: Box::new(order),
+            limit: self.limit,
+            members: HashMap::default(),
+            sorted: Sorted::default(),
+        }
     }
 
     /// Shows at most `limit` rows: the first in the order.
@@ -178,7 +245,7 @@ impl<K: Ord + Clone, T> View<K, T> {
         if index >= self.limit {
             return None;
         }
-        self.sorted.get(index).map(|(row, key)| (key, row))
+        self.sorted.get(index).map(|entry| (&entry.key, &entry.row))
     }
 
     /// The rows the view shows, in its order.
@@ -186,7 +253,7 @@ impl<K: Ord + Clone, T> View<K, T> {
         self.sorted
             .iter()
             .take(self.limit)
-            .map(|(row, key)| (key, row))
+            .map(|entry| (&entry.key, &entry.row))
     }
 
     /// Follows one event of the table: what it changed in the view, in
@@ -234,20 +301,21 @@ impl<K: Ord + Clone, T> View<K, T> {
             })
             .collect();
         self.members.clear();
+        let mut entries = Vec::new();
         for (key, row) in rows {
             if self.filter.as_ref().is_none_or(|filter| filter(key, row)) {
-                self.members.insert(key.clone(), Arc::clone(row));
+                let sort = (self.sort_key)(row);
+                self.members.insert(key.clone(), sort.clone());
+                entries.push(Entry {
+                    sort,
+                    key: key.clone(),
+                    row: Arc::clone(row),
+                });
             }
         }
-        let mut rows: Vec<(Arc<T>, K)> = self
-            .members
-            .iter()
-            .map(|(key, row)| (Arc::clone(row), key.clone()))
-            .collect();
         let order = &self.order;
-        // Members come in key order: a stable sort keeps it among equals.
-        rows.sort_by(|a, b| order(&a.0, &b.0));
-        self.sorted = Sorted::from_sorted(rows);
+        entries.sort_unstable_by(|a, b| order(&a.sort, &b.sort).then_with(|| a.key.cmp(&b.key)));
+        self.sorted = Sorted::from_sorted(entries);
         out.extend(
             self.iter()
                 .enumerate()
@@ -266,20 +334,36 @@ impl<K: Ord + Clone, T> View<K, T> {
     fn change(&mut self, key: &K, now: Option<&Arc<T>>, out: &mut Vec<ViewChange<K, T>>) {
         let limit = self.limit;
         let order = &self.order;
-        let cmp = |a: &(Arc<T>, K), b: &(Arc<T>, K)| order(&a.0, &b.0).then_with(|| a.1.cmp(&b.1));
         let now = now.filter(|row| self.filter.as_ref().is_none_or(|filter| filter(key, row)));
-        let old = self.members.remove(key).map(|row| {
+        let sort = now.map(|row| (self.sort_key)(row));
+        // One lookup of the member, whether it stays, goes or comes.
+        let was = match (self.members.get_mut(key), &sort) {
+            (Some(member), Some(sort)) => Some(std::mem::replace(member, sort.clone())),
+            (Some(_), None) => self.members.remove(key),
+            (None, Some(sort)) => {
+                self.members.insert(key.clone(), sort.clone());
+                None
+            }
+            (None, None) => None,
+        };
+        let old = was.map(|sort| {
             self.sorted
-                .remove(&(row, key.clone()), cmp, limit)
+                .remove(
+                    |entry| order(&entry.sort, &sort).then_with(|| entry.key.cmp(key)),
+                    limit,
+                )
                 .expect("a member is in the order")
         });
-        let new = now.map(|row| {
-            self.members.insert(key.clone(), Arc::clone(row));
-            (
-                Arc::clone(row),
-                self.sorted
-                    .insert((Arc::clone(row), key.clone()), cmp, limit),
-            )
+        let new = now.zip(sort).map(|(row, sort)| {
+            let entry = Entry {
+                sort,
+                key: key.clone(),
+                row: Arc::clone(row),
+            };
+            let cmp = |a: &Entry<S, K, T>, b: &Entry<S, K, T>| {
+                order(&a.sort, &b.sort).then_with(|| a.key.cmp(&b.key))
+            };
+            (Arc::clone(row), self.sorted.insert(entry, cmp, limit))
         });
         let shown = |index: &usize| *index < limit;
         let change = |kind, row, old_index, new_index| ViewChange {
@@ -296,14 +380,14 @@ impl<K: Ord + Clone, T> View<K, T> {
             (Some((_, was)), Some((row, is))) => {
                 out.push(change(ViewChangeKind::Modified, row, Some(was), Some(is)));
             }
-            (Some(((row, _), was)), None) => {
-                out.push(change(ViewChangeKind::Removed, row, Some(was), None));
+            (Some((entry, was)), None) => {
+                out.push(change(ViewChangeKind::Removed, entry.row, Some(was), None));
                 // The first row past the limit comes in at its end.
-                if let Some((row, key)) = self.sorted.get(limit - 1) {
+                if let Some(entry) = self.sorted.get(limit - 1) {
                     out.push(ViewChange {
                         kind: ViewChangeKind::Added,
-                        key: key.clone(),
-                        row: Arc::clone(row),
+                        key: entry.key.clone(),
+                        row: Arc::clone(&entry.row),
                         old_index: None,
                         new_index: Some(limit - 1),
                     });
@@ -312,11 +396,11 @@ impl<K: Ord + Clone, T> View<K, T> {
             (None, Some((row, is))) => {
                 out.push(change(ViewChangeKind::Added, row, None, Some(is)));
                 // The last row shown is pushed out past the limit.
-                if let Some((row, key)) = self.sorted.get(limit) {
+                if let Some(entry) = self.sorted.get(limit) {
                     out.push(ViewChange {
                         kind: ViewChangeKind::Removed,
-                        key: key.clone(),
-                        row: Arc::clone(row),
+                        key: entry.key.clone(),
+                        row: Arc::clone(&entry.row),
                         old_index: Some(limit),
                         new_index: None,
                     });
@@ -327,7 +411,7 @@ impl<K: Ord + Clone, T> View<K, T> {
     }
 }
 
-impl<K, T> fmt::Debug for View<K, T> {
+impl<K, T, S> fmt::Debug for View<K, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("View")
             .field("filtered", &self.filter.is_some())

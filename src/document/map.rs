@@ -157,6 +157,13 @@ impl Map {
         self.members.iter().map(|(key, value)| (&**key, value))
     }
 
+    /// The member at `index` in the order.
+    pub(crate) fn get_index(&self, index: usize) -> Option<(&str, &Document)> {
+        self.members
+            .get_index(index)
+            .map(|(key, value)| (&**key, value))
+    }
+
     /// The member names, in order.
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
         self.members.keys().map(|key| &**key)

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use live_resource::collection::{
-    Event, LiveCollection, RowChange, RowError, View, ViewChange, ViewChangeKind,
+    CollectionSubscriber, Event, LiveCollection, RowChange, RowError, SharedCollection, View,
+    ViewChange, ViewChangeKind,
 };
 use live_resource::hub::Batch;
 use live_resource::{Error, Hub, Patch};
@@ -154,9 +155,38 @@ async fn make(hub: &Hub, model: &mut Model, step: &Step) {
     }
 }
 
+/// A view ordered by a comparison of rows, or by a key kept beside each.
+enum AnyView {
+    ByRow(View<String, Row>),
+    ByKey(View<String, Row, Row>),
+}
+
+impl AnyView {
+    fn apply(&mut self, event: &Event<String, Row>) -> Vec<ViewChange<String, Row>> {
+        match self {
+            Self::ByRow(view) => view.apply(event),
+            Self::ByKey(view) => view.apply(event),
+        }
+    }
+
+    fn keys(&self) -> Vec<&String> {
+        match self {
+            Self::ByRow(view) => view.iter().map(|(k, _)| k).collect(),
+            Self::ByKey(view) => view.iter().map(|(k, _)| k).collect(),
+        }
+    }
+
+    fn get(&self, index: usize) -> Option<(&String, &Arc<Row>)> {
+        match self {
+            Self::ByRow(view) => view.get(index),
+            Self::ByKey(view) => view.get(index),
+        }
+    }
+}
+
 /// A view with a copy of its rows kept only from its changes' indexes.
 struct Checked {
-    view: View<String, Row>,
+    view: AnyView,
     copy: Vec<String>,
     filter: fn(&String, &Row) -> bool,
     order: fn(&Row, &Row) -> std::cmp::Ordering,
@@ -168,9 +198,20 @@ impl Checked {
         filter: fn(&String, &Row) -> bool,
         order: fn(&Row, &Row) -> std::cmp::Ordering,
         limit: usize,
+        by_key: bool,
     ) -> Self {
+        let view = if by_key {
+            AnyView::ByKey(
+                View::new()
+                    .filter(filter)
+                    .order_by_key_with(Row::clone, order)
+                    .limit(limit),
+            )
+        } else {
+            AnyView::ByRow(View::new().filter(filter).order_by(order).limit(limit))
+        };
         Self {
-            view: View::new().filter(filter).order_by(order).limit(limit),
+            view,
             copy: Vec::new(),
             filter,
             order,
@@ -207,7 +248,7 @@ impl Checked {
         expected.sort_by(|a, b| (self.order)(a.1, b.1).then_with(|| a.0.cmp(b.0)));
         expected.truncate(self.limit);
         let keys: Vec<&String> = expected.iter().map(|(k, _)| *k).collect();
-        let shown: Vec<&String> = self.view.iter().map(|(k, _)| k).collect();
+        let shown = self.view.keys();
         assert_eq!(shown, keys, "the view is what it is recomputed as");
         assert_eq!(
             self.copy.iter().collect::<Vec<_>>(),
@@ -255,10 +296,18 @@ fn replay(copy: &mut BTreeMap<String, Row>, change: &RowChange<String, Row>) {
 
 fn views() -> Vec<Checked> {
     vec![
-        Checked::new(|_, _| true, |_, _| std::cmp::Ordering::Equal, usize::MAX),
-        Checked::new(|_, r| r.n % 2 == 0, |a, b| b.n.cmp(&a.n), 3),
-        Checked::new(|k, _| k.len() < 3, |a, b| a.note.cmp(&b.note), 2),
-        Checked::new(|_, r| r.note.is_some(), |a, b| a.tags.cmp(&b.tags), 1),
+        Checked::new(
+            |_, _| true,
+            |_, _| std::cmp::Ordering::Equal,
+            usize::MAX,
+            false,
+        ),
+        Checked::new(|_, r| r.n % 2 == 0, |a, b| b.n.cmp(&a.n), 3, false),
+        Checked::new(|_, r| r.n % 2 == 0, |a, b| b.n.cmp(&a.n), 3, true),
+        Checked::new(|k, _| k.len() < 3, |a, b| a.note.cmp(&b.note), 2, false),
+        Checked::new(|k, _| k.len() < 3, |a, b| a.note.cmp(&b.note), 2, true),
+        Checked::new(|_, r| r.note.is_some(), |a, b| a.tags.cmp(&b.tags), 1, true),
+        Checked::new(|_, _| true, |a, b| a.n.cmp(&b.n), usize::MAX, true),
     ]
 }
 
@@ -461,6 +510,58 @@ async fn only_the_rows_a_change_touches_are_decoded_again() {
     assert_eq!(table.len(), 1000);
 }
 
+/// How many times a [`Paged`] was decoded.
+static PAGED: AtomicUsize = AtomicUsize::new(0);
+
+/// A row that counts its decodes, for one test alone.
+#[derive(Debug, PartialEq)]
+struct Paged(u64);
+
+impl<'de> Deserialize<'de> for Paged {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        PAGED.fetch_add(1, Ordering::Relaxed);
+        u64::deserialize(deserializer).map(Paged)
+    }
+}
+
+/// A large snapshot is decoded a thousand rows a poll, the runtime free in
+/// between; an update that comes meanwhile follows the reset, in order.
+#[tokio::test]
+async fn a_large_snapshot_is_decoded_a_page_a_poll_and_updates_follow_it() {
+    use std::task::Poll;
+    let hub = Hub::builder().first_version(0).build();
+    let rows: serde_json::Map<String, Value> =
+        (0..10_500u64).map(|i| (i.to_string(), json!(i))).collect();
+    hub.set("t", &rows).unwrap();
+    let mut table = LiveCollection::<u64, Paged>::connect(hub.source("t"));
+    let mut polls = 0;
+    let mut updated = false;
+    let first = loop {
+        let before = PAGED.load(Ordering::Relaxed);
+        let poll = futures::poll!(table.next());
+        let decoded = PAGED.load(Ordering::Relaxed) - before;
+        assert!(decoded <= 1000, "{decoded} rows decoded in one poll");
+        polls += usize::from(decoded > 0);
+        if decoded > 0 && !updated {
+            // Written while the snapshot is being decoded.
+            hub.collection("t").upsert(7u64, 70).await.unwrap();
+            updated = true;
+        }
+        match poll {
+            Poll::Ready(event) => break event.unwrap().unwrap(),
+            Poll::Pending => tokio::task::yield_now().await,
+        }
+    };
+    assert!(polls >= 11, "decoded over {polls} polls");
+    assert_eq!(first.changes().len(), 10_500);
+    assert_eq!(table.get(&7), Some(&Paged(7)), "the snapshot first");
+    let Event::Row { change, .. } = table.next().await.unwrap().unwrap() else {
+        panic!("the update after the reset");
+    };
+    assert_eq!((change.key(), &**change.row()), (&7, &Paged(70)));
+    assert_eq!(table.get(&7), Some(&Paged(70)));
+}
+
 #[tokio::test]
 async fn a_new_snapshot_decodes_only_the_rows_it_changed() {
     use live_resource::{LiveResource, Snapshot, Update};
@@ -598,4 +699,160 @@ async fn rows_with_nulls_travel_as_json_patch_and_a_plain_follower_sees_the_same
     }
     assert_eq!(plain, json!({"a": {"n": 1, "note": null}, "b": {"n": 2}}));
     assert_eq!(hub.snapshot("t").unwrap().data, plain);
+}
+
+/// A subscriber of a shared table, with a copy of the rows and views kept
+/// only from its events.
+struct Consumer {
+    events: CollectionSubscriber<String, Row>,
+    seen: Option<u64>,
+    taken: usize,
+    resets: usize,
+    copy: BTreeMap<String, Row>,
+    views: Vec<Checked>,
+}
+
+impl Consumer {
+    fn new(shared: &SharedCollection<String, Row>) -> Self {
+        Self {
+            events: shared.subscribe(),
+            seen: None,
+            taken: 0,
+            resets: 0,
+            copy: BTreeMap::new(),
+            views: views(),
+        }
+    }
+
+    /// Takes the events until the table is at `version` and no more come.
+    async fn catch_up(&mut self, shared: &SharedCollection<String, Row>, version: u64) {
+        loop {
+            // An update of several rows is several events of one version:
+            // the last is known only when no more come.
+            let event =
+                match tokio::time::timeout(Duration::from_secs(60), self.events.next()).await {
+                    Ok(Some(event)) => event,
+                    Ok(None) => panic!("the shared table ended"),
+                    Err(_) if shared.version() == Some(version) && self.seen.is_some() => return,
+                    Err(_) => panic!("no event, at {:?} short of {version}", self.seen),
+                };
+            assert!(event.version() <= Some(version));
+            self.seen = event.version();
+            self.taken += 1;
+            self.resets += usize::from(event.is_reset());
+            for change in event.changes() {
+                replay(&mut self.copy, change);
+            }
+            for view in &mut self.views {
+                let changes = view.view.apply(&event);
+                view.follow(changes);
+            }
+        }
+    }
+
+    fn check(&self, expected: &BTreeMap<String, Row>) {
+        assert_eq!(&self.copy, expected, "the events rebuild the table");
+        for view in &self.views {
+            view.check(expected);
+        }
+    }
+}
+
+/// Many consumers of one shared table, one that keeps up, one that falls
+/// behind its buffer of four events, one that comes late: each one's rows
+/// and views agree with the model (and so with each other).
+fn shared(steps: Vec<Step>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let hub = Hub::builder().first_version(0).build();
+        hub.set("t", json!({})).unwrap();
+        let mut model = Model::new();
+        let shared =
+            LiveCollection::<String, Row>::connect(hub.source("t")).shared_with_capacity(4);
+        let mut eager = Consumer::new(&shared);
+        let mut slow = Consumer::new(&shared);
+        let mut late = None;
+        for (index, step) in steps.iter().enumerate() {
+            make(&hub, &mut model, step).await;
+            let version = hub.version("t").unwrap();
+            let expected = typed(&model);
+            eager.catch_up(&shared, version).await;
+            eager.check(&expected);
+            if index % 5 == 4 {
+                slow.catch_up(&shared, version).await;
+                slow.check(&expected);
+            }
+            if index == steps.len() / 2 {
+                // Wait for the task to have the rows, then join.
+                while shared.version() != Some(version) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                let mut consumer = Consumer::new(&shared);
+                consumer.catch_up(&shared, version).await;
+                consumer.check(&expected);
+                assert_eq!(consumer.resets, 1, "a late consumer starts from the rows");
+                late = Some(consumer);
+            }
+            if let Some(late) = &mut late {
+                late.catch_up(&shared, version).await;
+                late.check(&expected);
+            }
+        }
+        let version = hub.version("t").unwrap();
+        slow.catch_up(&shared, version).await;
+        slow.check(&typed(&model));
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn consumers_of_a_shared_table_agree_with_a_model(steps in prop::collection::vec(step(), 1..40)) {
+        shared(steps);
+    }
+}
+
+/// A consumer that falls far behind gets one exact reset, not the events it
+/// missed, nor a gap.
+#[tokio::test(start_paused = true)]
+async fn a_slow_consumer_of_a_shared_table_is_reset_not_skipped() {
+    let hub = Hub::builder().first_version(0).build();
+    hub.set("t", json!({})).unwrap();
+    let shared = LiveCollection::<String, Row>::connect(hub.source("t")).shared_with_capacity(4);
+    let mut slow = Consumer::new(&shared);
+    let records = hub.collection("t");
+    let mut model = Model::new();
+    for n in 0..40 {
+        let key = KEYS[n as usize % KEYS.len()];
+        let row = json!({"n": n % 5, "note": null});
+        records.upsert(key, row.clone()).await.unwrap();
+        model.insert(key.to_owned(), row);
+    }
+    records.remove("1").await.unwrap();
+    model.remove("1");
+    let version = hub.version("t").unwrap();
+    while shared.version() != Some(version) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    slow.catch_up(&shared, version).await;
+    slow.check(&typed(&model));
+    assert!(
+        slow.resets >= 1 && slow.taken < 42,
+        "reset past what it missed"
+    );
+    assert_eq!(shared.len(), model.len());
+}
+
+#[test]
+fn a_shared_table_and_its_subscribers_are_send() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send_unpin<T: Send + Unpin>() {}
+    assert_send_sync::<SharedCollection<String, Row>>();
+    assert_send_unpin::<CollectionSubscriber<String, Row>>();
+    assert_send_unpin::<LiveCollection<String, Row>>();
 }
