@@ -213,11 +213,7 @@ async fn follow(
 }
 
 fn run(seed: u64, rate: u64, includes_snapshot: bool, changes: Vec<Change>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let runtime = crate::support::paused_runtime();
     runtime.block_on(async move {
         let hub = Hub::builder()
             .first_version(0)

@@ -337,22 +337,32 @@ async fn catch_up(
             Err(_) => panic!("no event, at {:?} short of {version}", table.version()),
         };
         assert!(event.version() <= Some(version));
-        for change in event.changes() {
-            replay(copy, change);
-        }
-        for view in views.iter_mut() {
-            let changes = view.view.apply(&event);
-            view.follow(changes);
-        }
+        take(&event, copy, views);
+    }
+}
+
+/// Takes `event` into a copy of the rows and into each view.
+fn take(event: &Event<String, Row>, copy: &mut BTreeMap<String, Row>, views: &mut [Checked]) {
+    for change in event.changes() {
+        replay(copy, change);
+    }
+    for view in views {
+        let changes = view.view.apply(event);
+        view.follow(changes);
+    }
+}
+
+/// Checks a copy of the rows and the views kept from the events against the
+/// rows the table should hold.
+fn check(copy: &BTreeMap<String, Row>, views: &[Checked], expected: &BTreeMap<String, Row>) {
+    assert_eq!(copy, expected, "the events rebuild the table");
+    for view in views {
+        view.check(expected);
     }
 }
 
 fn run(steps: Vec<Step>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let runtime = crate::support::paused_runtime();
     runtime.block_on(async move {
         let hub = Hub::builder().first_version(0).build();
         hub.set("t", json!({})).unwrap();
@@ -371,10 +381,7 @@ fn run(steps: Vec<Step>) {
                 "the typed rows, in key order"
             );
             assert_eq!(table.len(), expected.len());
-            assert_eq!(copy, expected, "the events rebuild the table");
-            for view in &views {
-                view.check(&expected);
-            }
+            check(&copy, &views, &expected);
         }
     });
 }
@@ -392,11 +399,7 @@ proptest! {
 /// disconnects, to the hub's last version: the events must rebuild the
 /// table exactly, with nothing lost or doubled.
 fn through_faults(seed: u64, rate: u64, includes_snapshot: bool, steps: Vec<Step>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let runtime = crate::support::paused_runtime();
     runtime.block_on(async move {
         let hub = Hub::builder()
             .first_version(0)
@@ -740,21 +743,12 @@ impl Consumer {
             self.seen = event.version();
             self.taken += 1;
             self.resets += usize::from(event.is_reset());
-            for change in event.changes() {
-                replay(&mut self.copy, change);
-            }
-            for view in &mut self.views {
-                let changes = view.view.apply(&event);
-                view.follow(changes);
-            }
+            take(&event, &mut self.copy, &mut self.views);
         }
     }
 
     fn check(&self, expected: &BTreeMap<String, Row>) {
-        assert_eq!(&self.copy, expected, "the events rebuild the table");
-        for view in &self.views {
-            view.check(expected);
-        }
+        check(&self.copy, &self.views, expected);
     }
 }
 
@@ -762,11 +756,7 @@ impl Consumer {
 /// behind its buffer of four events, one that comes late: each one's rows
 /// and views agree with the model (and so with each other).
 fn shared(steps: Vec<Step>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let runtime = crate::support::paused_runtime();
     runtime.block_on(async move {
         let hub = Hub::builder().first_version(0).build();
         hub.set("t", json!({})).unwrap();

@@ -50,6 +50,18 @@ pub(crate) fn within<F: Future>(future: F) -> impl Future<Output = F::Output> {
     }
 }
 
+/// A one-thread runtime on the paused clock, for property tests that run
+/// many cases each with their own hub: time moves only when every task
+/// waits, so timeouts and backoffs cost no real time.
+#[allow(dead_code)] // Only the core binary's property tests use it.
+pub(crate) fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a runtime")
+}
+
 /// The backoff of a resource over real connections in a test: retries within
 /// 20 to 100 ms instead of seconds, and delays that start over after half a
 /// second of health, so that many cuts in a row do not keep them at the
