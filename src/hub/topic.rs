@@ -137,13 +137,11 @@ impl Topic {
         limits: &Limits,
         counters: &Counters,
     ) -> Result<u64, Error> {
-        let mut state = self.lock();
-        let Some(patch) = crate::patch::at::change_at(&state.value, pointer, change)? else {
-            return Ok(state.version);
-        };
-        limits.check_patch(&patch)?;
-        let copied = limits.check_write(&state.value, &patch)?;
-        self.publish_locked(&mut state, patch, copied, limits, counters)
+        self.publish_made(
+            |value| crate::patch::at::change_at(value, pointer, change),
+            limits,
+            counters,
+        )
     }
 
     /// Makes row writes to the table that is the topic's value, and
@@ -154,8 +152,24 @@ impl Topic {
         limits: &Limits,
         counters: &Counters,
     ) -> Result<u64, Error> {
+        self.publish_made(
+            |value| crate::patch::rows::rows_patch(value, writes),
+            limits,
+            counters,
+        )
+    }
+
+    /// Publishes the patch `make` makes from the value, under the topic's
+    /// lock so that nothing falls in between; `None` from `make` publishes
+    /// nothing.
+    fn publish_made(
+        &self,
+        make: impl FnOnce(&Document) -> Result<Option<Patch>, Error>,
+        limits: &Limits,
+        counters: &Counters,
+    ) -> Result<u64, Error> {
         let mut state = self.lock();
-        let Some(patch) = crate::patch::rows::rows_patch(&state.value, writes)? else {
+        let Some(patch) = make(&state.value)? else {
             return Ok(state.version);
         };
         limits.check_patch(&patch)?;
