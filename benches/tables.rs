@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use live_resource::collection::{Event, LiveCollection, RowChange, View};
@@ -54,19 +54,28 @@ fn row_change(seq: u64, rows: u64) -> Update {
     )
 }
 
+type Sender = mpsc::UnboundedSender<Result<Update, std::io::Error>>;
+
+/// A collection of `rows` records past its first reset, and the sender of
+/// its updates.
+fn collection_of(rows: u64) -> (Sender, LiveCollection<String, Record>) {
+    let (send, updates) = mpsc::unbounded::<Result<Update, std::io::Error>>();
+    let snapshot = Snapshot::new(0, table(rows));
+    let snapshot = async move { Ok::<_, std::io::Error>(snapshot) };
+    let mut collection: LiveCollection<String, Record> =
+        LiveResource::<Value>::new(snapshot, updates)
+            .limits(Limits::default().max_state_bytes(1 << 30))
+            .collection();
+    let first = futures::executor::block_on(collection.next());
+    assert!(matches!(first, Some(Ok(Event::Reset { .. }))));
+    (send, collection)
+}
+
 fn one_row_change(c: &mut Criterion) {
     let mut group = c.benchmark_group("tables/one_row_change");
     group.sample_size(20);
     for rows in [1_000u64, 100_000, 1_000_000] {
-        let (send, updates) = mpsc::unbounded::<Result<Update, std::io::Error>>();
-        let snapshot = Snapshot::new(0, table(rows));
-        let snapshot = async move { Ok::<_, std::io::Error>(snapshot) };
-        let mut collection: LiveCollection<String, Record> =
-            LiveResource::<Value>::new(snapshot, updates)
-                .limits(Limits::default().max_state_bytes(1 << 30))
-                .collection();
-        let first = futures::executor::block_on(collection.next());
-        assert!(matches!(first, Some(Ok(Event::Reset { .. }))));
+        let (send, mut collection) = collection_of(rows);
         let mut seq = 0;
         group.bench_function(BenchmarkId::new("live_collection", rows), |b| {
             b.iter(|| {
@@ -180,4 +189,39 @@ fn top_100_view(c: &mut Criterion) {
 }
 
 criterion_group!(benches, one_row_change, top_100_view);
-criterion_main!(benches);
+
+/// `steps` row changes of `collection`: alone in a function of its own, so
+/// that callgrind can count only it (`--toggle-collect=*row_changes*`).
+#[inline(never)]
+fn row_changes(
+    send: &Sender,
+    collection: &mut LiveCollection<String, Record>,
+    rows: u64,
+    steps: u64,
+) {
+    for seq in 1..=steps {
+        send.unbounded_send(Ok(row_change(seq, rows))).unwrap();
+        black_box(futures::executor::block_on(collection.next()));
+    }
+}
+
+/// With `TABLE_STEPS=n` in the environment, runs `n` row changes of a
+/// `LiveCollection` of the rows named by the first argument and exits, for
+/// `valgrind --tool=callgrind --cache-sim=yes --toggle-collect='*row_changes*'`,
+/// which counts one change's instructions and cache misses as the totals
+/// over `n`, the table's set-up left out (benches/peers/RESULTS.md says how).
+fn main() {
+    if let Ok(steps) = std::env::var("TABLE_STEPS") {
+        let steps: u64 = steps.parse().expect("TABLE_STEPS: a number of steps");
+        let rows: u64 = std::env::args()
+            .skip(1)
+            .find(|arg| !arg.starts_with("--"))
+            .and_then(|rows| rows.parse().ok())
+            .expect("the number of rows, as the first argument");
+        let (send, mut collection) = collection_of(rows);
+        row_changes(&send, &mut collection, rows, steps);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

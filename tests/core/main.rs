@@ -25,4 +25,5 @@ mod status;
 mod tables;
 mod typed_publish;
 mod unknown_topic;
+mod view_cost;
 mod wire;
