@@ -166,9 +166,16 @@ impl Tls {
     }
 
     fn with_roots(roots: RootCertStore) -> Self {
+        // The process's default provider when the application installed one
+        // (aws-lc-rs, say, for post-quantum key exchange); else ring, which
+        // this crate builds with. rustls 0.23.48 deprecates ring's provider
+        // for lacking post-quantum key exchange; it still does TLS 1.2 and
+        // 1.3, which is what the clients ask of it.
+        #[allow(deprecated)]
+        let ring = rustls::crypto::ring::default_provider;
         let provider = rustls::crypto::CryptoProvider::get_default()
             .cloned()
-            .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+            .unwrap_or_else(|| Arc::new(ring()));
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("the ring provider supports TLS 1.2 and 1.3")
