@@ -8,7 +8,7 @@ mod frame;
 mod publish;
 mod source;
 mod subscription;
-mod topic;
+pub(crate) mod topic;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -27,8 +27,6 @@ pub use frame::Frame;
 pub use publish::Publish;
 pub use source::HubSource;
 pub use subscription::{Delivery, Subscription};
-#[cfg(feature = "redis")]
-pub(crate) use topic::Numbered;
 use topic::{Fanout, Topic};
 
 use crate::limits::StateSize;

@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
+use serde_json::value::RawValue;
 
 use crate::Update;
 
@@ -35,10 +36,9 @@ pub struct Frame {
     update: Update,
     bytes: Bytes,
     envelope: OnceLock<Bytes>,
-    /// The envelope as socketioxide takes it, made by the first socket that
-    /// sends it.
-    #[cfg(feature = "socketio")]
-    raw_envelope: OnceLock<Box<serde_json::value::RawValue>>,
+    /// The envelope as serializers embed it (the Socket.IO layer does),
+    /// made by the first that asks.
+    raw_envelope: OnceLock<Box<RawValue>>,
 }
 
 impl Frame {
@@ -48,7 +48,6 @@ impl Frame {
             update,
             bytes,
             envelope: OnceLock::new(),
-            #[cfg(feature = "socketio")]
             raw_envelope: OnceLock::new(),
         }
     }
@@ -85,11 +84,37 @@ impl Frame {
             .get_or_init(|| crate::protocol::update_envelope(&self.topic, &self.bytes))
     }
 
-    /// The [`envelope`](Frame::envelope) as a [`RawValue`](serde_json::value::RawValue),
-    /// which serializers copy as it is: made on first use, once, so that the
-    /// bytes are checked as JSON once per update, not once per subscriber.
-    #[cfg(feature = "socketio")]
-    pub(crate) fn raw_envelope(&self) -> &serde_json::value::RawValue {
+    /// The [`envelope`](Frame::envelope) as a [`RawValue`], which serializers
+    /// copy as it is into a larger message: made on first use, once, so that
+    /// the bytes are checked as JSON once per update, not once per
+    /// subscriber. The Socket.IO layer sends it so; a transport of your own
+    /// can too.
+    ///
+    /// ```
+    /// # use live_resource::Hub;
+    /// # use serde_json::json;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use futures::StreamExt;
+    /// let hub = Hub::builder().first_version(0).build();
+    /// hub.set("quotes", json!({}))?;
+    /// let mut subscription = hub.subscribe("quotes", None)?;
+    /// hub.merge("quotes", json!({"AAPL": 1.5}))?;
+    /// let live_resource::hub::Delivery::Update(frame) = subscription.next().await.unwrap() else { panic!() };
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Batch<'a> {
+    ///     updates: Vec<&'a serde_json::value::RawValue>,
+    /// }
+    /// let batch = serde_json::to_string(&Batch { updates: vec![frame.raw_envelope()] })?;
+    /// assert_eq!(
+    ///     batch,
+    ///     r#"{"updates":[{"type":"update","topic":"quotes","seq":1,"merge":{"AAPL":1.5}}]}"#
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn raw_envelope(&self) -> &RawValue {
         self.raw_envelope
             .get_or_init(|| serde_json::from_slice(self.envelope()).expect("the hub writes JSON"))
     }

@@ -14,7 +14,7 @@ use super::Shared;
 use super::keys::Keys;
 use super::scripts::{self, CaughtUp};
 use crate::Error;
-use crate::hub::Numbered;
+use crate::hub::topic::Numbered;
 
 /// How many updates one catch-up reads at a time.
 const CATCH_UP_BATCH: usize = 512;
