@@ -220,7 +220,7 @@ impl StateSize {
     /// [`Error::StateTooLarge`] when it is past the bound.
     pub(crate) fn measure(state: &impl serde::Serialize, limits: &Limits) -> Result<Self, Error> {
         let max = limits.max_state_bytes;
-        match crate::patch::diff::encoded_len_below(state, max.saturating_add(1)) {
+        match crate::patch::length::encoded_len_below(state, max.saturating_add(1)) {
             Some(size) if size <= max => Ok(Self { at_most: size }),
             _ => Err(Error::StateTooLarge { max }),
         }

@@ -9,6 +9,7 @@
 pub(crate) mod at;
 pub(crate) mod diff;
 pub(crate) mod effect;
+pub(crate) mod length;
 mod merge;
 mod merge_patch;
 mod merge_text;
@@ -205,11 +206,11 @@ impl Patch {
     pub fn encoded_len(&self) -> usize {
         match self {
             Self::Merge(patch) => match patch.to_value() {
-                Ok(value) => diff::encoded_len(&*value),
+                Ok(value) => length::encoded_len(&*value),
                 Err(_) => patch.as_text().map_or(0, MergeText::text_len),
             },
-            Self::Replace(value) => diff::encoded_len(value),
-            Self::Json(ops) => diff::encoded_len(ops),
+            Self::Replace(value) => length::encoded_len(value),
+            Self::Json(ops) => length::encoded_len(ops),
         }
     }
 }
@@ -222,12 +223,12 @@ impl Patch {
     pub(crate) fn growth_bound(&self) -> usize {
         match self {
             Self::Merge(patch) => match (patch.as_value(), patch.as_text()) {
-                (Some(value), _) => diff::encoded_len(value),
+                (Some(value), _) => length::encoded_len(value),
                 (_, Some(text)) => text.text_len(),
                 _ => unreachable!("a merge patch is a value or a text"),
             },
-            Self::Replace(value) => diff::encoded_len(value),
-            Self::Json(ops) => diff::encoded_len(ops),
+            Self::Replace(value) => length::encoded_len(value),
+            Self::Json(ops) => length::encoded_len(ops),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::ops::Bound;
 
 use super::Patch;
-use super::diff::encoded_len_below;
+use super::length::encoded_len_below;
 use super::tree::Tree;
 use crate::Error;
 
