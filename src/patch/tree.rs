@@ -6,6 +6,22 @@ use json_patch::jsonptr::index::Index;
 use json_patch::jsonptr::{Pointer, Token};
 use serde_json::Value;
 
+/// How deep [`Tree::depth`] recurses before it walks with a stack of its own.
+const SHALLOW: usize = 32;
+
+/// The depth of `node`, if it is at most `room` levels deep.
+fn shallow_depth<T: Tree>(node: &T, room: usize) -> Option<usize> {
+    if !node.is_container() {
+        return Some(0);
+    }
+    let room = room.checked_sub(1)?;
+    let mut deepest = 0;
+    for child in node.children() {
+        deepest = deepest.max(shallow_depth(child, room)?);
+    }
+    Some(deepest + 1)
+}
+
 /// A JSON value that JSON Patch operations can walk and change.
 pub(crate) trait Tree: serde::Serialize + Clone + Sized {
     /// The tree for a value an operation carries.
@@ -21,9 +37,16 @@ pub(crate) trait Tree: serde::Serialize + Clone + Sized {
     /// Whether this is an object or an array.
     fn is_container(&self) -> bool;
 
-    /// How deep it nests: a scalar is 0, `{}` and `[]` are 1. Walked without
-    /// recursion, so that a hostile value cannot exhaust the stack here.
+    /// How deep it nests: a scalar is 0, `{}` and `[]` are 1. Every update's
+    /// patch is measured so: a patch of usual depth by a recursion of at
+    /// most [`SHALLOW`] levels (no allocation), a deeper one by a walk with
+    /// its own stack, so that a hostile value cannot exhaust the thread's.
     fn depth(&self) -> usize {
+        shallow_depth(self, SHALLOW).unwrap_or_else(|| self.deep_depth())
+    }
+
+    /// [`Tree::depth`] without recursion.
+    fn deep_depth(&self) -> usize {
         let mut deepest = 0;
         let mut pending = vec![(self, 0usize)];
         while let Some((node, depth)) = pending.pop() {
@@ -145,5 +168,31 @@ impl Tree for Value {
 
     fn items_mut(&mut self) -> Option<&mut Vec<Self>> {
         self.as_array_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::Tree;
+    use crate::Document;
+
+    /// `levels` arrays one in another, with a scalar on either side of each.
+    fn nested(levels: usize) -> Value {
+        (0..levels).fold(json!(1), |inner, _| json!([2, inner, 3]))
+    }
+
+    #[test]
+    fn depth_is_the_same_either_side_of_the_recursion_bound() {
+        for levels in [0, 1, 2, 31, 32, 33, 64, 300] {
+            let value = nested(levels);
+            assert_eq!(value.depth(), levels, "{levels} levels");
+            assert_eq!(value.deep_depth(), levels, "{levels} levels");
+            assert_eq!(Document::from(&value).depth(), levels, "{levels} levels");
+        }
+        assert_eq!(json!({"a": {"b": []}, "c": 1}).depth(), 3);
+        assert_eq!(json!([[], {"a": [[]]}, []]).depth(), 4);
+        assert_eq!(json!({}).depth(), 1);
     }
 }
