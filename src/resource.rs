@@ -365,40 +365,15 @@ impl<T: DeserializeOwned> LiveResource<T> {
         self
     }
 
-    /// Follows the resource's state as a table instead: rows keyed by `K`,
-    /// each decoded into `R` on its own, and row events (see
-    /// [`LiveCollection`](crate::collection::LiveCollection)). Its bounds,
-    /// backoff and other settings stay.
-    ///
-    /// ```
-    /// use futures::{StreamExt, stream};
-    /// use live_resource::{LiveResource, Snapshot, Update};
-    /// use live_resource::collection::LiveCollection;
-    /// use serde_json::json;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> live_resource::Result<()> {
-    /// let snapshot = async { Ok::<_, std::io::Error>(Snapshot::new(1, json!({"1": "one", "2": "two"}))) };
-    /// let updates = stream::iter([Ok::<_, std::io::Error>(Update::merge(2, json!({"2": null, "3": "three"})))]);
-    /// let mut table: LiveCollection<u32, String> = LiveResource::<serde_json::Value>::new(snapshot, updates).collection();
-    /// while let Some(event) = table.next().await {
-    ///     event?;
-    /// }
-    /// assert_eq!(table.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(), [(1, "one"), (3, "three")]);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn collection<K, R>(self) -> crate::collection::LiveCollection<K, R>
-    where
-        K: crate::collection::RowKey,
-        R: DeserializeOwned,
-    {
-        crate::collection::LiveCollection::from_parts(Parts {
+    /// What the resource is made of, for the other ways to consume it (a
+    /// table: [`LiveResource::collection`]).
+    pub(crate) fn into_parts(self) -> Parts {
+        Parts {
             driver: self.driver,
             replica: self.replica,
             status: self.status,
             limits: self.limits,
-        })
+        }
     }
 
     /// Runs this resource in a background task and shares it: any number of

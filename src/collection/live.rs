@@ -251,6 +251,40 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
     }
 }
 
+// Here rather than in `resource`, which builds nothing on tables.
+impl<T: DeserializeOwned> LiveResource<T> {
+    /// Follows the resource's state as a table instead: rows keyed by `K`,
+    /// each decoded into `R` on its own, and row events (see
+    /// [`LiveCollection`]). Its bounds,
+    /// backoff and other settings stay.
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use live_resource::{LiveResource, Snapshot, Update};
+    /// use live_resource::collection::LiveCollection;
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> live_resource::Result<()> {
+    /// let snapshot = async { Ok::<_, std::io::Error>(Snapshot::new(1, json!({"1": "one", "2": "two"}))) };
+    /// let updates = stream::iter([Ok::<_, std::io::Error>(Update::merge(2, json!({"2": null, "3": "three"})))]);
+    /// let mut table: LiveCollection<u32, String> = LiveResource::<serde_json::Value>::new(snapshot, updates).collection();
+    /// while let Some(event) = table.next().await {
+    ///     event?;
+    /// }
+    /// assert_eq!(table.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(), [(1, "one"), (3, "three")]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn collection<K, R>(self) -> LiveCollection<K, R>
+    where
+        K: RowKey,
+        R: DeserializeOwned,
+    {
+        LiveCollection::from_parts(self.into_parts())
+    }
+}
+
 // Nothing of a collection is pinned: its rows move freely.
 impl<K, T> Unpin for LiveCollection<K, T> {}
 
