@@ -1,9 +1,11 @@
 //! The crate's error type.
 
 mod apply;
+pub(crate) mod permanent;
 mod row;
 
 pub use apply::{ApplyError, ApplyErrorKind};
+use permanent::Permanent;
 pub use row::RowError;
 use std::error::Error as StdError;
 
@@ -333,7 +335,7 @@ impl Error {
         match self {
             Self::GaveUp { .. } => true,
             Self::Snapshot(cause) | Self::Updates(cause) | Self::Subscribe(cause) => {
-                crate::source::Permanent::is_permanent(&**cause)
+                Permanent::is_permanent(&**cause)
             }
             _ => false,
         }
@@ -343,7 +345,6 @@ impl Error {
     /// [`Permanent`](crate::source::Permanent), which shows the same message
     /// and causes.
     pub(crate) fn into_final(self) -> Self {
-        use crate::source::Permanent;
         match self {
             Self::Snapshot(cause) => Self::Snapshot(Permanent::new(cause).into()),
             Self::Updates(cause) => Self::Updates(Permanent::new(cause).into()),
@@ -375,7 +376,7 @@ pub(crate) fn causes<'a>(
     error: &'a (dyn StdError + 'static),
 ) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
     std::iter::successors(Some(error), |&error| {
-        match error.downcast_ref::<crate::source::Permanent>() {
+        match error.downcast_ref::<Permanent>() {
             Some(permanent) => Some(permanent.get_ref() as &(dyn StdError + 'static)),
             None => error.source(),
         }
@@ -397,7 +398,7 @@ pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + 'static));
 
 impl std::fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut levels = causes(self.0).filter(|error| !error.is::<crate::source::Permanent>());
+        let mut levels = causes(self.0).filter(|error| !error.is::<Permanent>());
         if let Some(first) = levels.next() {
             write!(f, "{first}")?;
         }
