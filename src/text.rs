@@ -6,6 +6,8 @@
 
 mod depth;
 mod reader;
+mod tape;
 
 pub(crate) use depth::{openers, text_depth};
 pub(crate) use reader::{GiveUp, Reader, Token};
+pub(crate) use tape::{Entry, LONGEST_TAPED, Tape};

@@ -20,7 +20,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::text::{GiveUp, Reader};
+use crate::text::{GiveUp, Reader, Tape};
 use crate::{Error, Update};
 
 /// An RFC 7396 merge patch still in the JSON text it arrived in, read when it
@@ -54,9 +54,11 @@ pub(crate) struct MergeText {
     start: usize,
     form: Form,
     /// The nesting bound the whole message was checked against when it was
-    /// read (`u32::MAX`: none): the patch nests no deeper. Small, so that a
-    /// `MergeText` stays four words.
+    /// read (`u32::MAX`: none): the patch nests no deeper.
     within_depth: u32,
+    /// What the check of a patch read alone found, when it recorded it: the
+    /// merge then walks it instead of reading the text again.
+    tape: Option<Tape>,
 }
 
 /// What a [`MergeText`] holds, and how much of it has been read.
@@ -77,6 +79,16 @@ impl MergeText {
             start: 0,
             form: Form::Patch,
             within_depth: u32::MAX,
+            tape: None,
+        }
+    }
+
+    /// A patch read and checked by a [`Reader`] that recorded it on `tape`:
+    /// `text` is exactly it.
+    pub(crate) fn recorded(text: &str, tape: Tape) -> Self {
+        Self {
+            tape: Some(tape),
+            ..Self::checked(text)
         }
     }
 
@@ -88,6 +100,7 @@ impl MergeText {
             start,
             form: Form::Update,
             within_depth: u32::MAX,
+            tape: None,
         }
     }
 
@@ -135,6 +148,11 @@ impl MergeText {
     pub(crate) fn known_within(&self, depth: usize) -> bool {
         (self.within_depth != u32::MAX && self.within_depth as usize <= depth)
             || self.text_len() <= depth
+    }
+
+    /// The patch's text, and what its check recorded, if it did.
+    pub(crate) fn tape(&self) -> Option<(&str, &Tape)> {
+        Some((&self.text, self.tape.as_ref()?))
     }
 
     /// A reader at the start of the patch.

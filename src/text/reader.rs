@@ -7,6 +7,8 @@
 //! which accepts the text or says precisely what is wrong with it.
 
 mod digits;
+mod record;
+mod short_number;
 
 use std::borrow::Cow;
 
@@ -451,7 +453,7 @@ impl<'a> Reader<'a> {
         }
         if matches!(self.peek(), Some(b'e' | b'E')) || int_digits > 300 {
             self.at = start;
-            return self.number().map(drop);
+            return self.any_number().map(drop);
         }
         Ok(())
     }
@@ -466,13 +468,25 @@ impl<'a> Reader<'a> {
 
     /// A number, read as `serde_json` reads it: an integer that fits is a
     /// `u64` (or an `i64` below zero), anything else an `f64`; `-0` too.
-    ///
-    /// One pass gathers the digits as an integer and the power of ten they
-    /// are scaled by; a short decimal then becomes the nearest `f64` by one
-    /// exact operation, and anything longer goes to the standard library's
-    /// correctly rounded reader.
+    /// The common short form is read in one tight pass, anything else by
+    /// [`Reader::any_number`].
     #[inline(always)]
     fn number(&mut self) -> Result<Number, GiveUp> {
+        if !arbitrary_precision() {
+            if let Some((number, len)) = short_number::short_number(&self.bytes[self.at..]) {
+                self.at += len;
+                return Ok(number);
+            }
+        }
+        self.any_number()
+    }
+
+    /// [`Reader::number`], for any form: one pass gathers the digits as an
+    /// integer and the power of ten they are scaled by; a short decimal then
+    /// becomes the nearest `f64` by one exact operation, and anything longer
+    /// goes to the standard library's correctly rounded reader.
+    #[inline(never)]
+    fn any_number(&mut self) -> Result<Number, GiveUp> {
         let start = self.at;
         let negative = self.peek() == Some(b'-');
         if negative {

@@ -6,7 +6,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::patch::{MergePatch, MergeText};
-use crate::text::{GiveUp, Reader};
+use crate::text::{GiveUp, LONGEST_TAPED, Reader, Tape};
 use crate::{Error, Limits, Patch, Snapshot, Update};
 
 impl Limits {
@@ -180,6 +180,13 @@ impl Update {
                         seq: seq.flatten(),
                         patch: Patch::Merge(MergePatch::text(patch)),
                     });
+                }
+                // Short enough to record: the merge walks what the check
+                // found instead of reading the text again.
+                "merge" if patch.is_none() && text.len() <= LONGEST_TAPED => {
+                    let mut tape = Tape::for_text(text.len());
+                    let span = reader.recorded_value(&mut tape).ok()?;
+                    patch = Some(MergeText::recorded(&text[span], tape));
                 }
                 "merge" if patch.is_none() => {
                     let span = reader.checked_value().ok()?;
