@@ -333,6 +333,17 @@ impl<'a> Reader<'a> {
         Ok(Some(&self.text[start..end]))
     }
 
+    /// Whether the text goes on with exactly `bytes`, no whitespace before
+    /// them, which are then read.
+    #[inline]
+    pub(crate) fn exactly(&mut self, bytes: &[u8]) -> bool {
+        let found = self.bytes[self.at..].starts_with(bytes);
+        if found {
+            self.at += bytes.len();
+        }
+        found
+    }
+
     #[inline]
     pub(crate) fn expect(&mut self, byte: u8) -> Result<(), GiveUp> {
         self.whitespace();

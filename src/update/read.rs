@@ -161,7 +161,20 @@ impl Update {
         let (mut seq, mut patch) = (None, None);
         let (mut kind, mut topic) = (enveloped, enveloped);
         let mut first = !enveloped;
-        while let Some(key) = reader.plain_key(first).ok()? {
+        // The order and spacing this crate's servers write, `"seq":18,"merge":`:
+        // both keys passed at once, and the `merge` taken as the next key.
+        let mut known_key = None;
+        if reader.exactly(if first { br#""seq":"# } else { br#","seq":"# }) {
+            seq = Some(reader.optional_u64().ok()?);
+            first = false;
+            if reader.exactly(br#","merge":"#) {
+                known_key = Some("merge");
+            }
+        }
+        while let Some(key) = match known_key.take() {
+            Some(key) => Some(key),
+            None => reader.plain_key(first).ok()?,
+        } {
             first = false;
             match key {
                 "seq" if seq.is_none() => seq = Some(reader.optional_u64().ok()?),

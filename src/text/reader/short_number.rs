@@ -18,7 +18,7 @@ const EXACT_POWERS: [f64; 20] = [
 /// Digits up to 19 fit a `u64`, so they are gathered with no check of
 /// overflow; a decimal then is its digits over a power of ten, both exact
 /// in an `f64`, and one division rounds correctly (Clinger's fast path).
-#[inline]
+#[inline(always)]
 pub(super) fn short_number(bytes: &[u8]) -> Option<(Number, usize)> {
     let negative = bytes.first() == Some(&b'-');
     let int_start = usize::from(negative);
@@ -66,11 +66,31 @@ fn integer(magnitude: u64, negative: bool) -> Option<Number> {
     Some(Number::from(value))
 }
 
-/// The digits from `at` on, eight at a time while it can, gathered onto
-/// `value` (wrapping past a `u64`, which the caller refuses by their count):
-/// the value and where the digits end.
-#[inline]
-fn digit_run(bytes: &[u8], mut at: usize, mut value: u64) -> (u64, usize) {
+/// The digits from `at` on, gathered onto `value` (wrapping past a `u64`,
+/// which the caller refuses by their count): the value and where the
+/// digits end.
+///
+/// One at a time for the first eight, which most numbers never pass; a
+/// longer run (a timestamp) goes on eight at a time.
+#[inline(always)]
+fn digit_run(bytes: &[u8], start: usize, mut value: u64) -> (u64, usize) {
+    let mut at = start;
+    while let Some(digit) = bytes.get(at).map(|byte| byte.wrapping_sub(b'0')) {
+        if digit > 9 {
+            return (value, at);
+        }
+        value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
+        at += 1;
+        if at - start == 8 {
+            return eight_at_a_time(bytes, at, value);
+        }
+    }
+    (value, at)
+}
+
+/// [`digit_run`] past its first eight digits.
+#[inline(never)]
+fn eight_at_a_time(bytes: &[u8], mut at: usize, mut value: u64) -> (u64, usize) {
     while let Some(eight) = bytes.get(at..at + 8) {
         let chunk = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
         let Some(digits) = eight_digits(chunk) else {
@@ -166,6 +186,21 @@ mod tests {
         // Read here, not left to the general reader.
         for text in ["1.23", "-0.42", "1718000000123456", "-0", "0.5"] {
             assert!(short_number(text.as_bytes()).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn digit_runs_of_every_length_are_read_whole() {
+        for len in 0..=40 {
+            let digits: String = (0..len).map(|i| char::from(b'1' + (i % 9) as u8)).collect();
+            for tail in ["", ",", "}", ".5", "x"] {
+                let text = format!("{digits}{tail}");
+                let (value, end) = digit_run(text.as_bytes(), 0, 0);
+                assert_eq!(end, len, "{text}");
+                if len <= 19 {
+                    assert_eq!(value, digits.parse::<u64>().unwrap_or(0), "{text}");
+                }
+            }
         }
     }
 
