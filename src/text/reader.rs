@@ -785,7 +785,7 @@ mod tests {
     }
 
     /// JSON-like text: pieces of values, numbers and strings, good and bad.
-    fn jsonish() -> impl proptest::strategy::Strategy<Value = String> {
+    pub(super) fn jsonish() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
         let piece = prop::sample::select(vec![
             "{",

@@ -9,53 +9,71 @@ impl Reader<'_> {
     /// Reads one value through, checking it as [`Reader::checked_value`]
     /// does, and records its tokens on `tape`: the span of its text, to
     /// which the tape's spans are relative.
+    ///
+    /// Objects are followed in a loop with a count of those open rather
+    /// than by recursion: a patch is mostly a few small objects one inside
+    /// the other, and a call per object would cost more than its members.
     pub(crate) fn recorded_value(&mut self, tape: &mut Tape) -> Result<Range<usize>, GiveUp> {
         self.whitespace();
-        let start = self.at;
-        self.record_value(start, 0, tape)?;
-        Ok(start..self.at)
+        let base = self.at;
+        let mut open = 0;
+        loop {
+            // At a value: an object's opening, or a value recorded whole.
+            self.whitespace();
+            let entry = match self.next_byte()? {
+                b'{' => {
+                    open = self.nest(open)?;
+                    tape.push(Entry::Object);
+                    if self.member_start(true)? {
+                        tape.push(Entry::Key(self.recorded_key(base)?));
+                        continue;
+                    }
+                    open -= 1;
+                    Entry::End
+                }
+                b'[' => {
+                    let start = self.at - 1;
+                    self.at = start;
+                    self.check_value(open)?;
+                    Entry::Array(Span::new(base, start, self.at, false))
+                }
+                b'"' => Entry::String(self.recorded_string(base)?),
+                b't' => self.literal(b"rue", Entry::Bool(true))?,
+                b'f' => self.literal(b"alse", Entry::Bool(false))?,
+                b'n' => self.literal(b"ull", Entry::Null)?,
+                b'-' | b'0'..=b'9' => {
+                    self.at -= 1;
+                    Entry::Number(self.number()?)
+                }
+                _ => return Err(GiveUp),
+            };
+            tape.push(entry);
+            // After a value: the next member's key, or the end of objects.
+            loop {
+                if open == 0 {
+                    return Ok(base..self.at);
+                }
+                if self.member_start(false)? {
+                    tape.push(Entry::Key(self.recorded_key(base)?));
+                    break;
+                }
+                tape.push(Entry::End);
+                open -= 1;
+            }
+        }
     }
 
-    /// [`Reader::check_value`], recording: `base` is where the recorded
-    /// text starts, `depth` the nesting the value sits in.
-    fn record_value(&mut self, base: usize, depth: usize, tape: &mut Tape) -> Result<(), GiveUp> {
-        self.whitespace();
-        let entry = match self.next_byte()? {
-            b'{' => {
-                let inner = self.nest(depth)?;
-                tape.push(Entry::Object);
-                let mut first = true;
-                while self.member_start(first)? {
-                    first = false;
-                    let key = self.recorded_string(base)?;
-                    tape.push(Entry::Key(key));
-                    self.expect(b':')?;
-                    self.record_value(base, inner, tape)?;
-                }
-                Entry::End
-            }
-            b'[' => {
-                let start = self.at - 1;
-                self.at = start;
-                self.check_value(depth)?;
-                Entry::Array(Span::new(base, start, self.at, false))
-            }
-            b'"' => Entry::String(self.recorded_string(base)?),
-            b't' => self.literal(b"rue", Entry::Bool(true))?,
-            b'f' => self.literal(b"alse", Entry::Bool(false))?,
-            b'n' => self.literal(b"ull", Entry::Null)?,
-            b'-' | b'0'..=b'9' => {
-                self.at -= 1;
-                Entry::Number(self.number()?)
-            }
-            _ => return Err(GiveUp),
-        };
-        tape.push(entry);
-        Ok(())
+    /// A member's key, its opening quote read, and the `:` after it.
+    #[inline]
+    fn recorded_key(&mut self, base: usize) -> Result<Span, GiveUp> {
+        let key = self.recorded_string(base)?;
+        self.expect(b':')?;
+        Ok(key)
     }
 
     /// Passes a string whose opening quote has been read, checking it as
     /// [`Reader::string`] reads it: the span of its content.
+    #[inline]
     fn recorded_string(&mut self, base: usize) -> Result<Span, GiveUp> {
         let start = self.at;
         let escaped = self.scan_string()?;
@@ -63,5 +81,120 @@ impl Reader<'_> {
             self.escaped(start)?;
         }
         Ok(Span::new(base, start, self.at - 1, escaped))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::slice;
+
+    use serde_json::{Map, Value};
+
+    use super::*;
+
+    /// The value `entries` record, built back from them and `text`.
+    fn value_of(text: &str, entries: &mut slice::Iter<'_, Entry>) -> Value {
+        match entries.next().expect("a whole value") {
+            Entry::Object => {
+                let mut members = Map::new();
+                loop {
+                    match entries.next().expect("a key or the end") {
+                        Entry::Key(key) => {
+                            let key = key.string(text).into_owned();
+                            let value = value_of(text, entries);
+                            members.insert(key, value);
+                        }
+                        Entry::End => return Value::Object(members),
+                        other => panic!("{other:?} in an object"),
+                    }
+                }
+            }
+            Entry::Null => Value::Null,
+            Entry::Bool(value) => Value::Bool(*value),
+            Entry::Number(number) => Value::Number(number.clone()),
+            Entry::String(span) => Value::String(span.string(text).into_owned()),
+            Entry::Array(span) => serde_json::from_str(span.text(text)).expect("a checked array"),
+            other => panic!("{other:?} where a value starts"),
+        }
+    }
+
+    /// `text` recorded and checked: both give up, or both end at the same
+    /// place, and the tape then says what `serde_json` reads.
+    fn records_as_it_checks(text: &str) -> Result<(), String> {
+        let mut tape = Tape::for_text(text.len());
+        let (mut recording, mut checking) = (Reader::new(text), Reader::new(text));
+        let recorded = recording.recorded_value(&mut tape);
+        let checked = checking.checked_value();
+        match (recorded, checked) {
+            (Err(GiveUp), Err(GiveUp)) => Ok(()),
+            (Ok(recorded), Ok(checked)) if recorded == checked => {
+                let span = &text[recorded];
+                let expected: Value = serde_json::from_str(span).map_err(|e| e.to_string())?;
+                let read = value_of(span, &mut tape.entries().iter());
+                (read == expected)
+                    .then_some(())
+                    .ok_or_else(|| format!("{text}: read {read}, serde_json {expected}"))
+            }
+            (recorded, checked) => Err(format!("{text}: {recorded:?} against {checked:?}")),
+        }
+    }
+
+    #[test]
+    fn records_what_serde_json_reads() {
+        for text in [
+            r#"{"SYM00012":{"price":1.23,"change":-0.42,"volume":1234567,"ts":1718000000123456}}"#,
+            r#" { "a" : { "b" : [ 1 , { "c" : null } ] } , "d" : "x" } "#,
+            r#"{"esc\"aped":"a\nb\u00e9\ud83d\ude00","plain":"héllo","k":{}}"#,
+            r#"{"twice":1,"twice":{"inner":true}}"#,
+            r#"{"e":1e3,"f":-0,"g":-0.0,"big":18446744073709551616,"low":-9223372036854775809}"#,
+            "{}",
+            "[]",
+            "17",
+            r#""text""#,
+            "null",
+            "false",
+        ] {
+            records_as_it_checks(text).unwrap();
+        }
+    }
+
+    #[test]
+    fn gives_up_where_the_check_does() {
+        let deep = |levels: usize| format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels));
+        for text in [
+            "",
+            "{",
+            r#"{"a":1,}"#,
+            r#"{"a" 1}"#,
+            r#"{"a":1 "b":2}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":"\x"}"#,
+            r#"{"\ud800":1}"#,
+            r#"{"a":1e400}"#,
+            r#"{"a":01}"#,
+            &deep(super::super::DEEPEST),
+            &deep(super::super::DEEPEST + 1),
+        ] {
+            records_as_it_checks(text).unwrap();
+        }
+        assert!(
+            Reader::new(&deep(super::super::DEEPEST + 1))
+                .recorded_value(&mut Tape::default())
+                .is_err()
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Recording gives up, accepts and ends exactly where checking
+        /// does, and what it records is what `serde_json` reads.
+        #[test]
+        fn recording_agrees_with_checking(text in super::super::tests::jsonish()) {
+            let wrapped = format!(r#"{{"k":{text}}}"#);
+            for text in [&text, &wrapped] {
+                proptest::prop_assert_eq!(records_as_it_checks(text), Ok(()));
+            }
+        }
     }
 }
