@@ -280,7 +280,7 @@ mod tests {
     /// `text` read whole as one checked patch.
     fn read(text: &str) -> Option<MergeText> {
         let mut reader = Reader::new(text);
-        let span = reader.checked_value().ok()?;
+        let (span, _) = reader.checked_value().ok()?;
         reader.at_end().then(|| MergeText::checked(&text[span]))
     }
 

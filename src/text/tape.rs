@@ -8,6 +8,8 @@
 //! spans of arrays (which a merge replaces whole, so they are read once more,
 //! into the value they become, when applied).
 
+mod spare;
+
 use std::borrow::Cow;
 
 use serde_json::Number;
@@ -17,6 +19,9 @@ use super::Reader;
 /// The tokens of one checked JSON value, in text order: objects open with
 /// [`Entry::Object`], hold a [`Entry::Key`] before each member's value, and
 /// close with [`Entry::End`].
+///
+/// A tape lives from the reading of an update to its merge, and then its
+/// buffer is kept for the next tape made on the thread (see [`spare`]).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Tape {
     entries: Vec<Entry>,
@@ -59,9 +64,9 @@ impl Tape {
     pub(crate) fn for_text(len: usize) -> Self {
         // Most tokens take three or more bytes (`"k":`, `1,`); a short
         // patch then records without growing.
-        Self {
-            entries: Vec::with_capacity(len / 3 + 4),
-        }
+        let mut entries = spare::take();
+        entries.reserve(len / 3 + 4);
+        Self { entries }
     }
 
     pub(crate) fn push(&mut self, entry: Entry) {
@@ -70,6 +75,12 @@ impl Tape {
 
     pub(crate) fn entries(&self) -> &[Entry] {
         &self.entries
+    }
+}
+
+impl Drop for Tape {
+    fn drop(&mut self) {
+        spare::keep(std::mem::take(&mut self.entries));
     }
 }
 
