@@ -20,7 +20,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::text::{GiveUp, Reader, Tape};
+use crate::text::{GiveUp, OwnedText, Reader, Tape};
 use crate::{Error, Update};
 
 /// An RFC 7396 merge patch still in the JSON text it arrived in, read when it
@@ -49,7 +49,7 @@ use crate::{Error, Update};
 pub(crate) struct MergeText {
     /// The text the patch is read from: the patch alone, or the whole update
     /// message it came in.
-    text: Box<str>,
+    text: OwnedText,
     /// Where the patch starts in `text`.
     start: usize,
     form: Form,
@@ -75,7 +75,7 @@ impl MergeText {
     /// A patch read and checked by a [`Reader`]: `text` is exactly it.
     pub(crate) fn checked(text: &str) -> Self {
         Self {
-            text: text.into(),
+            text: OwnedText::copy_of(text),
             start: 0,
             form: Form::Patch,
             within_depth: u32::MAX,
@@ -96,7 +96,7 @@ impl MergeText {
     /// read: what follows `start` is read when it is applied.
     pub(crate) fn in_update(text: &str, start: usize) -> Self {
         Self {
-            text: text.into(),
+            text: OwnedText::copy_of(text),
             start,
             form: Form::Update,
             within_depth: u32::MAX,

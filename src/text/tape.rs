@@ -8,20 +8,18 @@
 //! spans of arrays (which a merge replaces whole, so they are read once more,
 //! into the value they become, when applied).
 
-mod spare;
-
 use std::borrow::Cow;
 
 use serde_json::Number;
 
-use super::Reader;
+use super::{Reader, spare};
 
 /// The tokens of one checked JSON value, in text order: objects open with
 /// [`Entry::Object`], hold a [`Entry::Key`] before each member's value, and
 /// close with [`Entry::End`].
 ///
 /// A tape lives from the reading of an update to its merge, and then its
-/// buffer is kept for the next tape made on the thread (see [`spare`]).
+/// buffer is kept for the next tape made on the thread (see `text::spare`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Tape {
     entries: Vec<Entry>,
@@ -64,7 +62,7 @@ impl Tape {
     pub(crate) fn for_text(len: usize) -> Self {
         // Most tokens take three or more bytes (`"k":`, `1,`); a short
         // patch then records without growing.
-        let mut entries = spare::take();
+        let mut entries = spare::take_tape();
         entries.reserve(len / 3 + 4);
         Self { entries }
     }
@@ -80,7 +78,7 @@ impl Tape {
 
 impl Drop for Tape {
     fn drop(&mut self) {
-        spare::keep(std::mem::take(&mut self.entries));
+        spare::keep_tape(std::mem::take(&mut self.entries));
     }
 }
 
