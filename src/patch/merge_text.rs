@@ -14,6 +14,12 @@
 //! (for the usual one-field patch, the rest is a few closing brackets), so a
 //! malformed text fails with nothing written. Whatever the [`Reader`] is not
 //! sure of goes to `serde_json`, which accepts it or says what is wrong.
+//!
+//! Read strictly (`Limits::parse_update`), the patch is checked whole when
+//! it is read, and the check records what it found on a [`Tape`] (keys and
+//! strings as spans of the text, numbers already read): the merge walks the
+//! tape, and reads nothing twice. Only a patch too long to be worth a tape
+//! (past 16 KB) is merged from its text, as a lazy one is.
 
 use std::fmt;
 
@@ -29,7 +35,8 @@ use crate::{Error, Update};
 /// The update readers give it for a `merge` update (but where the reader
 /// leaves the text to `serde_json`: an escape in the update's own member
 /// names, nesting past 120 levels), and a [`Document`](crate::Document)
-/// merges it in one pass over the text, without building a [`Value`].
+/// merges it in one pass over the text, or over the tape its check
+/// recorded, without building a [`Value`].
 ///
 /// Read lazily (as the transports read updates), an update numbered before
 /// its patch (`{"seq":18,"merge":..}`, the order this crate's servers write)
