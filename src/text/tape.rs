@@ -52,18 +52,21 @@ pub(crate) struct Span {
     escaped: bool,
 }
 
-/// The longest text a tape is kept for: past it, recording would cost more
-/// memory than it saves time (a tape entry is larger than the text it
-/// stands for), and spans would no longer fit their `u32`s.
+/// The longest message whose patch is recorded: past it, a tape (an entry
+/// is larger than the few bytes of text it stands for) would cost more
+/// memory than it saves time, a long patch being read mostly for its many
+/// values rather than its few keys. It keeps spans well within `u32`s.
 pub(crate) const LONGEST_TAPED: usize = 16 << 10;
 
 impl Tape {
     /// An empty tape for a value of at most `len` bytes of text.
     pub(crate) fn for_text(len: usize) -> Self {
-        // Most tokens take three or more bytes (`"k":`, `1,`); a short
-        // patch then records without growing.
+        // Room for a token every eight bytes, and a few more: a short patch
+        // mostly records without growing, and a long one (a tape is four
+        // times the text it stands for, token for token) grows only as far
+        // as it needs.
         let mut entries = spare::take_tape();
-        entries.reserve(len / 3 + 4);
+        entries.reserve(len / 8 + 8);
         Self { entries }
     }
 
