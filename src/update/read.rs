@@ -200,6 +200,8 @@ impl Update {
         }
         while let Some(key) = match known_key.take() {
             Some(key) => Some(key),
+            // The message's end, right after the patch as it mostly is.
+            None if !first && reader.exactly(b"}") => None,
             None => reader.plain_key(first).ok()?,
         } {
             first = false;
