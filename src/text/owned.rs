@@ -8,7 +8,7 @@ use super::spare;
 /// A copy of wire text (an update's patch, or the whole message), kept
 /// until the update is merged: when dropped, its buffer is kept for the next
 /// copy made on the thread (see `text::spare`), instead of freed.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) struct OwnedText(String);
 
 impl OwnedText {
@@ -54,6 +54,6 @@ mod tests {
         let again = OwnedText::copy_of("{}");
         assert_eq!(&*again, "{}");
         assert_eq!(again.as_ptr(), place);
-        assert_eq!(again.clone(), again);
+        assert_eq!(&*again.clone(), "{}");
     }
 }

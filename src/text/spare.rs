@@ -4,7 +4,7 @@
 //! An update read from text owns a copy of its text and, read strictly, the
 //! tape of its patch; both are dropped once it is merged, a moment later.
 //! Allocating and freeing them per update cost, for a one-field patch, a
-//! sixth of reading and merging it. A thread keeps the two buffers instead,
+//! seventh of reading and merging it. A thread keeps the two buffers instead,
 //! and the next update read on it takes them. An update dropped on another
 //! thread than it was read on (a reader task handing updates to a consumer)
 //! stocks that thread; a large buffer is freed as before, so what a thread
