@@ -178,14 +178,32 @@ impl Limits {
         }
     }
 
-    /// Checks wire text against the size bound `max` and the depth bound.
-    pub(crate) fn check_text(&self, bytes: &[u8], max: usize) -> Result<(), Error> {
+    /// Checks wire text against the size bound `max`.
+    pub(crate) fn check_size(&self, bytes: &[u8], max: usize) -> Result<(), Error> {
         if bytes.len() > max {
             return Err(Error::TooLarge {
                 size: bytes.len(),
                 max,
             });
         }
+        Ok(())
+    }
+
+    /// Checks how deep a message nests, as its reader measured it (`{}` is
+    /// 1), against the depth bound, as [`Limits::check_text`] does.
+    pub(crate) fn check_measured_depth(&self, depth: usize) -> Result<(), Error> {
+        // The envelope itself is one level, as in `check_text`.
+        if depth > self.max_depth + 1 {
+            return Err(Error::TooDeep {
+                max: self.max_depth,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks wire text against the size bound `max` and the depth bound.
+    pub(crate) fn check_text(&self, bytes: &[u8], max: usize) -> Result<(), Error> {
+        self.check_size(bytes, max)?;
         // The envelope itself is one level: allow the payload `max_depth` below
         // it. Text cannot nest deeper than it is long, nor than it has opening
         // brackets: short messages, and most others after a count of their

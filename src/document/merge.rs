@@ -5,6 +5,8 @@
 //! patch costs the same whatever the size of the object it lands in, and a
 //! key is allocated only when it is new.
 
+mod tape;
+
 use serde_json::Value;
 
 use super::{Document, Map};
@@ -96,6 +98,10 @@ impl Document {
     ///
     /// [`Document::apply`] calls it for a merge patch still in its text.
     pub(crate) fn merge_text(&mut self, patch: &MergeText) -> Result<(), Error> {
+        if let Some((text, tape)) = patch.tape() {
+            self.merge_tape(text, tape);
+            return Ok(());
+        }
         let mut merging = patch.merging();
         let read = self
             .merge_read(&mut merging, 0)

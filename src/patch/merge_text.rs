@@ -14,13 +14,19 @@
 //! (for the usual one-field patch, the rest is a few closing brackets), so a
 //! malformed text fails with nothing written. Whatever the [`Reader`] is not
 //! sure of goes to `serde_json`, which accepts it or says what is wrong.
+//!
+//! Read strictly (`Limits::parse_update`), the patch is checked whole when
+//! it is read, and the check records what it found on a [`Tape`] (keys and
+//! strings as spans of the text, numbers already read): the merge walks the
+//! tape, and reads nothing twice. Only a patch too long to be worth a tape
+//! (past 16 KB) is merged from its text, as a lazy one is.
 
 use std::fmt;
 
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::text::{GiveUp, Reader};
+use crate::text::{GiveUp, OwnedText, Reader, Tape};
 use crate::{Error, Update};
 
 /// An RFC 7396 merge patch still in the JSON text it arrived in, read when it
@@ -29,7 +35,8 @@ use crate::{Error, Update};
 /// The update readers give it for a `merge` update (but where the reader
 /// leaves the text to `serde_json`: an escape in the update's own member
 /// names, nesting past 120 levels), and a [`Document`](crate::Document)
-/// merges it in one pass over the text, without building a [`Value`].
+/// merges it in one pass over the text, or over the tape its check
+/// recorded, without building a [`Value`].
 ///
 /// Read lazily (as the transports read updates), an update numbered before
 /// its patch (`{"seq":18,"merge":..}`, the order this crate's servers write)
@@ -49,14 +56,16 @@ use crate::{Error, Update};
 pub(crate) struct MergeText {
     /// The text the patch is read from: the patch alone, or the whole update
     /// message it came in.
-    text: Box<str>,
+    text: OwnedText,
     /// Where the patch starts in `text`.
     start: usize,
     form: Form,
     /// The nesting bound the whole message was checked against when it was
-    /// read (`u32::MAX`: none): the patch nests no deeper. Small, so that a
-    /// `MergeText` stays four words.
+    /// read (`u32::MAX`: none): the patch nests no deeper.
     within_depth: u32,
+    /// What the check of a patch read alone found, when it recorded it: the
+    /// merge then walks it instead of reading the text again.
+    tape: Option<Tape>,
 }
 
 /// What a [`MergeText`] holds, and how much of it has been read.
@@ -73,10 +82,20 @@ impl MergeText {
     /// A patch read and checked by a [`Reader`]: `text` is exactly it.
     pub(crate) fn checked(text: &str) -> Self {
         Self {
-            text: text.into(),
+            text: OwnedText::copy_of(text),
             start: 0,
             form: Form::Patch,
             within_depth: u32::MAX,
+            tape: None,
+        }
+    }
+
+    /// A patch read and checked by a [`Reader`] that recorded it on `tape`:
+    /// `text` is exactly it.
+    pub(crate) fn recorded(text: &str, tape: Tape) -> Self {
+        Self {
+            tape: Some(tape),
+            ..Self::checked(text)
         }
     }
 
@@ -84,10 +103,11 @@ impl MergeText {
     /// read: what follows `start` is read when it is applied.
     pub(crate) fn in_update(text: &str, start: usize) -> Self {
         Self {
-            text: text.into(),
+            text: OwnedText::copy_of(text),
             start,
             form: Form::Update,
             within_depth: u32::MAX,
+            tape: None,
         }
     }
 
@@ -135,6 +155,11 @@ impl MergeText {
     pub(crate) fn known_within(&self, depth: usize) -> bool {
         (self.within_depth != u32::MAX && self.within_depth as usize <= depth)
             || self.text_len() <= depth
+    }
+
+    /// The patch's text, and what its check recorded, if it did.
+    pub(crate) fn tape(&self) -> Option<(&str, &Tape)> {
+        Some((&self.text, self.tape.as_ref()?))
     }
 
     /// A reader at the start of the patch.
@@ -262,7 +287,7 @@ mod tests {
     /// `text` read whole as one checked patch.
     fn read(text: &str) -> Option<MergeText> {
         let mut reader = Reader::new(text);
-        let span = reader.checked_value().ok()?;
+        let (span, _) = reader.checked_value().ok()?;
         reader.at_end().then(|| MergeText::checked(&text[span]))
     }
 

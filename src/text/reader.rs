@@ -7,6 +7,8 @@
 //! which accepts the text or says precisely what is wrong with it.
 
 mod digits;
+mod record;
+mod short_number;
 
 use std::borrow::Cow;
 
@@ -35,8 +37,19 @@ const STRING_STOPS: [bool; 256] = {
 
 /// Where the run of ordinary string bytes from `at` ends: at the first
 /// closing quote, escape or control character, or at the end of `bytes`.
-#[inline]
+///
+/// Eight bytes at a time while eight are left (a key, a symbol, is mostly
+/// passed in one or two words), then one at a time.
+#[inline(always)]
 fn ordinary_run_end(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(eight) = bytes.get(at..at + 8) {
+        let stops = stops_in(u64::from_le_bytes(eight.try_into().expect("eight bytes")));
+        if stops != 0 {
+            // The lowest flagged byte is the first stop (see `stops_in`).
+            return at + stops.trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
     while bytes
         .get(at)
         .is_some_and(|&byte| !STRING_STOPS[usize::from(byte)])
@@ -44,6 +57,26 @@ fn ordinary_run_end(bytes: &[u8], mut at: usize) -> usize {
         at += 1;
     }
     at
+}
+
+/// The high bit of each byte of `word` (eight bytes of text, the first in
+/// the lowest byte) that stops a run of ordinary string bytes: a quote, a
+/// backslash, or a byte below 0x20.
+///
+/// A byte is flagged when subtracting from it borrows past zero and its own
+/// high bit was clear: exact for every byte below the lowest stop, and above
+/// it a borrow may flag more, which the caller never looks at. Bytes from
+/// 0x80 up (UTF-8 past ASCII) have their high bit set and are never flagged
+/// but by such a borrow.
+#[inline]
+fn stops_in(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGH;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let escape = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    quote | escape | control
 }
 
 /// Containers nested deeper than this are left to `serde_json`, which refuses
@@ -95,12 +128,13 @@ impl<'a> Reader<'a> {
         self.at
     }
 
-    /// Reads one value through, checking it: the span of its text.
-    pub(crate) fn checked_value(&mut self) -> Result<std::ops::Range<usize>, GiveUp> {
+    /// Reads one value through, checking it: the span of its text, and how
+    /// deep it nests (a scalar is 0, `{}` and `[]` are 1).
+    pub(crate) fn checked_value(&mut self) -> Result<(std::ops::Range<usize>, usize), GiveUp> {
         self.whitespace();
         let start = self.at;
-        self.check_value(0)?;
-        Ok(start..self.at)
+        let depth = self.check_value(0)?;
+        Ok((start..self.at, depth))
     }
 
     /// Reads one value through, checking it without building anything; how
@@ -156,6 +190,7 @@ impl<'a> Reader<'a> {
 
     /// The nesting inside a container that sits at `depth`, unless that is
     /// deeper than the reader goes.
+    #[inline]
     pub(crate) fn nest(&self, depth: usize) -> Result<usize, GiveUp> {
         if depth >= DEEPEST {
             return Err(GiveUp);
@@ -269,9 +304,10 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads one value and forgets it: what an envelope's other members get.
-    pub(crate) fn skip_value(&mut self) -> Result<(), GiveUp> {
-        self.check_value(0).map(drop)
+    /// Reads one value and forgets it, but for how deep it nests: what an
+    /// envelope's other members get.
+    pub(crate) fn skip_value(&mut self) -> Result<usize, GiveUp> {
+        self.check_value(0)
     }
 
     /// Reads an unsigned integer (or `null`) such as a `seq`: digits with no
@@ -279,23 +315,30 @@ impl<'a> Reader<'a> {
     /// exponent, too many digits) is left to `serde_json`, which refuses it
     /// for a `u64`.
     pub(crate) fn optional_u64(&mut self) -> Result<Option<u64>, GiveUp> {
-        if self.null() {
-            return Ok(None);
-        }
+        self.whitespace();
+        // Digits, mostly: gathered in a loop of their own.
         let start = self.at;
+        let mut at = start;
         let mut value: u64 = 0;
-        while let Some(byte @ b'0'..=b'9') = self.peek() {
+        while let Some(digit) = self.bytes.get(at).map(|byte| byte.wrapping_sub(b'0')) {
+            if digit > 9 {
+                break;
+            }
             value = value
                 .checked_mul(10)
-                .and_then(|value| value.checked_add(u64::from(byte - b'0')))
+                .and_then(|value| value.checked_add(u64::from(digit)))
                 .ok_or(GiveUp)?;
-            self.at += 1;
+            at += 1;
         }
-        let digits = self.at - start;
+        let digits = at - start;
+        if digits == 0 {
+            return if self.null() { Ok(None) } else { Err(GiveUp) };
+        }
         let leading_zero = digits > 1 && self.bytes[start] == b'0';
-        if digits == 0 || leading_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+        if leading_zero || matches!(self.bytes.get(at), Some(b'.' | b'e' | b'E')) {
             return Err(GiveUp);
         }
+        self.at = at;
         Ok(Some(value))
     }
 
@@ -329,6 +372,17 @@ impl<'a> Reader<'a> {
         self.at = end + 1;
         self.expect(b':')?;
         Ok(Some(&self.text[start..end]))
+    }
+
+    /// Whether the text goes on with exactly `bytes`, no whitespace before
+    /// them, which are then read.
+    #[inline]
+    pub(crate) fn exactly(&mut self, bytes: &[u8]) -> bool {
+        let found = self.bytes[self.at..].starts_with(bytes);
+        if found {
+            self.at += bytes.len();
+        }
+        found
     }
 
     #[inline]
@@ -367,6 +421,7 @@ impl<'a> Reader<'a> {
         Ok(byte)
     }
 
+    #[inline]
     fn literal<T>(&mut self, rest: &[u8], token: T) -> Result<T, GiveUp> {
         if !self.bytes[self.at..].starts_with(rest) {
             return Err(GiveUp);
@@ -407,7 +462,7 @@ impl<'a> Reader<'a> {
     /// Passes a string whose opening quote has been read; whether it held
     /// escapes, which are then checked by `serde_json` (which refuses a lone
     /// surrogate, an unknown escape).
-    #[inline]
+    #[inline(always)]
     fn scan_string(&mut self) -> Result<bool, GiveUp> {
         let mut escaped = false;
         loop {
@@ -451,7 +506,7 @@ impl<'a> Reader<'a> {
         }
         if matches!(self.peek(), Some(b'e' | b'E')) || int_digits > 300 {
             self.at = start;
-            return self.number().map(drop);
+            return self.any_number().map(drop);
         }
         Ok(())
     }
@@ -466,13 +521,25 @@ impl<'a> Reader<'a> {
 
     /// A number, read as `serde_json` reads it: an integer that fits is a
     /// `u64` (or an `i64` below zero), anything else an `f64`; `-0` too.
-    ///
-    /// One pass gathers the digits as an integer and the power of ten they
-    /// are scaled by; a short decimal then becomes the nearest `f64` by one
-    /// exact operation, and anything longer goes to the standard library's
-    /// correctly rounded reader.
+    /// The common short form is read in one tight pass, anything else by
+    /// [`Reader::any_number`].
     #[inline(always)]
     fn number(&mut self) -> Result<Number, GiveUp> {
+        if !arbitrary_precision() {
+            if let Some((number, len)) = short_number::short_number(&self.bytes[self.at..]) {
+                self.at += len;
+                return Ok(number);
+            }
+        }
+        self.any_number()
+    }
+
+    /// [`Reader::number`], for any form: one pass gathers the digits as an
+    /// integer and the power of ten they are scaled by; a short decimal then
+    /// becomes the nearest `f64` by one exact operation, and anything longer
+    /// goes to the standard library's correctly rounded reader.
+    #[inline(never)]
+    fn any_number(&mut self) -> Result<Number, GiveUp> {
         let start = self.at;
         let negative = self.peek() == Some(b'-');
         if negative {
@@ -572,8 +639,11 @@ mod tests {
     /// `text` read whole as one checked value: its text, and how deep it nests.
     fn read(text: &str) -> Option<(&str, usize)> {
         let mut reader = Reader::new(text);
-        let span = reader.checked_value().ok()?;
-        let depth = Reader::new(&text[span.clone()]).check_value(0).ok()?;
+        let (span, depth) = reader.checked_value().ok()?;
+        assert_eq!(
+            Reader::new(&text[span.clone()]).check_value(0).ok(),
+            Some(depth)
+        );
         reader.at_end().then_some((&text[span], depth))
     }
 
@@ -716,7 +786,23 @@ mod tests {
                 }
             }
         }
-        // Every byte value, in every lane.
+        // Every byte value, in every lane of a word and past it, behind
+        // ordinary bytes of every kind (one past ASCII, which must not
+        // flag the bytes above it).
+        for filler in [b'a', b' ', 0x7f, 0x80, 0xff] {
+            for byte in 0..=255u8 {
+                for lane in 0..20 {
+                    let mut bytes = [filler; 21];
+                    bytes[lane] = byte;
+                    let stop = byte < 0x20 || byte == b'"' || byte == b'\\';
+                    assert_eq!(
+                        ordinary_run_end(&bytes, 0),
+                        if stop { lane } else { 21 },
+                        "{byte} at {lane} among {filler}"
+                    );
+                }
+            }
+        }
         for byte in 0..=255u8 {
             for lane in 0..8 {
                 let mut bytes = [b'a'; 12];
@@ -760,7 +846,7 @@ mod tests {
     }
 
     /// JSON-like text: pieces of values, numbers and strings, good and bad.
-    fn jsonish() -> impl proptest::strategy::Strategy<Value = String> {
+    pub(super) fn jsonish() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
         let piece = prop::sample::select(vec![
             "{",
@@ -820,6 +906,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn optional_u64s_read_as_serde_json_reads_them() {
+        for text in [
+            "17",
+            " 17",
+            "0",
+            "null",
+            " null",
+            "18446744073709551615",
+            "18446744073709551616",
+            "01",
+            "-1",
+            "1.5",
+            "1e3",
+            "",
+            "nul",
+            "x",
+        ] {
+            let expected = serde_json::from_str::<Option<u64>>(text).ok();
+            let read = Reader::new(text)
+                .optional_u64()
+                .ok()
+                .filter(|_| Reader::new(text).optional_u64().is_ok());
+            // The reader gives up on what `serde_json` refuses, and reads
+            // the rest to the same value, up to where it ends.
+            match read {
+                Some(read) => assert_eq!(Some(read), expected, "{text:?}"),
+                None => assert!(expected.is_none(), "gave up on {text:?}"),
+            }
+        }
+        let mut reader = Reader::new("17,");
+        assert_eq!(reader.optional_u64().ok(), Some(Some(17)));
+        assert!(reader.exactly(b","));
     }
 
     #[test]

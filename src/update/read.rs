@@ -6,7 +6,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::patch::{MergePatch, MergeText};
-use crate::text::{GiveUp, Reader};
+use crate::text::{GiveUp, LONGEST_TAPED, Reader, Tape};
 use crate::{Error, Limits, Patch, Snapshot, Update};
 
 impl Limits {
@@ -17,13 +17,17 @@ impl Limits {
     /// [`Error::TooLarge`], [`Error::TooDeep`], or [`Error::Malformed`] when
     /// the text is not JSON or not an update.
     pub fn parse_update(&self, bytes: &[u8]) -> Result<Update, Error> {
-        self.check_text(bytes, self.max_message_bytes)?;
-        if let Some(update) = std::str::from_utf8(bytes)
+        self.check_size(bytes, self.max_message_bytes)?;
+        let read = std::str::from_utf8(bytes)
             .ok()
-            .and_then(|text| Update::read_merge(text, false))
-        {
+            .and_then(|text| Update::read_merge_measured(text, false));
+        if let Some((update, depth)) = read {
+            // The reader measured the nesting the depth check would scan
+            // for: it is the same for text the reader accepts.
+            self.check_measured_depth(depth)?;
             return Ok(self.checked_depth(update));
         }
+        self.check_text(bytes, self.max_message_bytes)?;
         serde_json::from_slice(bytes).map_err(Error::Malformed)
     }
 
@@ -143,25 +147,63 @@ impl Update {
     /// `None` for anything else (`patch`, `replace`, text it is not sure
     /// of), which the caller reads with `serde_json`.
     pub(crate) fn read_merge(text: &str, lazy: bool) -> Option<Update> {
+        Self::read_merge_measured(text, lazy).map(|(update, _)| update)
+    }
+
+    /// [`Update::read_merge`], and how deep the message nests (`{}` is 1),
+    /// as far as it was read: the whole message unless it was read lazily.
+    pub(crate) fn read_merge_measured(text: &str, lazy: bool) -> Option<(Update, usize)> {
         let mut reader = Reader::new(text);
         reader.expect(b'{').ok()?;
-        Self::read_merge_from(text, reader, false, lazy)
+        Self::read_members(text, reader, false, lazy)
     }
 
     /// The members of an update message from where `reader` is, just past
     /// the `{`, or past the envelope's `type` and `topic` if `enveloped`
     /// (a WebSocket client that read them to route the message: they are
     /// not read again).
+    #[cfg_attr(
+        not(any(feature = "ws", feature = "socketio-client")),
+        allow(dead_code)
+    )]
     pub(crate) fn read_merge_from(
+        text: &str,
+        reader: Reader<'_>,
+        enveloped: bool,
+        lazy: bool,
+    ) -> Option<Update> {
+        Self::read_members(text, reader, enveloped, lazy).map(|(update, _)| update)
+    }
+
+    /// [`Update::read_merge_from`], and how deep the message nests, as far
+    /// as it was read.
+    fn read_members(
         text: &str,
         mut reader: Reader<'_>,
         enveloped: bool,
         lazy: bool,
-    ) -> Option<Update> {
+    ) -> Option<(Update, usize)> {
+        // The deepest member value: the message is one level more.
+        let mut deepest = 0;
         let (mut seq, mut patch) = (None, None);
         let (mut kind, mut topic) = (enveloped, enveloped);
         let mut first = !enveloped;
-        while let Some(key) = reader.plain_key(first).ok()? {
+        // The order and spacing this crate's servers write, `"seq":18,"merge":`:
+        // both keys passed at once, and the `merge` taken as the next key.
+        let mut known_key = None;
+        if reader.exactly(if first { br#""seq":"# } else { br#","seq":"# }) {
+            seq = Some(reader.optional_u64().ok()?);
+            first = false;
+            if reader.exactly(br#","merge":"#) {
+                known_key = Some("merge");
+            }
+        }
+        while let Some(key) = match known_key.take() {
+            Some(key) => Some(key),
+            // The message's end, right after the patch as it mostly is.
+            None if !first && reader.exactly(b"}") => None,
+            None => reader.plain_key(first).ok()?,
+        } {
             first = false;
             match key {
                 "seq" if seq.is_none() => seq = Some(reader.optional_u64().ok()?),
@@ -176,35 +218,46 @@ impl Update {
                         && ends_an_object(text) =>
                 {
                     let patch = MergeText::in_update(text, reader.value_start());
-                    return Some(Update {
+                    let update = Update {
                         seq: seq.flatten(),
                         patch: Patch::Merge(MergePatch::text(patch)),
-                    });
+                    };
+                    return Some((update, 1 + deepest));
+                }
+                // Short enough to record: the merge walks what the check
+                // found instead of reading the text again.
+                "merge" if patch.is_none() && text.len() <= LONGEST_TAPED => {
+                    let mut tape = Tape::for_text(text.len());
+                    let (span, depth) = reader.recorded_value(&mut tape).ok()?;
+                    deepest = deepest.max(depth);
+                    patch = Some(MergeText::recorded(&text[span], tape));
                 }
                 "merge" if patch.is_none() => {
-                    let span = reader.checked_value().ok()?;
+                    let (span, depth) = reader.checked_value().ok()?;
+                    deepest = deepest.max(depth);
                     patch = Some(MergeText::checked(&text[span]));
                 }
                 "type" if !kind => {
                     kind = true;
-                    reader.skip_value().ok()?;
+                    deepest = deepest.max(reader.skip_value().ok()?);
                 }
                 "topic" if !topic => {
                     topic = true;
-                    reader.skip_value().ok()?;
+                    deepest = deepest.max(reader.skip_value().ok()?);
                 }
                 // Twice, or another kind of patch: `serde_json` decides.
                 key if MEMBERS.contains(&key) => return None,
-                _ => reader.skip_value().ok()?,
+                _ => deepest = deepest.max(reader.skip_value().ok()?),
             }
         }
         if !reader.at_end() {
             return None;
         }
-        Some(Update {
+        let update = Update {
             seq: seq.flatten(),
             patch: Patch::Merge(MergePatch::text(patch?)),
-        })
+        };
+        Some((update, 1 + deepest))
     }
 }
 

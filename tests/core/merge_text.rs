@@ -1110,3 +1110,123 @@ fn unnumbered_updates_are_read_whole_even_lazily() {
         assert!(matches!(read, Err(Error::Malformed(_))), "{text}: {read:?}");
     }
 }
+
+// ---------------------------------------------------------------- recorded patches
+
+/// The shapes a merge walks differently, read strictly (the check records
+/// the patch, and the merge walks the record): each as `serde_json` and
+/// `patch::merge` do it.
+#[test]
+fn recorded_patches_merge_as_serde_json_does_in_every_shape() {
+    let state = json!({
+        "n": 1, "s": "text", "o": {"x": 1, "y": {"z": 2}}, "l": [1, 2], "t": true, "z": null
+    });
+    for patch in [
+        r#"{}"#,
+        r#"{"o":{}}"#,
+        r#"{"n":{}}"#,
+        r#"{"n":{"a":null,"b":{"c":null,"d":1}}}"#,
+        r#"{"new":{"a":null,"b":[null,{"c":null}],"d":{}}}"#,
+        r#"{"o":{"y":null,"x":{"deeper":{"still":[1,{"a":null}]}}}}"#,
+        r#"{"l":[{"a":null},null,"x",1.5,-0,true],"s":["a"],"o":[]}"#,
+        r#"{"s":"new text","n":"now a string","t":false,"z":0}"#,
+        r#"{"o":null,"n":null,"missing":null}"#,
+        r#"{"o":{"x":2},"o":{"y":3}}"#,
+        r#" { "o" : { "x" : [ 1 , 2 ] } , "s" : "spaced" } "#,
+        r#""a whole string""#,
+        "null",
+        "[1,{\"a\":null}]",
+        "7",
+        "-0.5",
+        "false",
+    ] {
+        let text = format!(r#"{{"seq":1,"merge":{patch}}}"#);
+        agrees_with_serde_json(text.as_bytes(), &state);
+        // And over states of every kind, not only an object.
+        for state in [json!(null), json!(3), json!("s"), json!([1]), json!({})] {
+            agrees_with_serde_json(text.as_bytes(), &state);
+        }
+    }
+}
+
+/// A patch past the length the reader records (16 KB) is checked whole when
+/// it is read and merged from its text: the same merge, and the same
+/// refusal of a malformed one, before anything is applied.
+#[test]
+fn a_patch_too_long_to_record_is_checked_whole_and_merged_from_its_text() {
+    let members: Vec<String> = (0..2000)
+        .map(|i| format!(r#""k{i:04}":{{"v":{i}.5,"s":"é{i}","n":null}}"#))
+        .collect();
+    let patch = format!("{{{}}}", members.join(","));
+    assert!(patch.len() > 16 << 10);
+    let state = json!({"k0001": {"v": 0, "n": 1, "keep": true}, "other": [1]});
+    let text = format!(r#"{{"seq":9,"merge":{patch}}}"#);
+    agrees_with_serde_json(text.as_bytes(), &state);
+    let update = Limits::default().parse_update(text.as_bytes()).unwrap();
+    let mut document = Document::from(&state);
+    document.apply_owned(update.patch).unwrap();
+    assert_eq!(
+        document.pointer("/k0001"),
+        Some(&Document::from(json!({"v": 1.5, "s": "é1", "keep": true})))
+    );
+    assert_eq!(
+        document.pointer("/k1999/v"),
+        Some(&Document::from(json!(1999.5)))
+    );
+
+    // Malformed far into it: refused when read, with nothing applied.
+    let bad = text.replacen(r#""k1500":{"#, r#""k1500":{,"#, 1);
+    assert!(matches!(
+        Limits::default().parse_update(bad.as_bytes()),
+        Err(Error::Malformed(_))
+    ));
+    agrees_with_serde_json(bad.as_bytes(), &state);
+}
+
+/// Updates read on one thread and merged on another (a reader task handing
+/// them to a consumer): the buffers each thread keeps from the updates it
+/// dropped serve the next ones it reads, whichever thread made them.
+#[test]
+fn updates_read_on_one_thread_merge_on_another() {
+    let texts: Vec<String> = (0..200)
+        .map(|i| {
+            format!(
+                r#"{{"seq":{i},"merge":{{"SYM{s:02}":{{"price":{i}.25,"note":"n{i}","ts":17180000{i:08}}}}}}}"#,
+                s = i % 7
+            )
+        })
+        .collect();
+    let mut expected = json!({});
+    for text in &texts {
+        let message: Value = serde_json::from_str(text).unwrap();
+        merge(&mut expected, &message["merge"]);
+    }
+    let (sender, receiver) = std::sync::mpsc::channel::<Update>();
+    let reader = {
+        let texts = texts.clone();
+        std::thread::spawn(move || {
+            for text in &texts {
+                sender
+                    .send(Update::from_slice(text.as_bytes()).unwrap())
+                    .unwrap();
+                // Read and dropped here too: this thread keeps buffers of
+                // its own while the other keeps the ones it is sent.
+                drop(Update::from_slice(text.as_bytes()).unwrap());
+            }
+        })
+    };
+    let mut document = Document::from(json!({}));
+    let mut here = Document::from(json!({}));
+    for (update, text) in receiver.iter().zip(&texts) {
+        document
+            .apply_owned(update.patch)
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        // Read on this thread with the buffers the other thread's updates
+        // left here.
+        here.apply_owned(Update::from_slice(text.as_bytes()).unwrap().patch)
+            .unwrap();
+    }
+    reader.join().unwrap();
+    assert_eq!(document, expected);
+    assert_eq!(here, expected);
+}

@@ -1,0 +1,99 @@
+//! The buffers of the last update dropped on a thread, kept for the next
+//! update read there.
+//!
+//! An update read from text owns a copy of its text and, read strictly, the
+//! tape of its patch; both are dropped once it is merged, a moment later.
+//! Allocating and freeing them per update cost, for a one-field patch, a
+//! seventh of reading and merging it. A thread keeps the two buffers instead,
+//! and the next update read on it takes them. An update dropped on another
+//! thread than it was read on (a reader task handing updates to a consumer)
+//! stocks that thread; a large buffer is freed as before, so what a thread
+//! keeps stays small.
+
+use std::cell::Cell;
+use std::thread::LocalKey;
+
+use super::Entry;
+
+/// The largest tape buffer kept, in entries.
+const LARGEST_TAPE: usize = 256;
+
+/// The largest text buffer kept, in bytes.
+const LARGEST_TEXT: usize = 4 << 10;
+
+thread_local! {
+    static TAPE: Cell<Vec<Entry>> = const { Cell::new(Vec::new()) };
+    static TEXT: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// The empty tape buffer this thread kept, if any (else one that holds
+/// nothing yet).
+pub(super) fn take_tape() -> Vec<Entry> {
+    take(&TAPE)
+}
+
+/// Keeps `entries`'s buffer for the next tape, if it is small.
+pub(super) fn keep_tape(mut entries: Vec<Entry>) {
+    if entries.capacity() <= LARGEST_TAPE {
+        entries.clear();
+        keep(&TAPE, entries);
+    }
+}
+
+/// The empty text buffer this thread kept, if any (else one that holds
+/// nothing yet).
+pub(super) fn take_text() -> String {
+    take(&TEXT)
+}
+
+/// Keeps `text`'s buffer for the next text, if it is small.
+pub(super) fn keep_text(mut text: String) {
+    if text.capacity() <= LARGEST_TEXT {
+        text.clear();
+        keep(&TEXT, text);
+    }
+}
+
+fn take<T: Default>(slot: &'static LocalKey<Cell<T>>) -> T {
+    slot.try_with(Cell::take).unwrap_or_default()
+}
+
+/// Puts `buffer` in `slot`, in place of the one kept before, which is freed.
+fn keep<T>(slot: &'static LocalKey<Cell<T>>, buffer: T) {
+    // During the thread's exit the slot may be gone: the buffer is freed.
+    let _ = slot.try_with(|slot| slot.set(buffer));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_buffer_is_kept_and_taken_again() {
+        let mut entries = Vec::with_capacity(8);
+        entries.push(Entry::Null);
+        let place = entries.as_ptr();
+        keep_tape(entries);
+        let again = take_tape();
+        assert!(again.is_empty());
+        assert_eq!(again.as_ptr(), place);
+        assert_eq!(take_tape().capacity(), 0);
+
+        let text = String::from("{\"a\":1}");
+        let place = text.as_ptr();
+        keep_text(text);
+        let again = take_text();
+        assert!(again.is_empty());
+        assert_eq!(again.as_ptr(), place);
+    }
+
+    #[test]
+    fn a_large_buffer_is_freed() {
+        take_tape();
+        keep_tape(Vec::with_capacity(LARGEST_TAPE + 1));
+        assert_eq!(take_tape().capacity(), 0);
+        take_text();
+        keep_text(String::with_capacity(LARGEST_TEXT + 1));
+        assert_eq!(take_text().capacity(), 0);
+    }
+}
