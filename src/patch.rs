@@ -20,7 +20,7 @@ pub(crate) mod tree;
 pub use crate::error::{ApplyError, ApplyErrorKind};
 pub use merge::{merge, merge_owned};
 pub use merge_patch::MergePatch;
-pub(crate) use merge_text::{MergeText, Merging};
+pub(crate) use merge_text::{MergeText, Merging, Message};
 
 use serde_json::Value;
 

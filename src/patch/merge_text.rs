@@ -26,8 +26,8 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use crate::Error;
 use crate::text::{GiveUp, OwnedText, Reader, Tape};
-use crate::{Error, Update};
 
 /// An RFC 7396 merge patch still in the JSON text it arrived in, read when it
 /// is applied: the text form of a [`MergePatch`](crate::patch::MergePatch).
@@ -69,13 +69,35 @@ pub(crate) struct MergeText {
 }
 
 /// What a [`MergeText`] holds, and how much of it has been read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 enum Form {
     /// The patch alone, checked when the update was read.
     Patch,
     /// A whole update message whose patch, and everything after it, is
-    /// checked when it is applied.
-    Update,
+    /// checked when it is applied, by the rules of that message.
+    Update(&'static Message),
+}
+
+impl PartialEq for Form {
+    fn eq(&self, other: &Self) -> bool {
+        matches!(
+            (self, other),
+            (Self::Patch, Self::Patch) | (Self::Update(_), Self::Update(_))
+        )
+    }
+}
+
+/// The rules of the message a patch read lazily is still in, given by the
+/// reader of that message (`update::read`): this module reads patches, and
+/// leaves what an update message may hold to the update's own module.
+#[derive(Debug)]
+pub(crate) struct Message {
+    /// Checks what follows the patch in its message, up to the message's
+    /// closing `}`.
+    pub(crate) check_rest: fn(&mut Reader<'_>) -> Result<(), GiveUp>,
+    /// The patch's value, read with the whole message by `serde_json`; or
+    /// the error that says what is wrong with the message.
+    pub(crate) read_whole: fn(&str) -> Result<Value, Error>,
 }
 
 impl MergeText {
@@ -100,12 +122,13 @@ impl MergeText {
     }
 
     /// The patch of the update message `text`, from `start` on, not yet
-    /// read: what follows `start` is read when it is applied.
-    pub(crate) fn in_update(text: &str, start: usize) -> Self {
+    /// read: what follows `start` is read when it is applied, by the
+    /// `message`'s rules.
+    pub(crate) fn in_update(text: &str, start: usize, message: &'static Message) -> Self {
         Self {
             text: OwnedText::copy_of(text),
             start,
-            form: Form::Update,
+            form: Form::Update(message),
             within_depth: u32::MAX,
             tape: None,
         }
@@ -120,14 +143,7 @@ impl MergeText {
     pub(crate) fn to_value(&self) -> Result<Value, Error> {
         match self.form {
             Form::Patch => serde_json::from_str(&self.text).map_err(Error::Malformed),
-            Form::Update => match serde_json::from_str::<Update>(&self.text) {
-                Ok(Update {
-                    patch: crate::Patch::Merge(patch),
-                    ..
-                }) => patch.into_value(),
-                Ok(_) => unreachable!("the message was read as far as its `merge`"),
-                Err(error) => Err(Error::Malformed(error)),
-            },
+            Form::Update(message) => (message.read_whole)(&self.text),
         }
     }
 
@@ -174,7 +190,10 @@ impl MergeText {
             reader: self.reader(),
             // A patch read alone was checked whole when it was read.
             checked: self.form == Form::Patch,
-            in_update: self.form == Form::Update,
+            message: match self.form {
+                Form::Patch => None,
+                Form::Update(message) => Some(message),
+            },
         }
     }
 }
@@ -229,7 +248,8 @@ impl fmt::Debug for MergeText {
 pub(crate) struct Merging<'a> {
     pub(crate) reader: Reader<'a>,
     checked: bool,
-    in_update: bool,
+    /// The rules of the message the patch is in, if it is in one.
+    message: Option<&'static Message>,
 }
 
 impl Merging<'_> {
@@ -244,7 +264,7 @@ impl Merging<'_> {
         }
         // Mostly, what is left is the end of the objects the patch is in
         // and of its message: nothing else to check.
-        let closing = open + usize::from(self.in_update);
+        let closing = open + usize::from(self.message.is_some());
         if !fresh && self.reader.only_closing_braces_left(closing) {
             self.checked = true;
             return Ok(());
@@ -253,8 +273,8 @@ impl Merging<'_> {
         for level in (1..=open).rev() {
             ahead.check_members(level, fresh && level == open)?;
         }
-        if self.in_update {
-            crate::update::read::check_rest(&mut ahead)?;
+        if let Some(message) = self.message {
+            (message.check_rest)(&mut ahead)?;
         }
         if !ahead.at_end() {
             return Err(GiveUp);

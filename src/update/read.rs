@@ -5,7 +5,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::patch::{MergePatch, MergeText};
+use crate::patch::{MergePatch, MergeText, Message};
 use crate::text::{GiveUp, LONGEST_TAPED, Reader, Tape};
 use crate::{Error, Limits, Patch, Snapshot, Update};
 
@@ -217,7 +217,7 @@ impl Update {
                         && matches!(seq, Some(Some(_)))
                         && ends_an_object(text) =>
                 {
-                    let patch = MergeText::in_update(text, reader.value_start());
+                    let patch = MergeText::in_update(text, reader.value_start(), &UPDATE);
                     let update = Update {
                         seq: seq.flatten(),
                         patch: Patch::Merge(MergePatch::text(patch)),
@@ -261,6 +261,26 @@ impl Update {
     }
 }
 
+/// What an update message may hold around a patch read lazily, for the
+/// patch to check when it is applied.
+static UPDATE: Message = Message {
+    check_rest,
+    read_whole: patch_of_whole_update,
+};
+
+/// The patch of the update message `text`, read whole by `serde_json`: its
+/// error says what is wrong with the message.
+fn patch_of_whole_update(text: &str) -> Result<serde_json::Value, Error> {
+    match serde_json::from_str::<Update>(text) {
+        Ok(Update {
+            patch: Patch::Merge(patch),
+            ..
+        }) => patch.into_value(),
+        Ok(_) => unreachable!("the message was read as far as its `merge`"),
+        Err(error) => Err(Error::Malformed(error)),
+    }
+}
+
 /// The members an update gives a meaning to: an update's own, and the
 /// WebSocket envelope's.
 const MEMBERS: [&str; 6] = ["seq", "merge", "patch", "replace", "type", "topic"];
@@ -269,7 +289,7 @@ const MEMBERS: [&str; 6] = ["seq", "merge", "patch", "replace", "type", "topic"]
 /// members, none of them one the update has had (`seq`, `merge`), may not
 /// have beside it (`patch`, `replace`), or may have had (the envelope's
 /// `type` and `topic`: `serde_json` decides those), up to the closing `}`.
-pub(crate) fn check_rest(reader: &mut Reader<'_>) -> Result<(), GiveUp> {
+fn check_rest(reader: &mut Reader<'_>) -> Result<(), GiveUp> {
     while let Some(key) = reader.plain_key(false)? {
         if MEMBERS.contains(&key) {
             return Err(GiveUp);
