@@ -57,9 +57,11 @@
 //!   touches, not the size of the state.
 //! - [`Limits`]: the bounds every inbound message is checked against, and the
 //!   readers of updates from wire text: [`Limits::parse_update`] checks every
-//!   byte first; [`Limits::parse_update_lazy`], what the transports use, reads
-//!   a numbered update only as far as its patch, which a [`Document`] then
-//!   merges while reading it (a [`patch::MergePatch`] kept as its text).
+//!   byte first, recording what it found for the merge to walk (what the
+//!   transports use for messages up to 16 KB); [`Limits::parse_update_lazy`]
+//!   (theirs for longer ones) reads a numbered update only as far as its
+//!   patch, which a [`Document`] then merges while reading it (a
+//!   [`patch::MergePatch`] kept as its text).
 //! - [`protocol`]: the multi-topic wire protocol's messages and its error
 //!   codes ([`protocol::ErrorCode`]), which every server and client here speaks.
 //! - [`Error`]: everything that can go wrong, by phase.

@@ -82,7 +82,8 @@ impl MergePatch {
     ///
     /// [`Error::Malformed`] only for a patch read lazily
     /// ([`Limits::parse_update_lazy`](crate::Limits::parse_update_lazy), as
-    /// the transports read) whose text turns out not to be JSON.
+    /// the transports read messages past 16 KB) whose text turns out not to
+    /// be JSON.
     ///
     /// ```
     /// # use live_resource::{Patch, Update};

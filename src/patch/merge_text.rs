@@ -7,7 +7,8 @@
 //! up straight from the text, and nothing is allocated but what the document
 //! keeps (a new member, a longer string).
 //!
-//! Read lazily (`Limits::parse_update_lazy`, as the transports read), an
+//! Read lazily (`Limits::parse_update_lazy`, as the transports read
+//! messages past 16 KB), an
 //! update `{"seq":18,"merge":{..}}` is read only as far as the patch; the
 //! patch and the rest of the message are read when the patch is applied, in
 //! one pass. That pass checks the rest of the text before it writes anything
@@ -38,7 +39,7 @@ use crate::text::{GiveUp, OwnedText, Reader, Tape};
 /// merges it in one pass over the text, or over the tape its check
 /// recorded, without building a [`Value`].
 ///
-/// Read lazily (as the transports read updates), an update numbered before
+/// Read lazily (as the transports read updates past 16 KB), an update numbered before
 /// its patch (`{"seq":18,"merge":..}`, the order this crate's servers write)
 /// is read only as far as the patch: the patch and what follows it are read
 /// when the patch is applied, so a patch that is not JSON is found then, and

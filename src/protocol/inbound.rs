@@ -10,16 +10,27 @@ use serde_json::Value;
 
 use super::ErrorCode;
 use crate::source::Event;
-use crate::text::{Reader, Token};
+use crate::text::{LONGEST_TAPED, Reader, Token};
 use crate::{Error, Limits, Update};
 
 /// The common message, an update as this crate's servers write it
 /// (`{"type":"update","topic":"quotes","seq":18,"merge":..}`), read without
-/// building its envelope: its topic, and the update read lazily, as far as
-/// its patch, on from the envelope's members read here. `None` for anything
-/// else, or anything wrong, which the client then reads with [`Head`] and
-/// [`read`], and reports.
-pub(crate) fn quick_update<'t>(text: &'t str, limits: &Limits) -> Option<(&'t str, Update)> {
+/// building its envelope: its topic, and the update read on from the
+/// envelope's members read here; or, when what follows them is not JSON,
+/// the error that says so, for its topic. `None` for any other message, or
+/// one that breaks a bound or the update's form, which the client then
+/// reads with [`Head`] and [`read`].
+///
+/// A message short enough to record ([`LONGEST_TAPED`]) is read strictly,
+/// its patch checked and recorded, and merged from that record: for the
+/// usual patch of a few fields the cheaper way, and a malformed one is
+/// refused before it reaches the state. A longer one is read lazily, its
+/// patch checked as it is merged (one pass over it rather than two): see
+/// [`Limits::parse_update_lazy`].
+pub(crate) fn quick_update<'t>(
+    text: &'t str,
+    limits: &Limits,
+) -> Option<(&'t str, Result<Update, Error>)> {
     let mut reader = Reader::new(text);
     reader.expect(b'{').ok()?;
     let kind = plain_string_member(&mut reader, true, "type")?;
@@ -27,10 +38,18 @@ pub(crate) fn quick_update<'t>(text: &'t str, limits: &Limits) -> Option<(&'t st
     if kind != "update" {
         return None;
     }
-    let update = limits
-        .parse_lazy(text, || Update::read_merge_from(text, reader, true, true))
-        .ok()?;
-    Some((topic, update))
+    let lazy = text.len() > LONGEST_TAPED;
+    match limits.parse_lazy(text, || Update::read_merge_from(text, reader, true, lazy)) {
+        Ok(update) => Some((topic, Ok(update))),
+        // Not JSON past its envelope: an error on the topic it names, as it
+        // would be when applied had it been read lazily.
+        Err(Error::Malformed(error)) if error.is_syntax() || error.is_eof() => {
+            Some((topic, Err(Error::Malformed(error))))
+        }
+        // JSON, but not an update as written here (a member named twice, a
+        // bound broken): read whole, to tell what it is and whose.
+        Err(_) => None,
+    }
 }
 
 /// The member `name`, which must come next and be a string without escapes
@@ -148,6 +167,17 @@ impl Refusal {
 #[cfg_attr(not(feature = "socketio-client"), allow(dead_code))]
 pub(crate) const SERVER_TYPES: [&str; 5] = ["update", "snapshot", "resync", "heartbeat", "error"];
 
+/// An update in a form [`quick_update`] does not read (its members in
+/// another order, say): strictly when it is short enough to record, as
+/// `quick_update` would.
+fn read_update(text: &str, limits: &Limits) -> Result<Update, Error> {
+    if text.len() > LONGEST_TAPED {
+        limits.parse_update_lazy(text)
+    } else {
+        limits.parse_update(text.as_bytes())
+    }
+}
+
 /// Reads a server message of type `kind` about one topic: `text` is the
 /// whole message, `head` its members read so far. `None` for a type this
 /// crate does not know (a newer server's), which a client skips.
@@ -157,7 +187,7 @@ pub(crate) fn read(kind: &str, head: &Head, text: &str, limits: &Limits) -> Opti
         Err(error) => Meaning::Bad(error),
     };
     Some(match kind {
-        "update" => meaning(limits.parse_update_lazy(text).map(Event::Update)),
+        "update" => meaning(read_update(text, limits).map(Event::Update)),
         "snapshot" => meaning(limits.parse_snapshot(text.as_bytes()).map(Event::Snapshot)),
         "resync" => Meaning::Event(Event::Resync),
         "heartbeat" => meaning(

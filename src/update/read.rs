@@ -1,7 +1,8 @@
 //! Updates and snapshots read from wire text, within [`Limits`]: the
-//! checked reader ([`Limits::parse_update`]), the lazy one the transports
-//! use ([`Limits::parse_update_lazy`]), and the hand-written path for the
-//! common `merge` update under both.
+//! checked reader ([`Limits::parse_update`], the one the transports use for
+//! messages up to 16 KB), the lazy one ([`Limits::parse_update_lazy`], theirs
+//! for longer ones), and the hand-written path for the common `merge` update
+//! under both.
 
 use serde::de::DeserializeOwned;
 
@@ -31,7 +32,7 @@ impl Limits {
         serde_json::from_slice(bytes).map_err(Error::Malformed)
     }
 
-    /// Reads an update as this crate's transports do: a `merge` update
+    /// Reads an update as this crate's transports do past 16 KB: a `merge` update
     /// numbered before its patch (`{"seq":18,"merge":..}`, the order its
     /// servers write) is read only as far as the patch, which is read when
     /// it is applied, in one pass that merges as it reads.
@@ -48,8 +49,11 @@ impl Limits {
     /// [`MergePatch`](crate::patch::MergePatch)); an update dropped as one the
     /// state already has is never read further.
     ///
-    /// It pays where the patch is applied to a [`Document`](crate::Document);
-    /// to a `serde_json::Value` the text is read by `serde_json` anyway, and
+    /// It pays for a long patch applied to a [`Document`](crate::Document):
+    /// one pass over its text, not a check and then a merge. For the usual
+    /// patch of a few fields, [`Limits::parse_update`] records what its check
+    /// finds and the merge walks that, which costs less; applied to a
+    /// `serde_json::Value`, the text is read by `serde_json` anyway, and
     /// [`Limits::parse_update`] finds every error at once. It takes text, as
     /// the transports that use it have it (a WebSocket text frame, an event's
     /// data) and checking UTF-8 again would cost as much as what it saves.

@@ -357,7 +357,8 @@ impl Connection {
                     .flatten();
                 if let Some((of, update)) = quick {
                     if of == topic {
-                        self.outlet.deliver(Ok(Event::Update(update)));
+                        self.outlet
+                            .deliver(update.map(Event::Update).map_err(Into::into));
                     }
                     return None;
                 }

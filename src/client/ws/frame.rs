@@ -34,9 +34,16 @@ pub(super) enum Inbound {
 /// breaks a limit or the wire form is still reported on its own topic.
 pub(super) fn parse(text: &str, limits: &Limits) -> Inbound {
     if let Some((topic, update)) = inbound::quick_update(text, limits) {
-        return Inbound::Event {
-            topic: topic.to_owned(),
-            event: Event::Update(update),
+        let topic = topic.to_owned();
+        return match update {
+            Ok(update) => Inbound::Event {
+                topic,
+                event: Event::Update(update),
+            },
+            Err(error) => Inbound::Error {
+                error: WsError::message(&topic, error),
+                topic,
+            },
         };
     }
     let head = match serde_json::from_str::<Head>(text) {
@@ -207,6 +214,39 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn an_update_whose_patch_is_not_json_is_an_error_on_its_topic() {
+        // Short: read strictly, refused before it reaches the state.
+        let short = r#"{"type":"update","topic":"q","seq":1,"merge":{"a":}}"#;
+        match parse_default(short) {
+            Inbound::Error { topic, error } => {
+                assert_eq!(topic, "q");
+                assert!(error.is_bad_message(), "{error:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Past what is worth recording: read lazily, refused when applied,
+        // with nothing written.
+        let long = format!(
+            r#"{{"type":"update","topic":"q","seq":1,"merge":{{"a":"{}","b":}}}}"#,
+            "x".repeat(20 << 10)
+        );
+        let Inbound::Event {
+            topic,
+            event: Event::Update(update),
+        } = parse_default(&long)
+        else {
+            panic!("a long update is read lazily");
+        };
+        assert_eq!(topic, "q");
+        let mut state = crate::Document::from(serde_json::json!({"a": 1}));
+        assert!(matches!(
+            state.apply(&update.patch),
+            Err(Error::Malformed(_))
+        ));
+        assert_eq!(state, serde_json::json!({"a": 1}));
     }
 
     #[test]
