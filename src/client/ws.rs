@@ -306,7 +306,13 @@ impl WsClient {
     }
 
     /// Subscribes to `topic` on the shared connection, opening it if needed.
-    async fn subscribe(&self, topic: &str, since: Option<u64>) -> Result<EventStream, BoxError> {
+    /// Snapshots come as text ([`Event::SnapshotText`]) if `pages`.
+    async fn subscribe(
+        &self,
+        topic: &str,
+        since: Option<u64>,
+        pages: bool,
+    ) -> Result<EventStream, BoxError> {
         // The connection may close between the look-up and the send: then
         // the next look-up opens another.
         for _ in 0..2 {
@@ -317,6 +323,7 @@ impl WsClient {
                 id,
                 topic: topic.to_owned(),
                 since,
+                pages,
                 events,
             };
             if handle.commands().send(command).is_ok() {
@@ -440,7 +447,13 @@ impl UpdateSource for WsSource {
     /// Dropping the future before it completes subscribes to nothing; a
     /// connection it was opening is closed.
     async fn updates(&self, since: Option<u64>) -> Result<EventStream, BoxError> {
-        self.client.subscribe(&self.topic, since).await
+        self.client.subscribe(&self.topic, since, false).await
+    }
+
+    /// As [`updates`](UpdateSource::updates), the snapshot that begins a
+    /// stream opened without `since` coming as text.
+    async fn updates_paged(&self, since: Option<u64>) -> Result<EventStream, BoxError> {
+        self.client.subscribe(&self.topic, since, true).await
     }
 
     fn includes_snapshot(&self) -> bool {

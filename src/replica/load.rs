@@ -1,0 +1,177 @@
+//! [`Load`]: a new snapshot made into a [`Replica`], a page at a time.
+//!
+//! A snapshot that comes as text ([`SnapshotText`]) is read member by
+//! member of its state, each member parsed straight into a [`Document`]
+//! and measured, so that a table of 100,000 rows costs a hundred short
+//! polls instead of one long one. Anything the page reader is not sure of
+//! (an escaped key, a state that is not an object, text after the state)
+//! is read whole by `serde_json`, which accepts it or says precisely what
+//! is wrong, as a snapshot read in one piece always was.
+
+use super::Replica;
+use crate::document::Map;
+use crate::limits::StateSize;
+use crate::patch::diff::encoded_len_below;
+use crate::source::SnapshotText;
+use crate::text::{GiveUp, Reader};
+use crate::{Document, Error, Limits, Snapshot};
+
+/// A new state being read, to be swapped in whole once it all is.
+#[derive(Debug)]
+pub(crate) struct Load {
+    version: Option<u64>,
+    pending: Pending,
+}
+
+#[derive(Debug)]
+enum Pending {
+    /// Read already: made into a replica by the first step.
+    Parsed(Option<Snapshot>),
+    /// Text whose state is read a page a step.
+    Text(Pages),
+}
+
+/// The state of a [`SnapshotText`] read so far.
+#[derive(Debug)]
+struct Pages {
+    text: SnapshotText,
+    /// Where the next member (or the end of the state) is.
+    at: usize,
+    /// The members read; `None` before the state's `{`.
+    members: Option<Map>,
+    /// The size of those members as compact JSON, braces and commas too.
+    size: usize,
+}
+
+/// Why a page stopped before the state's end.
+enum Stop {
+    /// The text needs `serde_json`: read it whole.
+    Whole,
+    Refused(Error),
+}
+
+impl From<GiveUp> for Stop {
+    fn from(GiveUp: GiveUp) -> Self {
+        Self::Whole
+    }
+}
+
+impl Load {
+    /// The load of a snapshot read already: one step.
+    pub(crate) fn parsed(snapshot: Snapshot) -> Self {
+        Self {
+            version: snapshot.version,
+            pending: Pending::Parsed(Some(snapshot)),
+        }
+    }
+
+    /// The load of a snapshot's text, a page a step.
+    pub(crate) fn text(text: SnapshotText) -> Self {
+        Self {
+            version: text.version(),
+            pending: Pending::Text(Pages {
+                at: text.data_start(),
+                text,
+                members: None,
+                size: 0,
+            }),
+        }
+    }
+
+    /// Reads about `budget` more bytes of the state: `None` while there is
+    /// more, then the replica, or why the snapshot is refused.
+    pub(crate) fn step(
+        &mut self,
+        budget: usize,
+        limits: &Limits,
+    ) -> Option<Result<Replica, Error>> {
+        match &mut self.pending {
+            Pending::Parsed(snapshot) => {
+                let snapshot = snapshot.take().expect("a load is not stepped once done");
+                Some(Replica::new(snapshot, limits))
+            }
+            Pending::Text(pages) => {
+                match pages.read(budget, limits) {
+                    Ok(false) => None,
+                    Ok(true) => {
+                        let members = pages.members.take().unwrap_or_default();
+                        let size = StateSize::counted(pages.size, limits);
+                        Some(size.map(|size| {
+                            Replica::sized(Document::Object(members), self.version, size)
+                        }))
+                    }
+                    Err(Stop::Refused(error)) => Some(Err(error)),
+                    Err(Stop::Whole) => Some(pages.whole(limits)),
+                }
+            }
+        }
+    }
+}
+
+impl Pages {
+    /// Reads members until `budget` bytes are passed or the state ends;
+    /// whether it has.
+    fn read(&mut self, budget: usize, limits: &Limits) -> Result<bool, Stop> {
+        let text = self.text.text();
+        let stop = self.at.saturating_add(budget);
+        let mut reader = Reader::starting_at(text, self.at);
+        let members = match &mut self.members {
+            Some(members) => members,
+            None => {
+                // Only an object is read in pages: a table's rows.
+                reader.expect(b'{')?;
+                self.size = 2;
+                self.members.insert(Map::new())
+            }
+        };
+        let max = limits.max_state_bytes;
+        while let Some(key) = reader.next_member(members.is_empty())? {
+            let start = reader.value_start();
+            let mut values =
+                serde_json::Deserializer::from_str(&text[start..]).into_iter::<Document>();
+            let Some(Ok(value)) = values.next() else {
+                return Err(Stop::Whole);
+            };
+            let end = start + values.byte_offset();
+            // The key, its colon, the value, and a comma or a brace: one
+            // comma too many is counted until the end.
+            let room = max.saturating_add(2).saturating_sub(self.size);
+            let size = encoded_len_below(&key, room)
+                .zip(encoded_len_below(&value, room))
+                .map(|(key, value)| key + value + 2)
+                .filter(|&size| size <= room)
+                .ok_or(Stop::Refused(Error::StateTooLarge { max }))?;
+            self.size += size;
+            members.insert(key.into_owned(), value);
+            reader = Reader::starting_at(text, end);
+            if end >= stop {
+                self.at = end;
+                return Ok(false);
+            }
+        }
+        // The first member has no comma before it.
+        self.size -= usize::from(!members.is_empty());
+        if self.size > max {
+            return Err(Stop::Refused(Error::StateTooLarge { max }));
+        }
+        // What follows the state: other members of the message, none of
+        // them one it has had already, and its end.
+        while let Some(key) = reader.plain_key(false)? {
+            if ["version", "data", "type", "topic"].contains(&key) {
+                return Err(Stop::Whole);
+            }
+            reader.skip_value()?;
+        }
+        if !reader.at_end() {
+            return Err(Stop::Whole);
+        }
+        Ok(true)
+    }
+
+    /// The snapshot read whole, by `serde_json`.
+    fn whole(&self, limits: &Limits) -> Result<Replica, Error> {
+        let snapshot: Snapshot<Document> =
+            serde_json::from_str(self.text.text()).map_err(Error::Malformed)?;
+        Replica::measured(snapshot.data, snapshot.version, limits)
+    }
+}
