@@ -14,7 +14,7 @@ use futures::stream::BoxStream;
 
 use crate::{BoxError, Snapshot, Update};
 
-mod snapshot_text;
+pub(crate) mod snapshot_text;
 
 pub use snapshot_text::SnapshotText;
 

@@ -53,14 +53,7 @@ pub(crate) fn quick_snapshot<'t>(
     if let Err(error) = limits.check_text(text.as_bytes(), limits.max_snapshot_bytes) {
         return Some((topic, Err(error)));
     }
-    if reader.plain_key(false).ok()? != Some("version") {
-        return None;
-    }
-    let version = reader.optional_u64().ok()?;
-    if reader.plain_key(false).ok()? != Some("data") {
-        return None;
-    }
-    let data = reader.value_start();
+    let (version, data) = crate::source::snapshot_text::read_to_data(&mut reader, false)?;
     Some((topic, Ok(SnapshotText::new(Arc::from(text), version, data))))
 }
 

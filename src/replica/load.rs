@@ -70,7 +70,7 @@ impl Load {
         Self {
             version: text.version(),
             pending: Pending::Text(Pages {
-                at: text.data_start(),
+                at: text.data_start().unwrap_or(0),
                 text,
                 members: None,
                 size: 0,
@@ -114,6 +114,9 @@ impl Pages {
     fn read(&mut self, budget: usize, limits: &Limits) -> Result<bool, Stop> {
         let text = self.text.text();
         let stop = self.at.saturating_add(budget);
+        if self.text.data_start().is_none() {
+            return Err(Stop::Whole);
+        }
         let mut reader = Reader::starting_at(text, self.at);
         let members = match &mut self.members {
             Some(members) => members,
