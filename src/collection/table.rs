@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::de::{DeserializeOwned, Error as _};
 
 use super::{Event, RowChange, RowKey};
+use crate::document::Map;
 use crate::error::RowError;
 use crate::replica::Changes;
 use crate::{Document, Error, Patch};
@@ -36,6 +37,14 @@ impl<K, T> Default for Table<K, T> {
 }
 
 impl<K, T> Table<K, T> {
+    /// A table with room for `rows` rows: filled without growing.
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            rows: HashMap::with_capacity_and_hasher(rows, Default::default()),
+            order: BTreeSet::new(),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
@@ -92,6 +101,34 @@ pub(crate) struct Reload<K, T> {
     /// What the new table changes, in the order of the [`Event::Reset`].
     changes: Vec<RowChange<K, T>>,
     errors: Vec<Error>,
+    /// Once swapped: the table before, to free with `previous` a page at a
+    /// time ([`Reload::shed`]).
+    retired: Table<K, T>,
+}
+
+impl<K: RowKey, T> Reload<K, T> {
+    /// Frees up to `budget` more rows of the table and the state before the
+    /// reload; whether all are. At 100,000 rows they are a million
+    /// allocations: freed at once, they would stall the poll that swaps.
+    pub(crate) fn shed(&mut self, budget: usize) -> bool {
+        let mut left = budget;
+        match &mut self.previous {
+            Some(Document::Object(before)) if !before.is_empty() => {
+                let freed = before.len().min(left);
+                before.truncate(before.len() - freed);
+                left -= freed;
+            }
+            _ => self.previous = None,
+        }
+        while left > 0 {
+            let Some(key) = self.retired.order.pop_first() else {
+                break;
+            };
+            self.retired.rows.remove(&key);
+            left -= 1;
+        }
+        left > 0
+    }
 }
 
 impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
@@ -134,9 +171,11 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
                     version,
                     next: 0,
                     gone_after: None,
-                    fresh: Table::default(),
+                    // Grown at once rather than at a page that doubles it.
+                    fresh: Table::with_capacity(state.as_object().map_or(0, Map::len)),
                     changes: Vec::new(),
                     errors: Vec::new(),
+                    retired: Table::default(),
                 });
             }
         }
@@ -147,7 +186,8 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
     /// own table, then looks for the rows that are gone, `budget` a call;
     /// when done, swaps the new table in, pushes the errors and one
     /// [`Event::Reset`] onto `out`, and says so. The table is unchanged
-    /// until then, and each call costs its `budget`, not the table.
+    /// until then, and each call costs its `budget`, not the table; the old
+    /// one is left in `reload`, to [`shed`](Reload::shed).
     pub(crate) fn reload(
         &mut self,
         reload: &mut Reload<K, T>,
@@ -168,8 +208,7 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
         if !self.find_gone(reload, budget) {
             return false;
         }
-        let fresh = std::mem::take(&mut reload.fresh);
-        *self = fresh;
+        reload.retired = std::mem::replace(self, std::mem::take(&mut reload.fresh));
         out.extend(reload.errors.drain(..).map(Err));
         out.push_back(Ok(Event::Reset {
             version: reload.version,

@@ -136,6 +136,59 @@ async fn a_snapshot_text_is_read_a_page_a_poll_and_the_updates_during_it_follow(
     assert_eq!(table.version(), Some(13));
 }
 
+/// How many [`Freed`] rows were dropped.
+static FREED: AtomicUsize = AtomicUsize::new(0);
+
+/// A row that counts its drops, for one test alone.
+#[derive(Debug, Deserialize)]
+struct Freed {
+    #[allow(dead_code)] // Decoded, as a row is; not read.
+    n: u64,
+}
+
+impl Drop for Freed {
+    fn drop(&mut self) {
+        FREED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A new snapshot that changes every row of a large table: the old rows
+/// (and the old JSON state) are freed a page a poll after the swap, not
+/// all in the poll that swaps.
+#[tokio::test]
+async fn a_new_snapshot_frees_the_old_rows_a_page_a_poll() {
+    let (source, control) = scripted(None);
+    let mut table = LiveCollection::<String, Freed>::connect(source);
+    assert!(futures::poll!(table.next()).is_pending());
+    let rows = 5_000;
+    control
+        .connection()
+        .send(Ok(text(table_text(1, rows))))
+        .unwrap();
+    assert_eq!(
+        table.next().await.unwrap().unwrap().changes().len(),
+        rows as usize
+    );
+
+    let changed = table_text(2, rows).replace(r#""n":"#, r#""n":1"#);
+    control.connection().send(Ok(text(changed))).unwrap();
+    let reset = table.next().await.unwrap().unwrap();
+    assert_eq!(reset.changes().len(), rows as usize);
+    drop(reset);
+    let before = FREED.load(Ordering::Relaxed);
+    let mut polls = 0;
+    while FREED.load(Ordering::Relaxed) - before < rows as usize {
+        let freed = FREED.load(Ordering::Relaxed);
+        assert!(futures::poll!(table.next()).is_pending());
+        let now = FREED.load(Ordering::Relaxed) - freed;
+        assert!(now <= 1000, "{now} rows freed in one poll");
+        polls += 1;
+        assert!(polls < 100, "the old rows are all freed");
+    }
+    assert!(polls >= 5, "freed over {polls} polls");
+    assert_eq!(table.len(), rows as usize);
+}
+
 /// Polls `table` until the source has been subscribed to `count` times,
 /// time paused: the resource waits its backoff before each.
 async fn resubscribed<T>(table: &mut LiveCollection<String, T>, control: &Control, count: usize)
