@@ -24,9 +24,9 @@ const QUIET_CHANGES_PER_POLL: usize = 1024;
 
 /// How many rows of a new snapshot one poll decodes (or, once all are,
 /// looks at for rows that are gone): a 100,000-row snapshot is decoded in
-/// a hundred polls, the runtime free to run other tasks between them,
-/// rather than in one long one.
-const ROWS_PER_POLL: usize = 1000;
+/// two hundred polls of about a millisecond, the runtime free to run
+/// other tasks between them, rather than in one long one.
+const ROWS_PER_POLL: usize = 500;
 
 /// A table followed live: rows keyed by `K`, each decoded into `T`, kept
 /// current by the table's updates; a [`Stream`] of row [`Event`]s.
@@ -38,21 +38,19 @@ const ROWS_PER_POLL: usize = 1000;
 /// members of a merge patch, the rows of a JSON Patch's paths. A change to
 /// one row of a 100,000-row table costs what that row costs.
 ///
-/// The first item is an [`Event::Reset`] with every row of the snapshot
-/// added; each update then gives one [`Event::Row`] per row it touched,
-/// and each new snapshot (after a resync) one [`Event::Reset`] with just
-/// the rows whose JSON it changed. A snapshot that comes as text (as the
-/// WebSocket client gives it) is read a few hundred kilobytes a poll, then
-/// its rows are decoded a thousand a poll into a table of their own, the
-/// runtime free to run other tasks between pages, and that table is
-/// swapped in whole once it is complete: a 100,000-row snapshot (20 MB)
-/// does not stall its task for the whole parse and decode, and updates
-/// that come meanwhile follow the reset, in order. When an event comes,
-/// the table already includes it (and every other row of its update):
-/// read it with
-/// [`get`](LiveCollection::get), [`iter`](LiveCollection::iter) (in key
-/// order) and [`len`](LiveCollection::len). A [`View`](super::View) keeps a
-/// filtered, ordered, limited window on the rows from the same events.
+/// The first item is an [`Event::Reset`] with every row of the snapshot added;
+/// each update then gives one [`Event::Row`] per row it touched, and each new
+/// snapshot (after a resync) one [`Event::Reset`] with just the rows whose JSON
+/// it changed. A snapshot that comes as text (as the WebSocket client gives it)
+/// is read 128 KiB a poll, then its rows are decoded 500 a poll into a table of
+/// their own, the runtime free to run other tasks between pages, and that table
+/// is swapped in whole once it is complete: a 100,000-row snapshot (20 MB) does
+/// not stall its task for the whole parse and decode, and updates that come
+/// meanwhile follow the reset, in order. When an event comes, the table already
+/// includes it (and every other row of its update): read it with
+/// [`get`](LiveCollection::get), [`iter`](LiveCollection::iter) (in key order)
+/// and [`len`](LiveCollection::len). A [`View`](super::View) keeps a filtered,
+/// ordered, limited window on the rows from the same events.
 ///
 /// # Errors
 ///

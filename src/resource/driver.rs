@@ -29,9 +29,9 @@ use crate::{Backoff, BoxError, Error, Limits, Snapshot, Status, Update};
 const STALE_IN_A_ROW: u32 = 3;
 
 /// How much of a snapshot's text one poll reads: about a millisecond's
-/// work, so that a 20 MB snapshot is read in some eighty polls, the runtime
+/// work, so that a 20 MB snapshot is read in some 160 polls, the runtime
 /// free to run other tasks between them.
-const SNAPSHOT_BYTES_PER_POLL: usize = 256 << 10;
+const SNAPSHOT_BYTES_PER_POLL: usize = 128 << 10;
 
 pub(crate) struct Driver {
     source: Arc<dyn Source>,

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use crate::text::Reader;
 use crate::{Error, Limits, Snapshot};
 
-/// A snapshot as it came over the wire, its state not read yet: a
-/// resource reads the state in pages, a few hundred kilobytes a poll, so
-/// that a large snapshot does not stall the consumer's task for the whole
-/// parse (see [`UpdateSource::updates_paged`](super::UpdateSource::updates_paged)).
+/// A snapshot as it came over the wire, its state not read yet: a resource
+/// reads the state in pages, 128 KiB a poll, so that a large snapshot does not
+/// stall the consumer's task for the whole parse (see
+/// [`UpdateSource::updates_paged`](super::UpdateSource::updates_paged)).
 ///
 /// The text has been checked against the [`Limits`](crate::Limits) on size
 /// and depth, and its version read; what is wrong inside the state is found
