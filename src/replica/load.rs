@@ -178,3 +178,84 @@ impl Pages {
         Replica::measured(snapshot.data, snapshot.version, limits)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// The state of `text` as a load reads it, `budget` bytes a step.
+    fn paged(text: &str, budget: usize) -> Result<(Option<u64>, Document), Error> {
+        let limits = Limits::default();
+        let mut load = Load::text(SnapshotText::read(text, &limits)?);
+        loop {
+            if let Some(replica) = load.step(budget, &limits) {
+                let replica = replica?;
+                return Ok((replica.version(), replica.into_state()));
+            }
+        }
+    }
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            "[a-c\"\\\\é]{0,4}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map("[a-c\"]{0,2}", inner, 0..5)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Mostly tables: objects of rows, which are read in pages.
+    fn state() -> impl Strategy<Value = Value> {
+        let table = prop::collection::btree_map("[a-c\"é]{0,3}", json(), 0..12)
+            .prop_map(|rows| Value::Object(rows.into_iter().collect()));
+        prop_oneof![3 => table, 1 => json()]
+    }
+
+    proptest! {
+        /// Read a page at a time, any text gives what `serde_json` reads
+        /// whole: the same state and version, or an error for both.
+        #[test]
+        fn pages_read_what_serde_json_reads_whole(
+            state in state(),
+            version in prop::option::of(0u64..100),
+            cut in any::<prop::sample::Index>(),
+            insert in prop::option::of((any::<prop::sample::Index>(), "[ ,:{}\\[\\]\"x0]")),
+            truncate in any::<bool>(),
+            budget in 1usize..64,
+        ) {
+            let version = version.map_or(String::new(), |version| format!(r#""version":{version},"#));
+            let mut text = format!(r#"{{{version}"data":{state}}}"#);
+            if let Some((at, piece)) = insert {
+                let at = at.index(text.len() + 1);
+                if text.is_char_boundary(at) {
+                    text.insert_str(at, &piece);
+                }
+            }
+            if truncate {
+                let at = cut.index(text.len() + 1);
+                if text.is_char_boundary(at) {
+                    text.truncate(at);
+                }
+            }
+            let whole = serde_json::from_str::<Snapshot>(&text);
+            match (paged(&text, budget), whole) {
+                (Ok((version, document)), Ok(whole)) => {
+                    prop_assert_eq!(version, whole.version);
+                    prop_assert_eq!(document, whole.data);
+                }
+                (Err(_), Err(_)) => {}
+                (paged, whole) => prop_assert!(false, "{text}: paged {paged:?}, whole {whole:?}"),
+            }
+        }
+    }
+}
