@@ -2,11 +2,11 @@
 //!
 //! A snapshot that comes as text ([`SnapshotText`]) is read member by
 //! member of its state, each member parsed straight into a [`Document`]
-//! and measured, so that a table of 100,000 rows costs a hundred short
-//! polls instead of one long one. Anything the page reader is not sure of
-//! (an escaped key, a state that is not an object, text after the state)
-//! is read whole by `serde_json`, which accepts it or says precisely what
-//! is wrong, as a snapshot read in one piece always was.
+//! and measured, so that a table of 100,000 rows (20 MB) costs some 160
+//! short polls instead of one long one. Anything the page reader is not
+//! sure of (a state that is not an object, a member it cannot read, text
+//! after the state) is read whole by `serde_json`, which accepts it or says
+//! precisely what is wrong, as a snapshot read in one piece always was.
 
 use super::Replica;
 use crate::document::Map;
