@@ -33,6 +33,18 @@
 //! # }
 //! ```
 //!
+//! # Large snapshots
+//!
+//! A snapshot in the form this crate's servers write
+//! (`{"type":"snapshot","topic":..,"version":..,"data":..}`) is checked on
+//! the connection's task for its size and depth only, and handed to a
+//! resource as its text ([`Event::SnapshotText`], on the streams a resource
+//! opens with [`updates_paged`](UpdateSource::updates_paged)): the resource
+//! reads it a page a poll, so a 20 MB table neither holds up the
+//! connection's other topics while it is parsed nor stalls the consumer's
+//! task. A stream opened with [`updates`](UpdateSource::updates) gets it
+//! read whole, as [`Event::Snapshot`].
+//!
 //! # Recovery
 //!
 //! When the connection is lost, every topic's stream ends with an error item
