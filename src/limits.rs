@@ -244,6 +244,19 @@ impl StateSize {
         }
     }
 
+    /// The size of a new state counted as it was built: `size` bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StateTooLarge`] when it is past the bound.
+    pub(crate) fn counted(size: usize, limits: &Limits) -> Result<Self, Error> {
+        let max = limits.max_state_bytes;
+        if size > max {
+            return Err(Error::StateTooLarge { max });
+        }
+        Ok(Self { at_most: size })
+    }
+
     /// Makes room for a change to `state` that adds at most `growth` bytes.
     ///
     /// # Errors

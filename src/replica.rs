@@ -5,8 +5,10 @@
 //! and the resilient ones) shares these rules, so they are stated once here.
 
 mod journal;
+mod load;
 
 pub(crate) use journal::Changes;
+pub(crate) use load::Load;
 
 use crate::limits::StateSize;
 use crate::{Document, Error, Limits, Snapshot, Update};
@@ -41,14 +43,27 @@ impl Replica {
     ///
     /// [`Error::StateTooLarge`] past [`Limits::max_state_bytes`].
     pub(crate) fn new(snapshot: Snapshot, limits: &Limits) -> Result<Self, Error> {
-        let state = Document::from(snapshot.data);
+        Self::measured(Document::from(snapshot.data), snapshot.version, limits)
+    }
+
+    /// The state `state` at `version`, measured against the bound.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StateTooLarge`] past [`Limits::max_state_bytes`].
+    fn measured(state: Document, version: Option<u64>, limits: &Limits) -> Result<Self, Error> {
         let size = StateSize::measure(&state, limits)?;
-        Ok(Self {
+        Ok(Self::sized(state, version, size))
+    }
+
+    /// The state `state` at `version`, whose size is known.
+    fn sized(state: Document, version: Option<u64>, size: StateSize) -> Self {
+        Self {
             state,
-            version: snapshot.version,
+            version,
             size,
             journal: None,
-        })
+        }
     }
 
     /// Records from now on what each change does; the first record is

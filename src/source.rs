@@ -14,6 +14,10 @@ use futures::stream::BoxStream;
 pub use crate::error::permanent::Permanent;
 use crate::{BoxError, Snapshot, Update};
 
+pub(crate) mod snapshot_text;
+
+pub use snapshot_text::SnapshotText;
+
 /// What an update stream delivers.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -22,6 +26,11 @@ pub enum Event {
     /// [`includes_snapshot`](UpdateSource::includes_snapshot) is true begin a
     /// stream opened without `since` with one.
     Snapshot(Snapshot),
+    /// The whole state, as [`Event::Snapshot`], still in its wire text:
+    /// only on a stream opened with
+    /// [`updates_paged`](UpdateSource::updates_paged), whose consumer reads
+    /// it a page at a time.
+    SnapshotText(SnapshotText),
     /// One change.
     Update(Update),
     /// The source cannot replay from the version asked for (or the consumer
@@ -85,6 +94,20 @@ pub trait UpdateSource: Send + Sync {
     /// Any transport error; [`Permanent`] when retrying cannot help.
     async fn updates(&self, since: Option<u64>) -> Result<EventStream, BoxError>;
 
+    /// Opens the update stream as [`updates`](UpdateSource::updates) does,
+    /// for a consumer that reads a large snapshot a page at a time (every
+    /// [`LiveResource`](crate::LiveResource) does): a snapshot on it may come
+    /// as [`Event::SnapshotText`], its state not read yet, so that reading
+    /// it costs the consumer's task a page a poll rather than one long stall.
+    /// Default: [`updates`](UpdateSource::updates).
+    ///
+    /// # Errors
+    ///
+    /// As [`updates`](UpdateSource::updates).
+    async fn updates_paged(&self, since: Option<u64>) -> Result<EventStream, BoxError> {
+        self.updates(since).await
+    }
+
     /// Whether a stream opened with `since: None` begins with an
     /// [`Event::Snapshot`] taken atomically with the subscription. When it
     /// does, the resource does not fetch snapshots separately. Default: `false`.
@@ -119,6 +142,10 @@ impl<S: SnapshotSource + ?Sized> SnapshotSource for Arc<S> {
 impl<S: UpdateSource + ?Sized> UpdateSource for Arc<S> {
     async fn updates(&self, since: Option<u64>) -> Result<EventStream, BoxError> {
         (**self).updates(since).await
+    }
+
+    async fn updates_paged(&self, since: Option<u64>) -> Result<EventStream, BoxError> {
+        (**self).updates_paged(since).await
     }
 
     fn includes_snapshot(&self) -> bool {

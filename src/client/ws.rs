@@ -33,6 +33,18 @@
 //! # }
 //! ```
 //!
+//! # Large snapshots
+//!
+//! A snapshot in the form this crate's servers write
+//! (`{"type":"snapshot","topic":..,"version":..,"data":..}`) is checked on
+//! the connection's task for its size and depth only, and handed to a
+//! resource as its text ([`Event::SnapshotText`], on the streams a resource
+//! opens with [`updates_paged`](UpdateSource::updates_paged)): the resource
+//! reads it a page a poll, so a 20 MB table neither holds up the
+//! connection's other topics while it is parsed nor stalls the consumer's
+//! task. A stream opened with [`updates`](UpdateSource::updates) gets it
+//! read whole, as [`Event::Snapshot`].
+//!
 //! # Recovery
 //!
 //! When the connection is lost, every topic's stream ends with an error item
@@ -306,7 +318,13 @@ impl WsClient {
     }
 
     /// Subscribes to `topic` on the shared connection, opening it if needed.
-    async fn subscribe(&self, topic: &str, since: Option<u64>) -> Result<EventStream, BoxError> {
+    /// Snapshots come as text ([`Event::SnapshotText`]) if `pages`.
+    async fn subscribe(
+        &self,
+        topic: &str,
+        since: Option<u64>,
+        pages: bool,
+    ) -> Result<EventStream, BoxError> {
         // The connection may close between the look-up and the send: then
         // the next look-up opens another.
         for _ in 0..2 {
@@ -317,6 +335,7 @@ impl WsClient {
                 id,
                 topic: topic.to_owned(),
                 since,
+                pages,
                 events,
             };
             if handle.commands().send(command).is_ok() {
@@ -440,7 +459,13 @@ impl UpdateSource for WsSource {
     /// Dropping the future before it completes subscribes to nothing; a
     /// connection it was opening is closed.
     async fn updates(&self, since: Option<u64>) -> Result<EventStream, BoxError> {
-        self.client.subscribe(&self.topic, since).await
+        self.client.subscribe(&self.topic, since, false).await
+    }
+
+    /// As [`updates`](UpdateSource::updates), the snapshot that begins a
+    /// stream opened without `since` coming as text.
+    async fn updates_paged(&self, since: Option<u64>) -> Result<EventStream, BoxError> {
+        self.client.subscribe(&self.topic, since, true).await
     }
 
     fn includes_snapshot(&self) -> bool {

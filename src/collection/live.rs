@@ -22,10 +22,11 @@ use crate::{Document, Error, LiveResource, Status};
 /// before it lets the runtime run something else.
 const QUIET_CHANGES_PER_POLL: usize = 1024;
 
-/// How many rows of a new snapshot one poll decodes: a 100,000-row
-/// snapshot is decoded in a hundred polls, the runtime free to run other
-/// tasks between them, rather than in one long one.
-const ROWS_PER_POLL: usize = 1000;
+/// How many rows of a new snapshot one poll decodes (or, once all are,
+/// looks at for rows that are gone): a 100,000-row snapshot is decoded in
+/// two hundred polls of about a millisecond, the runtime free to run
+/// other tasks between them, rather than in one long one.
+const ROWS_PER_POLL: usize = 500;
 
 /// A table followed live: rows keyed by `K`, each decoded into `T`, kept
 /// current by the table's updates; a [`Stream`] of row [`Event`]s.
@@ -37,18 +38,19 @@ const ROWS_PER_POLL: usize = 1000;
 /// members of a merge patch, the rows of a JSON Patch's paths. A change to
 /// one row of a 100,000-row table costs what that row costs.
 ///
-/// The first item is an [`Event::Reset`] with every row of the snapshot
-/// added; each update then gives one [`Event::Row`] per row it touched,
-/// and each new snapshot (after a resync) one [`Event::Reset`] with just
-/// the rows whose JSON it changed. A snapshot's rows are decoded a thousand
-/// a poll, the runtime free to run other tasks between pages, and swapped
-/// into the table whole once all are: a 100,000-row snapshot does not stall
-/// its task for the whole decode, and updates that come meanwhile follow
-/// the reset, in order. When an event comes, the table already
+/// The first item is an [`Event::Reset`] with every row of the snapshot added;
+/// each update then gives one [`Event::Row`] per row it touched, and each new
+/// snapshot (after a resync) one [`Event::Reset`] with just the rows whose JSON
+/// it changed. A snapshot that comes as text (as the WebSocket client gives it)
+/// is read 128 KiB a poll, then its rows are decoded 500 a poll into a table of
+/// their own, the runtime free to run other tasks between pages, and that table
+/// is swapped in whole once it is complete: a 100,000-row snapshot (20 MB) does
+/// not stall its task for the whole parse and decode, and updates that come
+/// meanwhile follow the reset, in order. When an event comes, the table already
 /// includes it (and every other row of its update): read it with
-/// [`get`](LiveCollection::get), [`iter`](LiveCollection::iter) (in key
-/// order) and [`len`](LiveCollection::len). A [`View`](super::View) keeps a
-/// filtered, ordered, limited window on the rows from the same events.
+/// [`get`](LiveCollection::get), [`iter`](LiveCollection::iter) (in key order)
+/// and [`len`](LiveCollection::len). A [`View`](super::View) keeps a filtered,
+/// ordered, limited window on the rows from the same events.
 ///
 /// # Errors
 ///
@@ -104,6 +106,9 @@ pub struct LiveCollection<K, T> {
     /// A new snapshot's rows being decoded; the driver is not polled
     /// meanwhile, so updates wait, in order, for the swap.
     reloading: Option<Reload<K, T>>,
+    /// A reload done: what it left of the table and the state before,
+    /// freed a page a poll.
+    retired: Option<Reload<K, T>>,
     ready: Items<K, T>,
     finished: bool,
 }
@@ -125,6 +130,7 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
             parts,
             table: Table::default(),
             reloading: None,
+            retired: None,
             ready: VecDeque::new(),
             finished: false,
         }
@@ -209,6 +215,13 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
     /// Applies the next change, if one is ready, onto the table; or decodes
     /// the next rows of a new snapshot.
     fn absorb(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self
+            .retired
+            .as_mut()
+            .is_some_and(|retired| retired.shed(ROWS_PER_POLL))
+        {
+            self.retired = None;
+        }
         for _ in 0..QUIET_CHANGES_PER_POLL {
             if let Some(reload) = &mut self.reloading {
                 let replica = self.parts.replica.as_ref().expect("a reload has a state");
@@ -219,7 +232,7 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                self.reloading = None;
+                self.retired = self.reloading.take();
                 return Poll::Ready(());
             }
             let parts = &mut self.parts;
@@ -240,7 +253,13 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
                 }
                 Poll::Ready(Some(Err(error))) => self.ready.push_back(Err(error)),
                 Poll::Ready(None) => self.finished = true,
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    if self.retired.is_some() {
+                        // Free the rest of it soon, not at the next change.
+                        cx.waker().wake_by_ref();
+                    }
+                    return Poll::Pending;
+                }
             }
             if !self.ready.is_empty() || self.finished {
                 return Poll::Ready(());

@@ -2,11 +2,13 @@
 //! row as the journal of its JSON state says.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use serde::de::{DeserializeOwned, Error as _};
 
 use super::{Event, RowChange, RowKey};
+use crate::document::Map;
 use crate::error::RowError;
 use crate::replica::Changes;
 use crate::{Document, Error, Patch};
@@ -35,6 +37,14 @@ impl<K, T> Default for Table<K, T> {
 }
 
 impl<K, T> Table<K, T> {
+    /// A table with room for `rows` rows: filled without growing.
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            rows: HashMap::with_capacity_and_hasher(rows, Default::default()),
+            order: BTreeSet::new(),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
@@ -74,8 +84,8 @@ impl<K: RowKey, T> Table<K, T> {
     }
 }
 
-/// A new state's rows being decoded, a few at a time, to be swapped into
-/// the table whole when all are.
+/// A new state's rows being decoded, a few at a time, into a table of
+/// their own, swapped in whole when all are.
 #[derive(Debug)]
 pub(crate) struct Reload<K, T> {
     /// The state before, to decode again only the rows that differ from it.
@@ -83,9 +93,42 @@ pub(crate) struct Reload<K, T> {
     version: Option<u64>,
     /// The index of the next member of the new state to look at.
     next: usize,
-    /// The rows decoded, each with its patch when it had a JSON before.
-    decoded: Vec<(K, Arc<T>, Option<Patch>)>,
+    /// Once every member is: the last key of the table looked at for rows
+    /// that are gone.
+    gone_after: Option<K>,
+    /// The new table.
+    fresh: Table<K, T>,
+    /// What the new table changes, in the order of the [`Event::Reset`].
+    changes: Vec<RowChange<K, T>>,
     errors: Vec<Error>,
+    /// Once swapped: the table before, to free with `previous` a page at a
+    /// time ([`Reload::shed`]).
+    retired: Table<K, T>,
+}
+
+impl<K: RowKey, T> Reload<K, T> {
+    /// Frees up to `budget` more rows of the table and the state before the
+    /// reload; whether all are. At 100,000 rows they are a million
+    /// allocations: freed at once, they would stall the poll that swaps.
+    pub(crate) fn shed(&mut self, budget: usize) -> bool {
+        let mut left = budget;
+        match &mut self.previous {
+            Some(Document::Object(before)) if !before.is_empty() => {
+                let freed = before.len().min(left);
+                before.truncate(before.len() - freed);
+                left -= freed;
+            }
+            _ => self.previous = None,
+        }
+        while left > 0 {
+            let Some(key) = self.retired.order.pop_first() else {
+                break;
+            };
+            self.retired.rows.remove(&key);
+            left -= 1;
+        }
+        left > 0
+    }
 }
 
 impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
@@ -127,18 +170,24 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
                     previous,
                     version,
                     next: 0,
-                    decoded: Vec::new(),
+                    gone_after: None,
+                    // Grown at once rather than at a page that doubles it.
+                    fresh: Table::with_capacity(state.as_object().map_or(0, Map::len)),
+                    changes: Vec::new(),
                     errors: Vec::new(),
+                    retired: Table::default(),
                 });
             }
         }
         None
     }
 
-    /// Decodes up to `budget` more rows of `state` for `reload`; when it has
-    /// decoded them all, swaps them into the table, removes the rows that
-    /// are gone, pushes the errors and one [`Event::Reset`] onto `out`, and
-    /// says it is done. The table is unchanged until then.
+    /// Decodes up to `budget` more rows of `state` for `reload` into its
+    /// own table, then looks for the rows that are gone, `budget` a call;
+    /// when done, swaps the new table in, pushes the errors and one
+    /// [`Event::Reset`] onto `out`, and says so. The table is unchanged
+    /// until then, and each call costs its `budget`, not the table; the old
+    /// one is left in `reload`, to [`shed`](Reload::shed).
     pub(crate) fn reload(
         &mut self,
         reload: &mut Reload<K, T>,
@@ -147,65 +196,100 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
         out: &mut Items<K, T>,
     ) -> bool {
         let members = state.as_object().expect("a reload is of an object");
-        let before = reload.previous.as_ref().and_then(Document::as_object);
-        let end = members.len().min(reload.next.saturating_add(budget));
-        for index in reload.next..end {
-            let (id, json) = members.get_index(index).expect("a member");
-            let was = before.and_then(|before| before.get(id));
-            if was == Some(json) {
-                continue;
+        if reload.next < members.len() {
+            let end = members.len().min(reload.next.saturating_add(budget));
+            for index in reload.next..end {
+                let (id, json) = members.get_index(index).expect("a member");
+                self.reload_row(reload, id, json);
             }
-            let refused = |id: &str, problem| Error::Row {
-                key: id.to_owned(),
-                version: reload.version,
-                problem,
-            };
-            let Some(key) = K::from_key(id) else {
-                reload.errors.push(refused(id, RowError::Key));
-                continue;
-            };
-            match T::deserialize(json) {
-                Ok(row) => {
-                    let patch = was.and_then(|was| Patch::diff(&was.to_value(), &json.to_value()));
-                    reload.decoded.push((key, Arc::new(row), patch));
-                }
-                Err(e) => reload.errors.push(refused(id, RowError::Decode(e))),
-            }
-        }
-        reload.next = end;
-        if end < members.len() {
+            reload.next = end;
             return false;
         }
-        let mut changes = Vec::with_capacity(reload.decoded.len());
-        for (key, row, patch) in reload.decoded.drain(..) {
-            changes.push(match self.insert(key.clone(), Arc::clone(&row)) {
-                None => RowChange::Added { key, row },
-                Some(_) => {
-                    let patch = patch.unwrap_or_else(|| {
-                        let json = members.get(&key.to_key()).expect("a row decoded");
-                        Patch::Replace(json.to_value())
-                    });
-                    RowChange::Modified { key, row, patch }
-                }
-            });
+        if !self.find_gone(reload, budget) {
+            return false;
         }
-        let gone: Vec<K> = self
-            .order
-            .iter()
-            .filter(|key| !members.contains_key(&key.to_key()))
-            .cloned()
-            .collect();
-        for key in gone {
-            if let Some(row) = self.remove(&key) {
-                changes.push(RowChange::Removed { key, row });
-            }
-        }
+        reload.retired = std::mem::replace(self, std::mem::take(&mut reload.fresh));
         out.extend(reload.errors.drain(..).map(Err));
         out.push_back(Ok(Event::Reset {
             version: reload.version,
-            changes,
+            changes: std::mem::take(&mut reload.changes),
         }));
         true
+    }
+
+    /// Takes the row `id`, now `json`, into the new table of `reload`.
+    fn reload_row(&self, reload: &mut Reload<K, T>, id: &str, json: &Document) {
+        let was = reload
+            .previous
+            .as_ref()
+            .and_then(Document::as_object)
+            .and_then(|before| before.get(id));
+        let keep = |reload: &mut Reload<K, T>, key: K| {
+            if let Some(row) = self.rows.get(&key) {
+                reload.fresh.insert(key, Arc::clone(row));
+            }
+        };
+        if was == Some(json) {
+            // Unchanged: as it was, decoded or not (its error was told).
+            if let Some(key) = K::from_key(id) {
+                keep(reload, key);
+            }
+            return;
+        }
+        let refused = |problem| Error::Row {
+            key: id.to_owned(),
+            version: reload.version,
+            problem,
+        };
+        let Some(key) = K::from_key(id) else {
+            reload.errors.push(refused(RowError::Key));
+            return;
+        };
+        let row = match T::deserialize(json) {
+            Ok(row) => Arc::new(row),
+            Err(e) => {
+                reload.errors.push(refused(RowError::Decode(e)));
+                // The row's last good value stays.
+                keep(reload, key);
+                return;
+            }
+        };
+        reload.fresh.insert(key.clone(), Arc::clone(&row));
+        reload.changes.push(if self.rows.contains_key(&key) {
+            let patch = was
+                .and_then(|was| Patch::diff(&was.to_value(), &json.to_value()))
+                .unwrap_or_else(|| Patch::Replace(json.to_value()));
+            RowChange::Modified { key, row, patch }
+        } else {
+            RowChange::Added { key, row }
+        });
+    }
+
+    /// Looks at up to `budget` more rows of the table for those the new
+    /// table of `reload` does not have; whether it has looked at them all.
+    fn find_gone(&self, reload: &mut Reload<K, T>, budget: usize) -> bool {
+        let after = reload
+            .gone_after
+            .as_ref()
+            .map_or(Bound::Unbounded, Bound::Excluded);
+        let mut last = None;
+        for key in self.order.range((after, Bound::Unbounded)).take(budget) {
+            if !reload.fresh.rows.contains_key(key) {
+                let row = Arc::clone(self.rows.get(key).expect("every key ordered has a row"));
+                reload.changes.push(RowChange::Removed {
+                    key: key.clone(),
+                    row,
+                });
+            }
+            last = Some(key);
+        }
+        match last {
+            Some(key) => {
+                reload.gone_after = Some(key.clone());
+                false
+            }
+            None => true,
+        }
     }
 
     /// Takes the row `id` to `now` (`None`: gone). `patch` is the change's

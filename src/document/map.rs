@@ -111,6 +111,11 @@ impl Map {
         found.map_or(Scan::Missing, Scan::Found)
     }
 
+    /// Keeps the first `len` members, dropping the rest.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.members.truncate(len);
+    }
+
     /// Whether there is a member named `key`.
     pub fn contains_key(&self, key: &str) -> bool {
         self.members.contains_key(&Key(key))

@@ -3,13 +3,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de;
 use serde_json::Value;
 
 use super::ErrorCode;
-use crate::source::Event;
+use crate::source::{Event, SnapshotText};
 use crate::text::{LONGEST_TAPED, Reader, Token};
 use crate::{Error, Limits, Update};
 
@@ -50,6 +51,29 @@ pub(crate) fn quick_update<'t>(
         // bound broken): read whole, to tell what it is and whose.
         Err(_) => None,
     }
+}
+
+/// A snapshot as this crate's servers write it
+/// (`{"type":"snapshot","topic":"quotes","version":17,"data":..}`): its
+/// topic, and the snapshot checked against the limits and kept as its
+/// text, for the resource to read its state a page at a time. `None` for
+/// anything else, which the client reads with [`Head`] and [`read`].
+pub(crate) fn quick_snapshot<'t>(
+    text: &'t str,
+    limits: &Limits,
+) -> Option<(&'t str, Result<SnapshotText, Error>)> {
+    let mut reader = Reader::new(text);
+    reader.expect(b'{').ok()?;
+    let kind = plain_string_member(&mut reader, true, "type")?;
+    if kind != "snapshot" {
+        return None;
+    }
+    let topic = plain_string_member(&mut reader, false, "topic")?;
+    if let Err(error) = limits.check_text(text.as_bytes(), limits.max_snapshot_bytes) {
+        return Some((topic, Err(error)));
+    }
+    let (version, data) = crate::source::snapshot_text::read_to_data(&mut reader, false)?;
+    Some((topic, Ok(SnapshotText::new(Arc::from(text), version, data))))
 }
 
 /// The member `name`, which must come next and be a string without escapes

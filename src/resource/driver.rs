@@ -19,7 +19,7 @@ use tokio::time::Sleep;
 use super::UnknownTopic;
 use super::watched::Watched;
 use crate::backoff::Retries;
-use crate::replica::{Backlog, Offer, Replica};
+use crate::replica::{Backlog, Load, Offer, Replica};
 use crate::source::{Event, EventStream, Source};
 use crate::{Backoff, BoxError, Error, Limits, Snapshot, Status, Update};
 
@@ -27,6 +27,11 @@ use crate::{Backoff, BoxError, Error, Limits, Snapshot, Status, Update};
 /// latest is taken as a new history: a lagging cache catches up sooner, a
 /// source whose versions went back for good never does.
 const STALE_IN_A_ROW: u32 = 3;
+
+/// How much of a snapshot's text one poll reads: about a millisecond's
+/// work, so that a 20 MB snapshot is read in some 160 polls, the runtime
+/// free to run other tasks between them.
+const SNAPSHOT_BYTES_PER_POLL: usize = 128 << 10;
 
 pub(crate) struct Driver {
     source: Arc<dyn Source>,
@@ -60,6 +65,13 @@ enum Phase {
     Fetching {
         stream: Watched,
         fetch: Option<BoxFuture<'static, Result<Snapshot, BoxError>>>,
+        backlog: Backlog,
+    },
+    /// Reading a snapshot that came, a page a poll, holding the updates
+    /// that arrive meanwhile: they follow it, in order.
+    Loading {
+        stream: Watched,
+        load: Load,
         backlog: Backlog,
     },
     /// Applying updates as they come; `replay` holds those that arrived
@@ -310,14 +322,15 @@ impl Driver {
                         backlog,
                     } => {
                         let arrived = match fetch.as_mut().map(|fetch| fetch.poll_unpin(cx)) {
-                            Some(Poll::Ready(Ok(snapshot))) => Ok(snapshot),
+                            Some(Poll::Ready(Ok(snapshot))) => Ok(Load::parsed(snapshot)),
                             Some(Poll::Ready(Err(error))) => {
                                 Err(failed(Recovery::Resync, Error::Snapshot(error)))
                             }
                             // Hold what arrives while the snapshot is on its way:
                             // those updates may be newer than the snapshot.
                             Some(Poll::Pending) | None => match ready!(stream.poll_next(cx)) {
-                                Some(Ok(Event::Snapshot(snapshot))) => Ok(snapshot),
+                                Some(Ok(Event::Snapshot(snapshot))) => Ok(Load::parsed(snapshot)),
+                                Some(Ok(Event::SnapshotText(text))) => Ok(Load::text(text)),
                                 Some(Ok(Event::Update(update))) => {
                                     match backlog.push(update, limits) {
                                         Ok(()) => continue 'drive,
@@ -337,19 +350,76 @@ impl Driver {
                                 }),
                             },
                         };
-                        match arrived.map(|snapshot| self.swap_in(snapshot, limits, replica)) {
-                            Ok(Ok(())) => {
+                        match arrived {
+                            Ok(load) => {
                                 let Phase::Fetching {
                                     stream, backlog, ..
                                 } = std::mem::replace(&mut self.phase, Phase::Done)
                                 else {
                                     unreachable!("in the Fetching arm");
                                 };
+                                self.phase = Phase::Loading {
+                                    stream,
+                                    load,
+                                    backlog,
+                                };
+                                continue 'drive;
+                            }
+                            Err(setback) => setback,
+                        }
+                    }
+                    Phase::Loading {
+                        stream,
+                        load,
+                        backlog,
+                    } => {
+                        let Some(fresh) = load.step(SNAPSHOT_BYTES_PER_POLL, limits) else {
+                            // More to read: hold what arrives meanwhile, as
+                            // while fetching, and read on at the next poll.
+                            loop {
+                                match stream.poll_next(cx) {
+                                    // Ended: as it is again once live.
+                                    Poll::Pending | Poll::Ready(None) => break,
+                                    Poll::Ready(Some(Ok(Event::Update(update)))) => {
+                                        if let Err(error) = backlog.push(update, limits) {
+                                            break 'setback failed(Recovery::Resync, error);
+                                        }
+                                    }
+                                    Poll::Ready(Some(Ok(Event::Heartbeat(_)))) => {}
+                                    // A newer snapshot: read it instead; the
+                                    // updates held that it includes are dropped.
+                                    Poll::Ready(Some(Ok(Event::Snapshot(snapshot)))) => {
+                                        *load = Load::parsed(snapshot);
+                                    }
+                                    Poll::Ready(Some(Ok(Event::SnapshotText(text)))) => {
+                                        *load = Load::text(text);
+                                    }
+                                    Poll::Ready(Some(Ok(Event::Resync))) => {
+                                        break 'setback Setback::Failed {
+                                            how: Recovery::Resync,
+                                            error: None,
+                                        };
+                                    }
+                                    Poll::Ready(Some(Err(error))) => {
+                                        break 'setback Setback::StreamError(error);
+                                    }
+                                }
+                            }
+                            cx.waker().wake_by_ref();
+                            return Poll::Pending;
+                        };
+                        match fresh.and_then(|fresh| self.swap_in(fresh, replica)) {
+                            Ok(()) => {
+                                let Phase::Loading {
+                                    stream, backlog, ..
+                                } = std::mem::replace(&mut self.phase, Phase::Done)
+                                else {
+                                    unreachable!("in the Loading arm");
+                                };
                                 self.go_live(stream, backlog.into_replay());
                                 return Poll::Ready(Some(Ok(())));
                             }
-                            Ok(Err(error)) => failed(Recovery::Resync, error),
-                            Err(setback) => setback,
+                            Err(error) => failed(Recovery::Resync, error),
                         }
                     }
                     Phase::Live {
@@ -395,10 +465,12 @@ impl Driver {
                                 }
                             }
                             Event::Snapshot(snapshot) => {
-                                match self.swap_in(snapshot, limits, replica) {
-                                    Ok(()) => return Poll::Ready(Some(Ok(()))),
-                                    Err(error) => failed(Recovery::Resync, error),
-                                }
+                                self.load(Load::parsed(snapshot));
+                                continue 'drive;
+                            }
+                            Event::SnapshotText(text) => {
+                                self.load(Load::text(text));
+                                continue 'drive;
                             }
                             Event::Resync => Setback::Failed {
                                 how: Recovery::Resync,
@@ -464,6 +536,18 @@ impl Driver {
         };
     }
 
+    /// A snapshot came on the live stream: read it, holding what follows.
+    fn load(&mut self, load: Load) {
+        let Phase::Live { stream, .. } = std::mem::replace(&mut self.phase, Phase::Done) else {
+            unreachable!("a snapshot on the live stream");
+        };
+        self.phase = Phase::Loading {
+            stream,
+            load,
+            backlog: Backlog::default(),
+        };
+    }
+
     /// A new snapshot is in: the state is current.
     fn go_live(&mut self, stream: Watched, replay: std::vec::IntoIter<Update>) {
         self.phase = Phase::Live {
@@ -489,16 +573,10 @@ impl Driver {
         });
     }
 
-    /// Swaps `snapshot` in whole, so that no consumer sees a mix, unless it
-    /// is older than the state or breaks the limits.
-    fn swap_in(
-        &mut self,
-        snapshot: Snapshot,
-        limits: &Limits,
-        replica: &mut Option<Replica>,
-    ) -> Result<(), Error> {
-        not_older(&mut self.stale_in_a_row, &snapshot, replica)?;
-        let mut fresh = Replica::new(snapshot, limits)?;
+    /// Swaps `fresh`, a new snapshot's state, in whole, so that no consumer
+    /// sees a mix, unless it is older than the state.
+    fn swap_in(&mut self, mut fresh: Replica, replica: &mut Option<Replica>) -> Result<(), Error> {
+        not_older(&mut self.stale_in_a_row, fresh.version(), replica)?;
         if self.record {
             fresh.record(replica.take().map(Replica::into_state));
         }
@@ -555,6 +633,7 @@ impl Driver {
         let in_handoff = matches!(
             self.phase,
             Phase::Fetching { .. }
+                | Phase::Loading { .. }
                 | Phase::Subscribing { since: None, .. }
                 | Phase::Waiting { since: None, .. }
         );
@@ -598,7 +677,7 @@ fn open(
     since: Option<u64>,
 ) -> BoxFuture<'static, Result<EventStream, BoxError>> {
     let source = Arc::clone(source);
-    async move { source.updates(since).await }.boxed()
+    async move { source.updates_paged(since).await }.boxed()
 }
 
 /// Refuses a snapshot older than the state already shown: a cache or a
@@ -611,11 +690,11 @@ fn open(
 /// latest is taken as a new history.
 fn not_older(
     stale_in_a_row: &mut u32,
-    snapshot: &Snapshot,
+    version: Option<u64>,
     replica: &Option<Replica>,
 ) -> Result<(), Error> {
     let current = replica.as_ref().and_then(Replica::version);
-    match (snapshot.version, current) {
+    match (version, current) {
         (Some(version), Some(current)) if version < current => {
             *stale_in_a_row += 1;
             if *stale_in_a_row >= STALE_IN_A_ROW {

@@ -283,6 +283,66 @@ async fn concurrent_subscribers_open_one_connection() {
     server.assert_no_more_connections();
 }
 
+/// Two subscriptions to one topic on one connection: the one a resource
+/// opens (`updates_paged`) takes each snapshot as its text, to read a page
+/// a poll; the other takes the same snapshot read whole, or its error.
+#[tokio::test]
+async fn a_snapshot_comes_as_text_to_a_paged_subscription_and_whole_to_the_others() {
+    let mut server = FakeServer::start().await;
+    let client = server.client();
+    let mut paged = client.source("a").updates_paged(None).await.unwrap();
+    let mut whole = client.source("a").updates(None).await.unwrap();
+    let mut connection = server.accept().await;
+    assert_eq!(connection.received().await, subscribe("a", None));
+    assert_eq!(connection.received().await, subscribe("a", None));
+
+    // As this crate's servers write it: the envelope, then the state.
+    connection.send_text(r#"{"type":"snapshot","topic":"a","version":1,"data":{"r1":{"n":1}}}"#);
+    let Event::SnapshotText(text) = next_event(&mut paged).await else {
+        panic!("the snapshot as text");
+    };
+    assert_eq!(text.version(), Some(1));
+    let snapshot = Snapshot::new(1, json!({"r1": {"n": 1}}));
+    assert_eq!(text.to_snapshot().unwrap(), snapshot);
+    assert_eq!(next_event(&mut whole).await, Event::Snapshot(snapshot));
+
+    // Malformed inside its state: refused at once to the subscription that
+    // reads it whole; the paged one finds it as it reads.
+    connection.send_text(r#"{"type":"snapshot","topic":"a","version":2,"data":{"r1":}}"#);
+    assert!(matches!(
+        next_event(&mut paged).await,
+        Event::SnapshotText(_)
+    ));
+    let error = next_error(&mut whole).await;
+    let error = error.downcast_ref::<WsError>().expect("a WsError");
+    assert!(error.is_bad_message(), "{error}");
+}
+
+/// A resource over WebSocket refuses a malformed snapshot whole, keeps its
+/// state, and takes the next good snapshot.
+#[tokio::test]
+async fn a_malformed_snapshot_is_refused_and_the_resource_takes_the_next() {
+    let mut server = FakeServer::start().await;
+    let client = server.client();
+    let mut resource =
+        Follower::spawn(LiveResource::connect(client.source("a")).backoff(fast_backoff()));
+    let mut connection = server.accept().await;
+    assert_eq!(connection.received().await, subscribe("a", None));
+    connection.snapshot("a", 1, json!({"n": 1}));
+    assert_eq!(resource.next_state().await, (json!({"n": 1}), Some(1)));
+
+    connection.send_text(r#"{"type":"snapshot","topic":"a","version":5,"data":{"n":5,"m":}}"#);
+    let (error, version, json) = resource.next_error().await;
+    assert!(matches!(error, Error::Malformed(_)), "{error:?}");
+    assert_eq!((json, version), (Some(json!({"n": 1})), Some(1)));
+
+    // Taken again, with backoff, from a new subscription.
+    assert_eq!(connection.received().await, unsubscribe("a"));
+    assert_eq!(connection.received().await, subscribe("a", None));
+    connection.snapshot("a", 6, json!({"n": 6}));
+    assert_eq!(resource.next_state().await, (json!({"n": 6}), Some(6)));
+}
+
 #[tokio::test]
 async fn bad_messages_are_errors_on_their_topic_and_the_last_good_state_stays() {
     let mut server = FakeServer::start().await;

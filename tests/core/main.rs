@@ -18,6 +18,7 @@ mod hub;
 mod json_patch;
 mod merge_patch;
 mod merge_text;
+mod paged_snapshot;
 mod recovery;
 mod resource;
 mod state_bound;

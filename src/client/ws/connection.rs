@@ -21,7 +21,7 @@ use super::subscription::{Command, Delivered, Item, Outlet};
 use super::{Config, WsError};
 use crate::BoxError;
 use crate::client::CertificateError;
-use crate::source::Permanent;
+use crate::source::{Event, Permanent};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -249,6 +249,7 @@ impl Connection {
                 id,
                 topic,
                 since,
+                pages,
                 events,
             } => {
                 tracing::debug!(url = self.url, topic, ?since, id, "subscribing");
@@ -260,7 +261,7 @@ impl Connection {
                 self.topics
                     .entry(topic)
                     .or_default()
-                    .push(Outlet::new(id, events, since));
+                    .push(Outlet::new(id, events, since, pages));
                 self.write_text(text).await
             }
             Command::Unsubscribe { id, topic } => {
@@ -296,16 +297,36 @@ impl Connection {
     /// follows it any more (its subscription outlived a race), to unsubscribe.
     fn route(&mut self, text: &str) -> Option<String> {
         match frame::parse(text, &self.config.limits) {
+            Inbound::Event {
+                topic,
+                event: Event::SnapshotText(text),
+            } => {
+                // Read whole only for subscribers that do not read it in
+                // pages, and only once for all of them.
+                let whole = std::cell::OnceCell::new();
+                self.deliver(&topic, |outlet| {
+                    if outlet.pages() {
+                        return Ok(Event::SnapshotText(text.clone()));
+                    }
+                    match whole.get_or_init(|| {
+                        text.to_snapshot()
+                            .map_err(|error| WsError::message(&topic, error))
+                    }) {
+                        Ok(snapshot) => Ok(Event::Snapshot(snapshot.clone())),
+                        Err(error) => Err(error.clone().into()),
+                    }
+                });
+            }
             Inbound::Event { topic, event } => {
-                let heartbeat = matches!(event, crate::source::Event::Heartbeat(_));
-                let delivered = self.deliver(&topic, || Ok(event.clone()));
+                let heartbeat = matches!(event, Event::Heartbeat(_));
+                let delivered = self.deliver(&topic, |_| Ok(event.clone()));
                 if !delivered && heartbeat {
                     return Some(topic);
                 }
             }
             Inbound::Error { topic, error } => {
                 tracing::warn!(url = self.url, topic, error = %crate::error::Chain(&error), "error on topic");
-                self.deliver(&topic, || Err(error.clone().into()));
+                self.deliver(&topic, |_| Err(error.clone().into()));
             }
             Inbound::End {
                 topic,
@@ -337,12 +358,12 @@ impl Connection {
     }
 
     /// Hands an item to each subscriber of `topic`; whether there was any.
-    fn deliver(&mut self, topic: &str, item: impl Fn() -> Item) -> bool {
+    fn deliver(&mut self, topic: &str, item: impl Fn(&Outlet) -> Item) -> bool {
         let Some(outlets) = self.topics.get_mut(topic) else {
             return false;
         };
         for outlet in outlets {
-            if outlet.deliver(item()) == Delivered::Resync {
+            if outlet.deliver(item(outlet)) == Delivered::Resync {
                 tracing::debug!(
                     url = self.url,
                     topic,

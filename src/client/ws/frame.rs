@@ -46,6 +46,19 @@ pub(super) fn parse(text: &str, limits: &Limits) -> Inbound {
             },
         };
     }
+    if let Some((topic, snapshot)) = inbound::quick_snapshot(text, limits) {
+        let topic = topic.to_owned();
+        return match snapshot {
+            Ok(snapshot) => Inbound::Event {
+                topic,
+                event: Event::SnapshotText(snapshot),
+            },
+            Err(error) => Inbound::Error {
+                error: WsError::message(&topic, error),
+                topic,
+            },
+        };
+    }
     let head = match serde_json::from_str::<Head>(text) {
         Ok(head) => head,
         Err(error) => return Inbound::Unroutable(format!("not a JSON object: {error}")),
@@ -135,6 +148,11 @@ mod tests {
                 r#"{"type":"snapshot","topic":"q","version":17,"data":{"a":1}}"#,
                 Event::Snapshot(Snapshot::new(17, json!({"a": 1}))),
             ),
+            // Members in another order: read whole.
+            (
+                r#"{"type":"snapshot","topic":"q","data":{"a":1},"version":17}"#,
+                Event::Snapshot(Snapshot::new(17, json!({"a": 1}))),
+            ),
             (
                 r#"{"type":"update","topic":"q","seq":18,"merge":{"a":2}}"#,
                 Event::Update(Update::merge(18, json!({"a": 2}))),
@@ -153,6 +171,12 @@ mod tests {
             match parse_default(text) {
                 Inbound::Event { topic, event } => {
                     assert_eq!(topic, "q", "{text}");
+                    // Kept as text, for the subscribers that read it in
+                    // pages; the others read it whole.
+                    let event = match event {
+                        Event::SnapshotText(text) => Event::Snapshot(text.to_snapshot().unwrap()),
+                        event => event,
+                    };
                     assert_eq!(event, expected, "{text}");
                 }
                 other => panic!("{text}: {other:?}"),

@@ -34,6 +34,9 @@ pub(super) struct Outlet {
     /// their way; newer ones would look like a gap, and their heartbeats like
     /// lost updates, so they are not passed on.
     awaiting: Option<u64>,
+    /// The subscriber reads snapshots a page at a time: it takes them as
+    /// text.
+    pages: bool,
 }
 
 /// What became of an item handed to [`Outlet::deliver`].
@@ -50,13 +53,25 @@ pub(super) enum Delivered {
 }
 
 impl Outlet {
-    pub(super) fn new(id: u64, events: mpsc::Sender<Item>, since: Option<u64>) -> Self {
+    pub(super) fn new(
+        id: u64,
+        events: mpsc::Sender<Item>,
+        since: Option<u64>,
+        pages: bool,
+    ) -> Self {
         Self {
             id,
             events,
             resync_queued: false,
             awaiting: since.map(|since| since.saturating_add(1)),
+            pages,
         }
+    }
+
+    /// Whether the subscriber takes snapshots as text
+    /// ([`Event::SnapshotText`]).
+    pub(super) fn pages(&self) -> bool {
+        self.pages
     }
 
     /// Whether `item` is a stale frame of an earlier subscription (see
@@ -212,6 +227,8 @@ pub(super) enum Command {
         id: u64,
         topic: String,
         since: Option<u64>,
+        /// Snapshots as text ([`Event::SnapshotText`]).
+        pages: bool,
         events: mpsc::Sender<Item>,
     },
     /// Subscription `id` is gone.
@@ -252,7 +269,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_keeps_its_last_slot_for_a_resync() {
         let (sender, mut receiver) = mpsc::channel(3);
-        let mut outlet = Outlet::new(1, sender, None);
+        let mut outlet = Outlet::new(1, sender, None, false);
         assert_eq!(outlet.deliver(update(1)), Delivered::Queued);
         assert_eq!(outlet.deliver(update(2)), Delivered::Queued);
         assert_eq!(outlet.deliver(update(3)), Delivered::Resync);
@@ -281,7 +298,7 @@ mod tests {
     #[tokio::test]
     async fn a_resync_read_early_is_followed_by_another_on_the_next_drop() {
         let (sender, mut receiver) = mpsc::channel(2);
-        let mut outlet = Outlet::new(1, sender, None);
+        let mut outlet = Outlet::new(1, sender, None, false);
         assert_eq!(outlet.deliver(update(1)), Delivered::Queued);
         assert_eq!(outlet.deliver(update(2)), Delivered::Resync);
         assert_eq!(receiver.recv().await.unwrap().unwrap(), update(1).unwrap());
@@ -295,7 +312,7 @@ mod tests {
     #[tokio::test]
     async fn a_resumed_subscription_skips_stale_frames_until_its_answer() {
         let (sender, mut receiver) = mpsc::channel(8);
-        let mut outlet = Outlet::new(1, sender, Some(4));
+        let mut outlet = Outlet::new(1, sender, Some(4), false);
         // Frames of the connection's earlier subscription, still in flight.
         assert_eq!(outlet.deliver(update(9)), Delivered::Dropped);
         assert_eq!(
@@ -309,7 +326,7 @@ mod tests {
         assert_eq!(receiver.recv().await.unwrap().unwrap(), update(6).unwrap());
 
         let (sender, mut receiver) = mpsc::channel(8);
-        let mut outlet = Outlet::new(2, sender, Some(4));
+        let mut outlet = Outlet::new(2, sender, Some(4), false);
         assert_eq!(outlet.deliver(update(9)), Delivered::Dropped);
         assert_eq!(outlet.deliver(Ok(Event::Resync)), Delivered::Queued);
         assert_eq!(
