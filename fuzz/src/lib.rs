@@ -251,3 +251,33 @@ pub fn depth(value: &Value) -> usize {
         _ => 0,
     }
 }
+
+/// How deep the JSON text `bytes` nests, as its brackets say (strings
+/// skipped): what the depth bound holds a message to. For a text that names
+/// a member twice it can be more than [`depth`] of the value `serde_json`
+/// reads, which keeps only the last.
+pub fn text_depth(bytes: &[u8]) -> usize {
+    let (mut open, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in bytes {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                open += 1;
+                deepest = deepest.max(open);
+            }
+            b']' | b'}' => open = open.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
