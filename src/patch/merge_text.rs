@@ -115,6 +115,7 @@ impl MergeText {
 
     /// A patch read and checked by a [`Reader`] that recorded it on `tape`:
     /// `text` is exactly it.
+    #[inline]
     pub(crate) fn recorded(text: &str, tape: Tape) -> Self {
         Self {
             tape: Some(tape),

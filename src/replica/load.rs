@@ -138,14 +138,20 @@ impl Pages {
             let end = start + values.byte_offset();
             // The key, its colon, the value, and a comma or a brace: one
             // comma too many is counted until the end.
+            // Past the bound, or a member named twice (the last one stays,
+            // and what the first counted no longer is): the text is read
+            // whole, which measures the state as it is and refuses it only
+            // if that is too large.
             let room = max.saturating_add(2).saturating_sub(self.size);
             let size = encoded_len_below(&key, room)
                 .zip(encoded_len_below(&value, room))
                 .map(|(key, value)| key + value + 2)
                 .filter(|&size| size <= room)
-                .ok_or(Stop::Refused(Error::StateTooLarge { max }))?;
+                .ok_or(Stop::Whole)?;
             self.size += size;
-            members.insert(key.into_owned(), value);
+            if members.insert(key.into_owned(), value).is_some() {
+                return Err(Stop::Whole);
+            }
             reader = Reader::starting_at(text, end);
             if end >= stop {
                 self.at = end;
@@ -194,6 +200,42 @@ mod tests {
                 let replica = replica?;
                 return Ok((replica.version(), replica.into_state()));
             }
+        }
+    }
+
+    /// `text` loaded in pages of `budget` bytes within `limits`.
+    fn paged_within(text: &str, budget: usize, limits: &Limits) -> Result<Document, Error> {
+        let mut load = Load::text(SnapshotText::read(text, limits)?);
+        loop {
+            if let Some(replica) = load.step(budget, limits) {
+                return Ok(replica?.into_state());
+            }
+        }
+    }
+
+    #[test]
+    fn a_member_named_twice_counts_once_toward_the_state_bound() {
+        // The first `a` alone is past the bound; the state keeps the last.
+        let text = format!(
+            r#"{{"version":1,"data":{{"a":"{}","a":1}}}}"#,
+            "x".repeat(100)
+        );
+        let limits = Limits::default().max_state_bytes(50);
+        for budget in [1, 16, 1 << 20] {
+            let state = paged_within(&text, budget, &limits).unwrap();
+            assert_eq!(state, serde_json::json!({"a": 1}), "budget {budget}");
+        }
+        // Too large whatever is named twice: refused, by the exact measure.
+        let text = format!(
+            r#"{{"version":1,"data":{{"a":1,"a":"{}"}}}}"#,
+            "x".repeat(100)
+        );
+        for budget in [1, 16, 1 << 20] {
+            let refused = paged_within(&text, budget, &limits);
+            assert!(
+                matches!(refused, Err(Error::StateTooLarge { max: 50 })),
+                "budget {budget}: {refused:?}"
+            );
         }
     }
 

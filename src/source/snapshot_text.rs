@@ -79,7 +79,11 @@ impl SnapshotText {
         })
     }
 
-    /// The version of the state: the `seq` of the last update it includes.
+    /// The version of the state (the `seq` of the last update it includes),
+    /// as far as the message says before its `data`, which is where this
+    /// crate's servers write it. A message that gives it after the state
+    /// says `None` here; reading the state (as a resource does) finds it
+    /// all the same.
     pub fn version(&self) -> Option<u64> {
         self.version
     }

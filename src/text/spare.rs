@@ -16,7 +16,7 @@ use std::thread::LocalKey;
 use super::Entry;
 
 /// The largest tape buffer kept, in entries.
-const LARGEST_TAPE: usize = 256;
+pub(super) const LARGEST_TAPE: usize = 256;
 
 /// The largest text buffer kept, in bytes.
 const LARGEST_TEXT: usize = 4 << 10;

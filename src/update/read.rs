@@ -234,7 +234,11 @@ impl Update {
                     let mut tape = Tape::for_text(text.len());
                     let (span, depth) = reader.recorded_value(&mut tape).ok()?;
                     deepest = deepest.max(depth);
-                    patch = Some(MergeText::recorded(&text[span], tape));
+                    let checked = &text[span];
+                    patch = Some(match tape.kept_for(checked.len()) {
+                        Some(tape) => MergeText::recorded(checked, tape),
+                        None => MergeText::checked(checked),
+                    });
                 }
                 "merge" if patch.is_none() => {
                     let (span, depth) = reader.checked_value().ok()?;
