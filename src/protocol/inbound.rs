@@ -22,24 +22,16 @@ use crate::{Error, Limits, Update};
 /// one that breaks a bound or the update's form, which the client then
 /// reads with [`Head`] and [`read`].
 ///
-/// A message short enough to record ([`LONGEST_TAPED`]) is read strictly,
-/// its patch checked and recorded, and merged from that record: for the
-/// usual patch of a few fields the cheaper way, and a malformed one is
-/// refused before it reaches the state. A longer one is read lazily, its
-/// patch checked as it is merged (one pass over it rather than two): see
-/// [`Limits::parse_update_lazy`].
+/// Read strictly or lazily by its length ([`read_lazily`]): a short one
+/// whose patch is malformed is refused before it reaches the state.
 pub(crate) fn quick_update<'t>(
     text: &'t str,
     limits: &Limits,
 ) -> Option<(&'t str, Result<Update, Error>)> {
-    let mut reader = Reader::new(text);
-    reader.expect(b'{').ok()?;
-    let kind = plain_string_member(&mut reader, true, "type")?;
-    let topic = plain_string_member(&mut reader, false, "topic")?;
-    if kind != "update" {
+    let ("update", topic, reader) = envelope(text)? else {
         return None;
-    }
-    let lazy = text.len() > LONGEST_TAPED;
+    };
+    let lazy = read_lazily(text);
     match limits.parse_lazy(text, || Update::read_merge_from(text, reader, true, lazy)) {
         Ok(update) => Some((topic, Ok(update))),
         // Not JSON past its envelope: an error on the topic it names, as it
@@ -62,18 +54,32 @@ pub(crate) fn quick_snapshot<'t>(
     text: &'t str,
     limits: &Limits,
 ) -> Option<(&'t str, Result<SnapshotText, Error>)> {
-    let mut reader = Reader::new(text);
-    reader.expect(b'{').ok()?;
-    let kind = plain_string_member(&mut reader, true, "type")?;
-    if kind != "snapshot" {
+    let ("snapshot", topic, mut reader) = envelope(text)? else {
         return None;
-    }
-    let topic = plain_string_member(&mut reader, false, "topic")?;
+    };
     if let Err(error) = limits.check_text(text.as_bytes(), limits.max_snapshot_bytes) {
         return Some((topic, Err(error)));
     }
     let (version, data) = crate::source::snapshot_text::read_to_data(&mut reader, false)?;
     Some((topic, Ok(SnapshotText::new(Arc::from(text), version, data))))
+}
+
+/// The `type` and `topic` a message begins with, as this crate's servers
+/// write it, and a reader just past them.
+fn envelope(text: &str) -> Option<(&str, &str, Reader<'_>)> {
+    let mut reader = Reader::new(text);
+    reader.expect(b'{').ok()?;
+    let kind = plain_string_member(&mut reader, true, "type")?;
+    let topic = plain_string_member(&mut reader, false, "topic")?;
+    Some((kind, topic, reader))
+}
+
+/// Whether an update message is read lazily: past what is worth recording
+/// ([`LONGEST_TAPED`]), its patch is checked as it is merged, in one pass
+/// over it; a shorter one is checked and recorded when read, and merged
+/// from the record, which for the usual few fields costs less.
+fn read_lazily(text: &str) -> bool {
+    text.len() > LONGEST_TAPED
 }
 
 /// The member `name`, which must come next and be a string without escapes
@@ -195,7 +201,7 @@ pub(crate) const SERVER_TYPES: [&str; 5] = ["update", "snapshot", "resync", "hea
 /// another order, say): strictly when it is short enough to record, as
 /// `quick_update` would.
 fn read_update(text: &str, limits: &Limits) -> Result<Update, Error> {
-    if text.len() > LONGEST_TAPED {
+    if read_lazily(text) {
         limits.parse_update_lazy(text)
     } else {
         limits.parse_update(text.as_bytes())

@@ -28,36 +28,27 @@ pub(super) enum Inbound {
     Unknown { kind: String },
 }
 
+/// An event for `topic`'s stream, or what was wrong with its message.
+fn on_topic(topic: String, read: Result<Event, Error>) -> Inbound {
+    match read {
+        Ok(event) => Inbound::Event { topic, event },
+        Err(error) => Inbound::Error {
+            error: WsError::message(&topic, error),
+            topic,
+        },
+    }
+}
+
 /// Reads one server message, checking it against `limits`.
 ///
 /// The envelope (`type`, `topic`) is read first, so that a message that
 /// breaks a limit or the wire form is still reported on its own topic.
 pub(super) fn parse(text: &str, limits: &Limits) -> Inbound {
     if let Some((topic, update)) = inbound::quick_update(text, limits) {
-        let topic = topic.to_owned();
-        return match update {
-            Ok(update) => Inbound::Event {
-                topic,
-                event: Event::Update(update),
-            },
-            Err(error) => Inbound::Error {
-                error: WsError::message(&topic, error),
-                topic,
-            },
-        };
+        return on_topic(topic.to_owned(), update.map(Event::Update));
     }
     if let Some((topic, snapshot)) = inbound::quick_snapshot(text, limits) {
-        let topic = topic.to_owned();
-        return match snapshot {
-            Ok(snapshot) => Inbound::Event {
-                topic,
-                event: Event::SnapshotText(snapshot),
-            },
-            Err(error) => Inbound::Error {
-                error: WsError::message(&topic, error),
-                topic,
-            },
-        };
+        return on_topic(topic.to_owned(), snapshot.map(Event::SnapshotText));
     }
     let head = match serde_json::from_str::<Head>(text) {
         Ok(head) => head,
@@ -84,11 +75,8 @@ pub(super) fn parse(text: &str, limits: &Limits) -> Inbound {
         };
     };
     match inbound::read(kind, &head, text, limits) {
-        Some(Meaning::Event(event)) => Inbound::Event { topic, event },
-        Some(Meaning::Bad(error)) => Inbound::Error {
-            error: WsError::message(&topic, error),
-            topic,
-        },
+        Some(Meaning::Event(event)) => on_topic(topic, Ok(event)),
+        Some(Meaning::Bad(error)) => on_topic(topic, Err(error)),
         Some(Meaning::Refused(refusal)) => {
             let error = WsError::server(&topic, &refusal.code, &refusal.message);
             if refusal.ends_subscription() {
