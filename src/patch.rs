@@ -219,15 +219,16 @@ impl Patch {
     /// The most applying this patch can add to a state's size as compact
     /// JSON, besides what a JSON Patch copies: the patch's own length, taken
     /// from its text where it has one (whitespace counts, so it is never
-    /// less).
+    /// less), else counted with each decimal number at its longest
+    /// ([`length::bound`]).
     pub(crate) fn growth_bound(&self) -> usize {
         match self {
             Self::Merge(patch) => match (patch.as_value(), patch.as_text()) {
-                (Some(value), _) => length::encoded_len(value),
+                (Some(value), _) => length::bound(value),
                 (_, Some(text)) => text.text_len(),
                 _ => unreachable!("a merge patch is a value or a text"),
             },
-            Self::Replace(value) => length::encoded_len(value),
+            Self::Replace(value) => length::bound(value),
             Self::Json(ops) => length::encoded_len(ops),
         }
     }

@@ -1,6 +1,123 @@
 //! How long a value is as compact JSON, counted without writing the text.
 
 use serde::Serialize;
+use serde_json::Value;
+
+/// The most bytes a `f64` takes as JSON: a sign, seventeen digits, a point
+/// and an exponent of three digits with its sign (`-2.2250738585072014e-308`).
+const LONGEST_FLOAT: usize = 24;
+
+/// How deep [`bound`] recurses before it counts exactly instead (a patch's
+/// depth is checked before it is measured; this keeps the stack bounded
+/// whatever the bound is set to).
+const SHALLOW: usize = 32;
+
+/// At least the length of `value` as compact JSON, in bytes: exact but for
+/// a decimal number, counted as the longest a `f64` can be written.
+///
+/// What a change may add to a state is bounded by this on every update; it
+/// costs a walk of the value, not the formatting of its numbers, which was
+/// most of what counting the text exactly cost.
+pub(crate) fn bound(value: &Value) -> usize {
+    shallow_bound(value, SHALLOW).unwrap_or_else(|| encoded_len(value))
+}
+
+fn shallow_bound(value: &Value, room: usize) -> Option<usize> {
+    Some(match value {
+        Value::Null => 4,
+        Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        Value::Number(number) => number_bound(number),
+        Value::String(text) => string_len(text),
+        Value::Array(items) => {
+            let room = room.checked_sub(1)?;
+            let mut len = 2 + items.len().saturating_sub(1);
+            for item in items {
+                len += shallow_bound(item, room)?;
+            }
+            len
+        }
+        Value::Object(members) => {
+            let room = room.checked_sub(1)?;
+            // Braces, and a comma between members and a colon in each.
+            let mut len = 2 + members.len().saturating_sub(1) + members.len();
+            for (key, member) in members {
+                len += string_len(key) + shallow_bound(member, room)?;
+            }
+            len
+        }
+    })
+}
+
+/// An integer's exact length, a decimal's longest.
+fn number_bound(number: &serde_json::Number) -> usize {
+    let digits = |n: u64| n.checked_ilog10().map_or(1, |log| log as usize + 1);
+    if let Some(n) = number.as_u64() {
+        digits(n)
+    } else if let Some(n) = number.as_i64() {
+        1 + digits(n.unsigned_abs())
+    } else {
+        LONGEST_FLOAT
+    }
+}
+
+/// The exact length of `text` as a JSON string, as `serde_json` escapes it:
+/// quotes, two bytes for `"`, `\\` and the five control characters with a
+/// short escape, six for the other control characters.
+///
+/// Eight bytes are looked at a time, and only a word that holds a byte to
+/// escape byte by byte: most text has none, and a loop over every byte cost
+/// more than writing the text.
+fn string_len(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut words = bytes.chunks_exact(8);
+    let mut escapes = 0;
+    for word in &mut words {
+        let word: [u8; 8] = word.try_into().expect("eight bytes");
+        if may_escape(word) {
+            escapes += word
+                .iter()
+                .map(|&byte| usize::from(ESCAPE[usize::from(byte)]))
+                .sum::<usize>();
+        }
+    }
+    for &byte in words.remainder() {
+        escapes += usize::from(ESCAPE[usize::from(byte)]);
+    }
+    2 + bytes.len() + escapes
+}
+
+/// The bytes each byte's escape adds.
+const ESCAPE: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = 5;
+        byte += 1;
+    }
+    let short = [b'"', b'\\', b'\x08', b'\t', b'\n', b'\x0c', b'\r'];
+    let mut at = 0;
+    while at < short.len() {
+        table[short[at] as usize] = 1;
+        at += 1;
+    }
+    table
+};
+
+/// Whether `word` may hold a byte to escape (a control character, `"` or
+/// `\\`); never false when it does.
+fn may_escape(word: [u8; 8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let bits = u64::from_ne_bytes(word);
+    // A byte's high bit is set where it is below `n`, and perhaps past such
+    // a byte where it is not: a false alarm only costs a look at each byte.
+    let below = |bits: u64, n: u8| bits.wrapping_sub(ONES * u64::from(n)) & !bits & HIGH;
+    let control = below(bits, 0x20);
+    let quote = below(bits ^ (ONES * u64::from(b'"')), 1);
+    let backslash = below(bits ^ (ONES * u64::from(b'\\')), 1);
+    control | quote | backslash != 0
+}
 
 /// The length of `value` as compact JSON, counted without building the text.
 pub(crate) fn encoded_len(value: &impl Serialize) -> usize {
@@ -29,4 +146,92 @@ pub(crate) fn encoded_len_below(value: &impl Serialize, limit: usize) -> Option<
     let mut counter = Counter { count: 0, limit };
     serde_json::to_writer(&mut counter, value).ok()?;
     Some(counter.count)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+            "[\\x00-\\x1f\"\\\\a\u{e9}]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..4)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// How many decimal numbers `value` holds.
+    fn decimals(value: &Value) -> usize {
+        match value {
+            Value::Number(number) => usize::from(number.is_f64()),
+            Value::Array(items) => items.iter().map(decimals).sum(),
+            Value::Object(members) => members.values().map(decimals).sum(),
+            _ => 0,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+        #[test]
+        fn the_bound_is_the_length_but_for_decimals(value in value()) {
+            let len = encoded_len(&value);
+            let bound = bound(&value);
+            prop_assert!(bound >= len, "{bound} < {len} for {value}");
+            prop_assert!(bound <= len + LONGEST_FLOAT * decimals(&value), "{bound} for {value}");
+            if decimals(&value) == 0 {
+                prop_assert_eq!(bound, len);
+            }
+        }
+    }
+
+    #[test]
+    fn edges_are_counted_as_written() {
+        for value in [
+            json!(0),
+            json!(9),
+            json!(10),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(-1),
+            json!(""),
+            json!("\u{0}\u{1f}\"\\\n\u{7f}\u{e9}"),
+            json!([]),
+            json!({}),
+            json!([1, [2, {"a": null}], true, false]),
+            json!({"k\n": {"": ""}}),
+        ] {
+            assert_eq!(bound(&value), encoded_len(&value), "{value}");
+        }
+        for float in [
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            f64::MAX,
+            -1.0 / 3.0,
+            1e-7,
+            0.5,
+        ] {
+            let len = encoded_len(&json!(float));
+            assert!(len <= LONGEST_FLOAT, "{float}: {len}");
+        }
+    }
+
+    #[test]
+    fn a_value_deeper_than_the_recursion_is_counted_exactly() {
+        let deep = (0..100).fold(json!(1.5), |inner, _| json!([inner]));
+        assert_eq!(bound(&deep), encoded_len(&deep));
+    }
 }
