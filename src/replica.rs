@@ -7,7 +7,7 @@
 mod journal;
 mod load;
 
-pub(crate) use journal::Changes;
+pub(crate) use journal::{Changes, Shift};
 pub(crate) use load::Load;
 
 use crate::limits::StateSize;

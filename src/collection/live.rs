@@ -138,12 +138,13 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
 
     /// The row `key`, if the table has it.
     pub fn get(&self, key: &K) -> Option<&T> {
-        self.table.get(key).map(|row| &**row)
+        self.get_shared(key).map(|row| &**row)
     }
 
     /// The row `key`, shared: the same [`Arc`] the events hand out.
     pub fn get_shared(&self, key: &K) -> Option<&Arc<T>> {
-        self.table.get(key)
+        let state = self.parts.replica.as_ref()?.state();
+        self.table.get(key, state)
     }
 
     /// How many rows the table has (rows that never decoded are not counted).

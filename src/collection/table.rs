@@ -1,7 +1,8 @@
-//! [`Table`]: the typed rows of a table, kept in key order, changed row by
-//! row as the journal of its JSON state says.
+//! [`Table`]: the typed rows of a table, each at its member's place in the
+//! order of the table's JSON object, changed row by row as the journal of
+//! its JSON state says.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -10,28 +11,36 @@ use serde::de::{DeserializeOwned, Error as _};
 use super::{Event, RowChange, RowKey};
 use crate::document::Map;
 use crate::error::RowError;
-use crate::replica::Changes;
+use crate::replica::{Changes, Shift};
 use crate::{Document, Error, Patch};
 
 /// What a table's changes give its consumer, in order.
 pub(crate) type Items<K, T> = VecDeque<Result<Event<K, T>, Error>>;
 
-/// Rows decoded into `T`, by key.
+/// Rows decoded into `T`.
 ///
-/// Found by hash, so that a change to a row of a large table costs a hash
-/// and a lookup rather than a descent of a tree, each level a cache miss;
-/// ordered by key beside, in a tree that only rows added and removed change.
+/// Each row sits at the place its member has in the order of the state's
+/// object: a change finds its row where the state's own lookup found the
+/// member, with no hash table of the table's own (at a million rows, that
+/// lookup was three or four of the twenty cache lines a change missed, and
+/// a second copy of every key). The table repeats the [`Shift`]s each
+/// change made to the object's order, so that it stays in step. Ordered by
+/// key beside, in a tree that only rows added and removed change.
 #[derive(Debug)]
 pub(crate) struct Table<K, T> {
-    rows: HashMap<K, Arc<T>, foldhash::fast::RandomState>,
-    order: BTreeSet<K>,
+    /// `slots[i]`: the row of the object's `i`-th member, with its key;
+    /// `None` while that member has never decoded into `T`, or its name
+    /// is no `K`.
+    slots: Vec<Option<(K, Arc<T>)>>,
+    /// The keys of the rows, in order, each with its row's place.
+    order: BTreeMap<K, usize>,
 }
 
 impl<K, T> Default for Table<K, T> {
     fn default() -> Self {
         Self {
-            rows: HashMap::default(),
-            order: BTreeSet::new(),
+            slots: Vec::new(),
+            order: BTreeMap::new(),
         }
     }
 }
@@ -40,49 +49,86 @@ impl<K, T> Table<K, T> {
     /// A table with room for `rows` rows: filled without growing.
     fn with_capacity(rows: usize) -> Self {
         Self {
-            rows: HashMap::with_capacity_and_hasher(rows, Default::default()),
-            order: BTreeSet::new(),
+            slots: Vec::with_capacity(rows),
+            order: BTreeMap::new(),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.rows.len()
+        self.order.len()
     }
 }
 
 impl<K: RowKey, T> Table<K, T> {
-    pub(crate) fn get(&self, key: &K) -> Option<&Arc<T>> {
-        self.rows.get(key)
+    /// The row `key`; `state` is the table's JSON state, whose lookup says
+    /// where the row is. (While a new state's rows are decoded, the table
+    /// still has the rows of the state before, whose places may differ:
+    /// then the row is found by its key in the order.)
+    pub(crate) fn get(&self, key: &K, state: &Document) -> Option<&Arc<T>> {
+        let place = state
+            .as_object()
+            .and_then(|members| members.index_of(&key.to_key()));
+        match place.and_then(|place| self.slots.get(place)) {
+            Some(Some((found, row))) if found == key => Some(row),
+            _ => self.find(key),
+        }
+    }
+
+    /// The row `key`, found by its key in the order.
+    fn find(&self, key: &K) -> Option<&Arc<T>> {
+        let place = *self.order.get(key)?;
+        self.slots[place].as_ref().map(|(_, row)| row)
     }
 
     /// The rows in key order.
     pub(crate) fn iter(
         &self,
     ) -> impl ExactSizeIterator<Item = (&K, &Arc<T>)> + DoubleEndedIterator {
-        self.order.iter().map(|key| {
-            (
-                key,
-                self.rows.get(key).expect("every key ordered has a row"),
-            )
+        self.order.iter().map(|(key, &place)| {
+            let (_, row) = self.slots[place]
+                .as_ref()
+                .expect("every key ordered has a row at its place");
+            (key, row)
         })
     }
 
-    fn insert(&mut self, key: K, row: Arc<T>) -> Option<Arc<T>> {
-        let old = self.rows.insert(key.clone(), row);
-        if old.is_none() {
-            self.order.insert(key);
+    /// Puts the row `key` at `place`, which had none.
+    fn put(&mut self, place: usize, key: K, row: Arc<T>) {
+        if let Some(was) = self.order.insert(key.clone(), place)
+            && was != place
+        {
+            // Two member names for one key (a `RowKey` that breaks its
+            // contract): the row keeps one place.
+            self.slots[was] = None;
         }
-        old
+        self.slots[place] = Some((key, row));
     }
 
-    fn remove(&mut self, key: &K) -> Option<Arc<T>> {
-        let old = self.rows.remove(key);
-        if old.is_some() {
-            self.order.remove(key);
+    /// Makes the move the state's object made, putting a row it removed
+    /// into `gone` until its change is told.
+    fn shift(&mut self, shift: Shift, gone: &mut Gone<K, T>) {
+        match shift {
+            Shift::Appended => self.slots.push(None),
+            Shift::Removed(place) if place < self.slots.len() => {
+                if let Some((key, row)) = self.slots.swap_remove(place) {
+                    self.order.remove(&key);
+                    gone.get_or_insert_with(HashMap::default).insert(key, row);
+                }
+                if let Some(Some((moved, _))) = self.slots.get(place)
+                    && let Some(at) = self.order.get_mut(moved)
+                {
+                    *at = place;
+                }
+            }
+            Shift::Removed(_) => debug_assert!(false, "a table out of step with its state"),
         }
-        old
     }
 }
+
+/// The rows a change removed from their places, by key, until the change
+/// of each is told (as removed, or as modified when the change put the
+/// member back).
+type Gone<K, T> = Option<HashMap<K, Arc<T>, foldhash::fast::RandomState>>;
 
 /// A new state's rows being decoded, a few at a time, into a table of
 /// their own, swapped in whole when all are.
@@ -120,11 +166,11 @@ impl<K: RowKey, T> Reload<K, T> {
             }
             _ => self.previous = None,
         }
-        while left > 0 {
-            let Some(key) = self.retired.order.pop_first() else {
-                break;
-            };
-            self.retired.rows.remove(&key);
+        let retired = &mut self.retired;
+        let freed = retired.slots.len().min(left);
+        retired.slots.truncate(retired.slots.len() - freed);
+        left -= freed;
+        while left > 0 && retired.order.pop_first().is_some() {
             left -= 1;
         }
         left > 0
@@ -145,10 +191,22 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
     ) -> Option<Reload<K, T>> {
         match changes {
             Changes::Quiet => {}
-            Changes::Rows(rows) => {
+            Changes::Rows { rows, shifts } => {
+                let mut gone = None;
+                for shift in shifts {
+                    self.shift(shift, &mut gone);
+                }
+                let members = state.as_object();
+                let len = members.map_or(0, Map::len);
+                debug_assert_eq!(self.slots.len(), len, "in step with the state");
+                if self.slots.len() < len {
+                    // Never, as the shifts are worked out; were it to
+                    // happen, rows would be missed, not read out of bounds.
+                    self.slots.resize_with(len, || None);
+                }
                 for (id, patch) in rows {
-                    let now = state.get(&id);
-                    match self.change(id, now, version, patch) {
+                    let now = members.and_then(|members| members.get_full(&id));
+                    match self.change(id, now, version, patch, &mut gone) {
                         Ok(Some(change)) => out.push_back(Ok(Event::Row { version, change })),
                         Ok(None) => {}
                         Err(error) => out.push_back(Err(error)),
@@ -217,22 +275,28 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
         true
     }
 
-    /// Takes the row `id`, now `json`, into the new table of `reload`.
+    /// Takes the row `id`, now `json`, into the new table of `reload`, at
+    /// the next place.
     fn reload_row(&self, reload: &mut Reload<K, T>, id: &str, json: &Document) {
+        let place = reload.fresh.slots.len();
+        reload.fresh.slots.push(None);
         let was = reload
             .previous
             .as_ref()
             .and_then(Document::as_object)
-            .and_then(|before| before.get(id));
-        let keep = |reload: &mut Reload<K, T>, key: K| {
-            if let Some(row) = self.rows.get(&key) {
-                reload.fresh.insert(key, Arc::clone(row));
-            }
+            .and_then(|before| before.get_full(id));
+        // The row before: at the member's place in the state before (which
+        // this table follows), else found by key.
+        let before = |key: &K| match was.and_then(|(at, _)| self.slots.get(at)) {
+            Some(Some((found, row))) if found == key => Some(row),
+            _ => self.find(key),
         };
-        if was == Some(json) {
+        if was.map(|(_, was)| was) == Some(json) {
             // Unchanged: as it was, decoded or not (its error was told).
-            if let Some(key) = K::from_key(id) {
-                keep(reload, key);
+            if let Some(key) = K::from_key(id)
+                && let Some(row) = before(&key)
+            {
+                reload.fresh.put(place, key, Arc::clone(row));
             }
             return;
         }
@@ -250,14 +314,17 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
             Err(e) => {
                 reload.errors.push(refused(RowError::Decode(e)));
                 // The row's last good value stays.
-                keep(reload, key);
+                if let Some(row) = before(&key) {
+                    reload.fresh.put(place, key, Arc::clone(row));
+                }
                 return;
             }
         };
-        reload.fresh.insert(key.clone(), Arc::clone(&row));
-        reload.changes.push(if self.rows.contains_key(&key) {
+        let existed = before(&key).is_some();
+        reload.fresh.put(place, key.clone(), Arc::clone(&row));
+        reload.changes.push(if existed {
             let patch = was
-                .and_then(|was| Patch::diff(&was.to_value(), &json.to_value()))
+                .and_then(|(_, was)| Patch::diff(&was.to_value(), &json.to_value()))
                 .unwrap_or_else(|| Patch::Replace(json.to_value()));
             RowChange::Modified { key, row, patch }
         } else {
@@ -267,18 +334,27 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
 
     /// Looks at up to `budget` more rows of the table for those the new
     /// table of `reload` does not have; whether it has looked at them all.
+    /// Both are in key order: they are walked side by side.
     fn find_gone(&self, reload: &mut Reload<K, T>, budget: usize) -> bool {
         let after = reload
             .gone_after
             .as_ref()
             .map_or(Bound::Unbounded, Bound::Excluded);
+        let mut kept = reload
+            .fresh
+            .order
+            .range((after, Bound::Unbounded))
+            .map(|(key, _)| key)
+            .peekable();
         let mut last = None;
-        for key in self.order.range((after, Bound::Unbounded)).take(budget) {
-            if !reload.fresh.rows.contains_key(key) {
-                let row = Arc::clone(self.rows.get(key).expect("every key ordered has a row"));
+        for (key, &place) in self.order.range((after, Bound::Unbounded)).take(budget) {
+            while kept.next_if(|kept| *kept < key).is_some() {}
+            if kept.peek() != Some(&key)
+                && let Some((_, row)) = &self.slots[place]
+            {
                 reload.changes.push(RowChange::Removed {
                     key: key.clone(),
-                    row,
+                    row: Arc::clone(row),
                 });
             }
             last = Some(key);
@@ -292,14 +368,15 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
         }
     }
 
-    /// Takes the row `id` to `now` (`None`: gone). `patch` is the change's
-    /// own patch of the row, when it has one.
+    /// Takes the row `id` to `now`, its place and JSON (`None`: gone).
+    /// `patch` is the change's own patch of the row, when it has one.
     fn change(
         &mut self,
         id: String,
-        now: Option<&Document>,
+        now: Option<(usize, &Document)>,
         version: Option<u64>,
         patch: Option<Patch>,
+        gone: &mut Gone<K, T>,
     ) -> Result<Option<RowChange<K, T>>, Error> {
         let refused = |id, problem| Error::Row {
             key: id,
@@ -307,16 +384,18 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
             problem,
         };
         let key = K::from_owned_key(id).map_err(|id| refused(id, RowError::Key))?;
-        let Some(json) = now else {
-            return Ok(self.remove(&key).map(|row| RowChange::Removed { key, row }));
+        let mut taken_out = || gone.as_mut().and_then(|gone| gone.remove(&key));
+        let Some((place, json)) = now else {
+            return Ok(taken_out().map(|row| RowChange::Removed { key, row }));
         };
-        // The row's last good value stays when this one does not decode.
-        let row = match T::deserialize(json) {
-            Ok(row) => Arc::new(row),
-            Err(e) => return Err(refused(key.to_key().into_owned(), RowError::Decode(e))),
-        };
-        // A row changed is replaced in place: one lookup, no key copied.
-        if let Some(slot) = self.rows.get_mut(&key) {
+        let decoded = T::deserialize(json);
+        if let Some((_, slot)) = &mut self.slots[place] {
+            // A row changed in place: no lookup of its own, no key copied.
+            let row = match decoded {
+                Ok(row) => Arc::new(row),
+                // The row's last good value stays.
+                Err(e) => return Err(refused(key.to_key().into_owned(), RowError::Decode(e))),
+            };
             *slot = Arc::clone(&row);
             return Ok(Some(RowChange::Modified {
                 key,
@@ -324,7 +403,27 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
                 patch: patch.unwrap_or_else(|| Patch::Replace(json.to_value())),
             }));
         }
-        self.insert(key.clone(), Arc::clone(&row));
-        Ok(Some(RowChange::Added { key, row }))
+        // A row new to its place: new, or taken out and put back by this
+        // change.
+        let before = taken_out();
+        let row = match decoded {
+            Ok(row) => Arc::new(row),
+            Err(e) => {
+                let error = refused(key.to_key().into_owned(), RowError::Decode(e));
+                if let Some(before) = before {
+                    self.put(place, key, before);
+                }
+                return Err(error);
+            }
+        };
+        self.put(place, key.clone(), Arc::clone(&row));
+        Ok(Some(match before {
+            Some(_) => RowChange::Modified {
+                key,
+                row,
+                patch: patch.unwrap_or_else(|| Patch::Replace(json.to_value())),
+            },
+            None => RowChange::Added { key, row },
+        }))
     }
 }

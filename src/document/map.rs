@@ -95,6 +95,12 @@ impl Map {
         }
     }
 
+    /// The member named `key`, and where it is in the order.
+    pub(crate) fn get_full(&self, key: &str) -> Option<(usize, &Document)> {
+        let index = self.index_of(key)?;
+        Some((index, &self.members[index]))
+    }
+
     /// The value of the member at `index` in the order, which
     /// [`Map::index_of`] gave.
     pub(crate) fn value_at_mut(&mut self, index: usize) -> &mut Document {

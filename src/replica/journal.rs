@@ -1,13 +1,21 @@
 //! What a change did to a table: the rows it touched, each with its own
-//! patch, or the whole state replaced. Recorded by a [`Replica`](super::Replica)
-//! for a [`LiveCollection`](crate::collection::LiveCollection), so that it
-//! decodes again only the rows a patch touched.
+//! patch, and how it moved the rows in the order of the state's object; or
+//! the whole state replaced. Recorded by a [`Replica`](super::Replica) for a
+//! [`LiveCollection`](crate::collection::LiveCollection), so that it decodes
+//! again only the rows a patch touched, and finds each where the state has
+//! it.
+
+mod order;
 
 use std::collections::HashMap;
 
 use json_patch::PatchOperation;
 use json_patch::jsonptr::{Pointer, PointerBuf};
 use serde_json::Value;
+
+pub(crate) use order::Shift;
+
+use order::Order;
 
 use crate::{Document, Error, Patch};
 
@@ -18,8 +26,12 @@ pub(crate) enum Changes {
     #[default]
     Quiet,
     /// These rows changed, each with its patch when the change has one of
-    /// its own (a JSON Patch `move` or `copy` between rows has none).
-    Rows(Vec<(String, Option<Patch>)>),
+    /// its own (a JSON Patch `move` or `copy` between rows has none); the
+    /// `shifts` are how the changes moved the object's members, in order.
+    Rows {
+        rows: Vec<(String, Option<Patch>)>,
+        shifts: Vec<Shift>,
+    },
     /// The state was replaced whole: a snapshot, a replacement, a patch of
     /// the root. `previous` is the state before, if there was one.
     Whole { previous: Option<Document> },
@@ -30,10 +42,19 @@ impl Changes {
     pub(crate) fn then(&mut self, next: Changes) {
         match (&mut *self, next) {
             (_, Changes::Quiet) => {}
-            (Changes::Rows(rows), Changes::Rows(more)) => rows.extend(more),
+            (
+                Changes::Rows { rows, shifts },
+                Changes::Rows {
+                    rows: more,
+                    shifts: moved,
+                },
+            ) => {
+                rows.extend(more);
+                shifts.extend(moved);
+            }
             // The state the whole replacement started from is the one that
             // counts, not one in between.
-            (Changes::Whole { .. }, Changes::Rows(_) | Changes::Whole { .. }) => {}
+            (Changes::Whole { .. }, Changes::Rows { .. } | Changes::Whole { .. }) => {}
             (_, next) => *self = next,
         }
     }
@@ -55,21 +76,25 @@ pub(crate) fn apply(state: &mut Document, patch: Patch) -> Result<Changes, Error
             if state.is_object() && merge.as_value().is_some_and(Value::is_object) =>
         {
             let patch = merge.into_value()?;
+            let Value::Object(members) = &patch else {
+                unreachable!("an object")
+            };
+            let shifts = Order::of(state).merged(members);
             state.merge(&patch);
             let Value::Object(members) = patch else {
                 unreachable!("an object")
             };
-            Ok(Changes::Rows(
-                members
-                    .into_iter()
-                    .map(|(key, member)| (key, Some(Patch::Merge(member.into()))))
-                    .collect(),
-            ))
+            let rows = members
+                .into_iter()
+                .map(|(key, member)| (key, Some(Patch::Merge(member.into()))))
+                .collect();
+            Ok(Changes::Rows { rows, shifts })
         }
         Patch::Json(ops) if state.is_object() => match by_row(&ops) {
             Some(rows) => {
+                let shifts = Order::of(state).patched(&ops);
                 state.apply(&Patch::Json(ops))?;
-                Ok(Changes::Rows(rows))
+                Ok(Changes::Rows { rows, shifts })
             }
             None => whole(state, Patch::Json(ops)),
         },
@@ -176,9 +201,10 @@ mod tests {
             Patch::Merge(json!({"a": {"n": 5}, "b": null}).into()),
         )
         .unwrap();
-        let Changes::Rows(rows) = changes else {
+        let Changes::Rows { rows, shifts } = changes else {
             panic!("rows")
         };
+        assert_eq!(shifts, [Shift::Removed(1)]);
         assert_eq!(rows.len(), 2);
         assert_eq!(
             rows[0],
@@ -195,9 +221,10 @@ mod tests {
             {"op": "add", "path": "/c/m/-", "value": 2},
             {"op": "move", "from": "/c/m", "path": "/d"},
         ]));
-        let Changes::Rows(rows) = apply(&mut state, patch).unwrap() else {
+        let Changes::Rows { rows, shifts } = apply(&mut state, patch).unwrap() else {
             panic!("rows")
         };
+        assert_eq!(shifts, [Shift::Appended]);
         assert_eq!(
             rows[0],
             (
