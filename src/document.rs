@@ -26,7 +26,7 @@ mod partial_eq;
 mod ser;
 mod tree;
 
-pub use map::Map;
+pub use map::{Iter, Map};
 
 use serde_json::{Number, Value};
 

@@ -376,7 +376,7 @@ impl<'de> SeqAccess<'de> for Items<'de> {
 }
 
 struct Members<'de> {
-    members: indexmap::map::Iter<'de, Box<str>, Document>,
+    members: super::map::Entries<'de>,
     /// The value of the key just read.
     value: Option<&'de Document>,
 }
