@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::Document;
-use crate::patch::tree::Tree;
+use crate::patch::tree::{Children, Tree};
 
 impl Tree for Document {
     fn from_value(value: &Value) -> Self {
@@ -23,8 +23,11 @@ impl Tree for Document {
     }
 
     fn children(&self) -> impl Iterator<Item = &Self> {
-        let members = self.as_object().into_iter().flat_map(|map| map.values());
-        members.chain(self.as_array().into_iter().flatten())
+        match self {
+            Document::Object(members) => Children::Members(members.values()),
+            Document::Array(items) => Children::Items(items.iter()),
+            _ => Children::Leaf,
+        }
     }
 
     fn is_container(&self) -> bool {

@@ -22,6 +22,31 @@ fn shallow_depth<T: Tree>(node: &T, room: usize) -> Option<usize> {
     Some(deepest + 1)
 }
 
+/// The values directly inside a node, of one kind or the other: matched
+/// once a step, where a chain of the two (each empty but one) cost a
+/// twentieth of a table's row change, measuring its patch's depth.
+pub(crate) enum Children<M, I> {
+    Members(M),
+    Items(I),
+    Leaf,
+}
+
+impl<'a, T: 'a, M, I> Iterator for Children<M, I>
+where
+    M: Iterator<Item = &'a T>,
+    I: Iterator<Item = &'a T>,
+{
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        match self {
+            Self::Members(members) => members.next(),
+            Self::Items(items) => items.next(),
+            Self::Leaf => None,
+        }
+    }
+}
+
 /// A JSON value that JSON Patch operations can walk and change.
 pub(crate) trait Tree: serde::Serialize + Clone + Sized {
     /// The tree for a value an operation carries.
@@ -124,8 +149,11 @@ impl Tree for Value {
     }
 
     fn children(&self) -> impl Iterator<Item = &Self> {
-        let members = self.as_object().into_iter().flat_map(|map| map.values());
-        members.chain(self.as_array().into_iter().flatten())
+        match self {
+            Value::Object(members) => Children::Members(members.values()),
+            Value::Array(items) => Children::Items(items.iter()),
+            _ => Children::Leaf,
+        }
     }
 
     fn is_container(&self) -> bool {
