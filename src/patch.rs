@@ -238,7 +238,8 @@ impl Patch {
 /// merge patch still in its text equals the merge patch of the value
 /// `serde_json` reads from it (see [`MergePatch`]'s equality). Numbers
 /// compare as `serde_json` reads them, which for a long decimal may be a
-/// unit in the last place from what a [`Document`](crate::Document) reads.
+/// unit or two in the last place from what a [`Document`](crate::Document)
+/// reads.
 ///
 /// ```
 /// use live_resource::{Limits, Patch};

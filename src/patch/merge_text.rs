@@ -48,7 +48,7 @@ use crate::text::{GiveUp, OwnedText, Reader, Tape};
 /// Two things differ from merging the patch's [`Value`], both at the edges
 /// of JSON. Numbers are read correctly rounded, as `serde_json` reads them
 /// only with its `float_roundtrip` feature: without it, a long decimal may
-/// come out a unit in the last place apart (and does so here too wherever
+/// come out a unit or two in the last place apart (and does so here too wherever
 /// `serde_json` reads the text: for [`MergeText::to_value`], a `Value` target,
 /// or text the reader leaves to it). And where an object of the patch names a
 /// member twice, both apply, in order, as two patches one after the other
