@@ -94,8 +94,10 @@ impl<K: RowKey, T> Table<K, T> {
 
     /// Puts the row `key` at `place`, which had none.
     fn put(&mut self, place: usize, key: K, row: Arc<T>) {
-        if let Some(was) = self.order.insert(key.clone(), place)
-            && was != place
+        if let Some(was) = self
+            .order
+            .insert(key.clone(), place)
+            .filter(|&was| was != place)
         {
             // Two member names for one key (a `RowKey` that breaks its
             // contract): the row keeps one place.
@@ -114,10 +116,10 @@ impl<K: RowKey, T> Table<K, T> {
                     self.order.remove(&key);
                     gone.get_or_insert_with(HashMap::default).insert(key, row);
                 }
-                if let Some(Some((moved, _))) = self.slots.get(place)
-                    && let Some(at) = self.order.get_mut(moved)
-                {
-                    *at = place;
+                if let Some(Some((moved, _))) = self.slots.get(place) {
+                    if let Some(at) = self.order.get_mut(moved) {
+                        *at = place;
+                    }
                 }
             }
             Shift::Removed(_) => debug_assert!(false, "a table out of step with its state"),
@@ -293,8 +295,8 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
         };
         if was.map(|(_, was)| was) == Some(json) {
             // Unchanged: as it was, decoded or not (its error was told).
-            if let Some(key) = K::from_key(id)
-                && let Some(row) = before(&key)
+            if let Some((key, row)) =
+                K::from_key(id).and_then(|key| Some((key.clone(), before(&key)?)))
             {
                 reload.fresh.put(place, key, Arc::clone(row));
             }
@@ -349,9 +351,8 @@ impl<K: RowKey, T: DeserializeOwned> Table<K, T> {
         let mut last = None;
         for (key, &place) in self.order.range((after, Bound::Unbounded)).take(budget) {
             while kept.next_if(|kept| *kept < key).is_some() {}
-            if kept.peek() != Some(&key)
-                && let Some((_, row)) = &self.slots[place]
-            {
+            let row = self.slots[place].as_ref().map(|(_, row)| row);
+            if let Some(row) = row.filter(|_| kept.peek() != Some(&key)) {
                 reload.changes.push(RowChange::Removed {
                     key: key.clone(),
                     row: Arc::clone(row),
