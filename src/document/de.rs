@@ -99,6 +99,7 @@ impl<'de> Visitor<'de> for DocumentVisitor {
             let value = members.next_value()?;
             map.insert(key, value);
         }
+        map.shrink_to_fit();
         Ok(Document::Object(map))
     }
 }

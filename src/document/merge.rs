@@ -191,6 +191,7 @@ impl Document {
                     let token = reader.token()?;
                     map.insert(key, Document::read(token, reader, inner)?);
                 }
+                map.shrink_to_fit();
                 Self::Object(map)
             }
         })
