@@ -136,6 +136,8 @@ pub mod server;
 pub mod socketio;
 pub mod source;
 mod status;
+#[cfg(test)]
+mod testing;
 mod text;
 mod update;
 

@@ -165,13 +165,7 @@ mod tests {
             any::<String>().prop_map(Value::String),
             "[\\x00-\\x1f\"\\\\a\u{e9}]{0,6}".prop_map(Value::String),
         ];
-        leaf.prop_recursive(4, 32, 4, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::btree_map(any::<String>(), inner, 0..4)
-                    .prop_map(|map| Value::Object(map.into_iter().collect())),
-            ]
-        })
+        crate::testing::json(leaf, any::<String>(), 4, 4)
     }
 
     /// How many decimal numbers `value` holds.

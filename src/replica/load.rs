@@ -247,13 +247,7 @@ mod tests {
             (-1e6f64..1e6).prop_map(Value::from),
             "[a-c\"\\\\é]{0,4}".prop_map(Value::from),
         ];
-        leaf.prop_recursive(3, 24, 4, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-                prop::collection::btree_map("[a-c\"]{0,2}", inner, 0..5)
-                    .prop_map(|members| Value::Object(members.into_iter().collect())),
-            ]
-        })
+        crate::testing::json(leaf, "[a-c\"]{0,2}", 3, 5)
     }
 
     /// Mostly tables: objects of rows, which are read in pages.
