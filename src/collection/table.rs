@@ -94,6 +94,7 @@ impl<K: RowKey, T> Table<K, T> {
 
     /// Puts the row `key` at `place`, which had none.
     fn put(&mut self, place: usize, key: K, row: Arc<T>) {
+        debug_assert!(self.slots[place].is_none(), "a place taken");
         if let Some(was) = self
             .order
             .insert(key.clone(), place)
