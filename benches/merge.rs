@@ -24,7 +24,9 @@
 //!   volume and a timestamp). `baseline` is `serde_json::from_slice` and
 //!   `json_patch::merge` on a `Value`, `strict` [`Update::from_slice`] and
 //!   [`Document::apply_owned`], `lazy` [`Limits::parse_update_lazy`] and the
-//!   same apply.
+//!   same apply. The `batch12`, `batch50` and `batch190` shapes are the
+//!   `quote_ts` patch of that many symbols around the middle in one update
+//!   (about 1, 4 and 15 KB), on the dashboards that have as many.
 //!
 //! Instruction counts: with `MERGE_STEPS=n` in the environment, the binary
 //! runs the one case named by its first argument (`wire/shapes/quote_ts/strict/1MB`)
@@ -49,7 +51,7 @@ const SIZES: [(&str, usize); 3] = [("1KB", 1 << 10), ("100KB", 100 << 10), ("1MB
 /// its middle symbol.
 fn fixture(bytes: usize) -> (Value, [Value; 2]) {
     let doc = support::dashboard(bytes);
-    let middle = support::symbol(doc.as_object().map_or(0, |board| board.len() / 2));
+    let middle = support::symbol(board_len(&doc) / 2);
     let patches = [1.23, 4.56].map(|price| support::price_patch(&middle, price));
     (doc, patches)
 }
@@ -197,9 +199,22 @@ type Step = Box<dyn FnMut()>;
 /// which alternates between the two updates of the shape.
 fn shape_step(shape: &'static str, path: &str, bytes: usize) -> Step {
     let doc = support::dashboard(bytes);
-    let middle = support::symbol(doc.as_object().map_or(0, |board| board.len() / 2));
+    let middle = support::symbol(board_len(&doc) / 2);
+    let batch = support::BATCHES
+        .into_iter()
+        .find(|(name, _)| *name == shape)
+        .map(|(_, count)| {
+            let first = board_len(&doc) / 2 - count / 2;
+            (first..first + count)
+                .map(support::symbol)
+                .collect::<Vec<_>>()
+        });
     let texts = [17, 18].map(|seq| {
-        let patch = support::shape_patch(shape, &middle, usize::from(seq == 18));
+        let turn = usize::from(seq == 18);
+        let patch = match &batch {
+            Some(symbols) => support::batch_patch(symbols, turn),
+            None => support::shape_patch(shape, &middle, turn),
+        };
         format!(r#"{{"seq":{seq},"merge":{patch}}}"#)
     });
     let mut turn = 0;
@@ -235,15 +250,29 @@ fn shape_step(shape: &'static str, path: &str, bytes: usize) -> Step {
     }
 }
 
+/// How many symbols a dashboard has.
+fn board_len(doc: &Value) -> usize {
+    doc.as_object().map_or(0, serde_json::Map::len)
+}
+
 /// Every `wire/shapes` case: its name under the group, and how to make it.
+/// A batch is measured only on the dashboards that have all its symbols.
 fn shape_cases() -> impl Iterator<Item = (String, impl Fn() -> Step)> {
     SIZES.into_iter().flat_map(|(label, bytes)| {
-        support::SHAPES.into_iter().flat_map(move |shape| {
-            PATHS.into_iter().map(move |path| {
-                let case = format!("{shape}/{path}/{label}");
-                (case, move || shape_step(shape, path, bytes))
+        let symbols = board_len(&support::dashboard(bytes));
+        let batches = support::BATCHES
+            .into_iter()
+            .filter(move |(_, count)| *count <= symbols)
+            .map(|(name, _)| name);
+        support::SHAPES
+            .into_iter()
+            .chain(batches)
+            .flat_map(move |shape| {
+                PATHS.into_iter().map(move |path| {
+                    let case = format!("{shape}/{path}/{label}");
+                    (case, move || shape_step(shape, path, bytes))
+                })
             })
-        })
     })
 }
 

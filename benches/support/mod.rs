@@ -67,6 +67,27 @@ pub(crate) fn shape_patch(shape: &str, symbol: &str, turn: usize) -> String {
     }
 }
 
+/// Patches of many symbols at once, by name and count: the `quote_ts` patch
+/// of each of 12, 50 and 190 symbols, about 1, 4 and 15 KB of text (a
+/// transport reads an update of up to 16 KB strictly, a longer one lazily).
+#[allow(dead_code)] // Not every bench measures them.
+pub(crate) const BATCHES: [(&str, usize); 3] =
+    [("batch12", 12), ("batch50", 50), ("batch190", 190)];
+
+/// The text of one patch of the `quote_ts` shape for each of `symbols`, in
+/// one of two turns (as [`shape_patch`]).
+#[allow(dead_code)] // Not every bench measures them.
+pub(crate) fn batch_patch(symbols: &[String], turn: usize) -> String {
+    let members: Vec<String> = symbols
+        .iter()
+        .map(|symbol| {
+            let one = shape_patch("quote_ts", symbol, turn);
+            one[1..one.len() - 1].to_owned()
+        })
+        .collect();
+    format!("{{{}}}", members.join(","))
+}
+
 /// The patch that sets one symbol's price: `{"SYM00123":{"price":1.23}}`.
 pub(crate) fn price_patch(symbol: &str, price: f64) -> Value {
     json!({ symbol: { "price": price } })
