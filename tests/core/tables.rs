@@ -953,3 +953,72 @@ fn a_shared_table_and_its_subscribers_are_send() {
     assert_send_unpin::<CollectionSubscriber<String, Row>>();
     assert_send_unpin::<LiveCollection<String, Row>>();
 }
+
+/// A source whose one stream begins with a snapshot and then gives what
+/// the test sends it.
+struct Pushed {
+    stream: Mutex<Option<futures::channel::mpsc::UnboundedReceiver<live_resource::source::Event>>>,
+}
+
+#[async_trait::async_trait]
+impl live_resource::source::SnapshotSource for Pushed {
+    async fn snapshot(&self) -> Result<live_resource::Snapshot, live_resource::BoxError> {
+        Err("the stream brings the snapshots".into())
+    }
+}
+
+#[async_trait::async_trait]
+impl live_resource::source::UpdateSource for Pushed {
+    async fn updates(
+        &self,
+        _since: Option<u64>,
+    ) -> Result<live_resource::source::EventStream, live_resource::BoxError> {
+        let stream = self.stream.lock().unwrap().take().ok_or("one stream")?;
+        Ok(stream.map(Ok).boxed())
+    }
+
+    fn includes_snapshot(&self) -> bool {
+        true
+    }
+}
+
+/// A resource already polled, turned into a table: its state comes as a
+/// reset. When a new snapshot comes before any update, the rows it has in
+/// common with the state before are rows of the table too (the table never
+/// had them, so they are not "unchanged rows it already holds").
+#[tokio::test]
+async fn a_new_snapshot_before_the_first_update_of_a_table_made_from_a_polled_resource() {
+    use live_resource::source::Event as SourceEvent;
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    let source = Pushed {
+        stream: Mutex::new(Some(receiver)),
+    };
+    let first = json!({"1": "one", "2": "two"});
+    sender
+        .unbounded_send(SourceEvent::Snapshot(live_resource::Snapshot::new(
+            1,
+            first.clone(),
+        )))
+        .unwrap();
+    let mut resource = live_resource::LiveResource::<Value>::connect(source);
+    assert_eq!(resource.next().await.unwrap().unwrap(), first);
+    let mut table: LiveCollection<u64, String> = resource.collection();
+    let second = json!({"1": "one", "2": "two", "3": "three"});
+    sender
+        .unbounded_send(SourceEvent::Snapshot(live_resource::Snapshot::new(
+            2,
+            second.clone(),
+        )))
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(5), table.next())
+        .await
+        .expect("an event")
+        .unwrap()
+        .unwrap();
+    assert!(event.is_reset());
+    assert_eq!(table.json().unwrap(), &second);
+    let rows: Vec<(u64, &str)> = table.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(rows, [(1, "one"), (2, "two"), (3, "three")]);
+    assert_eq!(table.get(&1).map(String::as_str), Some("one"));
+    assert_eq!(event.changes().len(), 3, "every row is new to the table");
+}
