@@ -1249,3 +1249,67 @@ proptest! {
         numbered_run(Value::Object(start.into_iter().collect()), changes)?;
     }
 }
+
+/// While a new snapshot's rows are decoded, a page a poll, the table reads
+/// as it was: every row found by its key (the new state's places differ),
+/// in key order, counted; then as the new snapshot says.
+#[tokio::test]
+async fn while_a_new_snapshot_is_decoded_the_table_reads_as_before() {
+    use live_resource::source::Event as SourceEvent;
+    use std::task::Poll;
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    let source = Pushed {
+        stream: Mutex::new(Some(receiver)),
+    };
+    let old: BTreeMap<u64, i64> = (0..1_200u64).map(|k| (k, k as i64)).collect();
+    let new: BTreeMap<u64, i64> = (1..1_300u64).map(|k| (k, k as i64 * 2)).collect();
+    let state = |rows: &BTreeMap<u64, i64>| {
+        Value::Object(
+            rows.iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect(),
+        )
+    };
+    sender
+        .unbounded_send(SourceEvent::Snapshot(live_resource::Snapshot::new(
+            1,
+            state(&old),
+        )))
+        .unwrap();
+    let mut table: LiveCollection<u64, i64> = LiveCollection::connect(source);
+    assert!(table.next().await.unwrap().unwrap().is_reset());
+    assert!(table.iter().map(|(k, v)| (*k, *v)).eq(old.clone()));
+    sender
+        .unbounded_send(SourceEvent::Snapshot(live_resource::Snapshot::new(
+            2,
+            state(&new),
+        )))
+        .unwrap();
+    let (mut pending, mut checked) = (0, 0);
+    let reset = loop {
+        match futures::poll!(table.next()) {
+            Poll::Ready(event) => break event.unwrap().unwrap(),
+            Poll::Pending => {
+                pending += 1;
+                if table.version() == Some(2) {
+                    checked += 1;
+                    for key in 0..1_300u64 {
+                        assert_eq!(table.get(&key), old.get(&key), "the row {key} as before");
+                    }
+                    assert!(table.iter().map(|(k, v)| (*k, *v)).eq(old.clone()));
+                    assert_eq!(table.len(), old.len());
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    assert!(
+        pending >= 2 && checked >= 2,
+        "decoded over {pending} polls, {checked} checked"
+    );
+    assert!(reset.is_reset());
+    for key in 0..1_300u64 {
+        assert_eq!(table.get(&key), new.get(&key), "the row {key} after");
+    }
+    assert!(table.iter().map(|(k, v)| (*k, *v)).eq(new));
+}
