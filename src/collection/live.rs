@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::table::{Items, Reload, Table};
 use super::{Event, RowKey, SharedCollection};
-use crate::replica::Replica;
+use crate::replica::{Changes, Replica};
 use crate::resource::Parts;
 use crate::source::Source;
 use crate::{Document, Error, LiveResource, Status};
@@ -235,6 +235,21 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
                 }
                 self.retired = self.reloading.take();
                 return Poll::Ready(());
+            }
+            // A resource already polled: the state it had when the table
+            // was made is recorded as a reset, taken here rather than with
+            // the next change, which may be long in coming.
+            if let Some(replica) = self.parts.replica.as_mut() {
+                let changes = replica.take_changes();
+                if !matches!(changes, Changes::Quiet) {
+                    let version = replica.version();
+                    self.reloading =
+                        self.table
+                            .apply(changes, replica.state(), version, &mut self.ready);
+                    if self.reloading.is_some() {
+                        continue;
+                    }
+                }
             }
             let parts = &mut self.parts;
             match parts

@@ -49,16 +49,33 @@ fn shallow_bound(value: &Value, room: usize) -> Option<usize> {
     })
 }
 
-/// An integer's exact length, a decimal's longest.
+/// An integer's exact length, a decimal's longest (or, kept as its text,
+/// its text's length).
 fn number_bound(number: &serde_json::Number) -> usize {
     let digits = |n: u64| n.checked_ilog10().map_or(1, |log| log as usize + 1);
     if let Some(n) = number.as_u64() {
         digits(n)
     } else if let Some(n) = number.as_i64() {
         1 + digits(n.unsigned_abs())
+    } else if keeps_text() {
+        // `serde_json` keeps the number's text, which may be longer than
+        // any `f64`'s.
+        number.to_string().len()
     } else {
         LONGEST_FLOAT
     }
+}
+
+/// Whether `serde_json` keeps a number as its text (its
+/// `arbitrary_precision` feature, which any crate of the build may turn
+/// on): an integer past `u64` then keeps all its digits. (It writes `1e2`
+/// back as `1e+2`, so a short exponent does not tell.)
+fn keeps_text() -> bool {
+    static KEEPS_TEXT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KEEPS_TEXT.get_or_init(|| {
+        let text = "18446744073709551616";
+        serde_json::from_str::<serde_json::Number>(text).is_ok_and(|n| n.to_string() == text)
+    })
 }
 
 /// The exact length of `text` as a JSON string, as `serde_json` escapes it:
@@ -220,6 +237,27 @@ mod tests {
         ] {
             let len = encoded_len(&json!(float));
             assert!(len <= LONGEST_FLOAT, "{float}: {len}");
+        }
+    }
+
+    /// With `serde_json`'s `arbitrary_precision` feature (which any crate
+    /// of the build may turn on) a number keeps its text, however long:
+    /// the bound is still at least its length.
+    #[test]
+    fn a_number_kept_as_its_text_is_counted_whole() {
+        for text in [
+            format!("1{}", "0".repeat(60)),
+            format!("-1{}", "0".repeat(60)),
+            format!("0.{}1", "0".repeat(60)),
+        ] {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            let value = json!([value, {"n": value}]);
+            assert!(
+                bound(&value) >= encoded_len(&value),
+                "{} < {} for {value}",
+                bound(&value),
+                encoded_len(&value)
+            );
         }
     }
 

@@ -19,7 +19,7 @@ use tokio::time::Sleep;
 use super::UnknownTopic;
 use super::watched::Watched;
 use crate::backoff::Retries;
-use crate::replica::{Backlog, Load, Offer, Replica};
+use crate::replica::{Backlog, Changes, Load, Offer, Replica};
 use crate::source::{Event, EventStream, Source};
 use crate::{Backoff, BoxError, Error, Limits, Snapshot, Status, Update};
 
@@ -578,7 +578,13 @@ impl Driver {
     fn swap_in(&mut self, mut fresh: Replica, replica: &mut Option<Replica>) -> Result<(), Error> {
         not_older(&mut self.stale_in_a_row, fresh.version(), replica)?;
         if self.record {
-            fresh.record(replica.take().map(Replica::into_state));
+            // The state the consumer last saw: the one an untaken whole
+            // replacement started from, else the state being replaced.
+            let previous = replica.take().and_then(|mut old| match old.take_changes() {
+                Changes::Whole { previous } => previous,
+                _ => Some(old.into_state()),
+            });
+            fresh.record(previous);
         }
         *replica = Some(fresh);
         self.refused_at = None;

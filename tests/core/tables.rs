@@ -953,3 +953,402 @@ fn a_shared_table_and_its_subscribers_are_send() {
     assert_send_unpin::<CollectionSubscriber<String, Row>>();
     assert_send_unpin::<LiveCollection<String, Row>>();
 }
+
+/// A source whose one stream begins with a snapshot and then gives what
+/// the test sends it.
+struct Pushed {
+    stream: Mutex<Option<futures::channel::mpsc::UnboundedReceiver<live_resource::source::Event>>>,
+}
+
+#[async_trait::async_trait]
+impl live_resource::source::SnapshotSource for Pushed {
+    async fn snapshot(&self) -> Result<live_resource::Snapshot, live_resource::BoxError> {
+        Err("the stream brings the snapshots".into())
+    }
+}
+
+#[async_trait::async_trait]
+impl live_resource::source::UpdateSource for Pushed {
+    async fn updates(
+        &self,
+        _since: Option<u64>,
+    ) -> Result<live_resource::source::EventStream, live_resource::BoxError> {
+        let stream = self.stream.lock().unwrap().take().ok_or("one stream")?;
+        Ok(stream.map(Ok).boxed())
+    }
+
+    fn includes_snapshot(&self) -> bool {
+        true
+    }
+}
+
+/// A resource already polled, turned into a table: its state comes as a
+/// reset. When a new snapshot comes before any update, the rows it has in
+/// common with the state before are rows of the table too (the table never
+/// had them, so they are not "unchanged rows it already holds").
+#[tokio::test]
+async fn a_new_snapshot_before_the_first_update_of_a_table_made_from_a_polled_resource() {
+    use live_resource::source::Event as SourceEvent;
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    let source = Pushed {
+        stream: Mutex::new(Some(receiver)),
+    };
+    let first = json!({"1": "one", "2": "two"});
+    sender
+        .unbounded_send(SourceEvent::Snapshot(live_resource::Snapshot::new(
+            1,
+            first.clone(),
+        )))
+        .unwrap();
+    let mut resource = live_resource::LiveResource::<Value>::connect(source);
+    assert_eq!(resource.next().await.unwrap().unwrap(), first);
+    let mut table: LiveCollection<u64, String> = resource.collection();
+    let second = json!({"1": "one", "2": "two", "3": "three"});
+    sender
+        .unbounded_send(SourceEvent::Snapshot(live_resource::Snapshot::new(
+            2,
+            second.clone(),
+        )))
+        .unwrap();
+    // The state so far comes as a reset (the table may take it before the
+    // new snapshot or not), then the new snapshot's.
+    let mut added = BTreeMap::new();
+    while table.version() != Some(2) || added.len() < 3 {
+        let event = tokio::time::timeout(Duration::from_secs(5), table.next())
+            .await
+            .expect("an event")
+            .unwrap()
+            .unwrap();
+        assert!(event.is_reset());
+        for change in event.changes() {
+            if let RowChange::Added { key, row } = change {
+                added.insert(*key, (**row).clone());
+            }
+        }
+    }
+    assert_eq!(table.json().unwrap(), &second);
+    let rows: Vec<(u64, &str)> = table.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(rows, [(1, "one"), (2, "two"), (3, "three")]);
+    assert_eq!(table.get(&1).map(String::as_str), Some("one"));
+    assert_eq!(added.len(), 3, "every row is added, once");
+}
+
+/// Member names of a table keyed by `u64`: some are no `u64` ("007", "x",
+/// "", "-3"), some need escaping in a JSON Pointer; more than eight, so
+/// that the object grows past its small form and shrinks back.
+const NUMBERED: [&str; 16] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "007", "x", "", "-3", "a/~b",
+];
+
+/// A change of a table keyed by `u64`: a merge patch, JSON Patch
+/// operations on whole rows, or a new snapshot.
+#[derive(Clone, Debug)]
+enum Numbered {
+    Merge(Value),
+    Ops(Vec<Value>),
+    Snapshot(Value),
+}
+
+/// A row's JSON: mostly an `i64`, sometimes one that does not decode.
+fn numbered_row() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        4 => (0i64..100).prop_map(Value::from),
+        1 => Just(json!("not a number")),
+    ]
+}
+
+fn numbered_change() -> impl Strategy<Value = Numbered> {
+    let key = || (0..NUMBERED.len()).prop_map(|k| NUMBERED[k].to_owned());
+    let pointer = || key().prop_map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1")));
+    let member = prop_oneof![1 => Just(Value::Null), 3 => numbered_row()];
+    let op = prop_oneof![
+        3 => (pointer(), numbered_row()).prop_map(|(p, v)| json!({"op": "add", "path": p, "value": v})),
+        2 => pointer().prop_map(|p| json!({"op": "remove", "path": p})),
+        1 => (pointer(), numbered_row()).prop_map(|(p, v)| json!({"op": "replace", "path": p, "value": v})),
+        1 => (pointer(), pointer()).prop_map(|(f, p)| json!({"op": "move", "from": f, "path": p})),
+        1 => (pointer(), pointer()).prop_map(|(f, p)| json!({"op": "copy", "from": f, "path": p})),
+    ];
+    prop_oneof![
+        6 => prop::collection::btree_map(key(), member, 1..12)
+            .prop_map(|m| Numbered::Merge(Value::Object(m.into_iter().collect()))),
+        3 => prop::collection::vec(op, 1..5).prop_map(Numbered::Ops),
+        1 => prop::collection::btree_map(key(), numbered_row(), 0..14)
+            .prop_map(|m| Numbered::Snapshot(Value::Object(m.into_iter().collect()))),
+    ]
+}
+
+/// The rows of `state` a `u64` table holds: each member named by a `u64`
+/// whose JSON decodes, else its last good value.
+fn numbered_rows(state: &Value, before: &BTreeMap<u64, i64>) -> BTreeMap<u64, i64> {
+    state
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(id, json)| {
+            let key = live_resource::collection::RowKey::from_key(id)?;
+            match json.as_i64() {
+                Some(n) => Some((key, n)),
+                None => before.get(&key).map(|n| (key, *n)),
+            }
+        })
+        .collect()
+}
+
+fn numbered_run(start: Value, changes: Vec<Numbered>) -> Result<(), TestCaseError> {
+    use live_resource::source::Event as SourceEvent;
+    // The events the source sends, each state they lead to, and the rows.
+    let mut events = vec![SourceEvent::Snapshot(live_resource::Snapshot::new(
+        0,
+        start.clone(),
+    ))];
+    let mut states = vec![start.clone()];
+    let mut state = start;
+    for change in changes {
+        let version = states.len() as u64;
+        match change {
+            Numbered::Merge(patch) => {
+                live_resource::patch::merge(&mut state, &patch);
+                events.push(SourceEvent::Update(live_resource::Update::merge(
+                    version, patch,
+                )));
+            }
+            Numbered::Ops(ops) => {
+                // A copy or move from a place the same patch changed is
+                // refused: they come first.
+                let ops: Vec<Value> = ops
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(at, op)| {
+                        *at == 0 || !matches!(op["op"].as_str(), Some("copy" | "move"))
+                    })
+                    .map(|(_, op)| op)
+                    .collect();
+                let ops: json_patch::Patch = serde_json::from_value(Value::Array(ops)).unwrap();
+                let mut next = state.clone();
+                if json_patch::patch(&mut next, &ops).is_err() {
+                    continue;
+                }
+                state = next;
+                events.push(SourceEvent::Update(live_resource::Update {
+                    seq: Some(version),
+                    patch: Patch::Json(ops),
+                }));
+            }
+            Numbered::Snapshot(fresh) => {
+                state = fresh.clone();
+                events.push(SourceEvent::Snapshot(live_resource::Snapshot::new(
+                    version, fresh,
+                )));
+            }
+        }
+        states.push(state.clone());
+    }
+    // A last change that always shows: row 1 set to a value no change has.
+    let last = states.len() as u64;
+    let marker = json!({"1": 1000});
+    live_resource::patch::merge(&mut state, &marker);
+    events.push(SourceEvent::Update(live_resource::Update::merge(
+        last, marker,
+    )));
+    states.push(state);
+    let mut expected = Vec::new();
+    let mut rows = BTreeMap::new();
+    for state in &states {
+        rows = numbered_rows(state, &rows);
+        expected.push(rows.clone());
+    }
+
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    for event in events {
+        sender.unbounded_send(event).unwrap();
+    }
+    let source = Pushed {
+        stream: Mutex::new(Some(receiver)),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut table: LiveCollection<u64, i64> = LiveCollection::connect(source);
+        let mut copy: BTreeMap<u64, i64> = BTreeMap::new();
+        loop {
+            let item = tokio::time::timeout(Duration::from_secs(10), table.next())
+                .await
+                .expect("the marker comes")
+                .expect("the stream goes on");
+            if let Ok(event) = &item {
+                for change in event.changes() {
+                    match change {
+                        RowChange::Added { key, row } => {
+                            prop_assert!(copy.insert(*key, **row).is_none(), "{} added twice", key);
+                        }
+                        RowChange::Modified { key, row, .. } => {
+                            prop_assert!(
+                                copy.insert(*key, **row).is_some(),
+                                "{} modified, not there",
+                                key
+                            );
+                        }
+                        RowChange::Removed { key, row } => {
+                            prop_assert_eq!(
+                                copy.remove(key),
+                                Some(**row),
+                                "{} removed as it was",
+                                key
+                            );
+                        }
+                        _ => unreachable!(),
+                    }
+                }
+            }
+            let version = table.version().unwrap() as usize;
+            prop_assert_eq!(
+                table.json().unwrap(),
+                &states[version],
+                "the state at {}",
+                version
+            );
+            let want = &expected[version];
+            for id in NUMBERED {
+                let Some(key) = <u64 as live_resource::collection::RowKey>::from_key(id) else {
+                    continue;
+                };
+                prop_assert_eq!(
+                    table.get(&key),
+                    want.get(&key),
+                    "the row {} at {}",
+                    key,
+                    version
+                );
+            }
+            prop_assert!(
+                table.iter().eq(want.iter()),
+                "in key order at {}: {:?}",
+                version,
+                table.iter().collect::<Vec<_>>()
+            );
+            prop_assert_eq!(table.len(), want.len());
+            if version == states.len() - 1 && table.get(&1) == Some(&1000) {
+                break;
+            }
+        }
+        prop_assert!(
+            table.iter().map(|(k, v)| (*k, *v)).eq(copy),
+            "the events replayed are the table"
+        );
+        Ok(())
+    })?;
+    drop(sender);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A table keyed by `u64` whose object grows past eight members and
+    /// back, with names that are no `u64`, rows that stop and start
+    /// decoding, whole rows added, removed, moved and copied, and new
+    /// snapshots between: every row found, in key order, as a model holds
+    /// them, at every version, and the events replayed give the same rows.
+    #[test]
+    fn a_table_keyed_by_integers_agrees_with_a_model_through_merges_moves_and_snapshots(
+        start in prop::collection::btree_map((0..NUMBERED.len()).prop_map(|k| NUMBERED[k].to_owned()), numbered_row(), 0..14),
+        changes in prop::collection::vec(numbered_change(), 1..30),
+    ) {
+        numbered_run(Value::Object(start.into_iter().collect()), changes)?;
+    }
+}
+
+/// While a new snapshot's rows are decoded, a page a poll, the table reads
+/// as it was: every row found by its key (the new state's places differ),
+/// in key order, counted; then as the new snapshot says.
+#[tokio::test]
+async fn while_a_new_snapshot_is_decoded_the_table_reads_as_before() {
+    use live_resource::source::Event as SourceEvent;
+    use std::task::Poll;
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    let source = Pushed {
+        stream: Mutex::new(Some(receiver)),
+    };
+    let old: BTreeMap<u64, i64> = (0..1_200u64).map(|k| (k, k as i64)).collect();
+    let new: BTreeMap<u64, i64> = (1..1_300u64).map(|k| (k, k as i64 * 2)).collect();
+    let state = |rows: &BTreeMap<u64, i64>| {
+        Value::Object(
+            rows.iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect(),
+        )
+    };
+    sender
+        .unbounded_send(SourceEvent::Snapshot(live_resource::Snapshot::new(
+            1,
+            state(&old),
+        )))
+        .unwrap();
+    let mut table: LiveCollection<u64, i64> = LiveCollection::connect(source);
+    assert!(table.next().await.unwrap().unwrap().is_reset());
+    assert!(table.iter().map(|(k, v)| (*k, *v)).eq(old.clone()));
+    sender
+        .unbounded_send(SourceEvent::Snapshot(live_resource::Snapshot::new(
+            2,
+            state(&new),
+        )))
+        .unwrap();
+    let (mut pending, mut checked) = (0, 0);
+    let reset = loop {
+        match futures::poll!(table.next()) {
+            Poll::Ready(event) => break event.unwrap().unwrap(),
+            Poll::Pending => {
+                pending += 1;
+                if table.version() == Some(2) {
+                    checked += 1;
+                    for key in 0..1_300u64 {
+                        assert_eq!(table.get(&key), old.get(&key), "the row {key} as before");
+                    }
+                    assert!(table.iter().map(|(k, v)| (*k, *v)).eq(old.clone()));
+                    assert_eq!(table.len(), old.len());
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    assert!(
+        pending >= 2 && checked >= 2,
+        "decoded over {pending} polls, {checked} checked"
+    );
+    assert!(reset.is_reset());
+    for key in 0..1_300u64 {
+        assert_eq!(table.get(&key), new.get(&key), "the row {key} after");
+    }
+    assert!(table.iter().map(|(k, v)| (*k, *v)).eq(new));
+}
+
+/// A resource already polled, turned into a table, with no update after:
+/// its state so far still comes as a reset.
+#[tokio::test]
+async fn a_table_made_from_a_polled_resource_resets_without_waiting_for_an_update() {
+    use live_resource::source::Event as SourceEvent;
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    let source = Pushed {
+        stream: Mutex::new(Some(receiver)),
+    };
+    let first = json!({"1": "one", "2": "two"});
+    sender
+        .unbounded_send(SourceEvent::Snapshot(live_resource::Snapshot::new(
+            1,
+            first.clone(),
+        )))
+        .unwrap();
+    let mut resource = live_resource::LiveResource::<Value>::connect(source);
+    assert_eq!(resource.next().await.unwrap().unwrap(), first);
+    let mut table: LiveCollection<u64, String> = resource.collection();
+    let event = tokio::time::timeout(Duration::from_secs(2), table.next())
+        .await
+        .expect("the state so far comes as a reset, with no update to wait for")
+        .unwrap()
+        .unwrap();
+    assert!(event.is_reset());
+    assert_eq!(table.len(), 2);
+    drop(sender);
+}

@@ -245,6 +245,84 @@ mod tests {
         }
     }
 
+    fn large_object() -> impl Strategy<Value = Value> {
+        prop::collection::btree_map("[a-l]", 0..3i64, 0..12)
+            .prop_map(|map| Value::Object(map.into_iter().map(|(k, v)| (k, v.into())).collect()))
+    }
+
+    fn large_op() -> impl Strategy<Value = Value> {
+        let key = "[a-l]";
+        prop_oneof![
+            3 => (key, 0..3i64)
+                .prop_map(|(k, v)| json!({"op": "add", "path": format!("/{k}"), "value": v})),
+            2 => key.prop_map(|k| json!({"op": "remove", "path": format!("/{k}")})),
+            1 => (key, key).prop_map(
+                |(f, t)| json!({"op": "move", "from": format!("/{f}"), "path": format!("/{t}")})
+            ),
+            1 => (key, key).prop_map(
+                |(f, t)| json!({"op": "copy", "from": format!("/{f}"), "path": format!("/{t}")})
+            ),
+            1 => (key, 0..3i64)
+                .prop_map(|(k, v)| json!({"op": "test", "path": format!("/{k}"), "value": v})),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Objects of up to twelve members, grown past the small form and
+        /// shrunk back by the operations: the moves told are the ones made;
+        /// and operations that fail midway leave the members in the very
+        /// order they had (a table keeps its rows at those places).
+        #[test]
+        fn moves_across_the_small_form_are_told_and_a_failed_patch_keeps_the_order(
+            before in large_object(),
+            ops in prop::collection::vec(large_op(), 1..10),
+        ) {
+            let before = Document::from(before);
+            let ops: json_patch::Patch = serde_json::from_value(Value::Array(ops)).unwrap();
+            let shifts = Order::of(&before).patched(&ops);
+            let mut after = before.clone();
+            let keys = |doc: &Document| -> Vec<String> {
+                doc.as_object().unwrap().keys().map(str::to_owned).collect()
+            };
+            let mut value = before.to_value();
+            let expected = json_patch::patch(&mut value, &ops);
+            match after.apply(&Patch::Json(ops)) {
+                Ok(()) => {
+                    prop_assert!(expected.is_ok());
+                    prop_assert_eq!(&after, &value);
+                    prop_assert_eq!(shifted(&before, &shifts, &after), keys(&after));
+                }
+                Err(_) => {
+                    prop_assert!(expected.is_err());
+                    prop_assert_eq!(keys(&after), keys(&before));
+                    prop_assert_eq!(&after, &before);
+                }
+            }
+        }
+
+        /// The same for merge patches of many members.
+        #[test]
+        fn merge_moves_across_the_small_form_are_told(
+            before in large_object(),
+            patch in prop::collection::btree_map(
+                "[a-l]",
+                prop_oneof![Just(Value::Null), (0..3i64).prop_map(Value::from)],
+                0..12,
+            ),
+        ) {
+            let before = Document::from(before);
+            let patch = Value::Object(patch.into_iter().collect());
+            let Value::Object(members) = &patch else { unreachable!() };
+            let shifts = Order::of(&before).merged(members);
+            let mut after = before.clone();
+            after.merge(&patch);
+            let now: Vec<String> = after.as_object().unwrap().keys().map(str::to_owned).collect();
+            prop_assert_eq!(shifted(&before, &shifts, &after), now);
+        }
+    }
+
     #[test]
     fn a_removal_moves_the_last_member_into_its_place() {
         let before = Document::from(json!({"a": 1, "b": 2, "c": 3}));
