@@ -14,5 +14,5 @@ mod tape;
 
 pub(crate) use depth::{openers, text_depth};
 pub(crate) use owned::OwnedText;
-pub(crate) use reader::{GiveUp, Reader, Token};
+pub(crate) use reader::{GiveUp, Reader, Token, arbitrary_precision};
 pub(crate) use tape::{Entry, LONGEST_TAPED, Tape};

@@ -57,25 +57,13 @@ fn number_bound(number: &serde_json::Number) -> usize {
         digits(n)
     } else if let Some(n) = number.as_i64() {
         1 + digits(n.unsigned_abs())
-    } else if keeps_text() {
+    } else if crate::text::arbitrary_precision() {
         // `serde_json` keeps the number's text, which may be longer than
         // any `f64`'s.
         number.to_string().len()
     } else {
         LONGEST_FLOAT
     }
-}
-
-/// Whether `serde_json` keeps a number as its text (its
-/// `arbitrary_precision` feature, which any crate of the build may turn
-/// on): an integer past `u64` then keeps all its digits. (It writes `1e2`
-/// back as `1e+2`, so a short exponent does not tell.)
-fn keeps_text() -> bool {
-    static KEEPS_TEXT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *KEEPS_TEXT.get_or_init(|| {
-        let text = "18446744073709551616";
-        serde_json::from_str::<serde_json::Number>(text).is_ok_and(|n| n.to_string() == text)
-    })
 }
 
 /// The exact length of `text` as a JSON string, as `serde_json` escapes it:

@@ -158,6 +158,10 @@ mod tests {
 
     #[test]
     fn short_numbers_read_as_serde_json_reads_them() {
+        if crate::text::arbitrary_precision() {
+            // Numbers are then left to `serde_json`, which keeps their text.
+            return;
+        }
         for text in [
             "0",
             "-0",
