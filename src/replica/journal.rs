@@ -123,10 +123,11 @@ fn by_row(ops: &json_patch::Patch) -> Option<Vec<(String, Option<Patch>)>> {
     };
     for op in &ops.0 {
         let (path, from) = match op {
+            // A test changes nothing.
+            PatchOperation::Test(_) => continue,
             PatchOperation::Add(op) => (&op.path, None),
             PatchOperation::Remove(op) => (&op.path, None),
             PatchOperation::Replace(op) => (&op.path, None),
-            PatchOperation::Test(op) => (&op.path, None),
             PatchOperation::Move(op) => (&op.path, Some(&op.from)),
             PatchOperation::Copy(op) => (&op.path, Some(&op.from)),
         };
@@ -138,14 +139,27 @@ fn by_row(ops: &json_patch::Patch) -> Option<Vec<(String, Option<Patch>)>> {
         };
         match source {
             Some((source, _)) if source != rows[at].0 => {
-                // A copy or move between rows: not a patch of either row.
-                let source = row_of(source, &mut rows);
-                rows[source].1 = None;
+                // A copy or move between rows: not a patch of either row;
+                // and a copy leaves its source as it was.
+                if matches!(op, PatchOperation::Move(_)) {
+                    let source = row_of(source, &mut rows);
+                    rows[source].1 = None;
+                }
                 rows[at].1 = None;
             }
             source => {
-                if let Some(row_ops) = &mut rows[at].1 {
-                    row_ops.push(rebased(op, inside, source.map(|(_, from)| from)));
+                let from = source.map(|(_, from)| from);
+                // Made on the row itself (removed, or moved from), the
+                // operation is no patch of the row that applies on its own:
+                // the row's change is its new value.
+                let whole_row = match op {
+                    PatchOperation::Remove(_) => inside.is_root(),
+                    _ => from.as_ref().is_some_and(|from| from.is_root()),
+                };
+                match &mut rows[at].1 {
+                    Some(_) if whole_row => rows[at].1 = None,
+                    Some(row_ops) => row_ops.push(rebased(op, inside, from)),
+                    None => {}
                 }
             }
         }
@@ -239,6 +253,51 @@ mod tests {
         );
         assert_eq!(rows[2], ("d".to_owned(), None));
         assert_eq!(state, json!({"a/b": {"n": null}, "c": {}, "d": [1, 2]}));
+    }
+
+    #[test]
+    fn only_the_rows_an_operation_changes_are_told() {
+        let mut state = Document::from(json!({"a": {"n": 1}, "b": {"n": 2}}));
+        let patch = ops(json!([
+            {"op": "test", "path": "/b/n", "value": 2},
+            {"op": "copy", "from": "/a", "path": "/c"},
+            {"op": "test", "path": "", "value": {"a": {"n": 1}, "b": {"n": 2}, "c": {"n": 1}}},
+        ]));
+        let Changes::Rows { rows, shifts } = apply(&mut state, patch).unwrap() else {
+            panic!("rows")
+        };
+        // The copy's source and the rows only tested are as they were.
+        assert_eq!(rows, [("c".to_owned(), None)]);
+        assert_eq!(shifts, [Shift::Appended]);
+    }
+
+    #[test]
+    fn an_operation_on_a_whole_row_is_no_patch_of_it() {
+        // Each would be applied to the row itself as an operation on its
+        // root, which JSON Patch refuses (or which leaves nothing).
+        for patch in [
+            json!([{"op": "remove", "path": "/a"}, {"op": "add", "path": "/a", "value": {"n": 5}}]),
+            json!([{"op": "move", "from": "/a", "path": "/a"}]),
+        ] {
+            let mut state = Document::from(json!({"a": {"n": 1}}));
+            let Changes::Rows { rows, .. } = apply(&mut state, ops(patch.clone())).unwrap() else {
+                panic!("rows")
+            };
+            assert_eq!(rows, [("a".to_owned(), None)], "{patch}");
+        }
+        // An operation inside the row still is.
+        let mut state = Document::from(json!({"a": {"n": 1, "m": {"k": 2}}}));
+        let patch = ops(json!([{"op": "move", "from": "/a/m", "path": "/a/n"}]));
+        let Changes::Rows { rows, .. } = apply(&mut state, patch).unwrap() else {
+            panic!("rows")
+        };
+        assert_eq!(
+            rows,
+            [(
+                "a".to_owned(),
+                Some(ops(json!([{"op": "move", "from": "/m", "path": "/n"}])))
+            )]
+        );
     }
 
     #[test]
