@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::table::{Items, Reload, Table};
 use super::{Event, RowKey, SharedCollection};
-use crate::replica::{Changes, Replica};
+use crate::replica::Replica;
 use crate::resource::Parts;
 use crate::source::Source;
 use crate::{Document, Error, LiveResource, Status};
@@ -236,37 +236,30 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
                 self.retired = self.reloading.take();
                 return Poll::Ready(());
             }
-            // A resource already polled: the state it had when the table
-            // was made is recorded as a reset, taken here rather than with
-            // the next change, which may be long in coming.
+            // What the replica recorded and the table has not taken: the
+            // last change, or, for a resource already polled when the table
+            // was made, its state so far (a reset, taken at once rather
+            // than with a next change that may be long in coming).
             if let Some(replica) = self.parts.replica.as_mut() {
                 let changes = replica.take_changes();
-                if !matches!(changes, Changes::Quiet) {
-                    let version = replica.version();
-                    self.reloading =
-                        self.table
-                            .apply(changes, replica.state(), version, &mut self.ready);
-                    if self.reloading.is_some() {
-                        continue;
-                    }
+                let version = replica.version();
+                self.reloading =
+                    self.table
+                        .apply(changes, replica.state(), version, &mut self.ready);
+                if self.reloading.is_some() {
+                    continue;
                 }
+            }
+            if !self.ready.is_empty() || self.finished {
+                return Poll::Ready(());
             }
             let parts = &mut self.parts;
             match parts
                 .driver
                 .poll_change(cx, &parts.limits, &mut parts.replica)
             {
-                Poll::Ready(Some(Ok(()))) => {
-                    let replica = parts.replica.as_mut().expect("a change leaves a state");
-                    let changes = replica.take_changes();
-                    let version = replica.version();
-                    self.reloading =
-                        self.table
-                            .apply(changes, replica.state(), version, &mut self.ready);
-                    if self.reloading.is_some() {
-                        continue;
-                    }
-                }
+                // Taken from the replica at the top of the next turn.
+                Poll::Ready(Some(Ok(()))) => {}
                 Poll::Ready(Some(Err(error))) => self.ready.push_back(Err(error)),
                 Poll::Ready(None) => self.finished = true,
                 Poll::Pending => {
@@ -276,9 +269,6 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
                     }
                     return Poll::Pending;
                 }
-            }
-            if !self.ready.is_empty() || self.finished {
-                return Poll::Ready(());
             }
         }
         cx.waker().wake_by_ref();
