@@ -982,6 +982,28 @@ impl live_resource::source::UpdateSource for Pushed {
     }
 }
 
+/// A table made from a resource already polled to its snapshot `first`,
+/// and the sender of what its source gives next.
+async fn table_of_polled_resource(
+    first: Value,
+) -> (
+    futures::channel::mpsc::UnboundedSender<live_resource::source::Event>,
+    LiveCollection<u64, String>,
+) {
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    let source = Pushed {
+        stream: Mutex::new(Some(receiver)),
+    };
+    sender
+        .unbounded_send(live_resource::source::Event::Snapshot(
+            live_resource::Snapshot::new(1, first.clone()),
+        ))
+        .unwrap();
+    let mut resource = live_resource::LiveResource::<Value>::connect(source);
+    assert_eq!(resource.next().await.unwrap().unwrap(), first);
+    (sender, resource.collection())
+}
+
 /// A resource already polled, turned into a table: its state comes as a
 /// reset. When a new snapshot comes before any update, the rows it has in
 /// common with the state before are rows of the table too (the table never
@@ -989,20 +1011,7 @@ impl live_resource::source::UpdateSource for Pushed {
 #[tokio::test]
 async fn a_new_snapshot_before_the_first_update_of_a_table_made_from_a_polled_resource() {
     use live_resource::source::Event as SourceEvent;
-    let (sender, receiver) = futures::channel::mpsc::unbounded();
-    let source = Pushed {
-        stream: Mutex::new(Some(receiver)),
-    };
-    let first = json!({"1": "one", "2": "two"});
-    sender
-        .unbounded_send(SourceEvent::Snapshot(live_resource::Snapshot::new(
-            1,
-            first.clone(),
-        )))
-        .unwrap();
-    let mut resource = live_resource::LiveResource::<Value>::connect(source);
-    assert_eq!(resource.next().await.unwrap().unwrap(), first);
-    let mut table: LiveCollection<u64, String> = resource.collection();
+    let (sender, mut table) = table_of_polled_resource(json!({"1": "one", "2": "two"})).await;
     let second = json!({"1": "one", "2": "two", "3": "three"});
     sender
         .unbounded_send(SourceEvent::Snapshot(live_resource::Snapshot::new(
@@ -1328,21 +1337,7 @@ async fn while_a_new_snapshot_is_decoded_the_table_reads_as_before() {
 /// its state so far still comes as a reset.
 #[tokio::test]
 async fn a_table_made_from_a_polled_resource_resets_without_waiting_for_an_update() {
-    use live_resource::source::Event as SourceEvent;
-    let (sender, receiver) = futures::channel::mpsc::unbounded();
-    let source = Pushed {
-        stream: Mutex::new(Some(receiver)),
-    };
-    let first = json!({"1": "one", "2": "two"});
-    sender
-        .unbounded_send(SourceEvent::Snapshot(live_resource::Snapshot::new(
-            1,
-            first.clone(),
-        )))
-        .unwrap();
-    let mut resource = live_resource::LiveResource::<Value>::connect(source);
-    assert_eq!(resource.next().await.unwrap().unwrap(), first);
-    let mut table: LiveCollection<u64, String> = resource.collection();
+    let (sender, mut table) = table_of_polled_resource(json!({"1": "one", "2": "two"})).await;
     let event = tokio::time::timeout(Duration::from_secs(2), table.next())
         .await
         .expect("the state so far comes as a reset, with no update to wait for")
