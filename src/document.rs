@@ -24,9 +24,11 @@ mod map;
 mod merge;
 mod partial_eq;
 mod ser;
+mod string;
 mod tree;
 
 pub use map::{Iter, Map};
+pub use string::Str;
 
 use serde_json::{Number, Value};
 
@@ -72,8 +74,8 @@ pub enum Document {
     Bool(bool),
     /// A number, as `serde_json` keeps it.
     Number(Number),
-    /// A string.
-    String(String),
+    /// A string: kept in place, without an allocation, up to 24 bytes.
+    String(Str),
     /// An array.
     Array(Vec<Document>),
     /// An object.
@@ -95,7 +97,7 @@ impl Document {
             Self::Null => Value::Null,
             Self::Bool(bool) => Value::Bool(*bool),
             Self::Number(number) => Value::Number(number.clone()),
-            Self::String(string) => Value::String(string.clone()),
+            Self::String(string) => Value::String(string.to_string()),
             Self::Array(items) => Value::Array(items.iter().map(Self::to_value).collect()),
             Self::Object(map) => Value::Object(
                 map.entries()

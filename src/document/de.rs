@@ -70,11 +70,11 @@ impl<'de> Visitor<'de> for DocumentVisitor {
     }
 
     fn visit_str<E>(self, string: &str) -> Result<Document, E> {
-        Ok(Document::String(string.to_owned()))
+        Ok(Document::String(string.into()))
     }
 
     fn visit_string<E>(self, string: String) -> Result<Document, E> {
-        Ok(Document::String(string))
+        Ok(Document::String(string.into()))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Document, A::Error> {

@@ -11,7 +11,7 @@ impl From<Value> for Document {
             Value::Null => Self::Null,
             Value::Bool(bool) => Self::Bool(bool),
             Value::Number(number) => Self::Number(number),
-            Value::String(string) => Self::String(string),
+            Value::String(string) => Self::String(string.into()),
             Value::Array(items) => Self::Array(items.into_iter().map(Self::from).collect()),
             Value::Object(members) => {
                 let mut map = Map::with_capacity(members.len());
@@ -30,7 +30,7 @@ impl From<&Value> for Document {
             Value::Null => Self::Null,
             Value::Bool(bool) => Self::Bool(*bool),
             Value::Number(number) => Self::Number(number.clone()),
-            Value::String(string) => Self::String(string.clone()),
+            Value::String(string) => Self::String(string.as_str().into()),
             Value::Array(items) => Self::Array(items.iter().map(Self::from).collect()),
             Value::Object(members) => {
                 let mut map = Map::with_capacity(members.len());
@@ -49,7 +49,7 @@ impl From<Document> for Value {
             Document::Null => Value::Null,
             Document::Bool(bool) => Value::Bool(bool),
             Document::Number(number) => Value::Number(number),
-            Document::String(string) => Value::String(string),
+            Document::String(string) => Value::String(string.into_string()),
             Document::Array(items) => Value::Array(items.into_iter().map(Value::from).collect()),
             Document::Object(map) => Value::Object(
                 map.into_entries()

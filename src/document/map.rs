@@ -6,7 +6,7 @@ use std::fmt;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::Document;
+use super::{Document, Str};
 
 /// The hasher of every [`Map`]: fast on short keys, and seeded at random per
 /// process and per map, so that no fixed set of keys collides everywhere. It
@@ -48,10 +48,10 @@ pub struct Map {
 #[derive(Clone)]
 enum Members {
     /// Up to [`FEW`] members, in order.
-    Few(Vec<(Box<str>, Document)>),
+    Few(Vec<(Str, Document)>),
     /// More, by hash (an object that shrinks stays here). Boxed so that a
     /// `Document` stays as small as a `String` and a tag.
-    Many(Box<indexmap::IndexMap<Box<str>, Document, KeyHasher>>),
+    Many(Box<indexmap::IndexMap<Str, Document, KeyHasher>>),
 }
 
 /// The most members an object keeps in an array, scanned; the scan of so
@@ -183,12 +183,12 @@ impl Map {
     }
 
     /// Sets the member `key` to `value`, returning the value it replaced.
-    pub fn insert(&mut self, key: impl Into<Box<str>>, value: Document) -> Option<Document> {
+    pub fn insert(&mut self, key: impl Into<Str>, value: Document) -> Option<Document> {
         self.insert_full(key.into(), value).1
     }
 
     /// [`Map::insert`], also saying where the member is.
-    fn insert_full(&mut self, key: Box<str>, value: Document) -> (usize, Option<Document>) {
+    fn insert_full(&mut self, key: Str, value: Document) -> (usize, Option<Document>) {
         if let Some(index) = self.index_of(&key) {
             let old = std::mem::replace(self.value_at_mut(index), value);
             return (index, Some(old));
@@ -288,7 +288,7 @@ impl Map {
     }
 
     /// The members, moved out, in their order.
-    pub(super) fn into_entries(self) -> impl ExactSizeIterator<Item = (Box<str>, Document)> {
+    pub(super) fn into_entries(self) -> impl ExactSizeIterator<Item = (Str, Document)> {
         let (few, many) = match self.members {
             Members::Few(members) => (Some(members.into_iter()), None),
             Members::Many(members) => (None, Some(members.into_iter())),
@@ -301,7 +301,7 @@ impl Map {
 /// sit beside the pointers, so most names are passed over without reading
 /// their text, and hashing the key costs more than that for a handful.
 #[inline]
-fn scan<'a>(mut names: impl Iterator<Item = &'a Box<str>>, key: &str) -> Option<usize> {
+fn scan<'a>(mut names: impl Iterator<Item = &'a Str>, key: &str) -> Option<usize> {
     names.position(|name| same_key(name, key))
 }
 
@@ -315,12 +315,12 @@ fn same_key(name: &str, key: &str) -> bool {
 /// The members of a [`Map`], in order.
 #[derive(Debug)]
 pub(super) enum Entries<'a> {
-    Few(std::slice::Iter<'a, (Box<str>, Document)>),
-    Many(indexmap::map::Iter<'a, Box<str>, Document>),
+    Few(std::slice::Iter<'a, (Str, Document)>),
+    Many(indexmap::map::Iter<'a, Str, Document>),
 }
 
 impl<'a> Iterator for Entries<'a> {
-    type Item = (&'a Box<str>, &'a Document);
+    type Item = (&'a Str, &'a Document);
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
@@ -421,8 +421,8 @@ impl PartialEq for Map {
 #[derive(Hash)]
 struct Key<'a>(&'a str);
 
-impl indexmap::Equivalent<Box<str>> for Key<'_> {
-    fn equivalent(&self, key: &Box<str>) -> bool {
+impl indexmap::Equivalent<Str> for Key<'_> {
+    fn equivalent(&self, key: &Str) -> bool {
         same_bytes(self.0.as_bytes(), key.as_bytes())
     }
 }
@@ -462,7 +462,7 @@ impl<'a> IntoIterator for &'a Map {
     }
 }
 
-impl<K: Into<Box<str>>> FromIterator<(K, Document)> for Map {
+impl<K: Into<Str>> FromIterator<(K, Document)> for Map {
     /// ```
     /// use live_resource::Document;
     /// use live_resource::document::Map;

@@ -149,11 +149,8 @@ impl Document {
             Token::String(new) => {
                 merging.before_write(open, false)?;
                 match self {
-                    Self::String(string) => {
-                        string.clear();
-                        string.push_str(&new);
-                    }
-                    _ => *self = Self::String(new.into_owned()),
+                    Self::String(string) => string.set(&new),
+                    _ => *self = Self::String(new.into()),
                 }
             }
             token => {
@@ -172,7 +169,7 @@ impl Document {
             Token::Null => Self::Null,
             Token::Bool(value) => Self::Bool(value),
             Token::Number(number) => Self::Number(number),
-            Token::String(text) => Self::String(text.into_owned()),
+            Token::String(text) => Self::String(text.into()),
             Token::Array => {
                 let inner = reader.nest(depth)?;
                 let mut items = Vec::new();
@@ -215,7 +212,7 @@ impl Document {
     fn assign(&mut self, value: &Value) {
         match (&mut *self, value) {
             (Self::Number(number), Value::Number(new)) => number.clone_from(new),
-            (Self::String(string), Value::String(new)) => string.clone_from(new),
+            (Self::String(string), Value::String(new)) => string.set(new),
             (Self::Array(items), Value::Array(new)) if items.len() == new.len() => {
                 for (item, new) in items.iter_mut().zip(new) {
                     item.assign(new);

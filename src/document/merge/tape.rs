@@ -27,11 +27,8 @@ impl Document {
             Entry::String(span) => {
                 let new = span.string(text);
                 match self {
-                    Self::String(string) => {
-                        string.clear();
-                        string.push_str(&new);
-                    }
-                    _ => *self = Self::String(new.into_owned()),
+                    Self::String(string) => string.set(&new),
+                    _ => *self = Self::String(new.into()),
                 }
             }
             Entry::Null => *self = Self::Null,
