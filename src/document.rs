@@ -22,6 +22,7 @@ mod from;
 mod index;
 mod map;
 mod merge;
+mod names;
 mod partial_eq;
 mod ser;
 mod string;

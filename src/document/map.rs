@@ -6,7 +6,8 @@ use std::fmt;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::{Document, Str};
+use super::Document;
+use super::names::{Name, name};
 
 /// The hasher of every [`Map`]: fast on short keys, and seeded at random per
 /// process and per map, so that no fixed set of keys collides everywhere. It
@@ -26,7 +27,9 @@ type KeyHasher = foldhash::fast::RandomState;
 /// that holds the object. A larger one is found by hash. In a table of a
 /// million records, each record is then a third of the memory it took as a
 /// hashed map, and one cache line nearer: a change to a record, which
-/// misses the cache at every line it reads, reads fewer.
+/// misses the cache at every line it reads, reads fewer. The names of such
+/// small objects are shared: a table's records hold one copy of each field
+/// name between them, not one each.
 ///
 /// # Examples
 ///
@@ -48,10 +51,10 @@ pub struct Map {
 #[derive(Clone)]
 enum Members {
     /// Up to [`FEW`] members, in order.
-    Few(Vec<(Str, Document)>),
+    Few(Vec<(Name, Document)>),
     /// More, by hash (an object that shrinks stays here). Boxed so that a
     /// `Document` stays as small as a `String` and a tag.
-    Many(Box<indexmap::IndexMap<Str, Document, KeyHasher>>),
+    Many(Box<indexmap::IndexMap<Name, Document, KeyHasher>>),
 }
 
 /// The most members an object keeps in an array, scanned; the scan of so
@@ -183,30 +186,30 @@ impl Map {
     }
 
     /// Sets the member `key` to `value`, returning the value it replaced.
-    pub fn insert(&mut self, key: impl Into<Str>, value: Document) -> Option<Document> {
-        self.insert_full(key.into(), value).1
+    pub fn insert(&mut self, key: impl AsRef<str>, value: Document) -> Option<Document> {
+        self.insert_full(key.as_ref(), value).1
     }
 
     /// [`Map::insert`], also saying where the member is.
-    fn insert_full(&mut self, key: Str, value: Document) -> (usize, Option<Document>) {
-        if let Some(index) = self.index_of(&key) {
+    fn insert_full(&mut self, key: &str, value: Document) -> (usize, Option<Document>) {
+        if let Some(index) = self.index_of(key) {
             let old = std::mem::replace(self.value_at_mut(index), value);
             return (index, Some(old));
         }
         match &mut self.members {
             Members::Few(members) if members.len() < FEW => {
-                members.push((key, value));
+                members.push((name(key, true), value));
                 (members.len() - 1, None)
             }
             Members::Few(members) => {
                 let mut many =
                     indexmap::IndexMap::with_capacity_and_hasher(2 * FEW, KeyHasher::default());
                 many.extend(members.drain(..));
-                let (index, _) = many.insert_full(key, value);
+                let (index, _) = many.insert_full(name(key, false), value);
                 self.members = Members::Many(Box::new(many));
                 (index, None)
             }
-            Members::Many(members) => members.insert_full(key, value),
+            Members::Many(members) => members.insert_full(name(key, false), value),
         }
     }
 
@@ -239,7 +242,7 @@ impl Map {
     /// Puts a member back where [`Map::swap_remove_full`] took it from: the
     /// member moved into its place goes back to the end.
     pub(crate) fn restore(&mut self, index: usize, key: &str, value: Document) {
-        let (last, _) = self.insert_full(key.into(), value);
+        let (last, _) = self.insert_full(key, value);
         if index < last {
             match &mut self.members {
                 Members::Few(members) => members.swap(index, last),
@@ -288,7 +291,7 @@ impl Map {
     }
 
     /// The members, moved out, in their order.
-    pub(super) fn into_entries(self) -> impl ExactSizeIterator<Item = (Str, Document)> {
+    pub(super) fn into_entries(self) -> impl ExactSizeIterator<Item = (Name, Document)> {
         let (few, many) = match self.members {
             Members::Few(members) => (Some(members.into_iter()), None),
             Members::Many(members) => (None, Some(members.into_iter())),
@@ -301,7 +304,7 @@ impl Map {
 /// sit beside the pointers, so most names are passed over without reading
 /// their text, and hashing the key costs more than that for a handful.
 #[inline]
-fn scan<'a>(mut names: impl Iterator<Item = &'a Str>, key: &str) -> Option<usize> {
+fn scan<'a>(mut names: impl Iterator<Item = &'a Name>, key: &str) -> Option<usize> {
     names.position(|name| same_key(name, key))
 }
 
@@ -315,12 +318,12 @@ fn same_key(name: &str, key: &str) -> bool {
 /// The members of a [`Map`], in order.
 #[derive(Debug)]
 pub(super) enum Entries<'a> {
-    Few(std::slice::Iter<'a, (Str, Document)>),
-    Many(indexmap::map::Iter<'a, Str, Document>),
+    Few(std::slice::Iter<'a, (Name, Document)>),
+    Many(indexmap::map::Iter<'a, Name, Document>),
 }
 
 impl<'a> Iterator for Entries<'a> {
-    type Item = (&'a Str, &'a Document);
+    type Item = (&'a Name, &'a Document);
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
@@ -421,8 +424,8 @@ impl PartialEq for Map {
 #[derive(Hash)]
 struct Key<'a>(&'a str);
 
-impl indexmap::Equivalent<Str> for Key<'_> {
-    fn equivalent(&self, key: &Str) -> bool {
+impl indexmap::Equivalent<Name> for Key<'_> {
+    fn equivalent(&self, key: &Name) -> bool {
         same_bytes(self.0.as_bytes(), key.as_bytes())
     }
 }
@@ -462,7 +465,7 @@ impl<'a> IntoIterator for &'a Map {
     }
 }
 
-impl<K: Into<Str>> FromIterator<(K, Document)> for Map {
+impl<K: AsRef<str>> FromIterator<(K, Document)> for Map {
     /// ```
     /// use live_resource::Document;
     /// use live_resource::document::Map;

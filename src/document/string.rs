@@ -1,5 +1,5 @@
-//! [`Str`]: a string of a [`Document`](super::Document), a member name or a
-//! value, kept in place when it is short.
+//! [`Str`]: a string value of a [`Document`](super::Document), kept in
+//! place when it is short.
 
 use std::borrow::{Borrow, Cow};
 use std::fmt;
@@ -9,18 +9,16 @@ use std::ops::Deref;
 use compact_str::CompactString;
 use serde::{Serialize, Serializer};
 
-/// A string in a [`Document`](super::Document): a string value, or a member
-/// name of a [`Map`](super::Map). It reads as a `&str` (it derefs to one)
-/// and compares with `str` and `String`.
+/// A string value in a [`Document`](super::Document). It reads as a `&str`
+/// (it derefs to one) and compares with `str` and `String`.
 ///
-/// A string of up to 24 bytes (field names, ids, symbols, statuses: most
-/// strings of most states) is kept in the 24 bytes the value itself takes,
-/// with no allocation of its own. In a large table that matters twice: a
-/// million records keep a few million fewer allocations, and a change to one
-/// record, which at that size misses the cache at every line it reads,
-/// reads no separate line for each name it compares and writes no separate
-/// line for the status it sets. A longer string is allocated as a `String`
-/// is.
+/// A string of up to 24 bytes (ids, symbols, statuses: most string values
+/// of most states) is kept in the 24 bytes the value itself takes, with no
+/// allocation of its own. In a large table that matters twice: a million
+/// records keep a million or more fewer allocations, and a change that sets
+/// a record's status, which at that size misses the cache at every line it
+/// reads, neither reads nor grows a separate buffer for it. A longer string
+/// is allocated as a `String` is.
 ///
 /// # Examples
 ///

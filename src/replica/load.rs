@@ -149,7 +149,7 @@ impl Pages {
                 .filter(|&size| size <= room)
                 .ok_or(Stop::Whole)?;
             self.size += size;
-            if members.insert(key.into_owned(), value).is_some() {
+            if members.insert(&key, value).is_some() {
                 return Err(Stop::Whole);
             }
             reader = Reader::starting_at(text, end);
