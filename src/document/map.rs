@@ -568,6 +568,30 @@ mod tests {
     }
 
     #[test]
+    fn the_records_of_a_table_share_their_field_names_but_not_their_ids() {
+        let doc: Document =
+            serde_json::from_str(r#"{"r1": {"status": "a"}, "r2": {"status": "b"}}"#).unwrap();
+        let field = |row: &str| match &doc[row] {
+            Document::Object(Map {
+                members: Members::Few(members),
+            }) => Name::clone(&members[0].0),
+            _ => unreachable!("a small object"),
+        };
+        assert!(std::sync::Arc::ptr_eq(&field("r1"), &field("r2")));
+        // Row ids, the keys of large objects, are each their own.
+        let id = |_| {
+            let large: Map = (0..2 * FEW)
+                .map(|n| (format!("r{n}"), Document::Null))
+                .collect();
+            match large.members {
+                Members::Many(members) => Name::clone(members.get_key_value("r12").unwrap().0),
+                _ => unreachable!("a large object"),
+            }
+        };
+        assert!(!std::sync::Arc::ptr_eq(&id(1), &id(2)));
+    }
+
+    #[test]
     fn equality_ignores_order_and_form() {
         let small = Document::from(json!({"a": 1, "b": 2}));
         let mut large = Map::with_capacity(100);
