@@ -13,6 +13,8 @@ pub(crate) fn key() -> impl Strategy<Value = String> {
         "[a-b/~01-]{0,3}",
         Just(String::new()),
         "\\PC{0,4}",
+        // Either side of the longest name a thread shares (32 bytes).
+        "a{31,33}",
     ]
 }
 
@@ -39,6 +41,8 @@ pub(crate) fn leaf() -> impl Strategy<Value = Value> {
         float().prop_map(|f| Value::Number(Number::from_f64(f).expect("finite"))),
         "\\PC{0,6}".prop_map(Value::String),
         "[\\[\\]{}\"\\\\/~]{0,4}".prop_map(Value::String),
+        // Either side of the longest string kept in place (24 bytes).
+        "[ab]{22,26}".prop_map(Value::String),
     ]
 }
 
