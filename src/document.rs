@@ -3,9 +3,10 @@
 //! A merge patch looks up one key per level it touches. In a
 //! [`serde_json::Value`] an object is a `BTreeMap`, so each lookup costs
 //! O(log n) string comparisons, and on a dashboard of thousands of symbols that
-//! search is most of the cost of an update. A [`Document`] keeps objects in a
-//! hash-indexed map: a lookup costs one hash of the key, whatever the size of
-//! the object, so a one-field update costs the same on a 1 KB state as on a
+//! search is most of the cost of an update. A [`Document`] keeps large
+//! objects in a hash-indexed map (a lookup costs one hash of the key, whatever
+//! the size of the object) and small ones in an array of a few members,
+//! scanned, so a one-field update costs the same on a 1 KB state as on a
 //! 1 MB one.
 //!
 //! It reads like a `serde_json::Value`: the same six kinds of value, the same
@@ -75,7 +76,8 @@ pub enum Document {
     Bool(bool),
     /// A number, as `serde_json` keeps it.
     Number(Number),
-    /// A string: kept in place, without an allocation, up to 24 bytes.
+    /// A string: kept in place, without an allocation, up to 24 bytes (on
+    /// 64-bit targets).
     String(Str),
     /// An array.
     Array(Vec<Document>),
@@ -98,11 +100,11 @@ impl Document {
             Self::Null => Value::Null,
             Self::Bool(bool) => Value::Bool(*bool),
             Self::Number(number) => Value::Number(number.clone()),
-            Self::String(string) => Value::String(string.to_string()),
+            Self::String(string) => Value::String(string.as_str().to_owned()),
             Self::Array(items) => Value::Array(items.iter().map(Self::to_value).collect()),
             Self::Object(map) => Value::Object(
                 map.entries()
-                    .map(|(key, value)| (key.to_string(), value.to_value()))
+                    .map(|(key, value)| (String::from(&**key), value.to_value()))
                     .collect(),
             ),
         }

@@ -53,7 +53,7 @@ impl From<Document> for Value {
             Document::Array(items) => Value::Array(items.into_iter().map(Value::from).collect()),
             Document::Object(map) => Value::Object(
                 map.into_entries()
-                    .map(|(key, value)| (key.to_string(), Value::from(value)))
+                    .map(|(key, value)| (String::from(&*key), Value::from(value)))
                     .collect(),
             ),
         }

@@ -185,7 +185,21 @@ impl Map {
         self.index_of(key).is_some()
     }
 
-    /// Sets the member `key` to `value`, returning the value it replaced.
+    /// Sets the member `key` to `value`, returning the value it replaced. A
+    /// member already there keeps its place in the order; a new one goes
+    /// last. The name is copied (or shared with a field name made lately,
+    /// for a small object), whatever form `key` comes in.
+    ///
+    /// ```
+    /// use live_resource::Document;
+    /// use live_resource::document::Map;
+    ///
+    /// let mut map = Map::new();
+    /// map.insert("a", Document::Null);
+    /// map.insert(String::from("b"), Document::Null);
+    /// assert_eq!(map.insert("a", Document::Bool(true)), Some(Document::Null));
+    /// assert_eq!(map.keys().collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
     pub fn insert(&mut self, key: impl AsRef<str>, value: Document) -> Option<Document> {
         self.insert_full(key.as_ref(), value).1
     }
@@ -569,15 +583,19 @@ mod tests {
 
     #[test]
     fn the_records_of_a_table_share_their_field_names_but_not_their_ids() {
+        let record =
+            r#"{"id": "r", "status": "a", "value": 1.5, "created_ms": 1, "updated_ms": 2}"#;
         let doc: Document =
-            serde_json::from_str(r#"{"r1": {"status": "a"}, "r2": {"status": "b"}}"#).unwrap();
-        let field = |row: &str| match &doc[row] {
+            serde_json::from_str(&format!(r#"{{"r1": {record}, "r2": {record}}}"#)).unwrap();
+        let field = |row: &str, at: usize| match &doc[row] {
             Document::Object(Map {
                 members: Members::Few(members),
-            }) => Name::clone(&members[0].0),
+            }) => Name::clone(&members[at].0),
             _ => unreachable!("a small object"),
         };
-        assert!(std::sync::Arc::ptr_eq(&field("r1"), &field("r2")));
+        for at in 0..5 {
+            assert!(std::sync::Arc::ptr_eq(&field("r1", at), &field("r2", at)));
+        }
         // Row ids, the keys of large objects, are each their own.
         let id = |_| {
             let large: Map = (0..2 * FEW)

@@ -5,8 +5,9 @@ use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-/// A member name of a [`Map`](super::Map): its text, shared by every member
-/// of that name made on this thread lately.
+/// A member name of a [`Map`](super::Map): its text, shared by the members
+/// of that name made on this thread lately (up to 128 names, two for each
+/// of 64 hashes).
 ///
 /// A record's names were each an allocation of their own: five of 32 bytes
 /// for a five-field record, 160 MB in a table of a million, and each read
@@ -16,39 +17,46 @@ use std::sync::Arc;
 /// lengths without reading any text.
 pub(super) type Name = Arc<str>;
 
-/// How many names a thread remembers: the fields of a few record shapes.
-const REMEMBERED: usize = 64;
+/// How many names a thread remembers: the fields of a few record shapes,
+/// two to each of [`SETS`] sets, so that two fields of one record whose
+/// hashes meet do not push each other out at every record.
+const SETS: usize = 64;
 
 /// Names longer than this are not remembered: an id or a sentence is
 /// rarely repeated, and would only push field names out.
 const LONGEST: usize = 32;
 
 thread_local! {
-    static RECENT: RefCell<[Option<Name>; REMEMBERED]> =
-        const { RefCell::new([const { None }; REMEMBERED]) };
+    static RECENT: RefCell<[[Option<Name>; 2]; SETS]> =
+        const { RefCell::new([const { [None, None] }; SETS]) };
 }
 
-/// The name `text`, shared with the last one of that text made on this
-/// thread when there is one. `repeated` says whether such names are likely
+/// The name `text`, shared with one of that text made on this thread
+/// lately, when there is one. `repeated` says whether such names are likely
 /// to recur (the members of a small object: a record's fields), rather than
 /// be each new (the keys of a large one: row ids), which are not remembered,
-/// so that a million ids do not push a record's fields out.
+/// so that a million ids do not push a record's fields out. (A large object
+/// starts small, and its first few keys are remembered: a few slots.)
 pub(super) fn name(text: &str, repeated: bool) -> Name {
     if !repeated || text.len() > LONGEST {
         return Name::from(text);
     }
-    let slot = (foldhash::fast::FixedState::with_seed(0).hash_one(text) as usize) % REMEMBERED;
+    let set = (foldhash::fast::FixedState::with_seed(0).hash_one(text) as usize) % SETS;
     RECENT
         .try_with(|recent| {
             let mut recent = recent.borrow_mut();
-            match &recent[slot] {
-                Some(name) if **name == *text => Name::clone(name),
-                _ => {
-                    let name = Name::from(text);
-                    recent[slot] = Some(Name::clone(&name));
-                    name
-                }
+            let [newer, older] = &mut recent[set];
+            if let Some(name) = newer.as_ref().filter(|name| ***name == *text) {
+                return Name::clone(name);
             }
+            // Found second, or made (the second dropped), the name goes
+            // first and the first second.
+            let name = match older.take() {
+                Some(name) if *name == *text => name,
+                _ => Name::from(text),
+            };
+            *older = newer.replace(Name::clone(&name));
+            name
         })
         // The thread is ending: nothing to share with.
         .unwrap_or_else(|_| Name::from(text))
@@ -71,8 +79,49 @@ mod tests {
     }
 
     #[test]
+    fn two_names_of_one_set_are_both_kept() {
+        let set =
+            |text: &str| (foldhash::fast::FixedState::with_seed(0).hash_one(text) as usize) % SETS;
+        let first = "f0".to_owned();
+        let second = (1..10_000)
+            .map(|n| format!("f{n}"))
+            .find(|text| set(text) == set(&first))
+            .expect("a name of the same set");
+        let (a, b) = (name(&first, true), name(&second, true));
+        for _ in 0..3 {
+            assert!(Arc::ptr_eq(&a, &name(&first, true)));
+            assert!(Arc::ptr_eq(&b, &name(&second, true)));
+        }
+    }
+
+    /// A name made while the thread's names are being dropped (by a
+    /// thread-local's destructor that drops or builds a document) is made
+    /// without them.
+    #[test]
+    fn names_are_made_while_the_thread_ends() {
+        struct AtExit;
+        impl Drop for AtExit {
+            fn drop(&mut self) {
+                let doc = crate::Document::from(serde_json::json!({"late": 1}));
+                assert_eq!(doc["late"], 1);
+            }
+        }
+        thread_local! {
+            static AT_EXIT: AtExit = const { AtExit };
+        }
+        std::thread::spawn(|| {
+            // Made before the names, so dropped after them where the
+            // platform drops thread-locals last made first (Linux).
+            AT_EXIT.with(|_| {});
+            name("early", true);
+        })
+        .join()
+        .expect("no panic at thread exit");
+    }
+
+    #[test]
     fn names_that_share_a_slot_are_each_themselves() {
-        let names: Vec<String> = (0..4 * REMEMBERED).map(|n| format!("f{n}")).collect();
+        let names: Vec<String> = (0..8 * SETS).map(|n| format!("f{n}")).collect();
         for _ in 0..2 {
             for text in &names {
                 assert_eq!(&*name(text, true), text.as_str());

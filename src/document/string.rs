@@ -12,8 +12,9 @@ use serde::{Serialize, Serializer};
 /// A string value in a [`Document`](super::Document). It reads as a `&str`
 /// (it derefs to one) and compares with `str` and `String`.
 ///
-/// A string of up to 24 bytes (ids, symbols, statuses: most string values
-/// of most states) is kept in the 24 bytes the value itself takes, with no
+/// A string of up to 24 bytes on 64-bit targets (12 on 32-bit; ids,
+/// symbols, statuses: most string values of most states) is kept in the
+/// bytes the value itself takes, with no
 /// allocation of its own. In a large table that matters twice: a million
 /// records keep a million or more fewer allocations, and a change that sets
 /// a record's status, which at that size misses the cache at every line it
@@ -201,8 +202,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(target_pointer_width = "64")]
     fn short_strings_take_no_allocation_and_long_ones_keep_theirs() {
         assert_eq!(std::mem::size_of::<Str>(), 24);
+        assert!(!Str::from(String::from("abc")).0.is_heap_allocated());
         let short = Str::from("twenty-four bytes, in pl");
         assert_eq!(short.len(), 24);
         assert!(!short.0.is_heap_allocated());
@@ -212,6 +215,18 @@ mod tests {
         assert!(long.0.is_heap_allocated());
         assert_eq!(long.as_ptr(), pointer, "the String's buffer is kept");
         assert_eq!(long.into_string(), "a".repeat(100));
+    }
+
+    #[test]
+    fn a_str_is_found_by_its_text_in_hashed_sets() {
+        use std::hash::BuildHasher;
+        let set: std::collections::HashSet<Str> = [Str::from("x"), Str::from("y".repeat(30))]
+            .into_iter()
+            .collect();
+        assert!(set.contains("x"));
+        assert!(set.contains("y".repeat(30).as_str()));
+        let hasher = foldhash::fast::FixedState::with_seed(1);
+        assert_eq!(hasher.hash_one(Str::from("abc")), hasher.hash_one("abc"));
     }
 
     #[test]
