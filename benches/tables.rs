@@ -104,6 +104,24 @@ fn one_row_change(c: &mut Criterion) {
                 BatchSize::PerIteration,
             )
         });
+        // The same change as the transports hand it on: read from its text
+        // (strictly, as they read a message of up to 16 KB) outside the
+        // measured time, as on receipt.
+        group.bench_function(BenchmarkId::new("live_collection_text", rows), |b| {
+            b.iter_batched(
+                || {
+                    seq += 1;
+                    let text = serde_json::to_vec(&row_change(seq, rows)).unwrap();
+                    Limits::default().parse_update(&text).unwrap()
+                },
+                |update| {
+                    send.unbounded_send(Ok(update)).unwrap();
+                    let event = futures::executor::block_on(collection.next());
+                    black_box(event.unwrap().unwrap());
+                },
+                BatchSize::PerIteration,
+            )
+        });
         // A floor: a hand-written map of typed rows (hashed as the state's
         // objects are), each update taken from the same channel, the row
         // found by its id and its three fields set from the patch; no JSON
@@ -262,7 +280,8 @@ fn row_change_taken(
 }
 
 /// With `TABLE_STEPS=n` in the environment, runs `n` row changes of a
-/// `LiveCollection` of the rows named by the first argument and exits, for
+/// `LiveCollection` of the rows named by the first argument and exits (each
+/// read from its text first with `TABLE_TEXT=1`), for
 /// `valgrind --tool=callgrind --cache-sim=yes --toggle-collect='*row_change_taken*'`,
 /// which counts one change's instructions and cache misses as the totals
 /// over `n`, the table's set-up left out (benches/peers/RESULTS.md says how).
@@ -274,9 +293,15 @@ fn main() {
             .find(|arg| !arg.starts_with("--"))
             .and_then(|rows| rows.parse().ok())
             .expect("the number of rows, as the first argument");
+        let text = std::env::var_os("TABLE_TEXT").is_some();
         let (send, mut collection) = collection_of(rows);
         for seq in 1..=steps {
-            row_change_taken(&send, &mut collection, row_change(seq, rows));
+            let mut update = row_change(seq, rows);
+            if text {
+                let bytes = serde_json::to_vec(&update).unwrap();
+                update = Limits::default().parse_update(&bytes).unwrap();
+            }
+            row_change_taken(&send, &mut collection, update);
         }
         return;
     }

@@ -6,6 +6,7 @@
 //! it.
 
 mod order;
+mod text_rows;
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ pub(crate) use order::Shift;
 
 use order::Order;
 
+use crate::patch::{MergePatch, MergeText};
 use crate::{Document, Error, Patch};
 
 /// The changes recorded since they were last taken.
@@ -68,8 +70,11 @@ impl Changes {
 pub(crate) fn apply(state: &mut Document, patch: Patch) -> Result<Changes, Error> {
     match patch {
         // Each row's part of the patch is handed out: a patch still in its
-        // text is read whole.
+        // text is split on the tape its check recorded, or else read whole.
         Patch::Merge(merge) if merge.as_value().is_none() => {
+            if let Some(changes) = by_text_row(state, &merge) {
+                return changes;
+            }
             apply(state, Patch::Merge(merge.into_value()?.into()))
         }
         Patch::Merge(merge)
@@ -79,7 +84,7 @@ pub(crate) fn apply(state: &mut Document, patch: Patch) -> Result<Changes, Error
             let Value::Object(members) = &patch else {
                 unreachable!("an object")
             };
-            let shifts = Order::of(state).merged(members);
+            let shifts = Order::of(state).merged(order::patch_members(members));
             state.merge(&patch);
             let Value::Object(members) = patch else {
                 unreachable!("an object")
@@ -100,6 +105,30 @@ pub(crate) fn apply(state: &mut Document, patch: Patch) -> Result<Changes, Error
         },
         patch => whole(state, patch),
     }
+}
+
+/// [`apply`] of a merge patch still in its text, when its check recorded
+/// it and it is an object naming each row once: merged from the tape, each
+/// row handed its part as text. `None` otherwise.
+fn by_text_row(state: &mut Document, merge: &MergePatch) -> Option<Result<Changes, Error>> {
+    if !state.is_object() {
+        return None;
+    }
+    let text = merge.as_text()?;
+    let (patch, tape) = text.tape()?;
+    let members = text_rows::members(patch, tape)?;
+    let shifts = Order::of(state).merged(members.iter().map(|m| (&*m.name, m.null)));
+    if let Err(error) = state.merge_text(text) {
+        return Some(Err(error));
+    }
+    let rows = members
+        .into_iter()
+        .map(|member| {
+            let part = MergePatch::text(MergeText::checked(member.value));
+            (member.name.into_owned(), Some(Patch::Merge(part)))
+        })
+        .collect();
+    Some(Ok(Changes::Rows { rows, shifts }))
 }
 
 fn whole(state: &mut Document, patch: Patch) -> Result<Changes, Error> {
@@ -199,9 +228,62 @@ fn rebased(op: &PatchOperation, path: PointerBuf, from: Option<PointerBuf>) -> P
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
+    use crate::Limits;
+
+    fn object() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-3i64..3).prop_map(Value::from),
+            "[a\"\\\\ ,:}{]{0,3}".prop_map(Value::String),
+        ];
+        let members = prop::collection::btree_map(
+            "[a-c\"]{1,2}",
+            crate::testing::json(leaf, "[a-c]", 3, 4),
+            0..6,
+        );
+        members.prop_map(|members| Value::Object(members.into_iter().collect()))
+    }
+
+    proptest! {
+        /// A table's patch read from text (as the transports read it, in
+        /// any spacing) changes the state, the rows and their order as the
+        /// same patch made as a value does, and each row's part is its text.
+        #[test]
+        fn a_patch_split_from_its_text_is_the_patch_split_as_a_value(
+            before in object(),
+            patch in object(),
+            pretty in any::<bool>(),
+        ) {
+            let text = match pretty {
+                true => serde_json::to_string_pretty(&patch),
+                false => serde_json::to_string(&patch),
+            }
+            .unwrap();
+            let message = format!(r#"{{"seq":1,"merge":{text}}}"#);
+            let read = Limits::default().parse_update(message.as_bytes()).unwrap();
+            let (mut by_text, mut by_value) = (Document::from(&before), Document::from(&before));
+            let from_text = apply(&mut by_text, read.patch).unwrap();
+            let from_value = apply(&mut by_value, Patch::Merge(patch.into())).unwrap();
+            prop_assert_eq!(&by_text, &by_value);
+            let (
+                Changes::Rows { rows: text_rows, shifts: text_shifts },
+                Changes::Rows { rows: value_rows, shifts: value_shifts },
+            ) = (from_text, from_value) else {
+                panic!("rows")
+            };
+            prop_assert_eq!(text_shifts, value_shifts);
+            prop_assert_eq!(&text_rows, &value_rows);
+            for (_, part) in &text_rows {
+                let Some(Patch::Merge(part)) = part else { panic!("a merge part") };
+                prop_assert!(part.as_text().is_some(), "split from the text");
+            }
+        }
+    }
 
     fn ops(value: Value) -> Patch {
         Patch::Json(serde_json::from_value(value).unwrap())

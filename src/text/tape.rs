@@ -126,6 +126,16 @@ impl Span {
         }
     }
 
+    /// Where the span starts in the text the tape was recorded from.
+    pub(crate) fn start(&self) -> usize {
+        self.start as usize
+    }
+
+    /// Where the span ends in the text the tape was recorded from.
+    pub(crate) fn end(&self) -> usize {
+        self.end as usize
+    }
+
     /// The text of the span in `text`, the text the tape was recorded from.
     #[inline]
     pub(crate) fn text<'t>(&self, text: &'t str) -> &'t str {

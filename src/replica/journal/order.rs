@@ -26,6 +26,16 @@ pub(crate) enum Shift {
     Removed(usize),
 }
 
+/// The members of a merge patch's object, for [`Order::merged`]: each
+/// name, and whether it is `null`.
+pub(super) fn patch_members(
+    members: &serde_json::Map<String, Value>,
+) -> impl Iterator<Item = (&str, bool)> {
+    members
+        .iter()
+        .map(|(key, member)| (key.as_str(), member.is_null()))
+}
+
 /// The order of an object's members while a change is worked through.
 pub(super) struct Order<'a> {
     /// The object before the change (empty when the state is not one).
@@ -53,11 +63,16 @@ impl<'a> Order<'a> {
 
     /// The moves a merge patch of these members makes: a `null` removes
     /// its member, anything else sets it (in place, or added at the end).
-    pub(super) fn merged(mut self, members: &serde_json::Map<String, Value>) -> Vec<Shift> {
-        for (key, member) in members {
-            match member {
-                Value::Null => self.remove(key),
-                _ => self.set(key),
+    /// `members` are the patch's members in order, each its name and
+    /// whether it is `null`.
+    pub(super) fn merged<'k>(
+        mut self,
+        members: impl IntoIterator<Item = (&'k str, bool)>,
+    ) -> Vec<Shift> {
+        for (key, null) in members {
+            match null {
+                true => self.remove(key),
+                false => self.set(key),
             }
         }
         self.shifts
@@ -219,7 +234,7 @@ mod tests {
         fn a_merge_patch_moves_the_members_as_told(before in object(), patch in merge_patch()) {
             let before = Document::from(before);
             let Value::Object(members) = &patch else { unreachable!() };
-            let shifts = Order::of(&before).merged(members);
+            let shifts = Order::of(&before).merged(patch_members(members));
             let mut after = before.clone();
             after.merge(&patch);
             let told = shifted(&before, &shifts, &after);
@@ -315,7 +330,7 @@ mod tests {
             let before = Document::from(before);
             let patch = Value::Object(patch.into_iter().collect());
             let Value::Object(members) = &patch else { unreachable!() };
-            let shifts = Order::of(&before).merged(members);
+            let shifts = Order::of(&before).merged(patch_members(members));
             let mut after = before.clone();
             after.merge(&patch);
             let now: Vec<String> = after.as_object().unwrap().keys().map(str::to_owned).collect();
@@ -332,7 +347,7 @@ mod tests {
         };
         // a out (c into its place), c out (b into its place), d added.
         assert_eq!(
-            Order::of(&before).merged(members),
+            Order::of(&before).merged(patch_members(members)),
             [Shift::Removed(0), Shift::Removed(0), Shift::Appended]
         );
     }
