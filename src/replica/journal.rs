@@ -249,40 +249,122 @@ mod tests {
         members.prop_map(|members| Value::Object(members.into_iter().collect()))
     }
 
+    /// A name as JSON text: escaped as serde_json writes it, or every
+    /// character as a `\u` escape.
+    fn quoted(name: &str, unicode: bool) -> String {
+        match unicode {
+            false => serde_json::to_string(name).unwrap(),
+            true => {
+                let units: String = name.encode_utf16().map(|u| format!("\\u{u:04x}")).collect();
+                format!("\"{units}\"")
+            }
+        }
+    }
+
+    /// A merge patch's text, its members in the order given, with `space`
+    /// around every token (`{`, names, `:`, `,`, `}`).
+    fn patch_text(members: &[(String, Value)], space: &str, unicode: bool) -> String {
+        let members: Vec<String> = members
+            .iter()
+            .map(|(name, value)| {
+                let value = serde_json::to_string(value).unwrap();
+                format!(
+                    "{space}{}{space}:{space}{value}{space}",
+                    quoted(name, unicode)
+                )
+            })
+            .collect();
+        format!("{space}{{{}}}{space}", members.join(","))
+    }
+
     proptest! {
-        /// A table's patch read from text (as the transports read it, in
-        /// any spacing) changes the state, the rows and their order as the
-        /// same patch made as a value does, and each row's part is its text.
+        /// A table's patch read from text (as the transports read it), its
+        /// rows in any order and any spacing, changes the state as merging
+        /// its text does (members in the same order), hands out the rows
+        /// and parts the same patch made as a value does, each part as its
+        /// text, and tells shifts that move the rows as the state moved.
         #[test]
         fn a_patch_split_from_its_text_is_the_patch_split_as_a_value(
             before in object(),
-            patch in object(),
-            pretty in any::<bool>(),
+            members in prop::collection::vec(
+                ("[a-c\"\\\\é]{1,2}", crate::testing::json(
+                    prop_oneof![
+                        Just(Value::Null),
+                        (-3i64..3).prop_map(Value::from),
+                        Just(json!(0.1)),
+                        Just(json!(1.5e300)),
+                        "[a\"\\\\ ,:}{]{0,3}".prop_map(Value::String),
+                    ],
+                    "[a-c]",
+                    3,
+                    4,
+                )),
+                0..6,
+            ),
+            space in prop_oneof![Just(""), Just(" "), Just("\t"), Just("\r\n  ")],
+            unicode in any::<bool>(),
         ) {
-            let text = match pretty {
-                true => serde_json::to_string_pretty(&patch),
-                false => serde_json::to_string(&patch),
-            }
-            .unwrap();
+            // Each row named once, in the order drawn (not sorted).
+            let mut seen = std::collections::HashSet::new();
+            let members: Vec<(String, Value)> =
+                members.into_iter().filter(|(name, _)| seen.insert(name.clone())).collect();
+            let text = patch_text(&members, space, unicode);
             let message = format!(r#"{{"seq":1,"merge":{text}}}"#);
             let read = Limits::default().parse_update(message.as_bytes()).unwrap();
-            let (mut by_text, mut by_value) = (Document::from(&before), Document::from(&before));
+            let before = Document::from(&before);
+            let (mut by_text, mut merged, mut by_value) =
+                (before.clone(), before.clone(), before.clone());
+            merged.apply(&read.patch).unwrap();
             let from_text = apply(&mut by_text, read.patch).unwrap();
+            let patch = Value::Object(members.iter().cloned().collect());
             let from_value = apply(&mut by_value, Patch::Merge(patch.into())).unwrap();
+            let keys = |doc: &Document| -> Vec<String> {
+                doc.as_object().unwrap().keys().map(str::to_owned).collect()
+            };
+            prop_assert_eq!(keys(&by_text), keys(&merged));
             prop_assert_eq!(&by_text, &by_value);
             let (
-                Changes::Rows { rows: text_rows, shifts: text_shifts },
-                Changes::Rows { rows: value_rows, shifts: value_shifts },
+                Changes::Rows { rows: mut text_rows, shifts },
+                Changes::Rows { rows: mut value_rows, .. },
             ) = (from_text, from_value) else {
                 panic!("rows")
             };
-            prop_assert_eq!(text_shifts, value_shifts);
-            prop_assert_eq!(&text_rows, &value_rows);
+            prop_assert_eq!(order::shifted(&before, &shifts, &by_text), keys(&by_text));
+            let names: Vec<&str> = text_rows.iter().map(|(name, _)| name.as_str()).collect();
+            let drawn: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
+            prop_assert_eq!(names, drawn, "the rows in the text's order");
             for (_, part) in &text_rows {
                 let Some(Patch::Merge(part)) = part else { panic!("a merge part") };
                 prop_assert!(part.as_text().is_some(), "split from the text");
             }
+            text_rows.sort_by(|a, b| a.0.cmp(&b.0));
+            value_rows.sort_by(|a, b| a.0.cmp(&b.0));
+            prop_assert_eq!(&text_rows, &value_rows);
         }
+    }
+
+    /// A name that comes twice at the top is read as a value (the last
+    /// one kept); twice inside a row, both merge, as merging the text does.
+    #[test]
+    fn names_twice_in_a_text_patch() {
+        let read = |patch: &str| {
+            let message = format!(r#"{{"seq":1,"merge":{patch}}}"#);
+            Limits::default()
+                .parse_update(message.as_bytes())
+                .unwrap()
+                .patch
+        };
+        let mut state = Document::from(json!({"r": {"z": 0}}));
+        let Changes::Rows { rows, .. } =
+            apply(&mut state, read(r#"{"r":{"x":1},"r":{"y":2}}"#)).unwrap()
+        else {
+            panic!("rows")
+        };
+        assert_eq!(state, json!({"r": {"z": 0, "y": 2}}));
+        assert_eq!(rows.len(), 1);
+        let mut state = Document::from(json!({"r": {"z": 0}}));
+        apply(&mut state, read(r#"{"r":{"a":{"x":1},"a":{"y":2}}}"#)).unwrap();
+        assert_eq!(state, json!({"r": {"z": 0, "a": {"x": 1, "y": 2}}}));
     }
 
     fn ops(value: Value) -> Patch {

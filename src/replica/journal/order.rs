@@ -165,34 +165,35 @@ fn member(path: &Pointer) -> Option<String> {
 }
 
 #[cfg(test)]
+/// The member names of `before` moved by `shifts`, each member added
+/// named as `after` names the member at its place.
+pub(super) fn shifted(before: &Document, shifts: &[Shift], after: &Document) -> Vec<String> {
+    let mut keys: Vec<Option<String>> = before
+        .as_object()
+        .map(|map| map.keys().map(|key| Some(key.to_owned())).collect())
+        .unwrap_or_default();
+    for shift in shifts {
+        match shift {
+            Shift::Appended => keys.push(None),
+            Shift::Removed(place) => {
+                keys.swap_remove(*place);
+            }
+        }
+    }
+    let names = after.as_object().unwrap();
+    keys.into_iter()
+        .enumerate()
+        .map(|(place, key)| key.unwrap_or_else(|| names.get_index(place).unwrap().0.to_owned()))
+        .collect()
+}
+
+#[cfg(test)]
 mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
     use crate::Patch;
-
-    /// The member names of `before` moved by `shifts`, each member added
-    /// named as `after` names the member at its place.
-    fn shifted(before: &Document, shifts: &[Shift], after: &Document) -> Vec<String> {
-        let mut keys: Vec<Option<String>> = before
-            .as_object()
-            .map(|map| map.keys().map(|key| Some(key.to_owned())).collect())
-            .unwrap_or_default();
-        for shift in shifts {
-            match shift {
-                Shift::Appended => keys.push(None),
-                Shift::Removed(place) => {
-                    keys.swap_remove(*place);
-                }
-            }
-        }
-        let names = after.as_object().unwrap();
-        keys.into_iter()
-            .enumerate()
-            .map(|(place, key)| key.unwrap_or_else(|| names.get_index(place).unwrap().0.to_owned()))
-            .collect()
-    }
 
     fn object() -> impl Strategy<Value = Value> {
         prop::collection::btree_map("[a-f]", 0..3i64, 0..6)
