@@ -41,7 +41,7 @@ pub(super) fn name(text: &str, repeated: bool) -> Name {
     if !repeated || text.len() > LONGEST {
         return Name::from(text);
     }
-    let set = (foldhash::fast::FixedState::with_seed(0).hash_one(text) as usize) % SETS;
+    let set = set_of(text);
     RECENT
         .try_with(|recent| {
             let mut recent = recent.borrow_mut();
@@ -62,6 +62,11 @@ pub(super) fn name(text: &str, repeated: bool) -> Name {
         .unwrap_or_else(|_| Name::from(text))
 }
 
+/// Which of the [`SETS`] sets remembers `text`.
+fn set_of(text: &str) -> usize {
+    (foldhash::fast::FixedState::with_seed(0).hash_one(text) as usize) % SETS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,12 +85,10 @@ mod tests {
 
     #[test]
     fn two_names_of_one_set_are_both_kept() {
-        let set =
-            |text: &str| (foldhash::fast::FixedState::with_seed(0).hash_one(text) as usize) % SETS;
         let first = "f0".to_owned();
         let second = (1..10_000)
             .map(|n| format!("f{n}"))
-            .find(|text| set(text) == set(&first))
+            .find(|text| set_of(text) == set_of(&first))
             .expect("a name of the same set");
         let (a, b) = (name(&first, true), name(&second, true));
         for _ in 0..3 {
