@@ -104,7 +104,7 @@ impl Document {
             Self::Array(items) => Value::Array(items.iter().map(Self::to_value).collect()),
             Self::Object(map) => Value::Object(
                 map.entries()
-                    .map(|(key, value)| (String::from(&**key), value.to_value()))
+                    .map(|(key, value)| (String::from(key), value.to_value()))
                     .collect(),
             ),
         }

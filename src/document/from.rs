@@ -53,7 +53,7 @@ impl From<Document> for Value {
             Document::Array(items) => Value::Array(items.into_iter().map(Value::from).collect()),
             Document::Object(map) => Value::Object(
                 map.into_entries()
-                    .map(|(key, value)| (String::from(&*key), Value::from(value)))
+                    .map(|(key, value)| (key, Value::from(value)))
                     .collect(),
             ),
         }

@@ -9,6 +9,10 @@ use serde::{Serialize, Serializer};
 use super::Document;
 use super::names::{Name, name};
 
+mod hashed;
+
+use hashed::Hashed;
+
 /// The hasher of every [`Map`]: fast on short keys, and seeded at random per
 /// process and per map, so that no fixed set of keys collides everywhere. It
 /// makes no stronger claim against a sender that probes for collisions: the
@@ -24,12 +28,17 @@ type KeyHasher = foldhash::fast::RandomState;
 /// An object of up to eight members (most objects: a record, a quote, a
 /// point) keeps them in one array, found by a scan of their keys, with no
 /// index and no header of its own: the array hangs straight off the value
-/// that holds the object. A larger one is found by hash. In a table of a
-/// million records, each record is then a third of the memory it took as a
-/// hashed map, and one cache line nearer: a change to a record, which
-/// misses the cache at every line it reads, reads fewer. The names of such
-/// small objects are shared: a table's records hold one copy of each field
-/// name between them, not one each.
+/// that holds the object. In a table of a million records, each record is
+/// then a third of the memory it took as a hashed map, and one cache line
+/// nearer: a change to a record, which misses the cache at every line it
+/// reads, reads fewer. The names of such small objects are shared: a
+/// table's records hold one copy of each field name between them, not one
+/// each.
+///
+/// A larger object (the table itself) is found by hash: one word of an
+/// index, then the member, whose name (up to 24 bytes, a row id) sits in
+/// the same cache line as its value: finding a row among a million reads
+/// two lines that missed the cache, where an `IndexMap` read four.
 ///
 /// # Examples
 ///
@@ -52,9 +61,10 @@ pub struct Map {
 enum Members {
     /// Up to [`FEW`] members, in order.
     Few(Vec<(Name, Document)>),
-    /// More, by hash (an object that shrinks stays here). Boxed so that a
-    /// `Document` stays as small as a `String` and a tag.
-    Many(Box<indexmap::IndexMap<Name, Document, KeyHasher>>),
+    /// More, by hash (an object that shrinks stays here), each name in
+    /// place. Boxed so that a `Document` stays as small as a `String` and a
+    /// tag.
+    Many(Box<Hashed>),
 }
 
 /// The most members an object keeps in an array, scanned; the scan of so
@@ -80,10 +90,7 @@ impl Map {
         let members = if capacity <= FEW {
             Members::Few(Vec::with_capacity(capacity))
         } else {
-            Members::Many(Box::new(indexmap::IndexMap::with_capacity_and_hasher(
-                capacity,
-                KeyHasher::default(),
-            )))
+            Members::Many(Box::new(Hashed::with_capacity(capacity)))
         };
         Self { members }
     }
@@ -108,11 +115,10 @@ impl Map {
                 .iter()
                 .find(|(name, _)| same_key(name, key))
                 .map(|(_, value)| value),
-            Members::Many(members) if members.len() <= FEW => {
-                let index = scan(members.keys(), key)?;
-                members.get_index(index).map(|(_, value)| value)
+            Members::Many(members) => {
+                let place = members.place_of(key)?;
+                Some(&members.members()[place].value)
             }
-            Members::Many(members) => members.get(&Key(key)),
         }
     }
 
@@ -127,13 +133,10 @@ impl Map {
                 .iter_mut()
                 .find(|(name, _)| same_key(name, key))
                 .map(|(_, value)| value),
-            Members::Many(members) => match members.len() <= FEW {
-                true => {
-                    let index = scan(members.keys(), key)?;
-                    members.get_index_mut(index).map(|(_, value)| value)
-                }
-                false => members.get_mut(&Key(key)),
-            },
+            Members::Many(members) => {
+                let place = members.place_of(key)?;
+                Some(&mut members.members_mut()[place].value)
+            }
         }
     }
 
@@ -141,9 +144,8 @@ impl Map {
     #[inline]
     pub(crate) fn index_of(&self, key: &str) -> Option<usize> {
         match &self.members {
-            Members::Few(members) => scan(members.iter().map(|(name, _)| name), key),
-            Members::Many(members) if members.len() <= FEW => scan(members.keys(), key),
-            Members::Many(members) => members.get_index_of(&Key(key)),
+            Members::Few(members) => scan(members, key),
+            Members::Many(members) => members.place_of(key),
         }
     }
 
@@ -158,7 +160,7 @@ impl Map {
     pub(crate) fn value_at_mut(&mut self, index: usize) -> &mut Document {
         match &mut self.members {
             Members::Few(members) => &mut members[index].1,
-            Members::Many(members) => &mut members[index],
+            Members::Many(members) => &mut members.members_mut()[index].value,
         }
     }
 
@@ -212,18 +214,19 @@ impl Map {
         }
         match &mut self.members {
             Members::Few(members) if members.len() < FEW => {
-                members.push((name(key, true), value));
+                members.push((name(key), value));
                 (members.len() - 1, None)
             }
             Members::Few(members) => {
-                let mut many =
-                    indexmap::IndexMap::with_capacity_and_hasher(2 * FEW, KeyHasher::default());
-                many.extend(members.drain(..));
-                let (index, _) = many.insert_full(name(key, false), value);
+                let mut many = Hashed::with_capacity(2 * FEW);
+                for (name, value) in members.drain(..) {
+                    many.push(&name, value);
+                }
+                let index = many.push(key, value);
                 self.members = Members::Many(Box::new(many));
                 (index, None)
             }
-            Members::Many(members) => members.insert_full(name(key, false), value),
+            Members::Many(members) => (members.push(key, value), None),
         }
     }
 
@@ -248,7 +251,7 @@ impl Map {
         let index = self.index_of(key)?;
         let value = match &mut self.members {
             Members::Few(members) => members.swap_remove(index).1,
-            Members::Many(members) => members.swap_remove_index(index)?.1,
+            Members::Many(members) => members.swap_remove(index).value,
         };
         Some((index, value))
     }
@@ -260,27 +263,30 @@ impl Map {
         if index < last {
             match &mut self.members {
                 Members::Few(members) => members.swap(index, last),
-                Members::Many(members) => members.swap_indices(index, last),
+                Members::Many(members) => members.swap(index, last),
             }
         }
     }
 
     /// The members, in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Document)> {
-        self.entries().map(|(key, value)| (&**key, value))
+        self.entries()
     }
 
     /// The member at `index` in the order.
     pub(crate) fn get_index(&self, index: usize) -> Option<(&str, &Document)> {
         match &self.members {
             Members::Few(members) => members.get(index).map(|(key, value)| (&**key, value)),
-            Members::Many(members) => members.get_index(index).map(|(key, value)| (&**key, value)),
+            Members::Many(members) => members
+                .members()
+                .get(index)
+                .map(|member| (&*member.name, &member.value)),
         }
     }
 
     /// The member names, in order.
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.entries().map(|(key, _)| &**key)
+        self.entries().map(|(key, _)| key)
     }
 
     /// The member values, in order.
@@ -292,7 +298,15 @@ impl Map {
     pub fn values_mut(&mut self) -> impl ExactSizeIterator<Item = &mut Document> {
         let (few, many) = match &mut self.members {
             Members::Few(members) => (Some(members.iter_mut().map(|(_, value)| value)), None),
-            Members::Many(members) => (None, Some(members.values_mut())),
+            Members::Many(members) => (
+                None,
+                Some(
+                    members
+                        .members_mut()
+                        .iter_mut()
+                        .map(|member| &mut member.value),
+                ),
+            ),
         };
         Either(few, many)
     }
@@ -300,26 +314,41 @@ impl Map {
     pub(super) fn entries(&self) -> Entries<'_> {
         match &self.members {
             Members::Few(members) => Entries::Few(members.iter()),
-            Members::Many(members) => Entries::Many(members.iter()),
+            Members::Many(members) => Entries::Many(members.members().iter()),
         }
     }
 
     /// The members, moved out, in their order.
-    pub(super) fn into_entries(self) -> impl ExactSizeIterator<Item = (Name, Document)> {
+    pub(super) fn into_entries(self) -> impl ExactSizeIterator<Item = (String, Document)> {
         let (few, many) = match self.members {
-            Members::Few(members) => (Some(members.into_iter()), None),
-            Members::Many(members) => (None, Some(members.into_iter())),
+            Members::Few(members) => (
+                Some(
+                    members
+                        .into_iter()
+                        .map(|(name, value)| (String::from(&*name), value)),
+                ),
+                None,
+            ),
+            Members::Many(members) => (
+                None,
+                Some(
+                    members
+                        .into_members()
+                        .map(|member| (member.name.into_string(), member.value)),
+                ),
+            ),
         };
         Either(few, many)
     }
 }
 
-/// Where `key` is among `names`, found by going through them: the lengths
-/// sit beside the pointers, so most names are passed over without reading
-/// their text, and hashing the key costs more than that for a handful.
+/// Where `key` is among `members`, found by going through them: the
+/// lengths sit beside the pointers, so most names are passed over without
+/// reading their text, and hashing the key costs more than that for a
+/// handful.
 #[inline]
-fn scan<'a>(mut names: impl Iterator<Item = &'a Name>, key: &str) -> Option<usize> {
-    names.position(|name| same_key(name, key))
+fn scan(members: &[(Name, Document)], key: &str) -> Option<usize> {
+    members.iter().position(|(name, _)| same_key(name, key))
 }
 
 /// Whether the member name `name` is `key`: the lengths first, which sit
@@ -333,16 +362,16 @@ fn same_key(name: &str, key: &str) -> bool {
 #[derive(Debug)]
 pub(super) enum Entries<'a> {
     Few(std::slice::Iter<'a, (Name, Document)>),
-    Many(indexmap::map::Iter<'a, Name, Document>),
+    Many(std::slice::Iter<'a, hashed::Member>),
 }
 
 impl<'a> Iterator for Entries<'a> {
-    type Item = (&'a Name, &'a Document);
+    type Item = (&'a str, &'a Document);
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Self::Few(members) => members.next().map(|(key, value)| (key, value)),
-            Self::Many(members) => members.next(),
+            Self::Few(members) => members.next().map(|(key, value)| (&**key, value)),
+            Self::Many(members) => members.next().map(|member| (&*member.name, &member.value)),
         }
     }
 
@@ -378,7 +407,7 @@ impl<'a> Iterator for Iter<'a> {
     type Item = (&'a str, &'a Document);
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.entries.next().map(|(key, value)| (&**key, value))
+        self.entries.next()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -427,20 +456,6 @@ impl PartialEq for Map {
             && self
                 .entries()
                 .all(|(key, value)| other.get(key) == Some(value))
-    }
-}
-
-/// A key to look up: hashed as the `str` it is, compared without a call.
-///
-/// Keys are mostly short (field names, symbols), and `==` on two `str`s calls
-/// `memcmp`, which for a handful of bytes costs more than the comparison: a
-/// fifth of a one-field merge went there.
-#[derive(Hash)]
-struct Key<'a>(&'a str);
-
-impl indexmap::Equivalent<Name> for Key<'_> {
-    fn equivalent(&self, key: &Name) -> bool {
-        same_bytes(self.0.as_bytes(), key.as_bytes())
     }
 }
 
@@ -501,7 +516,7 @@ impl Serialize for Map {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut members = serializer.serialize_map(Some(self.len()))?;
         for (key, value) in self.entries() {
-            members.serialize_entry(&**key, value)?;
+            members.serialize_entry(key, value)?;
         }
         members.end()
     }
@@ -596,17 +611,14 @@ mod tests {
         for at in 0..5 {
             assert!(std::sync::Arc::ptr_eq(&field("r1", at), &field("r2", at)));
         }
-        // Row ids, the keys of large objects, are each their own.
-        let id = |_| {
-            let large: Map = (0..2 * FEW)
-                .map(|n| (format!("r{n}"), Document::Null))
-                .collect();
-            match large.members {
-                Members::Many(members) => Name::clone(members.get_key_value("r12").unwrap().0),
-                _ => unreachable!("a large object"),
-            }
-        };
-        assert!(!std::sync::Arc::ptr_eq(&id(1), &id(2)));
+        // Row ids, the keys of large objects, are held in place.
+        let large: Map = (0..2 * FEW)
+            .map(|n| (format!("r{n}"), Document::Null))
+            .collect();
+        match large.members {
+            Members::Many(members) => assert_eq!(&*members.members()[12].name, "r12"),
+            _ => unreachable!("a large object"),
+        }
     }
 
     #[test]

@@ -32,13 +32,13 @@ thread_local! {
 }
 
 /// The name `text`, shared with one of that text made on this thread
-/// lately, when there is one. `repeated` says whether such names are likely
-/// to recur (the members of a small object: a record's fields), rather than
-/// be each new (the keys of a large one: row ids), which are not remembered,
-/// so that a million ids do not push a record's fields out. (A large object
-/// starts small, and its first few keys are remembered: a few slots.)
-pub(super) fn name(text: &str, repeated: bool) -> Name {
-    if !repeated || text.len() > LONGEST {
+/// lately, when there is one. Only the members of small objects are named
+/// so (a record's fields, which recur): the keys of a large one (row ids,
+/// each new) sit in place, and are not remembered, so that a million ids do
+/// not push a record's fields out. (A large object starts small, and its
+/// first few keys are remembered: a few slots.)
+pub(super) fn name(text: &str) -> Name {
+    if text.len() > LONGEST {
         return Name::from(text);
     }
     let set = set_of(text);
@@ -72,15 +72,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn field_names_are_shared_and_ids_are_not() {
-        let a = name("status", true);
-        let b = name("status", true);
+    fn field_names_are_shared_and_long_names_are_not() {
+        let a = name("status");
+        let b = name("status");
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(&*a, "status");
-        let id = name("r0000001", false);
-        assert!(!Arc::ptr_eq(&id, &name("r0000001", false)));
         let long = "x".repeat(LONGEST + 1);
-        assert!(!Arc::ptr_eq(&name(&long, true), &name(&long, true)));
+        assert!(!Arc::ptr_eq(&name(&long), &name(&long)));
     }
 
     #[test]
@@ -90,10 +88,10 @@ mod tests {
             .map(|n| format!("f{n}"))
             .find(|text| set_of(text) == set_of(&first))
             .expect("a name of the same set");
-        let (a, b) = (name(&first, true), name(&second, true));
+        let (a, b) = (name(&first), name(&second));
         for _ in 0..3 {
-            assert!(Arc::ptr_eq(&a, &name(&first, true)));
-            assert!(Arc::ptr_eq(&b, &name(&second, true)));
+            assert!(Arc::ptr_eq(&a, &name(&first)));
+            assert!(Arc::ptr_eq(&b, &name(&second)));
         }
     }
 
@@ -116,7 +114,7 @@ mod tests {
             // Made before the names, so dropped after them where the
             // platform drops thread-locals last made first (Linux).
             AT_EXIT.with(|_| {});
-            name("early", true);
+            name("early");
         })
         .join()
         .expect("no panic at thread exit");
@@ -127,7 +125,7 @@ mod tests {
         let names: Vec<String> = (0..8 * SETS).map(|n| format!("f{n}")).collect();
         for _ in 0..2 {
             for text in &names {
-                assert_eq!(&*name(text, true), text.as_str());
+                assert_eq!(&*name(text), text.as_str());
             }
         }
     }
