@@ -620,6 +620,50 @@ async fn only_the_rows_a_change_touches_are_decoded_again() {
     assert_eq!(table.len(), 1000);
 }
 
+/// How many [`Tracked`] rows are alive.
+static ALIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// A row that counts how many of its kind are alive, for one test alone.
+#[derive(Debug)]
+struct Tracked;
+
+impl<'de> Deserialize<'de> for Tracked {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        u64::deserialize(deserializer)?;
+        ALIVE.fetch_add(1, Ordering::Relaxed);
+        Ok(Tracked)
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        ALIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The rows a change replaces are dropped a few at a time, not kept: after
+/// a thousand changes to one row, what is alive is the table's rows and at
+/// most a small batch of replaced ones, and all are dropped with the table.
+#[tokio::test]
+async fn replaced_rows_are_dropped_and_few_wait_for_it() {
+    let hub = Hub::new();
+    let rows: serde_json::Map<String, Value> =
+        (0..10u64).map(|i| (i.to_string(), json!(i))).collect();
+    hub.set("t", &rows).unwrap();
+    let mut table = LiveCollection::<u64, Tracked>::connect(hub.source("t"));
+    table.next().await.unwrap().unwrap();
+    let records = hub.collection("t");
+    for n in 0..1000u64 {
+        records.upsert(n % 3, 100 + n).await.unwrap();
+        // Taken and dropped: only the table holds rows.
+        table.next().await.unwrap().unwrap();
+        let alive = ALIVE.load(Ordering::Relaxed);
+        assert!((10..=10 + 32).contains(&alive), "{alive} rows alive");
+    }
+    drop(table);
+    assert_eq!(ALIVE.load(Ordering::Relaxed), 0, "every row dropped");
+}
+
 /// How many times a [`Paged`] was decoded.
 static PAGED: AtomicUsize = AtomicUsize::new(0);
 
