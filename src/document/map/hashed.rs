@@ -76,6 +76,7 @@ impl Hashed {
             .saturating_mul(2)
             .max(SMALLEST)
             .checked_next_power_of_two()
+            .filter(|&slots| slots <= 2 * MOST)
             .expect("an object of fewer than 2^31 members");
         Self {
             members: Vec::with_capacity(capacity),
