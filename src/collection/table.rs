@@ -65,8 +65,10 @@ impl<K, T> Table<K, T> {
         self.order.len()
     }
 
-    /// Drops `row`, a row's value replaced by a newer one, with the
-    /// [`RETIRED`] before it.
+    /// Drops `row`, a row's value replaced by a newer one, together with
+    /// the rows replaced before it, once there are [`RETIRED`]: up to 31
+    /// wait (an `Arc` of one, handed out in an event, may show one more
+    /// owner meanwhile).
     ///
     /// A row replaced is far from the cache at a million rows: dropping
     /// it, its `Arc`'s count is a line to miss, then (in a count's atomic

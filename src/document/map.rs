@@ -280,7 +280,7 @@ impl Map {
             Members::Many(members) => members
                 .members()
                 .get(index)
-                .map(|member| (&*member.name, &member.value)),
+                .map(|member| (member.name(), &member.value)),
         }
     }
 
@@ -331,11 +331,10 @@ impl Map {
             ),
             Members::Many(members) => (
                 None,
-                Some(
-                    members
-                        .into_members()
-                        .map(|member| (member.name.into_string(), member.value)),
-                ),
+                Some(members.into_members().map(|member| {
+                    let (name, value) = member.into_parts();
+                    (name.into_string(), value)
+                })),
             ),
         };
         Either(few, many)
@@ -371,7 +370,7 @@ impl<'a> Iterator for Entries<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             Self::Few(members) => members.next().map(|(key, value)| (&**key, value)),
-            Self::Many(members) => members.next().map(|member| (&*member.name, &member.value)),
+            Self::Many(members) => members.next().map(|member| (member.name(), &member.value)),
         }
     }
 
@@ -616,7 +615,7 @@ mod tests {
             .map(|n| (format!("r{n}"), Document::Null))
             .collect();
         match large.members {
-            Members::Many(members) => assert_eq!(&*members.members()[12].name, "r12"),
+            Members::Many(members) => assert_eq!(members.members()[12].name(), "r12"),
             _ => unreachable!("a large object"),
         }
     }

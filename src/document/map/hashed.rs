@@ -19,8 +19,19 @@ use crate::document::{Document, Str};
 #[repr(align(64))]
 pub(in crate::document) struct Member {
     hash: u64,
-    pub(super) name: Str,
+    /// Not to be changed in place: the index holds its hash.
+    name: Str,
     pub(super) value: Document,
+}
+
+impl Member {
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(super) fn into_parts(self) -> (Str, Document) {
+        (self.name, self.value)
+    }
 }
 
 /// The members of an object, in order, with an index to find each by name.
@@ -47,10 +58,11 @@ const EMPTY: u64 = u64::MAX;
 /// The fewest slots an index has.
 const SMALLEST: usize = 16;
 
-/// The most members an object holds: places are 32 bits, and the index
-/// (twice as many slots) at most 2^32 slots. Such an object would take 128
-/// GiB of members alone; the state limits refuse one far sooner.
-const MOST: usize = 1 << 31;
+/// The most slots an index has: a slot's place is 32 bits, its first slot
+/// the tag's top bits. An object of 2^31 members (half of them) would take
+/// 128 GiB of members alone; the state limits refuse one far sooner.
+/// (Counted in `u64`: on a 32-bit target no object comes near.)
+const MOST_SLOTS: u64 = 1 << 32;
 
 /// The part of a hash an index slot keeps.
 fn tag_of(hash: u64) -> u32 {
@@ -76,8 +88,8 @@ impl Hashed {
             .saturating_mul(2)
             .max(SMALLEST)
             .checked_next_power_of_two()
-            .filter(|&slots| slots <= 2 * MOST)
-            .expect("an object of fewer than 2^31 members");
+            .filter(|&slots| slots as u64 <= MOST_SLOTS)
+            .expect("an object of at most 2^31 members");
         Self {
             members: Vec::with_capacity(capacity),
             index: vec![EMPTY; slots].into_boxed_slice(),
@@ -174,7 +186,10 @@ impl Hashed {
     /// Doubles the index, from itself alone.
     fn grow(&mut self) {
         let slots = self.index.len() * 2;
-        assert!(slots <= 2 * MOST, "an object of fewer than 2^31 members");
+        assert!(
+            slots as u64 <= MOST_SLOTS,
+            "an object of at most 2^31 members"
+        );
         let old = std::mem::replace(&mut self.index, vec![EMPTY; slots].into_boxed_slice());
         self.shift -= 1;
         for slot in old.iter().copied().filter(|&slot| slot != EMPTY) {
