@@ -67,8 +67,7 @@ pub fn http_snapshot(
 ///
 /// What the hub refuses the patch with.
 pub fn check_write_value(limits: &Limits, state: &Value, patch: &Patch) -> Result<usize, Error> {
-    let copied = limits.check_write(state, patch)?;
-    Ok(patch.growth_bound().saturating_add(copied))
+    limits.check_growth(state, patch)
 }
 
 /// The check a replica makes before it applies `patch` to its state: the
@@ -82,8 +81,7 @@ pub fn check_write_document(
     state: &Document,
     patch: &Patch,
 ) -> Result<usize, Error> {
-    let copied = limits.check_write(state, patch)?;
-    Ok(patch.growth_bound().saturating_add(copied))
+    limits.check_growth(state, patch)
 }
 
 /// A server's check of a WebSocket upgrade request.

@@ -148,12 +148,40 @@ impl Limits {
         if text.is_some_and(|text| text.known_within(self.max_depth)) {
             return Ok(());
         }
-        if patch.depth() > self.max_depth {
+        self.check_depth(patch.depth())
+    }
+
+    fn check_depth(&self, depth: usize) -> Result<(), Error> {
+        if depth > self.max_depth {
             return Err(Error::TooDeep {
                 max: self.max_depth,
             });
         }
         Ok(())
+    }
+
+    /// Checks `patch` as [`check_write`](Self::check_write) does, and
+    /// returns the most applying it can add to `target`'s size as compact
+    /// JSON: its [`growth_bound`](crate::Patch::growth_bound) and what it
+    /// copies. An in-memory value's depth and length are found in one walk:
+    /// this runs for every update a replica applies.
+    pub(crate) fn check_growth<T: crate::patch::tree::Tree>(
+        &self,
+        target: &T,
+        patch: &crate::Patch,
+    ) -> Result<usize, Error> {
+        let value = match patch {
+            crate::Patch::Merge(patch) => patch.as_value(),
+            crate::Patch::Replace(value) => Some(value),
+            crate::Patch::Json(_) => None,
+        };
+        if let Some((depth, bound)) = value.and_then(crate::patch::length::depth_and_bound) {
+            // Neither kind copies from the state.
+            self.check_depth(depth)?;
+            return Ok(bound);
+        }
+        let copied = self.check_write(target, patch)?;
+        Ok(patch.growth_bound().saturating_add(copied))
     }
 
     /// Checks that applying `patch` to `target` stays within the bounds: a

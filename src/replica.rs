@@ -126,8 +126,7 @@ impl Replica {
             }
             _ => {}
         }
-        let copied = limits.check_write(&self.state, &update.patch)?;
-        let growth = update.patch.growth_bound().saturating_add(copied);
+        let growth = limits.check_growth(&self.state, &update.patch)?;
         self.size.admit(&self.state, growth, limits)?;
         match &mut self.journal {
             None => self.state.apply_owned(update.patch)?,

@@ -7,9 +7,9 @@ use serde_json::Value;
 /// and an exponent of three digits with its sign (`-2.2250738585072014e-308`).
 const LONGEST_FLOAT: usize = 24;
 
-/// How deep [`bound`] recurses before it counts exactly instead (a patch's
-/// depth is checked before it is measured; this keeps the stack bounded
-/// whatever the bound is set to).
+/// How deep [`depth_and_bound`] recurses before it gives up, for a walk
+/// without recursion to find the depth (which is checked before anything
+/// deeper is counted): the stack stays bounded whatever the limits are.
 const SHALLOW: usize = 32;
 
 /// At least the length of `value` as compact JSON, in bytes: exact but for
@@ -19,34 +19,52 @@ const SHALLOW: usize = 32;
 /// costs a walk of the value, not the formatting of its numbers, which was
 /// most of what counting the text exactly cost.
 pub(crate) fn bound(value: &Value) -> usize {
-    shallow_bound(value, SHALLOW).unwrap_or_else(|| encoded_len(value))
+    depth_and_bound(value).map_or_else(|| encoded_len(value), |(_, bound)| bound)
 }
 
-fn shallow_bound(value: &Value, room: usize) -> Option<usize> {
-    Some(match value {
-        Value::Null => 4,
-        Value::Bool(true) => 4,
-        Value::Bool(false) => 5,
-        Value::Number(number) => number_bound(number),
-        Value::String(text) => string_len(text),
+/// How deep `value` nests (a scalar is 0, `{}` and `[]` are 1, as
+/// [`Tree::depth`](super::tree::Tree::depth) counts) and its [`bound`],
+/// found in one walk; `None` when it nests deeper than the walk recurses
+/// ([`SHALLOW`] levels), to be measured without recursion.
+///
+/// Every in-memory patch a replica applies is checked for both: one walk
+/// where two cost a sixth of a table's row change.
+pub(crate) fn depth_and_bound(value: &Value) -> Option<(usize, usize)> {
+    shallow(value, SHALLOW)
+}
+
+fn shallow(value: &Value, room: usize) -> Option<(usize, usize)> {
+    let scalar = |len| Some((0, len));
+    match value {
+        Value::Null => scalar(4),
+        Value::Bool(true) => scalar(4),
+        Value::Bool(false) => scalar(5),
+        Value::Number(number) => scalar(number_bound(number)),
+        Value::String(text) => scalar(string_len(text)),
         Value::Array(items) => {
             let room = room.checked_sub(1)?;
+            let mut deepest = 0;
             let mut len = 2 + items.len().saturating_sub(1);
             for item in items {
-                len += shallow_bound(item, room)?;
+                let (depth, item_len) = shallow(item, room)?;
+                deepest = deepest.max(depth);
+                len += item_len;
             }
-            len
+            Some((deepest + 1, len))
         }
         Value::Object(members) => {
             let room = room.checked_sub(1)?;
+            let mut deepest = 0;
             // Braces, and a comma between members and a colon in each.
             let mut len = 2 + members.len().saturating_sub(1) + members.len();
             for (key, member) in members {
-                len += string_len(key) + shallow_bound(member, room)?;
+                let (depth, member_len) = shallow(member, room)?;
+                deepest = deepest.max(depth);
+                len += string_len(key) + member_len;
             }
-            len
+            Some((deepest + 1, len))
         }
-    })
+    }
 }
 
 /// An integer's exact length, a decimal's longest (or, kept as its text,
@@ -194,6 +212,8 @@ mod tests {
             if decimals(&value) == 0 {
                 prop_assert_eq!(bound, len);
             }
+            let depth = crate::patch::tree::Tree::depth(&value);
+            prop_assert_eq!(depth_and_bound(&value), Some((depth, bound)));
         }
     }
 
@@ -253,5 +273,25 @@ mod tests {
     fn a_value_deeper_than_the_recursion_is_counted_exactly() {
         let deep = (0..100).fold(json!(1.5), |inner, _| json!([inner]));
         assert_eq!(bound(&deep), encoded_len(&deep));
+        assert_eq!(depth_and_bound(&deep), None);
+    }
+
+    #[test]
+    fn the_depth_found_with_the_bound_is_the_depth() {
+        use crate::patch::tree::Tree;
+        for levels in [0, 1, SHALLOW - 1, SHALLOW] {
+            let nested = (0..levels).fold(json!("x"), |inner, level| match level % 2 {
+                0 => json!([1, inner]),
+                _ => json!({"a": {}, "b": inner}),
+            });
+            let found = depth_and_bound(&nested);
+            assert_eq!(
+                found,
+                Some((Tree::depth(&nested), encoded_len(&nested))),
+                "{levels}"
+            );
+        }
+        let past = (0..=SHALLOW).fold(json!(null), |inner, _| json!([inner]));
+        assert_eq!(depth_and_bound(&past), None);
     }
 }
