@@ -8,7 +8,8 @@
 //! Each row change is an update of the table's merge patch, one row's
 //! `status`, `value` and `updated_ms`, applied through the resource's own
 //! handoff (a one-shot `LiveResource` fed from a channel), decoded into a
-//! `Record` of five fields, and handed out as a row event.
+//! `Record` of five fields, and handed out as a row event. Rows are keyed
+//! by 8-byte ids (`r0000042`), and, read from text, by UUIDs too.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -40,36 +41,70 @@ struct RecordFields {
     updated_ms: u64,
 }
 
-fn id(n: u64) -> String {
-    format!("r{n:07}")
+/// The shape of the rows' ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ids {
+    /// `r0000042`: eight bytes, kept in place in the state's member.
+    Short,
+    /// A UUID's 36 characters, too long to be kept in place: the id is an
+    /// allocation of its own, one more line to miss in each lookup.
+    Uuid,
 }
 
-fn table_row(n: u64) -> Value {
-    json!({"id": id(n), "status": "generated", "value": n as f64 / 3.0,
+impl Ids {
+    fn id(self, n: u64) -> String {
+        match self {
+            Self::Short => format!("r{n:07}"),
+            Self::Uuid => {
+                // Random-looking, as version 4 UUIDs are, and one per `n`.
+                let bits = u128::from(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)) << 64 | u128::from(n);
+                let hex = format!("{bits:032x}");
+                format!(
+                    "{}-{}-4{}-8{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[13..16],
+                    &hex[17..20],
+                    &hex[20..]
+                )
+            }
+        }
+    }
+}
+
+fn table_row(ids: Ids, n: u64) -> Value {
+    json!({"id": ids.id(n), "status": "generated", "value": n as f64 / 3.0,
         "created_ms": 1_700_000_000_000u64 + n, "updated_ms": 1_700_000_000_000u64 + n})
 }
 
-fn table(rows: u64) -> Value {
-    let rows: Map<String, Value> = (0..rows).map(|n| (id(n), table_row(n))).collect();
+fn table(ids: Ids, rows: u64) -> Value {
+    let rows: Map<String, Value> = (0..rows).map(|n| (ids.id(n), table_row(ids, n))).collect();
     Value::Object(rows)
 }
 
 /// One row's change, as the record job makes them.
-fn row_change(seq: u64, rows: u64) -> Update {
+fn row_change(ids: Ids, seq: u64, rows: u64) -> Update {
     let n = seq.wrapping_mul(2_654_435_761) % rows;
     Update::merge(
         seq,
-        json!({ id(n): {"status": "processing", "value": seq as f64, "updated_ms": seq} }),
+        json!({ ids.id(n): {"status": "processing", "value": seq as f64, "updated_ms": seq} }),
     )
+}
+
+/// The same change as the transports hand it on: read from its text
+/// (strictly, as they read a message of up to 16 KB), as on receipt.
+fn row_change_read(ids: Ids, seq: u64, rows: u64) -> Update {
+    let text = serde_json::to_vec(&row_change(ids, seq, rows)).unwrap();
+    Limits::default().parse_update(&text).unwrap()
 }
 
 type Sender = mpsc::UnboundedSender<Result<Update, std::io::Error>>;
 
 /// A collection of `rows` records past its first reset, and the sender of
 /// its updates.
-fn collection_of(rows: u64) -> (Sender, LiveCollection<String, Record>) {
+fn collection_of(ids: Ids, rows: u64) -> (Sender, LiveCollection<String, Record>) {
     let (send, updates) = mpsc::unbounded::<Result<Update, std::io::Error>>();
-    let snapshot = Snapshot::new(0, table(rows));
+    let snapshot = Snapshot::new(0, table(ids, rows));
     let snapshot = async move { Ok::<_, std::io::Error>(snapshot) };
     let mut collection: LiveCollection<String, Record> =
         LiveResource::<Value>::new(snapshot, updates)
@@ -84,7 +119,7 @@ fn one_row_change(c: &mut Criterion) {
     let mut group = c.benchmark_group("tables/one_row_change");
     group.sample_size(20);
     for rows in [1_000u64, 100_000, 1_000_000] {
-        let (send, mut collection) = collection_of(rows);
+        let (send, mut collection) = collection_of(Ids::Short, rows);
         let mut seq = 0;
         // The update is made outside the measured time: what is measured
         // is what the collection does with it.
@@ -92,7 +127,7 @@ fn one_row_change(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     seq += 1;
-                    row_change(seq, rows)
+                    row_change(Ids::Short, seq, rows)
                 },
                 |update| {
                     send.unbounded_send(Ok(update)).unwrap();
@@ -105,14 +140,12 @@ fn one_row_change(c: &mut Criterion) {
             )
         });
         // The same change as the transports hand it on: read from its text
-        // (strictly, as they read a message of up to 16 KB) outside the
-        // measured time, as on receipt.
+        // outside the measured time.
         group.bench_function(BenchmarkId::new("live_collection_text", rows), |b| {
             b.iter_batched(
                 || {
                     seq += 1;
-                    let text = serde_json::to_vec(&row_change(seq, rows)).unwrap();
-                    Limits::default().parse_update(&text).unwrap()
+                    row_change_read(Ids::Short, seq, rows)
                 },
                 |update| {
                     send.unbounded_send(Ok(update)).unwrap();
@@ -128,8 +161,8 @@ fn one_row_change(c: &mut Criterion) {
         // state kept and no event made.
         let mut typed: foldhash::HashMap<String, Record> = (0..rows)
             .map(|n| {
-                let record = Record::deserialize(&table_row(n)).unwrap();
-                (id(n), record)
+                let record = Record::deserialize(&table_row(Ids::Short, n)).unwrap();
+                (Ids::Short.id(n), record)
             })
             .collect();
         let (floor_send, mut floor_updates) = mpsc::unbounded::<Update>();
@@ -138,7 +171,7 @@ fn one_row_change(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     seq += 1;
-                    row_change(seq, rows)
+                    row_change(Ids::Short, seq, rows)
                 },
                 |update| {
                     floor_send.unbounded_send(update).unwrap();
@@ -161,15 +194,37 @@ fn one_row_change(c: &mut Criterion) {
             )
         });
         drop(typed);
+        drop((send, collection));
+        // Rows keyed by UUIDs (longer than a name kept in place), each
+        // change read from its text.
+        let (send, mut collection) = collection_of(Ids::Uuid, rows);
+        let mut seq = 0;
+        group.bench_function(BenchmarkId::new("live_collection_text_uuid", rows), |b| {
+            b.iter_batched(
+                || {
+                    seq += 1;
+                    row_change_read(Ids::Uuid, seq, rows)
+                },
+                |update| {
+                    send.unbounded_send(Ok(update)).unwrap();
+                    let event = futures::executor::block_on(collection.next());
+                    black_box(event.unwrap().unwrap());
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        drop((send, collection));
         if rows <= 100_000 {
             // What a table kept as one typed state costs: the row merged,
             // then every row decoded again.
-            let mut document = Document::from(table(rows));
+            let mut document = Document::from(table(Ids::Short, rows));
             let mut seq = 0;
             group.bench_function(BenchmarkId::new("whole_table_decode", rows), |b| {
                 b.iter(|| {
                     seq += 1;
-                    document.apply_owned(row_change(seq, rows).patch).unwrap();
+                    document
+                        .apply_owned(row_change(Ids::Short, seq, rows).patch)
+                        .unwrap();
                     black_box(BTreeMap::<String, Record>::deserialize(&document).unwrap());
                 })
             });
@@ -281,7 +336,8 @@ fn row_change_taken(
 
 /// With `TABLE_STEPS=n` in the environment, runs `n` row changes of a
 /// `LiveCollection` of the rows named by the first argument and exits (each
-/// read from its text first with `TABLE_TEXT=1`), for
+/// read from its text first with `TABLE_TEXT=1`; rows keyed by UUIDs with
+/// `TABLE_IDS=uuid`), for
 /// `valgrind --tool=callgrind --cache-sim=yes --toggle-collect='*row_change_taken*'`,
 /// which counts one change's instructions and cache misses as the totals
 /// over `n`, the table's set-up left out (benches/peers/RESULTS.md says how).
@@ -294,23 +350,27 @@ fn main() {
             .and_then(|rows| rows.parse().ok())
             .expect("the number of rows, as the first argument");
         let text = std::env::var_os("TABLE_TEXT").is_some();
+        let ids = match std::env::var("TABLE_IDS").as_deref() {
+            Ok("uuid") => Ids::Uuid,
+            Ok("short") | Err(_) => Ids::Short,
+            Ok(other) => panic!("TABLE_IDS: `uuid` or `short`, not `{other}`"),
+        };
         // With `TABLE_ROUNDS=r`, the steps are run `r` times, each round
         // timed (the changes alone, each made just before it is taken), and
         // the fastest and the median round printed: on a machine shared with
         // others, the fastest of many short rounds is what varies least.
         let rounds: u32 = std::env::var("TABLE_ROUNDS").map_or(1, |r| r.parse().expect("rounds"));
-        let (send, mut collection) = collection_of(rows);
+        let (send, mut collection) = collection_of(ids, rows);
         let mut seq = 0;
         let mut times = Vec::new();
         for _ in 0..rounds {
             let mut taken = std::time::Duration::ZERO;
             for _ in 0..steps {
                 seq += 1;
-                let mut update = row_change(seq, rows);
-                if text {
-                    let bytes = serde_json::to_vec(&update).unwrap();
-                    update = Limits::default().parse_update(&bytes).unwrap();
-                }
+                let update = match text {
+                    true => row_change_read(ids, seq, rows),
+                    false => row_change(ids, seq, rows),
+                };
                 let start = std::time::Instant::now();
                 row_change_taken(&send, &mut collection, update);
                 taken += start.elapsed();
