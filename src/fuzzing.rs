@@ -60,18 +60,20 @@ pub fn http_snapshot(
     crate::client::http::read_for_fuzzing(chunks, length, rest, version, limits)
 }
 
-/// The check a hub makes before it applies `patch` to its state: the most
-/// the patch can add to the state's size.
+/// The checks a replica makes before it applies `patch` to its state, made
+/// on a `serde_json::Value`: the patch's depth, what its writes reach, and
+/// the most it can add to the state's size, which is returned.
 ///
 /// # Errors
 ///
-/// What the hub refuses the patch with.
+/// What the replica refuses the patch with.
 pub fn check_write_value(limits: &Limits, state: &Value, patch: &Patch) -> Result<usize, Error> {
     limits.check_growth(state, patch)
 }
 
-/// The check a replica makes before it applies `patch` to its state: the
-/// most the patch can add to the state's size.
+/// The checks a replica makes before it applies `patch` to its state: the
+/// patch's depth, what its writes reach, and the most it can add to the
+/// state's size, which is returned.
 ///
 /// # Errors
 ///

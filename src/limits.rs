@@ -323,6 +323,35 @@ mod tests {
     use crate::text::text_depth;
     use serde_json::json;
 
+    /// One walk or two, the same patches pass with the same growth, and
+    /// the same are refused: below, at and past the recursion's depth and
+    /// the limit's.
+    #[test]
+    fn check_growth_is_check_write_and_the_growth_bound() {
+        use crate::Patch;
+        use crate::patch::tree::SHALLOW;
+        let state = json!({"a": 1});
+        for max_depth in [4, 64] {
+            let limits = Limits::default().max_depth(max_depth);
+            for depth in [0, 1, 4, 5, SHALLOW, SHALLOW + 1, 64, 65] {
+                let value = (0..depth).fold(json!(1.5), |inner, _| json!({"x": inner, "y": "z"}));
+                for patch in [Patch::Merge(value.clone().into()), Patch::Replace(value)] {
+                    let two_walks = limits
+                        .check_write(&state, &patch)
+                        .map(|copied| patch.growth_bound() + copied);
+                    let one_walk = limits.check_growth(&state, &patch);
+                    match (two_walks, one_walk) {
+                        (Ok(two), Ok(one)) => assert_eq!(two, one, "{depth} in {max_depth}"),
+                        (Err(Error::TooDeep { .. }), Err(Error::TooDeep { .. })) => {
+                            assert!(depth > max_depth);
+                        }
+                        other => panic!("{depth} in {max_depth}: {other:?}"),
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn value_depth_matches_text_depth() {
         for text in [r#"{"a":{"b":[1,{"c":[]}]}}"#, "[]", "1", r#"{"x":"{"}"#] {

@@ -7,7 +7,7 @@ use json_patch::jsonptr::{Pointer, Token};
 use serde_json::Value;
 
 /// How deep [`Tree::depth`] recurses before it walks with a stack of its own.
-const SHALLOW: usize = 32;
+pub(crate) const SHALLOW: usize = 32;
 
 /// The depth of `node`, if it is at most `room` levels deep.
 fn shallow_depth<T: Tree>(node: &T, room: usize) -> Option<usize> {
