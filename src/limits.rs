@@ -176,9 +176,8 @@ impl Limits {
             crate::Patch::Json(_) => None,
         };
         if let Some((depth, bound)) = value.and_then(crate::patch::length::depth_and_bound) {
-            // Neither kind copies from the state.
             self.check_depth(depth)?;
-            return Ok(bound);
+            return Ok(bound.saturating_add(self.check_reach(target, patch)?));
         }
         let copied = self.check_write(target, patch)?;
         Ok(patch.growth_bound().saturating_add(copied))
@@ -195,6 +194,17 @@ impl Limits {
         patch: &crate::Patch,
     ) -> Result<usize, Error> {
         self.check_patch(patch)?;
+        self.check_reach(target, patch)
+    }
+
+    /// [`check_write`](Self::check_write) for a patch whose depth was
+    /// checked already: what a JSON Patch's writes reach, and how many bytes
+    /// it copies.
+    pub(crate) fn check_reach<T: crate::patch::tree::Tree>(
+        &self,
+        target: &T,
+        patch: &crate::Patch,
+    ) -> Result<usize, Error> {
         match patch {
             crate::Patch::Json(ops) => crate::patch::effect::check_json_ops(
                 target,

@@ -110,9 +110,10 @@ impl Topic {
         limits: &Limits,
         counters: &Counters,
     ) -> Result<u64, Error> {
+        // Its depth checked before the lock is taken, what it reaches under it.
         limits.check_patch(&patch)?;
         let mut state = self.lock();
-        let copied = limits.check_write(&state.value, &patch)?;
+        let copied = limits.check_reach(&state.value, &patch)?;
         if !effect::changes(&state.value, &patch) {
             // Nothing to publish, but a JSON Patch's `test` operations are
             // preconditions: they must still hold. Applying a patch found to
@@ -172,7 +173,6 @@ impl Topic {
         let Some(patch) = make(&state.value)? else {
             return Ok(state.version);
         };
-        limits.check_patch(&patch)?;
         let copied = limits.check_write(&state.value, &patch)?;
         self.publish_locked(&mut state, patch, copied, limits, counters)
     }
