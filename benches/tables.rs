@@ -115,45 +115,41 @@ fn collection_of(ids: Ids, rows: u64) -> (Sender, LiveCollection<String, Record>
     (send, collection)
 }
 
+/// Times `collection` taking the changes `next` makes, each made outside
+/// the measured time: what is measured is what the collection does with it.
+fn changes_taken(
+    b: &mut criterion::Bencher<'_>,
+    send: &Sender,
+    collection: &mut LiveCollection<String, Record>,
+    next: impl FnMut() -> Update,
+) {
+    b.iter_batched(
+        next,
+        |update| row_change_taken(send, collection, update),
+        // Made just before it is taken, as an update read from the network
+        // is: a batch made ahead would be cold by its turn.
+        BatchSize::PerIteration,
+    )
+}
+
 fn one_row_change(c: &mut Criterion) {
     let mut group = c.benchmark_group("tables/one_row_change");
     group.sample_size(20);
     for rows in [1_000u64, 100_000, 1_000_000] {
         let (send, mut collection) = collection_of(Ids::Short, rows);
         let mut seq = 0;
-        // The update is made outside the measured time: what is measured
-        // is what the collection does with it.
         group.bench_function(BenchmarkId::new("live_collection", rows), |b| {
-            b.iter_batched(
-                || {
-                    seq += 1;
-                    row_change(Ids::Short, seq, rows)
-                },
-                |update| {
-                    send.unbounded_send(Ok(update)).unwrap();
-                    let event = futures::executor::block_on(collection.next());
-                    black_box(event.unwrap().unwrap());
-                },
-                // Made just before it is taken, as an update read from the
-                // network is: a batch made ahead would be cold by its turn.
-                BatchSize::PerIteration,
-            )
+            changes_taken(b, &send, &mut collection, || {
+                seq += 1;
+                row_change(Ids::Short, seq, rows)
+            })
         });
-        // The same change as the transports hand it on: read from its text
-        // outside the measured time.
+        // The same change as the transports hand it on: read from its text.
         group.bench_function(BenchmarkId::new("live_collection_text", rows), |b| {
-            b.iter_batched(
-                || {
-                    seq += 1;
-                    row_change_read(Ids::Short, seq, rows)
-                },
-                |update| {
-                    send.unbounded_send(Ok(update)).unwrap();
-                    let event = futures::executor::block_on(collection.next());
-                    black_box(event.unwrap().unwrap());
-                },
-                BatchSize::PerIteration,
-            )
+            changes_taken(b, &send, &mut collection, || {
+                seq += 1;
+                row_change_read(Ids::Short, seq, rows)
+            })
         });
         // A floor: a hand-written map of typed rows (hashed as the state's
         // objects are), each update taken from the same channel, the row
@@ -200,18 +196,10 @@ fn one_row_change(c: &mut Criterion) {
         let (send, mut collection) = collection_of(Ids::Uuid, rows);
         let mut seq = 0;
         group.bench_function(BenchmarkId::new("live_collection_text_uuid", rows), |b| {
-            b.iter_batched(
-                || {
-                    seq += 1;
-                    row_change_read(Ids::Uuid, seq, rows)
-                },
-                |update| {
-                    send.unbounded_send(Ok(update)).unwrap();
-                    let event = futures::executor::block_on(collection.next());
-                    black_box(event.unwrap().unwrap());
-                },
-                BatchSize::PerIteration,
-            )
+            changes_taken(b, &send, &mut collection, || {
+                seq += 1;
+                row_change_read(Ids::Uuid, seq, rows)
+            })
         });
         drop((send, collection));
         if rows <= 100_000 {
@@ -331,7 +319,8 @@ fn row_change_taken(
     update: Update,
 ) {
     send.unbounded_send(Ok(update)).unwrap();
-    black_box(futures::executor::block_on(collection.next()));
+    let event = futures::executor::block_on(collection.next());
+    black_box(event.expect("an event").expect("a row change"));
 }
 
 /// With `TABLE_STEPS=n` in the environment, runs `n` row changes of a
