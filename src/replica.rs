@@ -7,7 +7,7 @@
 mod journal;
 mod load;
 
-pub(crate) use journal::{Changes, Shift};
+pub(crate) use journal::{Ahead, Changes, Shift};
 pub(crate) use load::Load;
 
 use crate::limits::StateSize;
@@ -107,6 +107,8 @@ impl Replica {
     }
 
     /// Applies `update` if it is the next one, drops it if it is already in.
+    /// A table's changes are recorded, and `ahead` told the place of each row
+    /// they name before they are made ([`Ahead`]).
     ///
     /// # Errors
     ///
@@ -115,7 +117,12 @@ impl Replica {
     /// patch read lazily that is not JSON) when the patch is refused. The state is untouched by an
     /// update that errs. An update the state already includes is dropped
     /// unread.
-    pub(crate) fn offer(&mut self, update: Update, limits: &Limits) -> Result<Offer, Error> {
+    pub(crate) fn offer(
+        &mut self,
+        update: Update,
+        limits: &Limits,
+        ahead: Ahead<'_>,
+    ) -> Result<Offer, Error> {
         match (self.version, update.seq) {
             (Some(current), Some(seq)) if seq <= current => return Ok(Offer::Duplicate),
             (Some(current), Some(seq)) if seq - current > 1 => {
@@ -130,7 +137,7 @@ impl Replica {
         self.size.admit(&self.state, growth, limits)?;
         match &mut self.journal {
             None => self.state.apply_owned(update.patch)?,
-            Some(journal) => journal.then(journal::apply(&mut self.state, update.patch)?),
+            Some(journal) => journal.then(journal::apply(&mut self.state, update.patch, ahead)?),
         }
         // An unversioned state adopts the first sequence number it sees: from
         // then on, gaps and duplicates are caught.

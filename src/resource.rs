@@ -394,7 +394,10 @@ impl<T: DeserializeOwned> LiveResource<T> {
     /// says whether the feed has ended.
     fn absorb(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..CHANGES_PER_POLL {
-            match self.driver.poll_change(cx, &self.limits, &mut self.replica) {
+            match self
+                .driver
+                .poll_change(cx, &self.limits, &mut self.replica, &|_| {})
+            {
                 Poll::Ready(Some(Ok(()))) => {
                     self.changed = true;
                     if !self.conflate {

@@ -254,10 +254,12 @@ impl<K: RowKey, T: DeserializeOwned> LiveCollection<K, T> {
                 return Poll::Ready(());
             }
             let parts = &mut self.parts;
+            let table = &self.table;
             match parts
                 .driver
-                .poll_change(cx, &parts.limits, &mut parts.replica)
-            {
+                .poll_change(cx, &parts.limits, &mut parts.replica, &|place| {
+                    table.touch(place)
+                }) {
                 // Taken from the replica at the top of the next turn.
                 Poll::Ready(Some(Ok(()))) => {}
                 Poll::Ready(Some(Err(error))) => self.ready.push_back(Err(error)),

@@ -14,7 +14,7 @@ use json_patch::PatchOperation;
 use json_patch::jsonptr::{Pointer, PointerBuf};
 use serde_json::Value;
 
-pub(crate) use order::Shift;
+pub(crate) use order::{Ahead, Shift};
 
 use order::Order;
 
@@ -67,15 +67,19 @@ impl Changes {
 /// # Errors
 ///
 /// As [`Document::apply_owned`]; `state` is then unchanged.
-pub(crate) fn apply(state: &mut Document, patch: Patch) -> Result<Changes, Error> {
+pub(crate) fn apply(
+    state: &mut Document,
+    patch: Patch,
+    ahead: Ahead<'_>,
+) -> Result<Changes, Error> {
     match patch {
         // Each row's part of the patch is handed out: a patch still in its
         // text is split on the tape its check recorded, or else read whole.
         Patch::Merge(merge) if merge.as_value().is_none() => {
-            if let Some(changes) = by_text_row(state, &merge) {
+            if let Some(changes) = by_text_row(state, &merge, ahead) {
                 return changes;
             }
-            apply(state, Patch::Merge(merge.into_value()?.into()))
+            apply(state, Patch::Merge(merge.into_value()?.into()), ahead)
         }
         Patch::Merge(merge)
             if state.is_object() && merge.as_value().is_some_and(Value::is_object) =>
@@ -84,7 +88,9 @@ pub(crate) fn apply(state: &mut Document, patch: Patch) -> Result<Changes, Error
             let Value::Object(members) = &patch else {
                 unreachable!("an object")
             };
-            let shifts = Order::of(state).merged(order::patch_members(members));
+            let shifts = Order::of(state)
+                .ahead(ahead)
+                .merged(order::patch_members(members));
             state.merge(&patch);
             let Value::Object(members) = patch else {
                 unreachable!("an object")
@@ -110,14 +116,20 @@ pub(crate) fn apply(state: &mut Document, patch: Patch) -> Result<Changes, Error
 /// [`apply`] of a merge patch still in its text, when its check recorded
 /// it and it is an object naming each row once: merged from the tape, each
 /// row handed its part as text. `None` otherwise.
-fn by_text_row(state: &mut Document, merge: &MergePatch) -> Option<Result<Changes, Error>> {
+fn by_text_row(
+    state: &mut Document,
+    merge: &MergePatch,
+    ahead: Ahead<'_>,
+) -> Option<Result<Changes, Error>> {
     if !state.is_object() {
         return None;
     }
     let text = merge.as_text()?;
     let (patch, tape) = text.tape()?;
     let members = text_rows::members(patch, tape)?;
-    let shifts = Order::of(state).merged(members.iter().map(|m| (&*m.name, m.null)));
+    let shifts = Order::of(state)
+        .ahead(ahead)
+        .merged(members.iter().map(|m| (&*m.name, m.null)));
     if let Err(error) = state.merge_text(text) {
         return Some(Err(error));
     }
@@ -233,6 +245,29 @@ mod tests {
 
     use super::*;
     use crate::Limits;
+
+    /// [`super::apply`], told nothing ahead.
+    fn apply(state: &mut Document, patch: Patch) -> Result<Changes, Error> {
+        super::apply(state, patch, &|_| {})
+    }
+
+    /// Where a merge patch's rows are, as `apply` tells them ahead of the
+    /// change: each row the state had, at its place before the change, in
+    /// the patch's order; a new row is not told (it has no slot yet), nor a
+    /// row an earlier removal of the patch moved (its place is known).
+    #[test]
+    fn the_places_of_the_rows_a_merge_names_are_told_ahead() {
+        let state = json!({"a": {"n": 1}, "b": {"n": 2}, "c": {"n": 3}});
+        let text = br#"{"seq":1,"merge":{"c":{"n":5},"new":{"n":0},"a":null}}"#;
+        let read = Limits::default().parse_update(text).unwrap().patch;
+        let value = Patch::Merge(json!({"a": {"n": 4}, "c": null, "d": {}}).into());
+        for (patch, places) in [(read, [2, 0]), (value, [0, 2])] {
+            let told = std::cell::RefCell::new(Vec::new());
+            let mut state = Document::from(state.clone());
+            super::apply(&mut state, patch, &|place| told.borrow_mut().push(place)).unwrap();
+            assert_eq!(told.into_inner(), places);
+        }
+    }
 
     fn object() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![

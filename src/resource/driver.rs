@@ -288,11 +288,14 @@ impl Driver {
 
     /// `Ready(Some(Ok(())))` when the state changed, `Ready(Some(Err(_)))`
     /// for an error to report, `Ready(None)` when no change can come any more.
+    /// `ahead` is told where the rows an update names are, before it is
+    /// applied ([`Replica::offer`]).
     pub(crate) fn poll_change(
         &mut self,
         cx: &mut Context<'_>,
         limits: &Limits,
         replica: &mut Option<Replica>,
+        ahead: crate::replica::Ahead<'_>,
     ) -> Poll<Option<Result<(), Error>>> {
         'drive: loop {
             let setback = 'setback: {
@@ -445,7 +448,7 @@ impl Driver {
                         match event {
                             Event::Update(update) => {
                                 let state = replica.as_mut().expect("a live resource has a state");
-                                match state.offer(update, limits) {
+                                match state.offer(update, limits, ahead) {
                                     Ok(Offer::Applied) => {
                                         self.refused_at = None;
                                         return Poll::Ready(Some(Ok(())));

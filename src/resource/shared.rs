@@ -211,7 +211,7 @@ fn follow(
     for _ in 0..CHANGES_PER_POLL {
         let mut outcome = Poll::Pending;
         publisher.send_if_modified(|current| {
-            outcome = driver.poll_change(cx, limits, &mut current.replica);
+            outcome = driver.poll_change(cx, limits, &mut current.replica, &|_| {});
             match &outcome {
                 Poll::Ready(Some(Ok(()))) => true,
                 Poll::Ready(Some(Err(_))) => false,
