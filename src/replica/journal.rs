@@ -103,7 +103,7 @@ pub(crate) fn apply(
         }
         Patch::Json(ops) if state.is_object() => match by_row(&ops) {
             Some(rows) => {
-                let shifts = Order::of(state).patched(&ops);
+                let shifts = Order::of(state).ahead(ahead).patched(&ops);
                 state.apply(&Patch::Json(ops))?;
                 Ok(Changes::Rows { rows, shifts })
             }
