@@ -18,6 +18,7 @@
 //! sorted), and a member deleted by a patch hands its place in that order to
 //! the last member.
 
+mod ahead;
 mod de;
 mod from;
 mod index;

@@ -104,13 +104,15 @@ impl<K: RowKey, T> Table<K, T> {
     }
 
     /// Reads the slot at `place`, told ahead of a change to its row (see
-    /// [`Ahead`](crate::replica::Ahead)): a read that misses the cache at a
-    /// million rows, made while the state's member is being read, so that
-    /// the two misses are waited for together. A hint: the slot may hold
-    /// another row, or none (during a reload), and nothing changes.
+    /// [`Ahead`](crate::replica::Ahead)), and the count of the row it
+    /// holds: reads that miss the cache at a million rows, made while the
+    /// state's member is being read, so that the misses are waited for
+    /// together (the count is read again when the row, replaced, is
+    /// [retired](Table::retire)). A hint: the slot may hold another row, or
+    /// none (during a reload), and nothing changes.
     pub(crate) fn touch(&self, place: usize) {
-        if let Some(slot) = self.slots.get(place) {
-            std::hint::black_box(slot.is_some());
+        if let Some(Some((_, row))) = self.slots.get(place) {
+            std::hint::black_box(Arc::strong_count(row));
         }
     }
 

@@ -149,6 +149,43 @@ impl Map {
         }
     }
 
+    /// The members of a small object (none of a large one).
+    pub(super) fn few_members(&self) -> &[(Name, Document)] {
+        match &self.members {
+            Members::Few(members) => members,
+            Members::Many(_) => &[],
+        }
+    }
+
+    /// The members of a small object (none of a large one), to change.
+    fn few_members_mut(&mut self) -> &mut [(Name, Document)] {
+        match &mut self.members {
+            Members::Few(members) => members,
+            Members::Many(_) => &mut [],
+        }
+    }
+
+    /// Where the member named `key` is in the order, as
+    /// [`Map::index_of`], for the first lookup of a change. The place found
+    /// is told to `ahead`; in a large object, as soon as the index holds
+    /// it (before the member is read; a place whose member turns out to
+    /// have another name may be told too), and the member's value is read
+    /// ahead ([`Document::read_ahead`]) before its name is compared.
+    ///
+    /// At a million rows each of those reads misses the cache; made one
+    /// after another, as the change needs them, each waits for the last.
+    /// Issued together here, they are waited for together.
+    pub(crate) fn index_reading_ahead(&self, key: &str, ahead: &dyn Fn(usize)) -> Option<usize> {
+        match &self.members {
+            Members::Few(members) => {
+                let place = scan(members, key)?;
+                ahead(place);
+                Some(place)
+            }
+            Members::Many(members) => members.place_reading_ahead(key, ahead),
+        }
+    }
+
     /// The member named `key`, and where it is in the order.
     pub(crate) fn get_full(&self, key: &str) -> Option<(usize, &Document)> {
         let index = self.index_of(key)?;

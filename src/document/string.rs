@@ -5,6 +5,7 @@ use std::borrow::{Borrow, Cow};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
+use std::sync::Arc;
 
 use compact_str::CompactString;
 use serde::{Serialize, Serializer};
@@ -19,7 +20,10 @@ use serde::{Serialize, Serializer};
 /// records keep a million or more fewer allocations, and a change that sets
 /// a record's status, which at that size misses the cache at every line it
 /// reads, neither reads nor grows a separate buffer for it. A longer string
-/// is allocated as a `String` is.
+/// is allocated as a `String` is, but for one case: a record whose string
+/// member is the record's own key in a large object (a row's UUID `id`)
+/// shares the key's text (see `shared_key`), so that a change to the row
+/// reads that text once, not twice.
 ///
 /// # Examples
 ///
@@ -36,8 +40,27 @@ use serde::{Serialize, Serializer};
 /// assert_eq!(owned, "processing");
 /// assert_eq!(Str::from("processing"), *status);
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Str(CompactString);
+#[derive(Clone)]
+pub struct Str(Text);
+
+/// The longest text a [`Str`] keeps in place: a `String`'s size.
+pub(crate) const IN_PLACE: usize = std::mem::size_of::<String>();
+
+/// Where a [`Str`]'s text is. Both kinds fit in the 24 bytes of a
+/// `CompactString` (the second in the values its last byte never takes).
+#[derive(Clone)]
+enum Text {
+    /// In place, or in an allocation of its own.
+    Own(CompactString),
+    /// In an allocation shared with a large object's member name.
+    Shared(Arc<str>),
+}
+
+impl Default for Str {
+    fn default() -> Self {
+        Self(Text::Own(CompactString::default()))
+    }
+}
 
 impl Str {
     /// The string, as a `&str`.
@@ -49,10 +72,14 @@ impl Str {
     /// ```
     #[inline]
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        match &self.0 {
+            Text::Own(text) => text.as_str(),
+            Text::Shared(text) => text,
+        }
     }
 
-    /// The string, as a `String` (without a copy when it was allocated).
+    /// The string, as a `String` (without a copy when it was allocated and
+    /// not shared).
     ///
     /// ```
     /// use live_resource::document::Str;
@@ -60,14 +87,70 @@ impl Str {
     /// assert_eq!(Str::from("done").into_string(), String::from("done"));
     /// ```
     pub fn into_string(self) -> String {
-        self.0.into_string()
+        match self.0 {
+            Text::Own(text) => text.into_string(),
+            Text::Shared(text) => String::from(&*text),
+        }
     }
 
-    /// Sets the string to `text`, reusing its room.
+    /// Whether the text is in an allocation (it is too long to be kept in
+    /// place).
+    #[inline]
+    pub(crate) fn is_allocated(&self) -> bool {
+        match &self.0 {
+            Text::Own(text) => text.is_heap_allocated(),
+            Text::Shared(_) => true,
+        }
+    }
+
+    /// Sets the string to `text`, reusing its room. Text shared and equal
+    /// to `text` stays shared (a merge that sets a row's id to what it was
+    /// keeps the one copy).
     #[inline]
     pub(crate) fn set(&mut self, text: &str) {
-        self.0.clear();
-        self.0.push_str(text);
+        match &mut self.0 {
+            Text::Own(own) => {
+                own.clear();
+                own.push_str(text);
+            }
+            Text::Shared(shared) if **shared == *text => {}
+            Text::Shared(_) => self.0 = Text::Own(CompactString::from(text)),
+        }
+    }
+
+    /// The text `shared`, in its allocation.
+    pub(crate) fn shared(shared: Arc<str>) -> Self {
+        Self(Text::Shared(shared))
+    }
+
+    /// Whether the text is shared with `other`'s, in one allocation.
+    #[cfg(test)]
+    pub(crate) fn shares_with(&self, other: &Str) -> bool {
+        match (&self.0, &other.0) {
+            (Text::Shared(a), Text::Shared(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl PartialEq for Str {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Str {}
+
+impl PartialOrd for Str {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Str {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
@@ -103,7 +186,7 @@ impl Hash for Str {
 impl From<&str> for Str {
     #[inline]
     fn from(text: &str) -> Self {
-        Self(CompactString::from(text))
+        Self(Text::Own(CompactString::from(text)))
     }
 }
 
@@ -117,13 +200,13 @@ impl From<&String> for Str {
 impl From<String> for Str {
     #[inline]
     fn from(text: String) -> Self {
-        Self(CompactString::from(text))
+        Self(Text::Own(CompactString::from(text)))
     }
 }
 
 impl From<Box<str>> for Str {
     fn from(text: Box<str>) -> Self {
-        Self(CompactString::from(text))
+        Self(Text::Own(CompactString::from(text)))
     }
 }
 
@@ -205,14 +288,14 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn short_strings_take_no_allocation_and_long_ones_keep_theirs() {
         assert_eq!(std::mem::size_of::<Str>(), 24);
-        assert!(!Str::from(String::from("abc")).0.is_heap_allocated());
+        assert!(!Str::from(String::from("abc")).is_allocated());
         let short = Str::from("twenty-four bytes, in pl");
         assert_eq!(short.len(), 24);
-        assert!(!short.0.is_heap_allocated());
+        assert!(!short.is_allocated());
         let text = "a".repeat(100);
         let pointer = text.as_ptr();
         let long = Str::from(text);
-        assert!(long.0.is_heap_allocated());
+        assert!(long.is_allocated());
         assert_eq!(long.as_ptr(), pointer, "the String's buffer is kept");
         assert_eq!(long.into_string(), "a".repeat(100));
     }

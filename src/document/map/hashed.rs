@@ -10,8 +10,10 @@
 //! name (in place, up to 24 bytes) and its value.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use super::KeyHasher;
+use crate::document::string::IN_PLACE;
 use crate::document::{Document, Str};
 
 /// A member: its name's hash, its name and its value, in one cache line.
@@ -81,6 +83,32 @@ fn slot_place(slot: u64) -> usize {
     slot as u32 as usize
 }
 
+/// The name `name` of a member whose value is `value`. A name too long to
+/// keep in place (a UUID) that a record (a small object) also holds as a
+/// string member (its `id`) is one allocation, shared by the two: a change
+/// to the row compares the name to find it, and its decode copies the
+/// member, and with one copy of the text, the second read is of a line the
+/// first brought in, not one more to miss.
+fn shared_name(name: &str, value: &mut Document) -> Str {
+    if name.len() > IN_PLACE {
+        if let Document::Object(record) = value {
+            let same = record
+                .few_members_mut()
+                .iter_mut()
+                .find_map(|(_, member)| match member {
+                    Document::String(text) if text.as_str() == name => Some(text),
+                    _ => None,
+                });
+            if let Some(text) = same {
+                let shared = Arc::<str>::from(name);
+                *text = Str::shared(Arc::clone(&shared));
+                return Str::shared(shared);
+            }
+        }
+    }
+    Str::from(name)
+}
+
 impl Hashed {
     /// No members, with room for `capacity` without growing.
     pub(super) fn with_capacity(capacity: usize) -> Self {
@@ -126,6 +154,27 @@ impl Hashed {
     /// Where the member named `name` is in the order.
     #[inline]
     pub(super) fn place_of(&self, name: &str) -> Option<usize> {
+        self.find(name, |_| {}, |_| {})
+    }
+
+    /// Where the member named `name` is, as [`Hashed::place_of`], reading
+    /// ahead what a change to it reads next (see [`Map::index_reading_ahead`]).
+    ///
+    /// [`Map::index_reading_ahead`]: super::Map::index_reading_ahead
+    pub(super) fn place_reading_ahead(&self, name: &str, ahead: &dyn Fn(usize)) -> Option<usize> {
+        self.find(name, ahead, |member| member.value.read_ahead())
+    }
+
+    /// Where the member named `name` is. Each place whose tag matches is
+    /// told to `at_place` before its member is read, and each member whose
+    /// hash matches to `at_member` before its name is compared.
+    #[inline]
+    fn find(
+        &self,
+        name: &str,
+        at_place: impl Fn(usize),
+        at_member: impl Fn(&Member),
+    ) -> Option<usize> {
         let hash = self.hasher.hash_one(name);
         let tag = tag_of(hash);
         let mut at = self.home(tag);
@@ -135,9 +184,13 @@ impl Hashed {
                 return None;
             }
             if slot_tag(slot) == tag {
+                at_place(slot_place(slot));
                 let member = &self.members[slot_place(slot)];
-                if member.hash == hash && super::same_key(&member.name, name) {
-                    return Some(slot_place(slot));
+                if member.hash == hash {
+                    at_member(member);
+                    if super::same_key(&member.name, name) {
+                        return Some(slot_place(slot));
+                    }
                 }
             }
             at = (at + 1) & self.mask();
@@ -159,18 +212,15 @@ impl Hashed {
 
     /// Adds a member named `name`, which the object does not have, last;
     /// its place.
-    pub(super) fn push(&mut self, name: &str, value: Document) -> usize {
+    pub(super) fn push(&mut self, name: &str, mut value: Document) -> usize {
         if (self.members.len() + 1) * 2 > self.index.len() {
             self.grow();
         }
         let place = self.members.len();
         let hash = self.hasher.hash_one(name);
         self.settle(slot(tag_of(hash), place));
-        self.members.push(Member {
-            hash,
-            name: Str::from(name),
-            value,
-        });
+        let name = shared_name(name, &mut value);
+        self.members.push(Member { hash, name, value });
         place
     }
 
@@ -279,11 +329,17 @@ mod tests {
         for (place, name) in model.iter().enumerate() {
             assert_eq!(&*hashed.members[place].name, name.as_str());
             assert_eq!(hashed.place_of(name), Some(place), "{name}");
+            // Reading ahead finds the same place, and tells it.
+            let told = std::cell::Cell::new(None);
+            let ahead = |at| told.set(Some(at));
+            assert_eq!(hashed.place_reading_ahead(name, &ahead), Some(place));
+            assert_eq!(told.get(), Some(place), "{name}");
         }
         let taken = hashed.index.iter().filter(|&&slot| slot != EMPTY).count();
         assert_eq!(taken, model.len());
         assert!(taken * 2 <= hashed.index.len(), "at most half full");
         assert_eq!(hashed.place_of("not a member"), None);
+        assert_eq!(hashed.place_reading_ahead("not a member", &|_| {}), None);
     }
 
     #[derive(Debug, Clone)]
@@ -341,6 +397,53 @@ mod tests {
                 check(&hashed, &model);
             }
         }
+    }
+
+    /// A name past 24 bytes that its record holds as a string member is
+    /// one allocation with it; no other name is shared, and a member set
+    /// to other text stops sharing without touching the name.
+    #[test]
+    fn a_long_name_its_record_holds_is_shared() {
+        let uuid = "6f1c2d9e-0a4b-4c3d-8e5f-7a6b5c4d3e2f";
+        let other = "0e9d8c7b-6a5f-4e3d-2c1b-0a9f8e7d6c5b";
+        let record = |id: &str| Document::from(serde_json::json!({"n": 1, "id": id}));
+        let id_of = |hashed: &Hashed, place: usize| match &hashed.members[place].value["id"] {
+            Document::String(id) => id.clone(),
+            _ => unreachable!(),
+        };
+        let mut hashed = Hashed::with_capacity(0);
+        hashed.push(uuid, record(uuid));
+        hashed.push(other, record(uuid));
+        hashed.push("r0000001", record("r0000001"));
+        hashed.push("short", Document::String(Str::from(uuid)));
+        let [shared, unshared, short, _] = &hashed.members[..] else {
+            unreachable!()
+        };
+        assert!(shared.name.shares_with(&id_of(&hashed, 0)));
+        assert!(!unshared.name.shares_with(&id_of(&hashed, 1)));
+        assert!(!short.name.shares_with(&id_of(&hashed, 2)));
+        assert_eq!(hashed.members[0].value, record(uuid));
+
+        // Set to the same text (a merge that repeats the id): still one.
+        let Document::Object(fields) = &mut hashed.members[0].value else {
+            unreachable!()
+        };
+        let Some(Document::String(id)) = fields.get_mut("id") else {
+            unreachable!()
+        };
+        id.set(uuid);
+        assert!(hashed.members[0].name.shares_with(&id_of(&hashed, 0)));
+        // Set to other text: its own copy; the name is as it was.
+        let Document::Object(fields) = &mut hashed.members[0].value else {
+            unreachable!()
+        };
+        let Some(Document::String(id)) = fields.get_mut("id") else {
+            unreachable!()
+        };
+        id.set(other);
+        assert_eq!(hashed.members[0].value, record(other));
+        assert_eq!(&*hashed.members[0].name, uuid);
+        assert_eq!(hashed.place_of(uuid), Some(0));
     }
 
     #[test]
