@@ -765,6 +765,80 @@ async fn a_new_snapshot_decodes_only_the_rows_it_changed() {
     );
 }
 
+/// Rows keyed by ids too long to keep in place, each holding its own id
+/// (the state shares the one text between the row's name and its `id`):
+/// after every change to a row, to its `id` and back, its removal and
+/// return, and a whole new state, read from text and from a `Value`, the
+/// table is what a model of the same changes decodes to.
+#[tokio::test]
+async fn rows_keyed_by_long_ids_they_hold_stay_right_through_every_change() {
+    use live_resource::{Limits, LiveResource, Snapshot, Update};
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Record {
+        id: String,
+        status: String,
+        n: i64,
+    }
+    let key = |i: u64| format!("{i:08x}-0a4b-4c3d-8e5f-{:012x}", i * 7919);
+    let rows: serde_json::Map<String, Value> = (0..20)
+        .map(|i| (key(i), json!({"id": key(i), "status": "new", "n": i})))
+        .collect();
+    let start = Value::Object(rows);
+    let changes = [
+        json!({key(0): {"status": "done"}}),
+        json!({key(1): {"id": "an id that is not the row's key, long"}}),
+        json!({key(1): {"id": key(1), "n": -1}}),
+        json!({key(2): null}),
+        json!({key(2): {"id": key(2), "status": "back", "n": 2}}),
+        json!({key(3): {"id": key(3), "status": "the same id again"}}),
+        json!({key(20): {"id": key(20), "status": "new", "n": 20}, key(4): null}),
+    ];
+    // The model at each version.
+    let mut models = BTreeMap::from([(1, start.clone())]);
+    let mut model = start.clone();
+    let mut updates = Vec::new();
+    for (seq, change) in (2..).zip(&changes) {
+        live_resource::patch::merge(&mut model, change);
+        models.insert(seq, model.clone());
+        // Every other change read from its text, as a transport hands it on.
+        let update = match seq % 2 {
+            0 => Update::merge(seq, change.clone()),
+            _ => {
+                let text = json!({"seq": seq, "merge": change}).to_string();
+                Limits::default().parse_update(text.as_bytes()).unwrap()
+            }
+        };
+        updates.push(Ok::<_, std::io::Error>(update));
+    }
+    // Then a whole new state: one row's id changed, one row gone.
+    model[key(5)]["id"] = json!("yet another id, not the row's own key");
+    model.as_object_mut().unwrap().remove(&key(6));
+    models.insert(9, model.clone());
+    updates.push(Ok(Update {
+        seq: Some(9),
+        patch: Patch::Replace(model),
+    }));
+
+    let snapshot = async move { Ok::<_, std::io::Error>(Snapshot::new(1, start)) };
+    let mut table: LiveCollection<String, Record> =
+        LiveResource::<Value>::new(snapshot, futures::stream::iter(updates)).collection();
+    let mut seen = Vec::new();
+    while let Some(event) = table.next().await {
+        let version = event.unwrap().version().expect("numbered");
+        let want: BTreeMap<String, Record> =
+            serde_json::from_value(models[&version].clone()).unwrap();
+        let got: BTreeMap<&String, &Record> = table.iter().collect();
+        assert_eq!(got, want.iter().collect(), "at {version}");
+        for (key, record) in &want {
+            assert_eq!(table.get(key).unwrap(), record, "{key} at {version}");
+        }
+        seen.push(version);
+    }
+    seen.dedup();
+    assert_eq!(seen, models.into_keys().collect::<Vec<_>>());
+}
+
 #[tokio::test]
 async fn each_bad_row_is_an_error_that_names_it_and_the_rest_stays_live() {
     #[derive(Debug, Deserialize, PartialEq)]
