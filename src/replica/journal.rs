@@ -88,9 +88,7 @@ pub(crate) fn apply(
             let Value::Object(members) = &patch else {
                 unreachable!("an object")
             };
-            let shifts = Order::of(state)
-                .ahead(ahead)
-                .merged(order::patch_members(members));
+            let shifts = Order::of(state, ahead).merged(order::patch_members(members));
             state.merge(&patch);
             let Value::Object(members) = patch else {
                 unreachable!("an object")
@@ -103,7 +101,7 @@ pub(crate) fn apply(
         }
         Patch::Json(ops) if state.is_object() => match by_row(&ops) {
             Some(rows) => {
-                let shifts = Order::of(state).ahead(ahead).patched(&ops);
+                let shifts = Order::of(state, ahead).patched(&ops);
                 state.apply(&Patch::Json(ops))?;
                 Ok(Changes::Rows { rows, shifts })
             }
@@ -127,9 +125,7 @@ fn by_text_row(
     let text = merge.as_text()?;
     let (patch, tape) = text.tape()?;
     let members = text_rows::members(patch, tape)?;
-    let shifts = Order::of(state)
-        .ahead(ahead)
-        .merged(members.iter().map(|m| (&*m.name, m.null)));
+    let shifts = Order::of(state, ahead).merged(members.iter().map(|m| (&*m.name, m.null)));
     if let Err(error) = state.merge_text(text) {
         return Some(Err(error));
     }

@@ -60,8 +60,10 @@ pub(super) struct Order<'a> {
 }
 
 impl<'a> Order<'a> {
-    /// The order of `state`'s members, before a change.
-    pub(super) fn of(state: &'a Document) -> Self {
+    /// The order of `state`'s members, before a change; `ahead` is told
+    /// where each member found is.
+    #[inline]
+    pub(super) fn of(state: &'a Document, ahead: Ahead<'a>) -> Self {
         let before = state.as_object();
         Self {
             before,
@@ -69,14 +71,8 @@ impl<'a> Order<'a> {
             places: HashMap::new(),
             members: HashMap::new(),
             shifts: Vec::new(),
-            ahead: &|_| {},
+            ahead,
         }
-    }
-
-    /// Tells `ahead` where each member found is.
-    pub(super) fn ahead(mut self, ahead: Ahead<'a>) -> Self {
-        self.ahead = ahead;
-        self
     }
 
     /// The moves a merge patch of these members makes: a `null` removes
@@ -253,7 +249,7 @@ mod tests {
         fn a_merge_patch_moves_the_members_as_told(before in object(), patch in merge_patch()) {
             let before = Document::from(before);
             let Value::Object(members) = &patch else { unreachable!() };
-            let shifts = Order::of(&before).merged(patch_members(members));
+            let shifts = Order::of(&before, &|_| {}).merged(patch_members(members));
             let mut after = before.clone();
             after.merge(&patch);
             let told = shifted(&before, &shifts, &after);
@@ -269,7 +265,7 @@ mod tests {
         ) {
             let before = Document::from(before);
             let ops: json_patch::Patch = serde_json::from_value(Value::Array(ops)).unwrap();
-            let shifts = Order::of(&before).patched(&ops);
+            let shifts = Order::of(&before, &|_| {}).patched(&ops);
             let mut after = before.clone();
             if after.apply(&Patch::Json(ops)).is_ok() {
                 let told = shifted(&before, &shifts, &after);
@@ -315,7 +311,7 @@ mod tests {
         ) {
             let before = Document::from(before);
             let ops: json_patch::Patch = serde_json::from_value(Value::Array(ops)).unwrap();
-            let shifts = Order::of(&before).patched(&ops);
+            let shifts = Order::of(&before, &|_| {}).patched(&ops);
             let mut after = before.clone();
             let keys = |doc: &Document| -> Vec<String> {
                 doc.as_object().unwrap().keys().map(str::to_owned).collect()
@@ -349,7 +345,7 @@ mod tests {
             let before = Document::from(before);
             let patch = Value::Object(patch.into_iter().collect());
             let Value::Object(members) = &patch else { unreachable!() };
-            let shifts = Order::of(&before).merged(patch_members(members));
+            let shifts = Order::of(&before, &|_| {}).merged(patch_members(members));
             let mut after = before.clone();
             after.merge(&patch);
             let now: Vec<String> = after.as_object().unwrap().keys().map(str::to_owned).collect();
@@ -366,7 +362,7 @@ mod tests {
         };
         // a out (c into its place), c out (b into its place), d added.
         assert_eq!(
-            Order::of(&before).merged(patch_members(members)),
+            Order::of(&before, &|_| {}).merged(patch_members(members)),
             [Shift::Removed(0), Shift::Removed(0), Shift::Appended]
         );
     }
