@@ -38,7 +38,9 @@ type KeyHasher = foldhash::fast::RandomState;
 /// A larger object (the table itself) is found by hash: one word of an
 /// index, then the member, whose name (up to 24 bytes, a row id) sits in
 /// the same cache line as its value: finding a row among a million reads
-/// two lines that missed the cache, where an `IndexMap` read four.
+/// two lines that missed the cache, where an `IndexMap` read four. A
+/// longer name (a UUID) is allocated, and shared with the record's string
+/// member of the same text (its `id`) when it has one.
 ///
 /// # Examples
 ///

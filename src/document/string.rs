@@ -20,10 +20,11 @@ use serde::{Serialize, Serializer};
 /// records keep a million or more fewer allocations, and a change that sets
 /// a record's status, which at that size misses the cache at every line it
 /// reads, neither reads nor grows a separate buffer for it. A longer string
-/// is allocated as a `String` is, but for one case: a record whose string
-/// member is the record's own key in a large object (a row's UUID `id`)
-/// shares the key's text (see `shared_key`), so that a change to the row
-/// reads that text once, not twice.
+/// is allocated as a `String` is, but for one case: a record (a small
+/// object) that holds its own key in a large object as a string member (a
+/// row's UUID `id`) shares one allocation of the text with the key, so
+/// that a change to the row reads that text once, not twice, and a
+/// million such rows keep a million fewer allocations.
 ///
 /// # Examples
 ///
