@@ -9,7 +9,8 @@
 //! `status`, `value` and `updated_ms`, applied through the resource's own
 //! handoff (a one-shot `LiveResource` fed from a channel), decoded into a
 //! `Record` of five fields, and handed out as a row event. Rows are keyed
-//! by 8-byte ids (`r0000042`), and, read from text, by UUIDs too.
+//! by 8-byte ids (`r0000042`), and, read from text, by UUIDs too; and, read
+//! from text, wider rows of twelve fields (`WideRecord`).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -21,6 +22,7 @@ use futures::channel::mpsc;
 use live_resource::collection::{Event, LiveCollection, RowChange, View};
 use live_resource::{Document, Limits, LiveResource, Patch, Snapshot, Update};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, Deserialize)]
@@ -31,6 +33,34 @@ struct Record {
     value: f64,
     created_ms: u64,
     updated_ms: u64,
+}
+
+/// A wider row: twelve fields, about 330 bytes of JSON. Past the eight
+/// members a small object keeps in one array, its fields are found by hash.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // Decoded, as an application's rows are; not all read here.
+struct WideRecord {
+    id: String,
+    status: String,
+    value: f64,
+    created_ms: u64,
+    updated_ms: u64,
+    owner: String,
+    region: String,
+    priority: u8,
+    attempts: u32,
+    tags: Vec<String>,
+    note: String,
+    checksum: String,
+}
+
+/// How many fields a row has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fields {
+    /// `Record`'s five.
+    Five,
+    /// `WideRecord`'s twelve.
+    Twelve,
 }
 
 /// The fields a row change sets.
@@ -72,13 +102,32 @@ impl Ids {
     }
 }
 
-fn table_row(ids: Ids, n: u64) -> Value {
-    json!({"id": ids.id(n), "status": "generated", "value": n as f64 / 3.0,
-        "created_ms": 1_700_000_000_000u64 + n, "updated_ms": 1_700_000_000_000u64 + n})
+const REGIONS: [&str; 3] = ["eu-west-1", "us-east-2", "ap-south-1"];
+
+fn table_row(ids: Ids, fields: Fields, n: u64) -> Value {
+    let mut row = json!({"id": ids.id(n), "status": "generated", "value": n as f64 / 3.0,
+        "created_ms": 1_700_000_000_000u64 + n, "updated_ms": 1_700_000_000_000u64 + n});
+    if fields == Fields::Twelve {
+        let more = json!({
+            "owner": format!("worker-{}", n % 64),
+            "region": REGIONS[(n % 3) as usize],
+            "priority": n % 5,
+            "attempts": n % 4,
+            "tags": ["batch", "nightly"],
+            "note": "queued by the nightly import of the ledger",
+            "checksum": format!("{:016x}", n.wrapping_mul(0x2545_F491_4F6C_DD1D)),
+        });
+        row.as_object_mut()
+            .unwrap()
+            .extend(more.as_object().unwrap().clone());
+    }
+    row
 }
 
-fn table(ids: Ids, rows: u64) -> Value {
-    let rows: Map<String, Value> = (0..rows).map(|n| (ids.id(n), table_row(ids, n))).collect();
+fn table(ids: Ids, fields: Fields, rows: u64) -> Value {
+    let rows: Map<String, Value> = (0..rows)
+        .map(|n| (ids.id(n), table_row(ids, fields, n)))
+        .collect();
     Value::Object(rows)
 }
 
@@ -100,16 +149,19 @@ fn row_change_read(ids: Ids, seq: u64, rows: u64) -> Update {
 
 type Sender = mpsc::UnboundedSender<Result<Update, std::io::Error>>;
 
-/// A collection of `rows` records past its first reset, and the sender of
-/// its updates.
-fn collection_of(ids: Ids, rows: u64) -> (Sender, LiveCollection<String, Record>) {
+/// A collection of `rows` rows past its first reset, and the sender of its
+/// updates.
+fn collection_of<T: DeserializeOwned + Send + Sync + 'static>(
+    ids: Ids,
+    fields: Fields,
+    rows: u64,
+) -> (Sender, LiveCollection<String, T>) {
     let (send, updates) = mpsc::unbounded::<Result<Update, std::io::Error>>();
-    let snapshot = Snapshot::new(0, table(ids, rows));
+    let snapshot = Snapshot::new(0, table(ids, fields, rows));
     let snapshot = async move { Ok::<_, std::io::Error>(snapshot) };
-    let mut collection: LiveCollection<String, Record> =
-        LiveResource::<Value>::new(snapshot, updates)
-            .limits(Limits::default().max_state_bytes(1 << 30))
-            .collection();
+    let mut collection: LiveCollection<String, T> = LiveResource::<Value>::new(snapshot, updates)
+        .limits(Limits::default().max_state_bytes(1 << 30))
+        .collection();
     let first = futures::executor::block_on(collection.next());
     assert!(matches!(first, Some(Ok(Event::Reset { .. }))));
     (send, collection)
@@ -117,10 +169,10 @@ fn collection_of(ids: Ids, rows: u64) -> (Sender, LiveCollection<String, Record>
 
 /// Times `collection` taking the changes `next` makes, each made outside
 /// the measured time: what is measured is what the collection does with it.
-fn changes_taken(
+fn changes_taken<T: DeserializeOwned + Send + Sync + 'static>(
     b: &mut criterion::Bencher<'_>,
     send: &Sender,
-    collection: &mut LiveCollection<String, Record>,
+    collection: &mut LiveCollection<String, T>,
     next: impl FnMut() -> Update,
 ) {
     b.iter_batched(
@@ -136,7 +188,7 @@ fn one_row_change(c: &mut Criterion) {
     let mut group = c.benchmark_group("tables/one_row_change");
     group.sample_size(20);
     for rows in [1_000u64, 100_000, 1_000_000] {
-        let (send, mut collection) = collection_of(Ids::Short, rows);
+        let (send, mut collection) = collection_of::<Record>(Ids::Short, Fields::Five, rows);
         let mut seq = 0;
         group.bench_function(BenchmarkId::new("live_collection", rows), |b| {
             changes_taken(b, &send, &mut collection, || {
@@ -157,7 +209,7 @@ fn one_row_change(c: &mut Criterion) {
         // state kept and no event made.
         let mut typed: foldhash::HashMap<String, Record> = (0..rows)
             .map(|n| {
-                let record = Record::deserialize(&table_row(Ids::Short, n)).unwrap();
+                let record = Record::deserialize(&table_row(Ids::Short, Fields::Five, n)).unwrap();
                 (Ids::Short.id(n), record)
             })
             .collect();
@@ -193,7 +245,7 @@ fn one_row_change(c: &mut Criterion) {
         drop((send, collection));
         // Rows keyed by UUIDs (longer than a name kept in place), each
         // change read from its text.
-        let (send, mut collection) = collection_of(Ids::Uuid, rows);
+        let (send, mut collection) = collection_of::<Record>(Ids::Uuid, Fields::Five, rows);
         let mut seq = 0;
         group.bench_function(BenchmarkId::new("live_collection_text_uuid", rows), |b| {
             changes_taken(b, &send, &mut collection, || {
@@ -202,10 +254,20 @@ fn one_row_change(c: &mut Criterion) {
             })
         });
         drop((send, collection));
+        // Wider rows (twelve fields, their own index), read from text.
+        let (send, mut collection) = collection_of::<WideRecord>(Ids::Short, Fields::Twelve, rows);
+        let mut seq = 0;
+        group.bench_function(BenchmarkId::new("live_collection_text_wide", rows), |b| {
+            changes_taken(b, &send, &mut collection, || {
+                seq += 1;
+                row_change_read(Ids::Short, seq, rows)
+            })
+        });
+        drop((send, collection));
         if rows <= 100_000 {
             // What a table kept as one typed state costs: the row merged,
             // then every row decoded again.
-            let mut document = Document::from(table(Ids::Short, rows));
+            let mut document = Document::from(table(Ids::Short, Fields::Five, rows));
             let mut seq = 0;
             group.bench_function(BenchmarkId::new("whole_table_decode", rows), |b| {
                 b.iter(|| {
@@ -313,9 +375,9 @@ criterion_group!(benches, one_row_change, top_100_view);
 /// of its own, so that callgrind can count only it
 /// (`--toggle-collect=*row_change_taken*`).
 #[inline(never)]
-fn row_change_taken(
+fn row_change_taken<T: DeserializeOwned + Send + Sync + 'static>(
     send: &Sender,
-    collection: &mut LiveCollection<String, Record>,
+    collection: &mut LiveCollection<String, T>,
     update: Update,
 ) {
     send.unbounded_send(Ok(update)).unwrap();
@@ -323,33 +385,27 @@ fn row_change_taken(
     black_box(event.expect("an event").expect("a row change"));
 }
 
-/// With `TABLE_STEPS=n` in the environment, runs `n` row changes of a
-/// `LiveCollection` of the rows named by the first argument and exits (each
-/// read from its text first with `TABLE_TEXT=1`; rows keyed by UUIDs with
-/// `TABLE_IDS=uuid`), for
-/// `valgrind --tool=callgrind --cache-sim=yes --toggle-collect='*row_change_taken*'`,
-/// which counts one change's instructions and cache misses as the totals
-/// over `n`, the table's set-up left out (benches/peers/RESULTS.md says how).
-fn main() {
-    if let Ok(steps) = std::env::var("TABLE_STEPS") {
-        let steps: u64 = steps.parse().expect("TABLE_STEPS: a number of steps");
-        let rows: u64 = std::env::args()
-            .skip(1)
-            .find(|arg| !arg.starts_with("--"))
-            .and_then(|rows| rows.parse().ok())
-            .expect("the number of rows, as the first argument");
-        let text = std::env::var_os("TABLE_TEXT").is_some();
-        let ids = match std::env::var("TABLE_IDS").as_deref() {
-            Ok("uuid") => Ids::Uuid,
-            Ok("short") | Err(_) => Ids::Short,
-            Ok(other) => panic!("TABLE_IDS: `uuid` or `short`, not `{other}`"),
-        };
-        // With `TABLE_ROUNDS=r`, the steps are run `r` times, each round
-        // timed (the changes alone, each made just before it is taken), and
-        // the fastest and the median round printed: on a machine shared with
-        // others, the fastest of many short rounds is what varies least.
-        let rounds: u32 = std::env::var("TABLE_ROUNDS").map_or(1, |r| r.parse().expect("rounds"));
-        let (send, mut collection) = collection_of(ids, rows);
+/// The rows and changes of a run of `main`'s.
+struct Run {
+    rows: u64,
+    steps: u64,
+    rounds: u32,
+    text: bool,
+    ids: Ids,
+}
+
+impl Run {
+    /// Makes the run's changes to a collection of rows of `fields` fields,
+    /// decoded into `T`, and prints the fastest and median rounds.
+    fn changes<T: DeserializeOwned + Send + Sync + 'static>(&self, fields: Fields) {
+        let Self {
+            rows,
+            steps,
+            rounds,
+            text,
+            ids,
+        } = *self;
+        let (send, mut collection) = collection_of::<T>(ids, fields, rows);
         let mut seq = 0;
         let mut times = Vec::new();
         for _ in 0..rounds {
@@ -373,6 +429,47 @@ fn main() {
                 times[0],
                 times[times.len() / 2]
             );
+        }
+    }
+}
+
+/// With `TABLE_STEPS=n` in the environment, runs `n` row changes of a
+/// `LiveCollection` of the rows named by the first argument and exits (each
+/// read from its text first with `TABLE_TEXT=1`; rows keyed by UUIDs with
+/// `TABLE_IDS=uuid`; rows of twelve fields with `TABLE_FIELDS=12`), for
+/// `valgrind --tool=callgrind --cache-sim=yes --toggle-collect='*row_change_taken*'`,
+/// which counts one change's instructions and cache misses as the totals
+/// over `n`, the table's set-up left out (benches/peers/RESULTS.md says how).
+fn main() {
+    if let Ok(steps) = std::env::var("TABLE_STEPS") {
+        let steps: u64 = steps.parse().expect("TABLE_STEPS: a number of steps");
+        let rows: u64 = std::env::args()
+            .skip(1)
+            .find(|arg| !arg.starts_with("--"))
+            .and_then(|rows| rows.parse().ok())
+            .expect("the number of rows, as the first argument");
+        let text = std::env::var_os("TABLE_TEXT").is_some();
+        let ids = match std::env::var("TABLE_IDS").as_deref() {
+            Ok("uuid") => Ids::Uuid,
+            Ok("short") | Err(_) => Ids::Short,
+            Ok(other) => panic!("TABLE_IDS: `uuid` or `short`, not `{other}`"),
+        };
+        // With `TABLE_ROUNDS=r`, the steps are run `r` times, each round
+        // timed (the changes alone, each made just before it is taken), and
+        // the fastest and the median round printed: on a machine shared with
+        // others, the fastest of many short rounds is what varies least.
+        let rounds: u32 = std::env::var("TABLE_ROUNDS").map_or(1, |r| r.parse().expect("rounds"));
+        let run = Run {
+            rows,
+            steps,
+            rounds,
+            text,
+            ids,
+        };
+        match std::env::var("TABLE_FIELDS").as_deref() {
+            Ok("12") => run.changes::<WideRecord>(Fields::Twelve),
+            Ok("5") | Err(_) => run.changes::<Record>(Fields::Five),
+            Ok(other) => panic!("TABLE_FIELDS: `5` or `12`, not `{other}`"),
         }
         return;
     }

@@ -40,7 +40,8 @@ type KeyHasher = foldhash::fast::RandomState;
 /// the same cache line as its value: finding a row among a million reads
 /// two lines that missed the cache, where an `IndexMap` read four. A
 /// longer name (a UUID) is allocated, and shared with the record's string
-/// member of the same text (its `id`) when it has one.
+/// member of the same text (its `id`) when the record added under it has
+/// one.
 ///
 /// # Examples
 ///
@@ -168,11 +169,13 @@ impl Map {
     }
 
     /// Where the member named `key` is in the order, as
-    /// [`Map::index_of`], for the first lookup of a change. The place found
-    /// is told to `ahead`; in a large object, as soon as the index holds
-    /// it (before the member is read; a place whose member turns out to
-    /// have another name may be told too), and the member's value is read
-    /// ahead ([`Document::read_ahead`]) before its name is compared.
+    /// [`Map::index_of`], for the first lookup of a change. In a large
+    /// object the place is told to `ahead` as soon as the index holds it,
+    /// before the member is read (so a place whose member turns out to have
+    /// another name may be told too: a hint), and the member's value is
+    /// read ahead ([`Document::read_ahead`]) before its name is compared. In
+    /// a small object the place is told once found, and nothing is read
+    /// ahead: its members are one array, already read by the scan.
     ///
     /// At a million rows each of those reads misses the cache; made one
     /// after another, as the change needs them, each waits for the last.
@@ -258,6 +261,9 @@ impl Map {
             }
             Members::Few(members) => {
                 let mut many = Hashed::with_capacity(2 * FEW);
+                // Each name is made again, in place or allocated (a large
+                // object's names are not the shared field names of a
+                // record's): once, as the object outgrows its array.
                 for (name, value) in members.drain(..) {
                     many.push(&name, value);
                 }
@@ -571,6 +577,76 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// Reading ahead finds what `index_of` finds, and tells the place: in
+    /// a small object once, on a hit only.
+    #[test]
+    fn the_lookup_that_reads_ahead_finds_and_tells_the_place() {
+        for size in [3, 30] {
+            let members: serde_json::Map<String, serde_json::Value> = (0..size)
+                .map(|n| (format!("k{n}"), json!({"id": format!("k{n}"), "n": n})))
+                .collect();
+            let doc = Document::from(serde_json::Value::Object(members));
+            let map = doc.as_object().unwrap();
+            for n in 0..size {
+                let told = std::cell::RefCell::new(Vec::new());
+                let ahead = |place| told.borrow_mut().push(place);
+                let key = format!("k{n}");
+                let place = map.index_of(&key).unwrap();
+                assert_eq!(map.index_reading_ahead(&key, &ahead), Some(place));
+                assert_eq!(told.into_inner(), [place], "{key} of {size}");
+            }
+            let told = std::cell::Cell::new(false);
+            assert_eq!(
+                map.index_reading_ahead("missing", &|_| told.set(true)),
+                None
+            );
+            assert!(size > FEW || !told.get(), "a small object tells no miss");
+        }
+    }
+
+    /// A table of UUID-keyed records made every way real data comes (read
+    /// from text, from a `Value`, grown past the small form one row at a
+    /// time, and a member added to an existing table) shares each row's
+    /// id with its name; a row whose `id` is not its key does not.
+    #[test]
+    fn long_row_ids_are_shared_however_the_table_is_made() {
+        let key = |n: u32| format!("{n:08x}-0a4b-4c3d-8e5f-7a6b5c4d3e2f");
+        let rows: serde_json::Map<String, serde_json::Value> = (0..20)
+            .map(|n| (key(n), json!({"n": n, "id": key(n)})))
+            .collect();
+        let value = serde_json::Value::Object(rows.clone());
+        let read: Document = serde_json::from_str(&value.to_string()).unwrap();
+        let converted = Document::from(value.clone());
+        let mut grown = Map::new();
+        for (name, row) in &rows {
+            grown.insert(name, Document::from(row.clone()));
+        }
+        grown.insert(
+            "not its own id, and long enough",
+            Document::from(json!({"id": key(0)})),
+        );
+        for map in [
+            read.as_object().unwrap(),
+            converted.as_object().unwrap(),
+            &grown,
+        ] {
+            let Members::Many(hashed) = &map.members else {
+                panic!("a large object")
+            };
+            for n in 0..20 {
+                let member = &hashed.members()[map.index_of(&key(n)).unwrap()];
+                assert!(member.shares_name_with("id"), "{}", key(n));
+            }
+            assert_eq!(map.len(), 20 + usize::from(std::ptr::eq(map, &grown)));
+        }
+        let Members::Many(hashed) = &grown.members else {
+            unreachable!()
+        };
+        assert!(!hashed.members()[20].shares_name_with("id"));
+        assert_eq!(read, converted);
+        assert_eq!(read, value);
+    }
 
     #[test]
     fn a_document_stays_as_small_as_a_string_and_a_tag() {

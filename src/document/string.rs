@@ -21,10 +21,12 @@ use serde::{Serialize, Serializer};
 /// a record's status, which at that size misses the cache at every line it
 /// reads, neither reads nor grows a separate buffer for it. A longer string
 /// is allocated as a `String` is, but for one case: a record (a small
-/// object) that holds its own key in a large object as a string member (a
-/// row's UUID `id`) shares one allocation of the text with the key, so
-/// that a change to the row reads that text once, not twice, and a
-/// million such rows keep a million fewer allocations.
+/// object) added to a large object under a key that it holds as a string
+/// member (a row's UUID `id`) shares one allocation of that text with the
+/// key, so that a change to the row reads it once, not twice, and a million
+/// such rows keep a million fewer allocations. (The sharing is set up when
+/// the member is added; a row replaced whole, or whose member is set to
+/// other text, keeps its own copy from then on.)
 ///
 /// # Examples
 ///
@@ -311,6 +313,40 @@ mod tests {
         assert!(set.contains("y".repeat(30).as_str()));
         let hasher = foldhash::fast::FixedState::with_seed(1);
         assert_eq!(hasher.hash_one(Str::from("abc")), hasher.hash_one("abc"));
+    }
+
+    /// Shared text is the same string as its own copy: equal, ordered,
+    /// hashed and found alike, written alike, and its clone shares it.
+    #[test]
+    fn shared_text_reads_as_its_own_copy() {
+        use std::hash::BuildHasher;
+        let text = "6f1c2d9e-0a4b-4c3d-8e5f-7a6b5c4d3e2f";
+        let shared = Str::shared(Arc::from(text));
+        let own = Str::from(text);
+        assert_eq!(shared, own);
+        assert_eq!(shared.cmp(&own), std::cmp::Ordering::Equal);
+        let later = Str::shared(Arc::from("7"));
+        assert!(shared < later && own < later);
+        let hasher = foldhash::fast::FixedState::with_seed(7);
+        assert_eq!(hasher.hash_one(&shared), hasher.hash_one(&own));
+        assert_eq!(hasher.hash_one(&shared), hasher.hash_one(text));
+        let set: std::collections::HashSet<Str> = [shared.clone()].into_iter().collect();
+        assert!(set.contains(text));
+        assert!(shared.clone().shares_with(&shared));
+        assert!(!own.shares_with(&shared));
+        assert!(shared.is_allocated());
+        assert_eq!(
+            serde_json::to_string(&shared).unwrap(),
+            serde_json::to_string(&own).unwrap()
+        );
+        assert_eq!(format!("{shared} {shared:?}"), format!("{own} {own:?}"));
+        assert_eq!(shared.clone().into_string(), text);
+        // Set to a short text: kept in place, no longer shared.
+        let mut set_short = shared.clone();
+        set_short.set("done");
+        assert_eq!(set_short, "done");
+        assert!(!set_short.is_allocated());
+        assert_eq!(shared, text, "the shared text itself is unchanged");
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //! member, and the member's name (an allocation of its own). Here a lookup
 //! follows two: one word of the index, which holds the hash's high half
 //! beside the place, then the member, a cache line that holds its hash, its
-//! name (in place, up to 24 bytes) and its value.
+//! name (in place, up to 24 bytes) and its value. A longer name (a UUID) is
+//! an allocation, which a member added with a record that holds the same
+//! text (its `id`) shares with that record ([`shared_name`]): the lookup
+//! reads it, and so the record's decode finds it in the cache.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -33,6 +36,16 @@ impl Member {
 
     pub(super) fn into_parts(self) -> (Str, Document) {
         (self.name, self.value)
+    }
+
+    /// Whether the member's name shares its text with the value's string
+    /// member `field`.
+    #[cfg(test)]
+    pub(super) fn shares_name_with(&self, field: &str) -> bool {
+        match &self.value[field] {
+            Document::String(text) => self.name.shares_with(text),
+            _ => false,
+        }
     }
 }
 
@@ -425,25 +438,24 @@ mod tests {
         assert_eq!(hashed.members[0].value, record(uuid));
 
         // Set to the same text (a merge that repeats the id): still one.
-        let Document::Object(fields) = &mut hashed.members[0].value else {
-            unreachable!()
-        };
-        let Some(Document::String(id)) = fields.get_mut("id") else {
-            unreachable!()
-        };
-        id.set(uuid);
+        id_of_first(&mut hashed).set(uuid);
         assert!(hashed.members[0].name.shares_with(&id_of(&hashed, 0)));
         // Set to other text: its own copy; the name is as it was.
-        let Document::Object(fields) = &mut hashed.members[0].value else {
-            unreachable!()
-        };
-        let Some(Document::String(id)) = fields.get_mut("id") else {
-            unreachable!()
-        };
-        id.set(other);
+        id_of_first(&mut hashed).set(other);
         assert_eq!(hashed.members[0].value, record(other));
         assert_eq!(&*hashed.members[0].name, uuid);
         assert_eq!(hashed.place_of(uuid), Some(0));
+    }
+
+    /// The first member's record's `id`, to set.
+    fn id_of_first(hashed: &mut Hashed) -> &mut Str {
+        let Document::Object(fields) = &mut hashed.members[0].value else {
+            unreachable!("a record")
+        };
+        let Some(Document::String(id)) = fields.get_mut("id") else {
+            unreachable!("an id")
+        };
+        id
     }
 
     #[test]

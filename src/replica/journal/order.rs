@@ -28,7 +28,9 @@ pub(crate) enum Shift {
 
 /// Told the place of each member of the object that a change names, as
 /// the order finds it, before the change is applied (as soon as the
-/// object's index holds it: see [`Map::index_reading_ahead`]). A table
+/// object's index holds it: see [`Map::index_reading_ahead`]; now and then
+/// also a place whose member turns out to have another name, so what it
+/// is told is a hint). A table
 /// whose typed rows sit at the same places reads the row's slot then: at a
 /// million rows the slot and the member are each a cache miss, and read
 /// there they are waited for together, where the slot read after the merge
@@ -61,7 +63,7 @@ pub(super) struct Order<'a> {
 
 impl<'a> Order<'a> {
     /// The order of `state`'s members, before a change; `ahead` is told
-    /// where each member found is.
+    /// where each member found is (a hint: see [`Ahead`]).
     #[inline]
     pub(super) fn of(state: &'a Document, ahead: Ahead<'a>) -> Self {
         let before = state.as_object();
