@@ -36,8 +36,8 @@ struct Record {
     updated_ms: u64,
 }
 
-/// A wider row: twelve fields, about 330 bytes of JSON. Past the eight
-/// members a small object keeps in one array, its fields are found by hash.
+/// A wider row: twelve fields, about 280 bytes of JSON (still one array in
+/// the state: an object keeps up to sixteen members so).
 #[derive(Debug, Deserialize)]
 #[allow(dead_code)] // Decoded, as an application's rows are; not all read here.
 struct WideRecord {

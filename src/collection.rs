@@ -14,9 +14,9 @@
 //!
 //! A change to one row decodes that row alone into `T`, and drops the row
 //! it replaces: at a million rows, where every line a change reads misses
-//! the cache, most of what is left is `T`'s own allocations, each one
-//! allocated by the decode and each one of the old row freed (a cache miss
-//! apiece). A row type whose short strings sit in place (say
+//! the cache, a large part of what is left is `T`'s own allocations, each
+//! one allocated by the decode and each one of the old row freed (a cache
+//! miss apiece). A row type whose short strings sit in place (say
 //! `compact_str::CompactString`, or `smol_str::SmolStr`, for ids, statuses
 //! and names) costs less: a twelve-field row with six `String`s and a
 //! `Vec<String>` of two took 2.2 µs a change at 100,000 rows, and with

@@ -262,11 +262,18 @@ impl Map {
         }
         match &mut self.members {
             Members::Few(members) if members.len() < FEW => {
+                if members.len() == members.capacity() {
+                    // Doubled, but never past the most an array holds: a
+                    // record of twelve that gains a member takes room for
+                    // sixteen, not twenty-four.
+                    let room = members.len().max(4).min(FEW - members.len());
+                    members.reserve_exact(room);
+                }
                 members.push((name(key), value));
                 (members.len() - 1, None)
             }
             Members::Few(members) => {
-                let mut many = Hashed::with_capacity(2 * FEW);
+                let mut many = Hashed::with_capacity(FEW + 1);
                 // Each name is made again, in place or allocated (a large
                 // object's names are not the shared field names of a
                 // record's): once, as the object outgrows its array.

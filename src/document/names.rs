@@ -6,8 +6,8 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 /// A member name of a [`Map`](super::Map): its text, shared by the members
-/// of that name made on this thread lately (up to 128 names, two for each
-/// of 64 hashes).
+/// of that name made on this thread lately (up to 512 names, two for each
+/// of 256 hashes).
 ///
 /// A record's names were each an allocation of their own: five of 32 bytes
 /// for a five-field record, 160 MB in a table of a million, and each read
@@ -17,10 +17,13 @@ use std::sync::Arc;
 /// lengths without reading any text.
 pub(super) type Name = Arc<str>;
 
-/// How many names a thread remembers: the fields of a few record shapes,
-/// two to each of [`SETS`] sets, so that two fields of one record whose
-/// hashes meet do not push each other out at every record.
-const SETS: usize = 64;
+/// How many names a thread remembers: the fields of a few record shapes
+/// (of up to sixteen fields, the most a small object has), two to each of
+/// [`SETS`] sets, so that two fields of one record whose hashes meet do
+/// not push each other out at every record (three meeting in one set, which
+/// would, is a chance of about 1 in 300 for a record of twelve fields, 1 in
+/// 120 for sixteen; with 64 sets it was 1 in 20 for twelve).
+const SETS: usize = 256;
 
 /// Names longer than this are not remembered: an id or a sentence is
 /// rarely repeated, and would only push field names out.
@@ -36,7 +39,7 @@ thread_local! {
 /// so (a record's fields, which recur): the keys of a large one (row ids,
 /// each new) sit in place, and are not remembered, so that a million ids do
 /// not push a record's fields out. (A large object starts small, and its
-/// first few keys are remembered: a few slots.)
+/// first sixteen keys are remembered: a few slots.)
 pub(super) fn name(text: &str) -> Name {
     if text.len() > LONGEST {
         return Name::from(text);

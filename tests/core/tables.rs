@@ -1161,10 +1161,12 @@ async fn a_new_snapshot_before_the_first_update_of_a_table_made_from_a_polled_re
 }
 
 /// Member names of a table keyed by `u64`: some are no `u64` ("007", "x",
-/// "", "-3"), some need escaping in a JSON Pointer; more than eight, so
-/// that the object grows past its small form and shrinks back.
-const NUMBERED: [&str; 16] = [
-    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "007", "x", "", "-3", "a/~b",
+/// "", "-3"), some need escaping in a JSON Pointer; more than sixteen (the
+/// most an object keeps in an array), so that the object grows past its
+/// small form and shrinks back.
+const NUMBERED: [&str; 24] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+    "17", "007", "x", "", "-3", "a/~b", "99",
 ];
 
 /// A change of a table keyed by `u64`: a merge patch, JSON Patch
@@ -1373,7 +1375,7 @@ fn numbered_run(start: Value, changes: Vec<Numbered>) -> Result<(), TestCaseErro
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
-    /// A table keyed by `u64` whose object grows past eight members and
+    /// A table keyed by `u64` whose object grows past sixteen members and
     /// back, with names that are no `u64`, rows that stop and start
     /// decoding, whole rows added, removed, moved and copied, and new
     /// snapshots between: every row found, in key order, as a model holds
