@@ -37,43 +37,29 @@ struct Record {
 }
 
 /// A wider row: twelve fields, about 280 bytes of JSON (still one array in
-/// the state: an object keeps up to sixteen members so).
+/// the state: an object keeps up to sixteen members so), its short strings
+/// of type `S`: with `String`s, ten allocations a row (its `Arc`, six
+/// strings, the tags' list and its two strings).
 #[derive(Debug, Deserialize)]
 #[allow(dead_code)] // Decoded, as an application's rows are; not all read here.
-struct WideRecord {
-    id: String,
-    status: String,
+struct WideRecord<S = String> {
+    id: S,
+    status: S,
     value: f64,
     created_ms: u64,
     updated_ms: u64,
-    owner: String,
-    region: String,
+    owner: S,
+    region: S,
     priority: u8,
     attempts: u32,
-    tags: Vec<String>,
+    tags: Vec<S>,
     note: String,
-    checksum: String,
+    checksum: S,
 }
 
-/// `WideRecord` as a row type whose short strings sit in place: the same
-/// fields, three allocations a row (its `Arc`, the 42-byte `note`, the
-/// tags' list) instead of ten.
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)] // Decoded, as an application's rows are; not all read here.
-struct CompactWideRecord {
-    id: compact_str::CompactString,
-    status: compact_str::CompactString,
-    value: f64,
-    created_ms: u64,
-    updated_ms: u64,
-    owner: compact_str::CompactString,
-    region: compact_str::CompactString,
-    priority: u8,
-    attempts: u32,
-    tags: Vec<compact_str::CompactString>,
-    note: String,
-    checksum: compact_str::CompactString,
-}
+/// `WideRecord` whose short strings sit in place: three allocations a row
+/// (its `Arc`, the 42-byte `note`, the tags' list) instead of ten.
+type CompactWideRecord = WideRecord<compact_str::CompactString>;
 
 /// How many fields a row has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,39 +250,22 @@ fn one_row_change(c: &mut Criterion) {
         });
         drop(typed);
         drop((send, collection));
-        // Rows keyed by UUIDs (longer than a name kept in place), each
-        // change read from its text.
-        let (send, mut collection) = collection_of::<Record>(Ids::Uuid, Fields::Five, rows);
-        let mut seq = 0;
-        group.bench_function(BenchmarkId::new("live_collection_text_uuid", rows), |b| {
-            changes_taken(b, &send, &mut collection, || {
-                seq += 1;
-                row_change_read(Ids::Uuid, seq, rows)
-            })
-        });
-        drop((send, collection));
-        // Wider rows (twelve fields), read from text; and the same rows
-        // decoded into a type whose short strings sit in place.
-        let (send, mut collection) = collection_of::<WideRecord>(Ids::Short, Fields::Twelve, rows);
-        let mut seq = 0;
-        group.bench_function(BenchmarkId::new("live_collection_text_wide", rows), |b| {
-            changes_taken(b, &send, &mut collection, || {
-                seq += 1;
-                row_change_read(Ids::Short, seq, rows)
-            })
-        });
-        drop((send, collection));
-        let (send, mut collection) =
-            collection_of::<CompactWideRecord>(Ids::Short, Fields::Twelve, rows);
-        let mut seq = 0;
-        let case = BenchmarkId::new("live_collection_text_wide_compact", rows);
-        group.bench_function(case, |b| {
-            changes_taken(b, &send, &mut collection, || {
-                seq += 1;
-                row_change_read(Ids::Short, seq, rows)
-            })
-        });
-        drop((send, collection));
+        // Rows keyed by UUIDs (longer than a name kept in place); wider
+        // rows (twelve fields); and the same decoded into a type whose short
+        // strings sit in place: each change read from its text.
+        let text_case = TextCase {
+            rows,
+            ids: Ids::Uuid,
+            fields: Fields::Five,
+        };
+        text_case.bench::<Record>(&mut group, "live_collection_text_uuid");
+        let text_case = TextCase {
+            ids: Ids::Short,
+            fields: Fields::Twelve,
+            ..text_case
+        };
+        text_case.bench::<WideRecord>(&mut group, "live_collection_text_wide");
+        text_case.bench::<CompactWideRecord>(&mut group, "live_collection_text_wide_compact");
         if rows <= 100_000 {
             // What a table kept as one typed state costs: the row merged,
             // then every row decoded again.
@@ -314,6 +283,34 @@ fn one_row_change(c: &mut Criterion) {
         }
     }
     group.finish();
+}
+
+/// A case of `one_row_change` whose rows are made and changed from text in
+/// a collection of their own.
+#[derive(Clone, Copy)]
+struct TextCase {
+    rows: u64,
+    ids: Ids,
+    fields: Fields,
+}
+
+impl TextCase {
+    /// Times a change to this case's rows, decoded into `T`, as `name`.
+    fn bench<T: DeserializeOwned + Send + Sync + 'static>(
+        self,
+        group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        name: &str,
+    ) {
+        let Self { rows, ids, fields } = self;
+        let (send, mut collection) = collection_of::<T>(ids, fields, rows);
+        let mut seq = 0;
+        group.bench_function(BenchmarkId::new(name, rows), |b| {
+            changes_taken(b, &send, &mut collection, || {
+                seq += 1;
+                row_change_read(ids, seq, rows)
+            })
+        });
+    }
 }
 
 #[derive(Debug)]
