@@ -4,8 +4,10 @@
 //! An update read from text owns a copy of its text and, read strictly, the
 //! tape of its patch; both are dropped once it is merged, a moment later.
 //! Allocating and freeing them per update cost, for a one-field patch, a
-//! seventh of reading and merging it. A thread keeps the two buffers instead,
-//! and the next update read on it takes them. An update dropped on another
+//! seventh of reading and merging it. A thread keeps the buffers instead,
+//! and the next update read on it takes them: one tape, and two texts (a
+//! table's update, merged, hands each row its part of the text as a copy,
+//! which lives as long as the update's own). An update dropped on another
 //! thread than it was read on (a reader task handing updates to a consumer)
 //! stocks that thread; a large buffer is freed as before, so what a thread
 //! keeps stays small.
@@ -23,7 +25,7 @@ const LARGEST_TEXT: usize = 4 << 10;
 
 thread_local! {
     static TAPE: Cell<Vec<Entry>> = const { Cell::new(Vec::new()) };
-    static TEXT: Cell<String> = const { Cell::new(String::new()) };
+    static TEXTS: [Cell<String>; 2] = const { [Cell::new(String::new()), Cell::new(String::new())] };
 }
 
 /// The empty tape buffer this thread kept, if any (else one that holds
@@ -43,14 +45,31 @@ pub(super) fn keep_tape(mut entries: Vec<Entry>) {
 /// The empty text buffer this thread kept, if any (else one that holds
 /// nothing yet).
 pub(super) fn take_text() -> String {
-    take(&TEXT)
+    TEXTS
+        .try_with(|[first, second]| {
+            let text = first.take();
+            if text.capacity() > 0 {
+                text
+            } else {
+                second.take()
+            }
+        })
+        .unwrap_or_default()
 }
 
 /// Keeps `text`'s buffer for the next text, if it is small.
 pub(super) fn keep_text(mut text: String) {
     if text.capacity() <= LARGEST_TEXT {
         text.clear();
-        keep(&TEXT, text);
+        // The newest buffer into the first slot, the one it displaces into
+        // the second, whose buffer is freed. (During the thread's exit the
+        // slots may be gone: the buffer is freed.)
+        let _ = TEXTS.try_with(|[first, second]| {
+            let kept = first.replace(text);
+            if kept.capacity() > 0 {
+                second.set(kept);
+            }
+        });
     }
 }
 
@@ -88,10 +107,27 @@ mod tests {
     }
 
     #[test]
+    fn two_texts_are_kept_and_a_third_is_freed() {
+        take_text();
+        take_text();
+        let texts: Vec<String> = (0..3).map(|_| String::with_capacity(16)).collect();
+        let places: Vec<*const u8> = texts.iter().map(|text| text.as_ptr()).collect();
+        for text in texts {
+            keep_text(text);
+        }
+        // The newest first; the first kept was freed.
+        let (newest, next) = (take_text(), take_text());
+        assert_eq!(newest.as_ptr(), places[2]);
+        assert_eq!(next.as_ptr(), places[1]);
+        assert_eq!(take_text().capacity(), 0);
+    }
+
+    #[test]
     fn a_large_buffer_is_freed() {
         take_tape();
         keep_tape(Vec::with_capacity(LARGEST_TAPE + 1));
         assert_eq!(take_tape().capacity(), 0);
+        take_text();
         take_text();
         keep_text(String::with_capacity(LARGEST_TEXT + 1));
         assert_eq!(take_text().capacity(), 0);
