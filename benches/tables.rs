@@ -39,8 +39,8 @@ struct Record {
 
 /// A row of seven fields, about 200 bytes of JSON: the rows of the initial
 /// load `table_load` measures (issue 14's rows "of about 200 bytes"). Five
-/// allocations a row: its `Arc` and its four `String`s (`id`, `status`,
-/// `owner`, a 22-byte address, and `note`).
+/// allocations a row: its `Arc` and its four `String`s, `id`, `status`,
+/// `owner` (a 21-byte address) and `note` (45 bytes).
 #[derive(Debug, Deserialize)]
 #[allow(dead_code)] // Decoded, as an application's rows are; not all read here.
 struct LoadRecord {
@@ -279,8 +279,8 @@ fn one_row_change(c: &mut Criterion) {
         drop(typed);
         drop((send, collection));
         // Rows keyed by UUIDs (longer than a name kept in place); wider
-        // rows (twelve fields); and the same decoded into a type whose short
-        // strings sit in place: each change read from its text.
+        // rows (seven fields, twelve); and the twelve decoded into a type
+        // whose short strings sit in place: each change read from its text.
         let text_case = TextCase {
             rows,
             ids: Ids::Uuid,

@@ -1,5 +1,5 @@
-//! The buffers of the last update dropped on a thread, kept for the next
-//! update read there.
+//! The buffers of the last updates dropped on a thread, kept for the next
+//! updates read there.
 //!
 //! An update read from text owns a copy of its text and, read strictly, the
 //! tape of its patch; both are dropped once it is merged, a moment later.
@@ -7,7 +7,7 @@
 //! seventh of reading and merging it. A thread keeps the buffers instead,
 //! and the next update read on it takes them: one tape, and two texts (a
 //! table's update, merged, hands each row its part of the text as a copy,
-//! which lives as long as the update's own). An update dropped on another
+//! made while the update still holds its own). An update dropped on another
 //! thread than it was read on (a reader task handing updates to a consumer)
 //! stocks that thread; a large buffer is freed as before, so what a thread
 //! keeps stays small.
@@ -57,9 +57,10 @@ pub(super) fn take_text() -> String {
         .unwrap_or_default()
 }
 
-/// Keeps `text`'s buffer for the next text, if it is small.
+/// Keeps `text`'s buffer for the next text, if it is small (and is one:
+/// an empty `String` has none, and displaces nothing).
 pub(super) fn keep_text(mut text: String) {
-    if text.capacity() <= LARGEST_TEXT {
+    if text.capacity() > 0 && text.capacity() <= LARGEST_TEXT {
         text.clear();
         // The newest buffer into the first slot, the one it displaces into
         // the second, whose buffer is freed. (During the thread's exit the
@@ -120,6 +121,36 @@ mod tests {
         assert_eq!(newest.as_ptr(), places[2]);
         assert_eq!(next.as_ptr(), places[1]);
         assert_eq!(take_text().capacity(), 0);
+    }
+
+    #[test]
+    fn a_buffer_kept_beside_one_in_the_second_slot_is_taken_first() {
+        take_text();
+        take_text();
+        let (older, newer) = (String::with_capacity(16), String::with_capacity(16));
+        let (older_place, newer_place) = (older.as_ptr(), newer.as_ptr());
+        keep_text(older);
+        keep_text(newer);
+        // As an update and its row's part leave it: one buffer taken, the
+        // other still kept, one given back.
+        let taken = take_text();
+        assert_eq!(taken.as_ptr(), newer_place);
+        keep_text(taken);
+        let (first, second) = (take_text(), take_text());
+        assert_eq!(first.as_ptr(), newer_place);
+        assert_eq!(second.as_ptr(), older_place);
+    }
+
+    #[test]
+    fn an_empty_string_displaces_no_buffer() {
+        take_text();
+        take_text();
+        let text = String::with_capacity(16);
+        let place = text.as_ptr();
+        keep_text(text);
+        keep_text(String::new());
+        let kept = take_text();
+        assert_eq!(kept.as_ptr(), place);
     }
 
     #[test]
