@@ -42,8 +42,8 @@ pub(super) fn keep_tape(mut entries: Vec<Entry>) {
     }
 }
 
-/// The empty text buffer this thread kept, if any (else one that holds
-/// nothing yet).
+/// An empty text buffer this thread kept, the newest, if any (else one
+/// that holds nothing yet).
 pub(super) fn take_text() -> String {
     TEXTS
         .try_with(|[first, second]| {
