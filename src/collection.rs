@@ -19,9 +19,10 @@
 //! miss apiece). A row type whose short strings sit in place (say
 //! `compact_str::CompactString`, or `smol_str::SmolStr`, for ids, statuses
 //! and names) costs less: a twelve-field row with six `String`s and a
-//! `Vec<String>` of two took 2.2 µs a change at 100,000 rows, and with
-//! `CompactString`s (three allocations a row, not ten) 1.7 µs
-//! (`benches/tables.rs`, `TABLE_FIELDS=12c`; `benches/peers/RESULTS.md`).
+//! `Vec<String>` of two took 1.5 µs a change at 100,000 rows, and with
+//! `CompactString`s (three allocations a row, not ten) 1.2 µs; on an older
+//! processor, 2.2 and 1.7 µs (`benches/tables.rs`, `TABLE_FIELDS=12c`;
+//! `benches/peers/RESULTS.md`).
 //!
 //! A large table's state spans hundreds of megabytes (a million
 //! five-field rows, 336 MB), far more than the processor maps at once in
@@ -31,9 +32,9 @@
 //! glibc's malloc asks for them when the process runs with
 //! `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` in its environment (glibc 2.35
 //! or later); where they are `always`, the kernel gives them unasked. On
-//! the machine the benches ran on, a change took 0.1–0.5 µs less at a
-//! million rows (the wider the row, the more), up to 0.2 µs less at
-//! 100,000, the same at 1,000.
+//! the machines the benches ran on, a change took 0.05–0.5 µs less at a
+//! million rows (the wider the row and the older the processor, the
+//! more), up to 0.2 µs less at 100,000, the same at 1,000.
 
 mod event;
 mod key;
