@@ -2,14 +2,16 @@
 //! holding 100,000 rows of about 200 bytes (20 MB of JSON) served on
 //! loopback, and a `LiveCollection` that connects, takes the snapshot and
 //! decodes every row, until its first event (the reset with every row).
-//! Before the timed runs, a few loads polled by hand print their longest
-//! poll (what the consumer's task stalls for at most) and their 99th
+//! Before the timed runs, a few loads polled by hand, over WebSocket and
+//! over SSE (its snapshot fetched over HTTP), print their longest poll
+//! (what the consumer's task stalls for at most) and their 99th
 //! percentile.
 
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::StreamExt;
+use live_resource::client::sse::SseSource;
 use live_resource::client::ws::WsClient;
 use live_resource::collection::LiveCollection;
 use live_resource::{Hub, Limits};
@@ -51,33 +53,26 @@ fn initial_load(c: &mut Criterion) {
         tokio::spawn(live_resource::server::serve(listener, app).into_future());
         addr
     });
-    // A few loads polled by hand: the machine's other work shows in one
-    // load's longest poll, so each is printed.
-    for _ in 0..LOADS_BY_HAND {
-        runtime.block_on(async {
-            let client = WsClient::new(format!("ws://{addr}/live/ws")).limits(limits.clone());
-            let mut table = LiveCollection::<String, LoadRecord>::connect(client.source("records"));
-            let mut polls = Vec::new();
-            let started = Instant::now();
-            let first = std::future::poll_fn(|cx| {
-                let at = Instant::now();
-                let poll = table.poll_next_unpin(cx);
-                polls.push(at.elapsed());
-                poll
-            })
-            .await;
-            let took = started.elapsed();
-            assert_eq!(first.unwrap().unwrap().changes().len(), ROWS as usize);
-            // Which poll was the longest: the first opens the connection.
-            let (longest, at) = polls.iter().zip(0usize..).max().unwrap_or((&Duration::ZERO, 0));
-            let longest = format!("{longest:?} (poll {at})");
-            polls.sort();
-            let p99 = polls[polls.len() * 99 / 100];
-            let count = polls.len();
-            eprintln!(
-                "initial load of {ROWS} rows: {took:?} in {count} polls, the longest {longest}, p99 {p99:?}"
-            );
-        });
+    // A few loads polled by hand, over WebSocket (the snapshot on the
+    // update stream) and over SSE (the snapshot fetched over HTTP): the
+    // machine's other work shows in one load's longest poll, so each is
+    // printed.
+    for transport in ["ws", "sse"] {
+        for _ in 0..LOADS_BY_HAND {
+            runtime.block_on(async {
+                let mut table = match transport {
+                    "ws" => {
+                        let client =
+                            WsClient::new(format!("ws://{addr}/live/ws")).limits(limits.clone());
+                        LiveCollection::<String, LoadRecord>::connect(client.source("records"))
+                    }
+                    _ => LiveCollection::connect(
+                        SseSource::new(&format!("http://{addr}"), "records").limits(limits.clone()),
+                    ),
+                };
+                by_hand(transport, &mut table).await;
+            });
+        }
     }
     let mut group = c.benchmark_group("tables/initial_load");
     group
@@ -92,6 +87,35 @@ fn initial_load(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// Takes `table` to its first event, timing each poll, and prints the
+/// load's time, its longest poll (and which) and its 99th percentile.
+async fn by_hand(transport: &str, table: &mut LiveCollection<String, LoadRecord>) {
+    let mut polls = Vec::new();
+    let started = Instant::now();
+    let first = std::future::poll_fn(|cx| {
+        let at = Instant::now();
+        let poll = table.poll_next_unpin(cx);
+        polls.push(at.elapsed());
+        poll
+    })
+    .await;
+    let took = started.elapsed();
+    assert_eq!(first.unwrap().unwrap().changes().len(), ROWS as usize);
+    // Which poll was the longest: the first opens the connection.
+    let (longest, at) = polls
+        .iter()
+        .zip(0usize..)
+        .max()
+        .unwrap_or((&Duration::ZERO, 0));
+    let longest = format!("{longest:?} (poll {at})");
+    polls.sort();
+    let p99 = polls[polls.len() * 99 / 100];
+    let count = polls.len();
+    eprintln!(
+        "initial load of {ROWS} rows over {transport}: {took:?} in {count} polls, the longest {longest}, p99 {p99:?}"
+    );
 }
 
 criterion_group!(benches, initial_load);

@@ -46,6 +46,55 @@ pub enum Event {
     Heartbeat(Option<u64>),
 }
 
+/// A snapshot as [`SnapshotSource::snapshot_paged`] hands it over: read, or
+/// still in its wire text for the consumer to read a page at a time.
+///
+/// # Examples
+///
+/// ```
+/// use live_resource::source::{Fetched, SnapshotText};
+/// use live_resource::{Limits, Snapshot};
+/// use serde_json::json;
+///
+/// let text = SnapshotText::read(r#"{"version":3,"data":{"a":1}}"#, &Limits::default())?;
+/// let fetched = Fetched::Text(text);
+/// assert_eq!(fetched.version(), Some(3));
+/// assert_eq!(fetched.into_snapshot()?, Snapshot::new(3, json!({"a": 1})));
+/// # Ok::<(), live_resource::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Fetched {
+    /// Read already, as [`SnapshotSource::snapshot`] gives it.
+    Snapshot(Snapshot),
+    /// Still in its text, its size and depth checked and its version read.
+    Text(SnapshotText),
+}
+
+impl Fetched {
+    /// The version of the state, as far as it is known before the state is
+    /// read (see [`SnapshotText::version`]).
+    pub fn version(&self) -> Option<u64> {
+        match self {
+            Self::Snapshot(snapshot) => snapshot.version,
+            Self::Text(text) => text.version(),
+        }
+    }
+
+    /// The snapshot, read whole if it is still text.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Malformed`](crate::Error::Malformed) when the text is not
+    /// JSON or not a snapshot.
+    pub fn into_snapshot(self) -> Result<Snapshot, crate::Error> {
+        match self {
+            Self::Snapshot(snapshot) => Ok(snapshot),
+            Self::Text(text) => text.to_snapshot(),
+        }
+    }
+}
+
 /// A stream of [`Event`]s, as returned by [`UpdateSource::updates`].
 pub type EventStream = BoxStream<'static, Result<Event, BoxError>>;
 
@@ -77,6 +126,25 @@ pub trait SnapshotSource: Send + Sync {
     /// Any transport error. Wrap it in [`Permanent`] when retrying cannot
     /// help (the resource does not exist, access is denied).
     async fn snapshot(&self) -> Result<Snapshot, BoxError>;
+
+    /// The current state as [`snapshot`](SnapshotSource::snapshot) gives
+    /// it, for a consumer that reads a large state a page at a time (every
+    /// [`LiveResource`](crate::LiveResource) does): a source that receives
+    /// the state as text may hand it over unread, as [`Fetched::Text`], so
+    /// that reading it costs the consumer's task a page a poll rather than
+    /// one long stall (a 20 MB table: some 160 polls of a fraction of a
+    /// millisecond, not one of a tenth of a second). Default:
+    /// [`snapshot`](SnapshotSource::snapshot), as [`Fetched::Snapshot`].
+    ///
+    /// A source that wraps another should call the inner one's
+    /// `snapshot_paged` here, or its consumers read the state in one piece.
+    ///
+    /// # Errors
+    ///
+    /// As [`snapshot`](SnapshotSource::snapshot).
+    async fn snapshot_paged(&self) -> Result<Fetched, BoxError> {
+        self.snapshot().await.map(Fetched::Snapshot)
+    }
 }
 
 /// Opens a stream of the changes of one resource.
@@ -135,6 +203,10 @@ impl<S: SnapshotSource + UpdateSource + ?Sized> Source for S {}
 impl<S: SnapshotSource + ?Sized> SnapshotSource for Arc<S> {
     async fn snapshot(&self) -> Result<Snapshot, BoxError> {
         (**self).snapshot().await
+    }
+
+    async fn snapshot_paged(&self) -> Result<Fetched, BoxError> {
+        (**self).snapshot_paged().await
     }
 }
 

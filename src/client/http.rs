@@ -17,7 +17,7 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 
 pub use self::error::HttpError;
-use crate::source::{Permanent, SnapshotSource};
+use crate::source::{Fetched, Permanent, SnapshotSource, SnapshotText};
 use crate::{BoxError, Limits, Snapshot};
 
 /// How long a snapshot request may take, by default: from connecting to the
@@ -282,6 +282,63 @@ impl SnapshotSource for HttpSnapshot {
     /// An [`HttpError`], wrapped in [`Permanent`] for `401` and `403`; see
     /// [`HttpSnapshot`].
     async fn snapshot(&self) -> Result<Snapshot, BoxError> {
+        self.fetch(|body, limits, version| body.finish(limits, version))
+            .await
+    }
+
+    /// GETs the snapshot and hands it over as text, its size and depth
+    /// checked and its version read, for a resource to read a page a poll
+    /// (a body whose state is not an object is read whole then, as
+    /// [`snapshot`](SnapshotSource::snapshot) reads it).
+    ///
+    /// # Errors
+    ///
+    /// As [`snapshot`](SnapshotSource::snapshot); what is wrong inside the
+    /// state is found as it is read, and refuses the whole snapshot.
+    async fn snapshot_paged(&self) -> Result<Fetched, BoxError> {
+        // Fetched and checked on a task of its own, as the WebSocket client
+        // reads a snapshot on its connection's task: the checks of a 20 MB
+        // body (its depth, its UTF-8) and its copy would hold the
+        // consumer's task for some 13 ms.
+        let this = self.clone();
+        let mut task = OwnTask(tokio::spawn(async move {
+            this.fetch(|body, limits, version| body.finish_text(limits, version))
+                .await
+        }));
+        match (&mut task.0).await {
+            Ok(fetched) => fetched,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // The runtime is shutting down.
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// A task aborted when it is dropped: a fetch whose consumer went away
+/// stops with it.
+struct OwnTask<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for OwnTask<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl HttpSnapshot {
+    /// GETs the snapshot's body, whole, and reads it with `read`, given
+    /// the limits and the version a REST endpoint gives in its header.
+    async fn fetch<T>(
+        &self,
+        read: impl FnOnce(Body<'_>, &Limits, Option<u64>) -> Result<T, crate::Error>,
+    ) -> Result<T, BoxError> {
+        let (body, version) = self.body().await?;
+        let url = self.url()?;
+        Ok(read(body, &self.http.limits, version).map_err(|error| HttpError::body(url, error))?)
+    }
+
+    /// GETs the snapshot's body, whole, and the version a REST endpoint
+    /// gives in its header.
+    async fn body(&self) -> Result<(Body<'_>, Option<u64>), BoxError> {
         let url = self.url()?;
         let request = self
             .http
@@ -296,8 +353,7 @@ impl SnapshotSource for HttpSnapshot {
             } => Some(header_version(url, &response, name)?),
             _ => None,
         };
-        let limits = &self.http.limits;
-        let mut body = Body::new(&self.format, limits, response.content_length());
+        let mut body = Body::new(&self.format, &self.http.limits, response.content_length());
         body.check_length().map_err(refused)?;
         while let Some(chunk) = response
             .chunk()
@@ -306,7 +362,7 @@ impl SnapshotSource for HttpSnapshot {
         {
             body.push(&chunk).map_err(refused)?;
         }
-        Ok(body.finish(limits, version).map_err(refused)?)
+        Ok((body, version))
     }
 }
 
@@ -384,6 +440,44 @@ impl<'a> Body<'a> {
                 let body = &self.buffer[ENVELOPE_START.len()..self.buffer.len() - 1];
                 let data: Value = serde_json::from_slice(body).map_err(crate::Error::Malformed)?;
                 Ok(Snapshot { version, data })
+            }
+        }
+    }
+
+    /// The whole body as text, for a resource to read a page a poll
+    /// ([`Fetched::Text`]); `version` is a REST endpoint's, from its header.
+    /// A body that is not UTF-8 is read as [`finish`](Body::finish) reads
+    /// it, which says what is wrong with it.
+    fn finish_text(self, limits: &Limits, version: Option<u64>) -> Result<Fetched, crate::Error> {
+        let Body {
+            format,
+            buffer,
+            max,
+            length,
+        } = self;
+        let mut text = match String::from_utf8(buffer) {
+            Ok(text) => text,
+            Err(not_text) => {
+                let buffer = not_text.into_bytes();
+                let body = Body {
+                    format,
+                    buffer,
+                    max,
+                    length,
+                };
+                return body.finish(limits, version).map(Fetched::Snapshot);
+            }
+        };
+        match format {
+            Format::Live => SnapshotText::read(text, limits).map(Fetched::Text),
+            Format::Rest { .. } => {
+                // The body is the state: wrapped as the `data` of an
+                // envelope, it is read in pages as the wire form is, and
+                // checked by the same rule (its size was, while reading).
+                text.push('}');
+                limits.check_text(text.as_bytes(), usize::MAX)?;
+                let data = ENVELOPE_START.len();
+                Ok(Fetched::Text(SnapshotText::new(text.into(), version, data)))
             }
         }
     }

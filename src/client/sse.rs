@@ -17,7 +17,7 @@ use reqwest::header::{self, HeaderName, HeaderValue};
 use serde::Deserialize;
 
 use super::http::{HttpError, HttpSnapshot};
-use crate::source::{Event, EventStream, Permanent, SnapshotSource, UpdateSource};
+use crate::source::{Event, EventStream, Fetched, Permanent, SnapshotSource, UpdateSource};
 use crate::{BoxError, Error, Limits, Snapshot};
 
 /// The heartbeat period of the crate's server, by default.
@@ -205,6 +205,16 @@ impl SnapshotSource for SseSource {
     /// See [`HttpSnapshot`].
     async fn snapshot(&self) -> Result<Snapshot, BoxError> {
         self.snapshot.snapshot().await
+    }
+
+    /// GETs the snapshot as text, as [`HttpSnapshot`]'s `snapshot_paged`
+    /// does, for a resource to read a page a poll.
+    ///
+    /// # Errors
+    ///
+    /// See [`HttpSnapshot`].
+    async fn snapshot_paged(&self) -> Result<Fetched, BoxError> {
+        self.snapshot.snapshot_paged().await
     }
 }
 

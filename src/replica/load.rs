@@ -12,7 +12,7 @@ use super::Replica;
 use crate::document::Map;
 use crate::limits::StateSize;
 use crate::patch::length::encoded_len_below;
-use crate::source::SnapshotText;
+use crate::source::{Fetched, SnapshotText};
 use crate::text::{GiveUp, Reader};
 use crate::{Document, Error, Limits, Snapshot};
 
@@ -62,6 +62,14 @@ impl Load {
         Self {
             version: snapshot.version,
             pending: Pending::Parsed(Some(snapshot)),
+        }
+    }
+
+    /// The load of a snapshot as its source fetched it.
+    pub(crate) fn fetched(fetched: Fetched) -> Self {
+        match fetched {
+            Fetched::Snapshot(snapshot) => Self::parsed(snapshot),
+            Fetched::Text(text) => Self::text(text),
         }
     }
 
@@ -179,8 +187,7 @@ impl Pages {
 
     /// The snapshot read whole, by `serde_json`.
     fn whole(&self, limits: &Limits) -> Result<Replica, Error> {
-        let snapshot: Snapshot<Document> =
-            serde_json::from_str(self.text.text()).map_err(Error::Malformed)?;
+        let snapshot: Snapshot<Document> = self.text.read_whole()?;
         Replica::measured(snapshot.data, snapshot.version, limits)
     }
 }

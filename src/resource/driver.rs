@@ -20,8 +20,8 @@ use super::UnknownTopic;
 use super::watched::Watched;
 use crate::backoff::Retries;
 use crate::replica::{Backlog, Changes, Load, Offer, Replica};
-use crate::source::{Event, EventStream, Source};
-use crate::{Backoff, BoxError, Error, Limits, Snapshot, Status, Update};
+use crate::source::{Event, EventStream, Fetched, Source};
+use crate::{Backoff, BoxError, Error, Limits, Status, Update};
 
 /// How many snapshots older than the state are refused in a row before the
 /// latest is taken as a new history: a lagging cache catches up sooner, a
@@ -64,7 +64,7 @@ enum Phase {
     /// stream's own first event when the source includes one.
     Fetching {
         stream: Watched,
-        fetch: Option<BoxFuture<'static, Result<Snapshot, BoxError>>>,
+        fetch: Option<BoxFuture<'static, Result<Fetched, BoxError>>>,
         backlog: Backlog,
     },
     /// Reading a snapshot that came, a page a poll, holding the updates
@@ -325,7 +325,7 @@ impl Driver {
                         backlog,
                     } => {
                         let arrived = match fetch.as_mut().map(|fetch| fetch.poll_unpin(cx)) {
-                            Some(Poll::Ready(Ok(snapshot))) => Ok(Load::parsed(snapshot)),
+                            Some(Poll::Ready(Ok(fetched))) => Ok(Load::fetched(fetched)),
                             Some(Poll::Ready(Err(error))) => {
                                 Err(failed(Recovery::Resync, Error::Snapshot(error)))
                             }
@@ -530,7 +530,7 @@ impl Driver {
         }
         let fetch = (!self.source.includes_snapshot()).then(|| {
             let source = Arc::clone(&self.source);
-            async move { source.snapshot().await }.boxed()
+            async move { source.snapshot_paged().await }.boxed()
         });
         self.phase = Phase::Fetching {
             stream,

@@ -4,13 +4,16 @@
 use std::fmt;
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
+
 use crate::text::Reader;
 use crate::{Error, Limits, Snapshot};
 
 /// A snapshot as it came over the wire, its state not read yet: a resource
 /// reads the state in pages, 128 KiB a poll, so that a large snapshot does not
 /// stall the consumer's task for the whole parse (see
-/// [`UpdateSource::updates_paged`](super::UpdateSource::updates_paged)).
+/// [`UpdateSource::updates_paged`](super::UpdateSource::updates_paged) and
+/// [`SnapshotSource::snapshot_paged`](super::SnapshotSource::snapshot_paged)).
 ///
 /// The text has been checked against the [`Limits`](crate::Limits) on size
 /// and depth, and its version read; what is wrong inside the state is found
@@ -110,7 +113,17 @@ impl SnapshotText {
     ///
     /// [`Error::Malformed`] when the text is not a snapshot.
     pub fn to_snapshot(&self) -> Result<Snapshot, Error> {
-        serde_json::from_str(&self.text).map_err(Error::Malformed)
+        self.read_whole()
+    }
+
+    /// The snapshot read whole by `serde_json`, its state into `T`. Its
+    /// version is the text's own, or else the one it was handed over with
+    /// (a REST body's, from a header).
+    pub(crate) fn read_whole<T: DeserializeOwned>(&self) -> Result<Snapshot<T>, Error> {
+        let mut snapshot: Snapshot<T> =
+            serde_json::from_str(&self.text).map_err(Error::Malformed)?;
+        snapshot.version = snapshot.version.or(self.version);
+        Ok(snapshot)
     }
 }
 

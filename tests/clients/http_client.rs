@@ -15,7 +15,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use futures::StreamExt;
 use live_resource::client::http::{HttpError, HttpSnapshot};
-use live_resource::source::{Permanent, SnapshotSource};
+use live_resource::source::{Fetched, Permanent, SnapshotSource};
 use live_resource::{BoxError, Error, Limits, Snapshot};
 use serde_json::{Value, json};
 
@@ -464,5 +464,170 @@ async fn bodies_nested_past_the_limit_are_refused_in_either_form() {
                 );
             }
         }
+    }
+}
+
+/// The snapshot as a resource fetches it (`snapshot_paged`), read whole.
+async fn fetch_paged(source: &HttpSnapshot) -> Result<(Snapshot, bool), BoxError> {
+    let fetched = tokio::time::timeout(PATIENCE, source.snapshot_paged())
+        .await
+        .expect("the request finishes")?;
+    let as_text = matches!(fetched, Fetched::Text(_));
+    let version = fetched.version();
+    let snapshot = fetched.into_snapshot()?;
+    // Known before the state is read unless the body gives it after.
+    if version.is_some() {
+        assert_eq!(version, snapshot.version);
+    }
+    Ok((snapshot, as_text))
+}
+
+/// What a resource fetches (the body as text, its state read a page a poll)
+/// is what `snapshot` reads, in both forms and for every body refused:
+/// the same snapshot with the same version, or the same refusal.
+#[tokio::test]
+async fn a_snapshot_fetched_as_text_is_the_one_read_whole() {
+    let wire = r#"{"version":17,"data":{"r1":{"n":1,"tags":["a"]},"r2":null}}"#;
+    let not_utf8: &'static [u8] = b"{\"version\":1,\"data\":{\"a\":\"\xff\"}}";
+    let bodies: [(&str, Bytes); 12] = [
+        ("/live/q", Bytes::from_static(wire.as_bytes())),
+        (
+            "/live/q",
+            Bytes::from_static(br#"{"data":{"a":1},"version":4}"#),
+        ),
+        ("/doc", Bytes::from_static(br#"{"a":{"b":[1,2]},"c":"d"}"#)),
+        ("/doc", Bytes::from_static(b"[1,2]")),
+        ("/doc", Bytes::from_static(b"{}")),
+        ("/live/q", Bytes::from_static(br#"{"version":1,"data":"#)),
+        ("/live/q", Bytes::from_static(b"[1,2]")),
+        (
+            "/live/q",
+            Bytes::from_static(br#"{"version":1,"data":{"a":1} }x"#),
+        ),
+        ("/doc", Bytes::from_static(br#"{"a":"#)),
+        ("/doc", Bytes::from_static(br#"{"a":1} {"b":2}"#)),
+        ("/doc", Bytes::from_static(b"")),
+        ("/live/q", Bytes::from_static(not_utf8)),
+    ];
+    for (path, body) in bodies {
+        let router = Router::new().fallback(move || {
+            let body = body.clone();
+            async move {
+                let mut response = Response::new(Body::from(body));
+                response
+                    .headers_mut()
+                    .insert("x-version", "9".parse().unwrap());
+                response
+            }
+        });
+        let server = FakeServer::start(router).await;
+        let source = match path {
+            "/doc" => {
+                HttpSnapshot::rest(&format!("{}/doc", server.url())).version_header("x-version")
+            }
+            _ => HttpSnapshot::live(&server.url(), "q"),
+        };
+        let whole = fetch(&source).await;
+        let paged = fetch_paged(&source).await;
+        match (whole, paged) {
+            (Ok(whole), Ok((paged, as_text))) => {
+                assert_eq!(paged, whole, "{path}");
+                let object = whole.data.is_object();
+                assert!(
+                    as_text || !object,
+                    "{path}: an object's state is handed over as text"
+                );
+            }
+            (Err(whole), Err(paged)) => {
+                let (whole, paged) = (refusal(&whole), refusal(&paged));
+                assert_eq!(
+                    std::mem::discriminant(whole),
+                    std::mem::discriminant(paged),
+                    "{path}: {whole} / {paged}"
+                );
+            }
+            (whole, paged) => panic!("{path}: {whole:?} / {paged:?}"),
+        }
+    }
+}
+
+/// The limits hold for the text a resource fetches as they do for the
+/// snapshot read whole: too large, too deep, refused before the state is
+/// read.
+#[tokio::test]
+async fn a_snapshot_fetched_as_text_is_held_to_the_limits() {
+    let limits = Limits::default().max_depth(4).max_snapshot_bytes(200);
+    let deep = nested(5);
+    let wire = json!({"version": 3, "data": deep.clone()}).to_string();
+    let plain = deep.to_string();
+    let long = json!({"version": 3, "data": {"a": "x".repeat(300)}}).to_string();
+    let router = Router::new()
+        .route("/live/deep", get(move || async move { wire }))
+        .route("/doc", get(move || async move { plain }))
+        .route("/live/long", get(move || async move { long }));
+    let server = FakeServer::start(router).await;
+    let cases = [
+        (HttpSnapshot::live(&server.url(), "deep"), "deep"),
+        (HttpSnapshot::rest(&format!("{}/doc", server.url())), "deep"),
+        (HttpSnapshot::live(&server.url(), "long"), "long"),
+    ];
+    for (source, why) in cases {
+        let source = source.limits(limits.clone());
+        let fetched = tokio::time::timeout(PATIENCE, source.snapshot_paged())
+            .await
+            .expect("the request finishes");
+        let error = fetched.expect_err("refused");
+        match why {
+            "deep" => assert!(
+                matches!(refusal(&error), Error::TooDeep { max: 4 }),
+                "{error}"
+            ),
+            _ => assert!(
+                matches!(refusal(&error), Error::TooLarge { max: 200, .. }),
+                "{error}"
+            ),
+        }
+        assert!(chain(&*error).contains("response refused"), "{error}");
+    }
+}
+
+/// Dropped, as a resource drops it when it gives up or is dropped itself,
+/// a fetch of the snapshot as text stops: its connection closes, rather
+/// than the body being read on until the request's time-out.
+#[tokio::test]
+async fn a_fetch_as_text_dropped_stops_reading() {
+    /// Set when the server's body is dropped: its connection closed.
+    struct Closed(Arc<AtomicUsize>);
+    impl Drop for Closed {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let closed = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&closed);
+    let router = Router::new().fallback(move || {
+        let guard = Closed(Arc::clone(&counter));
+        async move {
+            let head =
+                futures::stream::once(async { Bytes::from_static(br#"{"version":1,"data":{"#) });
+            // A row every 50 ms, for ever: the body never ends.
+            let rows = futures::stream::unfold((guard, 0u64), |(guard, n)| async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Some((Bytes::from(format!(r#""r{n}":{n},"#)), (guard, n + 1)))
+            });
+            Body::from_stream(head.chain(rows).map(Ok::<_, Infallible>))
+        }
+    });
+    let server = FakeServer::start(router).await;
+    let source = HttpSnapshot::live(&server.url(), "endless");
+    let fetch = tokio::time::timeout(Duration::from_millis(300), source.snapshot_paged()).await;
+    assert!(fetch.is_err(), "the body never ends");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while closed.load(Ordering::Relaxed) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connection stays open"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

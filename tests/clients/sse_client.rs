@@ -15,7 +15,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use live_resource::client::http::HttpError;
 use live_resource::client::sse::SseSource;
-use live_resource::source::{Event, EventStream, Permanent, UpdateSource};
+use live_resource::collection::{Event as RowEvent, LiveCollection};
+use live_resource::hub::Batch;
+use live_resource::source::{Event, EventStream, Fetched, Permanent, SnapshotSource, UpdateSource};
 use live_resource::{Backoff, BoxError, Error, Hub, Limits, LiveResource, Patch, Status, Update};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -619,4 +621,47 @@ async fn a_live_resource_follows_the_crates_server_across_a_restart() {
         errors.iter().any(Error::is_transport),
         "the client saw the server go: {errors:?}"
     );
+}
+
+/// A table followed over SSE from the crate's server: its snapshot fetched
+/// as text (which a resource reads a page a poll), its version read before
+/// the state; then the rows' changes, none lost between.
+#[tokio::test]
+async fn a_table_over_sse_is_fetched_as_text_and_followed() {
+    let hub = Hub::new();
+    let records = hub.collection("records");
+    let note = "x".repeat(100);
+    let rows = (0..5_000u64).fold(Batch::new(), |batch, n| {
+        batch.insert(n, json!({"n": n, "note": note}))
+    });
+    records.write(rows).await.unwrap();
+    let server = FakeServer::start(live_resource::server::router(hub.clone())).await;
+
+    let source = SseSource::new(&server.url(), "records");
+    let fetched = tokio::time::timeout(PATIENCE, source.snapshot_paged())
+        .await
+        .expect("the snapshot comes")
+        .unwrap();
+    assert!(matches!(fetched, Fetched::Text(_)), "{fetched:?}");
+    let version = hub.snapshot("records").unwrap().version;
+    assert_eq!(fetched.version(), version);
+
+    let mut table = LiveCollection::<u64, Value>::connect(source);
+    let first = next_row_event(&mut table).await;
+    assert!(first.is_reset());
+    assert_eq!(first.changes().len(), 5_000);
+    assert_eq!(table.version(), version);
+    assert_eq!(table.get(&4_999), Some(&json!({"n": 4_999, "note": note})));
+
+    let changed = records.patch_row(7u64, json!({"n": 70})).await.unwrap();
+    let RowEvent::Row { version, change } = next_row_event(&mut table).await else {
+        panic!("a row event");
+    };
+    assert_eq!((version, *change.key()), (Some(changed), 7));
+    assert_eq!(table.get(&7), Some(&json!({"n": 70, "note": note})));
+}
+
+async fn next_row_event(table: &mut LiveCollection<u64, Value>) -> RowEvent<u64, Value> {
+    let next = tokio::time::timeout(PATIENCE, table.next()).await;
+    next.expect("an event").expect("not ended").unwrap()
 }

@@ -9,17 +9,27 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use live_resource::collection::{Event, LiveCollection, RowChange, RowError};
-use live_resource::source::{Event as SourceEvent, SnapshotText};
-use live_resource::{Backoff, Error, Limits, LiveResource};
+use live_resource::source::{
+    Event as SourceEvent, EventStream, Fetched, SnapshotSource, SnapshotText, UpdateSource,
+};
+use live_resource::{Backoff, BoxError, Error, Limits, LiveResource, Snapshot};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::support::scripted::{Control, scripted, update};
+use crate::support::scripted::{Control, Scripted, scripted, update};
 
-/// How many times a [`Counted`] row was decoded.
-static DECODED: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// How many times a [`Counted`] row was decoded on this thread: each
+    /// test runs on a thread of its own, and decodes there.
+    static DECODED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
-/// A row of about 200 bytes that counts its decodes, for one test alone.
+/// How many times a [`Counted`] row was decoded on this thread so far.
+fn decoded() -> usize {
+    DECODED.get()
+}
+
+/// A row that counts its decodes, on the thread that decodes it.
 #[derive(Debug, PartialEq)]
 struct Counted {
     n: u64,
@@ -27,7 +37,7 @@ struct Counted {
 
 impl<'de> Deserialize<'de> for Counted {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        DECODED.fetch_add(1, Ordering::Relaxed);
+        DECODED.set(DECODED.get() + 1);
         Row::deserialize(deserializer).map(|row| Counted { n: row.n })
     }
 }
@@ -67,9 +77,9 @@ async fn a_snapshot_text_is_read_a_page_a_poll_and_the_updates_during_it_follow(
 
     let (mut reading, mut decoding, mut sent) = (0, 0, false);
     let first = loop {
-        let before = DECODED.load(Ordering::Relaxed);
+        let before = decoded();
         let poll = futures::poll!(table.next());
-        let decoded = DECODED.load(Ordering::Relaxed) - before;
+        let decoded = decoded() - before;
         assert!(decoded <= 1000, "{decoded} rows decoded in one poll");
         if before == 0 && decoded == 0 {
             reading += 1;
@@ -325,4 +335,80 @@ async fn a_snapshot_text_in_another_form_is_read_whole() {
         assert_eq!(resource.next().await.unwrap().unwrap(), state, "{snapshot}");
         assert_eq!(resource.version(), Some(version), "{snapshot}");
     }
+}
+
+/// A source whose snapshots are fetched as text, as `HttpSnapshot` (and
+/// so `SseSource`) fetches them for a resource; its updates are the
+/// scripted source's.
+struct FetchedAsText {
+    updates: Scripted,
+    snapshots: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl SnapshotSource for FetchedAsText {
+    async fn snapshot(&self) -> Result<Snapshot, BoxError> {
+        Err("a resource fetches with `snapshot_paged`".into())
+    }
+
+    async fn snapshot_paged(&self) -> Result<Fetched, BoxError> {
+        let text = self
+            .snapshots
+            .lock()
+            .unwrap()
+            .pop()
+            .ok_or("no more snapshots")?;
+        Ok(Fetched::Text(SnapshotText::read(text, &Limits::default())?))
+    }
+}
+
+#[async_trait::async_trait]
+impl UpdateSource for FetchedAsText {
+    async fn updates(&self, since: Option<u64>) -> Result<EventStream, BoxError> {
+        self.updates.updates(since).await
+    }
+}
+
+/// A snapshot a source fetches as text (not one that comes on the update
+/// stream) is read a page a poll too, and the updates that come while it
+/// is read follow it.
+#[tokio::test]
+async fn a_snapshot_fetched_as_text_is_read_a_page_a_poll() {
+    let rows = 10_000;
+    let (updates, control) = scripted(None);
+    let source = FetchedAsText {
+        updates,
+        snapshots: std::sync::Mutex::new(vec![table_text(10, rows)]),
+    };
+    let mut table = LiveCollection::<String, Counted>::connect(source);
+    let (mut reading, mut polls, mut sent) = (0, 0, false);
+    let first = loop {
+        let before = decoded();
+        let poll = futures::poll!(table.next());
+        let decoded = decoded() - before;
+        assert!(decoded <= 1000, "{decoded} rows decoded in one poll");
+        reading += usize::from(before == 0 && decoded == 0);
+        polls += 1;
+        assert!(polls < 1000, "the snapshot is read");
+        if reading == 3 && !sent {
+            sent = true;
+            let connection = control.connection();
+            connection
+                .send(update(11, json!({"r00001": {"n": 11}})))
+                .unwrap();
+        }
+        match poll {
+            Poll::Ready(event) => break event.unwrap().unwrap(),
+            Poll::Pending => tokio::task::yield_now().await,
+        }
+    };
+    assert!(reading >= 10, "the 2 MB text read over {reading} polls");
+    assert!(first.is_reset());
+    assert_eq!(first.changes().len(), rows as usize);
+    assert_eq!(table.version(), Some(10));
+    let Event::Row { version, change } = table.next().await.unwrap().unwrap() else {
+        panic!("a row event");
+    };
+    assert_eq!((version, change.key().as_str()), (Some(11), "r00001"));
+    assert_eq!(table.get(&"r00001".into()), Some(&Counted { n: 11 }));
 }

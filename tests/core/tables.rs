@@ -278,10 +278,15 @@ fn replay(copy: &mut BTreeMap<String, Row>, change: &RowChange<String, Row>) {
                 !format!("{patch:?}").contains("MergeText"),
                 "a row's patch is a value"
             );
-            assert!(
-                copy.insert(key.clone(), (**row).clone()).is_some(),
-                "{key} modified before added"
-            );
+            let before = copy.insert(key.clone(), (**row).clone());
+            let before = before.unwrap_or_else(|| panic!("{key} modified before added"));
+            // The row's patch takes the row it modified to the row it gives.
+            let mut json = serde_json::to_value(&before).unwrap();
+            patch
+                .apply(&mut json)
+                .unwrap_or_else(|error| panic!("{key}: {patch:?} does not apply: {error}"));
+            let patched: Row = serde_json::from_value(json).unwrap();
+            assert_eq!(&patched, &**row, "{key}: {patch:?} on {before:?}");
         }
         RowChange::Removed { key, row } => {
             assert_eq!(
@@ -618,6 +623,88 @@ async fn only_the_rows_a_change_touches_are_decoded_again() {
     );
     assert_eq!(table.get(&5), Some(&Counted(50)));
     assert_eq!(table.len(), 1000);
+}
+
+/// The kind and indexes of each change a view made, by key.
+fn moves(
+    changes: &[ViewChange<String, u64>],
+) -> Vec<(String, ViewChangeKind, Option<usize>, Option<usize>)> {
+    changes
+        .iter()
+        .map(|change| {
+            (
+                change.key.clone(),
+                change.kind,
+                change.old_index,
+                change.new_index,
+            )
+        })
+        .collect()
+}
+
+/// A row removed and inserted again is added again, in the table, its
+/// events and a view over it; removed and put back by one batch (one
+/// update), it is modified.
+#[tokio::test]
+async fn a_removed_row_inserted_again_is_added_again() {
+    let hub = Hub::new();
+    let rows = hub.collection("t");
+    rows.write(Batch::new().insert("a", 1).insert("b", 2))
+        .await
+        .unwrap();
+    let mut table = LiveCollection::<String, u64>::connect(hub.source("t"));
+    let mut view = View::new().order_by_key(|n: &u64| *n);
+    let mut next = async || {
+        let event = table.next().await.unwrap().unwrap();
+        let (version, changes) = match &event {
+            Event::Row { version, change } => {
+                (*version, vec![(change.key().clone(), kind(change))])
+            }
+            other => (other.version(), Vec::new()),
+        };
+        (version, changes, moves(&view.apply(&event)))
+    };
+    fn kind(change: &RowChange<String, u64>) -> &'static str {
+        match change {
+            RowChange::Added { .. } => "added",
+            RowChange::Modified { .. } => "modified",
+            RowChange::Removed { .. } => "removed",
+            _ => unreachable!(),
+        }
+    }
+    next().await;
+    let removed = rows.remove("a").await.unwrap();
+    assert_eq!(
+        next().await,
+        (
+            Some(removed),
+            vec![("a".to_owned(), "removed")],
+            vec![("a".to_owned(), ViewChangeKind::Removed, Some(0), None)]
+        )
+    );
+    let added = rows.insert("a", 3).await.unwrap();
+    assert_eq!(
+        next().await,
+        (
+            Some(added),
+            vec![("a".to_owned(), "added")],
+            vec![("a".to_owned(), ViewChangeKind::Added, None, Some(1))]
+        )
+    );
+    let batch = rows
+        .write(Batch::new().remove("a").insert("a", 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        next().await,
+        (
+            Some(batch),
+            vec![("a".to_owned(), "modified")],
+            vec![("a".to_owned(), ViewChangeKind::Modified, Some(1), Some(0))]
+        )
+    );
+    assert_eq!(table.get(&"a".to_owned()), Some(&0));
+    assert_eq!(table.len(), 2);
 }
 
 /// How many [`Tracked`] rows are alive.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::source::{EventStream, SnapshotSource, UpdateSource};
+use crate::source::{EventStream, Fetched, SnapshotSource, UpdateSource};
 use crate::{BoxError, Snapshot};
 
 /// A whole [`Source`](crate::source::Source) made of an [`UpdateSource`] and
@@ -81,12 +81,20 @@ impl<U: Send + Sync, S: SnapshotSource> SnapshotSource for WithSnapshot<U, S> {
     async fn snapshot(&self) -> Result<Snapshot, BoxError> {
         self.snapshot.snapshot().await
     }
+
+    async fn snapshot_paged(&self) -> Result<Fetched, BoxError> {
+        self.snapshot.snapshot_paged().await
+    }
 }
 
 #[async_trait]
 impl<U: UpdateSource, S: Send + Sync> UpdateSource for WithSnapshot<U, S> {
     async fn updates(&self, since: Option<u64>) -> Result<EventStream, BoxError> {
         self.updates.updates(since).await
+    }
+
+    async fn updates_paged(&self, since: Option<u64>) -> Result<EventStream, BoxError> {
+        self.updates.updates_paged(since).await
     }
 
     fn includes_snapshot(&self) -> bool {
