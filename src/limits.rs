@@ -243,10 +243,22 @@ impl Limits {
     pub(crate) fn check_text(&self, bytes: &[u8], max: usize) -> Result<(), Error> {
         self.check_size(bytes, max)?;
         // The envelope itself is one level: allow the payload `max_depth` below
-        // it. Text cannot nest deeper than it is long, nor than it has opening
+        // it.
+        self.check_nesting(bytes, self.max_depth + 1)
+    }
+
+    /// Checks the text of a state with no message around it (a REST
+    /// body) against the depth bound, as [`Limits::check_text`] checks the
+    /// state within a message. (Its size is checked as it is read.)
+    pub(crate) fn check_state_text(&self, bytes: &[u8]) -> Result<(), Error> {
+        self.check_nesting(bytes, self.max_depth)
+    }
+
+    /// Refuses text that nests deeper than `bound`.
+    fn check_nesting(&self, bytes: &[u8], bound: usize) -> Result<(), Error> {
+        // Text cannot nest deeper than it is long, nor than it has opening
         // brackets: short messages, and most others after a count of their
         // brackets (far cheaper), skip the scan.
-        let bound = self.max_depth + 1;
         if bytes.len() > bound
             && crate::text::openers(bytes) > bound
             && crate::text::text_depth(bytes) > bound

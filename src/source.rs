@@ -133,7 +133,7 @@ pub trait SnapshotSource: Send + Sync {
     /// the state as text may hand it over unread, as [`Fetched::Text`], so
     /// that reading it costs the consumer's task a page a poll rather than
     /// one long stall (a 20 MB table: some 160 polls of a fraction of a
-    /// millisecond, not one of a tenth of a second). Default:
+    /// millisecond, not one of a quarter of a second). Default:
     /// [`snapshot`](SnapshotSource::snapshot), as [`Fetched::Snapshot`].
     ///
     /// A source that wraps another should call the inner one's
@@ -141,7 +141,33 @@ pub trait SnapshotSource: Send + Sync {
     ///
     /// # Errors
     ///
-    /// As [`snapshot`](SnapshotSource::snapshot).
+    /// As [`snapshot`](SnapshotSource::snapshot). What is wrong inside a
+    /// state handed over as text is found as it is read, and refuses the
+    /// whole snapshot (the resource keeps the state it had, and fetches
+    /// again).
+    ///
+    /// # Examples
+    ///
+    /// A snapshot read from a local file, handed over unread:
+    ///
+    /// ```
+    /// use live_resource::source::{Fetched, SnapshotSource, SnapshotText};
+    /// use live_resource::{BoxError, Limits, Snapshot};
+    ///
+    /// struct FromFile(std::path::PathBuf);
+    ///
+    /// #[async_trait::async_trait]
+    /// impl SnapshotSource for FromFile {
+    ///     async fn snapshot(&self) -> Result<Snapshot, BoxError> {
+    ///         Ok(self.snapshot_paged().await?.into_snapshot()?)
+    ///     }
+    ///
+    ///     async fn snapshot_paged(&self) -> Result<Fetched, BoxError> {
+    ///         let text = tokio::fs::read_to_string(&self.0).await?;
+    ///         Ok(Fetched::Text(SnapshotText::read(text, &Limits::default())?))
+    ///     }
+    /// }
+    /// ```
     async fn snapshot_paged(&self) -> Result<Fetched, BoxError> {
         self.snapshot().await.map(Fetched::Snapshot)
     }

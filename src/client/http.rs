@@ -287,14 +287,20 @@ impl SnapshotSource for HttpSnapshot {
     }
 
     /// GETs the snapshot and hands it over as text, its size and depth
-    /// checked and its version read, for a resource to read a page a poll
-    /// (a body whose state is not an object is read whole then, as
-    /// [`snapshot`](SnapshotSource::snapshot) reads it).
+    /// checked and its version read, for a resource to read a page a poll;
+    /// the request is made, and the body read and checked, on a Tokio task
+    /// of its own, aborted if this future is dropped. A state that is not
+    /// an object is read whole, in one poll, as
+    /// [`snapshot`](SnapshotSource::snapshot) reads it; a REST body is the
+    /// state alone, with the version its header gives.
     ///
     /// # Errors
     ///
-    /// As [`snapshot`](SnapshotSource::snapshot); what is wrong inside the
-    /// state is found as it is read, and refuses the whole snapshot.
+    /// As [`snapshot`](SnapshotSource::snapshot), but for what is wrong
+    /// inside the state: that is found as the resource reads it, and
+    /// refuses the whole snapshot as the resource's own error (say
+    /// [`Error::Malformed`](crate::Error::Malformed), which does not name
+    /// the URL), retried as any failed snapshot is.
     async fn snapshot_paged(&self) -> Result<Fetched, BoxError> {
         // Fetched and checked on a task of its own, as the WebSocket client
         // reads a snapshot on its connection's task: the checks of a 20 MB
@@ -400,7 +406,8 @@ impl<'a> Body<'a> {
             if length > self.max {
                 return Err(self.too_large(length));
             }
-            self.buffer.reserve(length);
+            // A REST body gets its envelope's closing brace too.
+            self.buffer.reserve(length.saturating_add(1));
         }
         Ok(())
     }
@@ -449,35 +456,20 @@ impl<'a> Body<'a> {
     /// A body that is not UTF-8 is read as [`finish`](Body::finish) reads
     /// it, which says what is wrong with it.
     fn finish_text(self, limits: &Limits, version: Option<u64>) -> Result<Fetched, crate::Error> {
-        let Body {
-            format,
-            buffer,
-            max,
-            length,
-        } = self;
-        let mut text = match String::from_utf8(buffer) {
-            Ok(text) => text,
-            Err(not_text) => {
-                let buffer = not_text.into_bytes();
-                let body = Body {
-                    format,
-                    buffer,
-                    max,
-                    length,
-                };
-                return body.finish(limits, version).map(Fetched::Snapshot);
-            }
+        let body = match self.format {
+            Format::Live => &self.buffer[..],
+            Format::Rest { .. } => &self.buffer[ENVELOPE_START.len()..],
         };
-        match format {
+        let Ok(text) = std::str::from_utf8(body) else {
+            return self.finish(limits, version).map(Fetched::Snapshot);
+        };
+        match self.format {
             Format::Live => SnapshotText::read(text, limits).map(Fetched::Text),
             Format::Rest { .. } => {
-                // The body is the state: wrapped as the `data` of an
-                // envelope, it is read in pages as the wire form is, and
-                // checked by the same rule (its size was, while reading).
-                text.push('}');
-                limits.check_text(text.as_bytes(), usize::MAX)?;
-                let data = ENVELOPE_START.len();
-                Ok(Fetched::Text(SnapshotText::new(text.into(), version, data)))
+                // The body is the state alone; its size was checked as it
+                // was read.
+                limits.check_state_text(text.as_bytes())?;
+                Ok(Fetched::Text(SnapshotText::bare(text.into(), version)))
             }
         }
     }

@@ -171,6 +171,13 @@ impl Pages {
         if self.size > max {
             return Err(Stop::Refused(Error::StateTooLarge { max }));
         }
+        if self.text.is_bare() {
+            // The state alone: nothing may follow it.
+            return match reader.at_end() {
+                true => Ok(true),
+                false => Err(Stop::Whole),
+            };
+        }
         // What follows the state: other members of the message, none of
         // them one it has had already, and its end.
         while let Some(key) = reader.plain_key(false)? {
@@ -202,6 +209,23 @@ mod tests {
     fn paged(text: &str, budget: usize) -> Result<(Option<u64>, Document), Error> {
         let limits = Limits::default();
         let mut load = Load::text(SnapshotText::read(text, &limits)?);
+        loop {
+            if let Some(replica) = load.step(budget, &limits) {
+                let replica = replica?;
+                return Ok((replica.version(), replica.into_state()));
+            }
+        }
+    }
+
+    /// The state of `text`, a state alone (a REST body) at `version`, as a
+    /// load reads it, `budget` bytes a step.
+    fn paged_bare(
+        text: &str,
+        version: u64,
+        budget: usize,
+    ) -> Result<(Option<u64>, Document), Error> {
+        let limits = Limits::default();
+        let mut load = Load::text(SnapshotText::bare(text.into(), Some(version)));
         loop {
             if let Some(replica) = load.step(budget, &limits) {
                 let replica = replica?;
@@ -300,5 +324,67 @@ mod tests {
                 (paged, whole) => prop_assert!(false, "{text}: paged {paged:?}, whole {whole:?}"),
             }
         }
+
+        /// A state alone (a REST body), read a page at a time, is what
+        /// `serde_json` reads whole, at the version it came with; or an
+        /// error for both: what follows the state is no member of a
+        /// message, not even a `version`.
+        #[test]
+        fn a_bare_state_in_pages_is_what_serde_json_reads_whole(
+            state in state(),
+            cut in any::<prop::sample::Index>(),
+            insert in prop::option::of((any::<prop::sample::Index>(), "[ ,:{}\\[\\]\"x0]|,\"version\":9|,\"x\":2")),
+            truncate in any::<bool>(),
+            budget in 1usize..64,
+        ) {
+            let mut text = state.to_string();
+            if let Some((at, piece)) = insert {
+                let at = at.index(text.len() + 1);
+                if text.is_char_boundary(at) {
+                    text.insert_str(at, &piece);
+                }
+            }
+            if truncate {
+                let at = cut.index(text.len() + 1);
+                if text.is_char_boundary(at) {
+                    text.truncate(at);
+                }
+            }
+            let whole = serde_json::from_str::<Value>(&text);
+            match (paged_bare(&text, 5, budget), whole) {
+                (Ok((version, document)), Ok(whole)) => {
+                    prop_assert_eq!(version, Some(5));
+                    prop_assert_eq!(document, whole);
+                }
+                (Err(_), Err(_)) => {}
+                (paged, whole) => prop_assert!(false, "{text}: paged {paged:?}, whole {whole:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn members_after_a_bare_state_refuse_it() {
+        for text in [
+            r#"{"a":1},"x":2"#,
+            r#"{"a":1},"x":2}"#,
+            r#"{"a":1},"version":99}"#,
+            r#"{"a":1},"version":99"#,
+            r#"[1],"version":99"#,
+            r#"{"a":1}}"#,
+            r#"{"a":1} x"#,
+        ] {
+            for budget in [1, 4, 1 << 20] {
+                let paged = paged_bare(text, 5, budget);
+                assert!(
+                    matches!(paged, Err(Error::Malformed(_))),
+                    "{text}: {paged:?}"
+                );
+            }
+        }
+        let (version, state) = paged_bare(" {\"a\":1} \n", 5, 1).unwrap();
+        assert_eq!(
+            (version, state),
+            (Some(5), Document::from(serde_json::json!({"a": 1})))
+        );
     }
 }

@@ -40,6 +40,9 @@ pub struct SnapshotText {
     /// Where the value of the message's `data` begins; `None` when the
     /// message is read whole (its members in another order).
     data: Option<usize>,
+    /// The text is the state alone, no message around it (a REST body,
+    /// whose version came in a header): nothing may follow the state.
+    bare: bool,
 }
 
 impl SnapshotText {
@@ -50,6 +53,18 @@ impl SnapshotText {
             text,
             version,
             data: Some(data),
+            bare: false,
+        }
+    }
+
+    /// `text`, the state alone with no message around it (a REST body),
+    /// at `version`: its size and depth checked already.
+    pub(crate) fn bare(text: Arc<str>, version: Option<u64>) -> Self {
+        Self {
+            text,
+            version,
+            data: Some(0),
+            bare: true,
         }
     }
 
@@ -79,6 +94,7 @@ impl SnapshotText {
             version: head.version,
             text,
             data: None,
+            bare: false,
         })
     }
 
@@ -86,7 +102,9 @@ impl SnapshotText {
     /// as far as the message says before its `data`, which is where this
     /// crate's servers write it. A message that gives it after the state
     /// says `None` here; reading the state (as a resource does) finds it
-    /// all the same.
+    /// all the same. A state that came alone (a REST body, read by
+    /// [`HttpSnapshot::rest`](crate::client::http::HttpSnapshot::rest)) has
+    /// the version it came with, from a header.
     pub fn version(&self) -> Option<u64> {
         self.version
     }
@@ -116,20 +134,31 @@ impl SnapshotText {
         self.read_whole()
     }
 
-    /// The snapshot read whole by `serde_json`, its state into `T`. Its
-    /// version is the text's own, or else the one it was handed over with
-    /// (a REST body's, from a header).
+    /// Whether the text is the state alone, with nothing around it: see
+    /// [`SnapshotText::bare`].
+    pub(crate) fn is_bare(&self) -> bool {
+        self.bare
+    }
+
+    /// The snapshot read whole by `serde_json`, its state into `T`: the
+    /// message, or the state alone at the version it came with.
     pub(crate) fn read_whole<T: DeserializeOwned>(&self) -> Result<Snapshot<T>, Error> {
-        let mut snapshot: Snapshot<T> =
-            serde_json::from_str(&self.text).map_err(Error::Malformed)?;
-        snapshot.version = snapshot.version.or(self.version);
-        Ok(snapshot)
+        if self.bare {
+            let data = serde_json::from_str(&self.text).map_err(Error::Malformed)?;
+            return Ok(Snapshot {
+                version: self.version,
+                data,
+            });
+        }
+        serde_json::from_str(&self.text).map_err(Error::Malformed)
     }
 }
 
 impl PartialEq for SnapshotText {
     fn eq(&self, other: &Self) -> bool {
-        self.version == other.version && self.data_text() == other.data_text()
+        self.version == other.version
+            && self.bare == other.bare
+            && self.data_text() == other.data_text()
     }
 }
 
