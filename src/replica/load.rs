@@ -288,6 +288,28 @@ mod tests {
         prop_oneof![3 => table, 1 => json()]
     }
 
+    /// `text` with `piece` put in at a place `insert` picks, then cut at a
+    /// place `cut` picks (each only at a character's boundary).
+    fn spoiled(
+        mut text: String,
+        insert: Option<(prop::sample::Index, String)>,
+        cut: Option<prop::sample::Index>,
+    ) -> String {
+        if let Some((at, piece)) = insert {
+            let at = at.index(text.len() + 1);
+            if text.is_char_boundary(at) {
+                text.insert_str(at, &piece);
+            }
+        }
+        if let Some(cut) = cut {
+            let at = cut.index(text.len() + 1);
+            if text.is_char_boundary(at) {
+                text.truncate(at);
+            }
+        }
+        text
+    }
+
     proptest! {
         /// Read a page at a time, any text gives what `serde_json` reads
         /// whole: the same state and version, or an error for both.
@@ -301,19 +323,8 @@ mod tests {
             budget in 1usize..64,
         ) {
             let version = version.map_or(String::new(), |version| format!(r#""version":{version},"#));
-            let mut text = format!(r#"{{{version}"data":{state}}}"#);
-            if let Some((at, piece)) = insert {
-                let at = at.index(text.len() + 1);
-                if text.is_char_boundary(at) {
-                    text.insert_str(at, &piece);
-                }
-            }
-            if truncate {
-                let at = cut.index(text.len() + 1);
-                if text.is_char_boundary(at) {
-                    text.truncate(at);
-                }
-            }
+            let text = format!(r#"{{{version}"data":{state}}}"#);
+            let text = spoiled(text, insert, truncate.then_some(cut));
             let whole = serde_json::from_str::<Snapshot>(&text);
             match (paged(&text, budget), whole) {
                 (Ok((version, document)), Ok(whole)) => {
@@ -337,19 +348,7 @@ mod tests {
             truncate in any::<bool>(),
             budget in 1usize..64,
         ) {
-            let mut text = state.to_string();
-            if let Some((at, piece)) = insert {
-                let at = at.index(text.len() + 1);
-                if text.is_char_boundary(at) {
-                    text.insert_str(at, &piece);
-                }
-            }
-            if truncate {
-                let at = cut.index(text.len() + 1);
-                if text.is_char_boundary(at) {
-                    text.truncate(at);
-                }
-            }
+            let text = spoiled(state.to_string(), insert, truncate.then_some(cut));
             let whole = serde_json::from_str::<Value>(&text);
             match (paged_bare(&text, 5, budget), whole) {
                 (Ok((version, document)), Ok(whole)) => {
