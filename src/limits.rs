@@ -250,6 +250,7 @@ impl Limits {
     /// Checks the text of a state with no message around it (a REST
     /// body) against the depth bound, as [`Limits::check_text`] checks the
     /// state within a message. (Its size is checked as it is read.)
+    #[cfg(feature = "http")]
     pub(crate) fn check_state_text(&self, bytes: &[u8]) -> Result<(), Error> {
         self.check_nesting(bytes, self.max_depth)
     }

@@ -59,6 +59,7 @@ impl SnapshotText {
 
     /// `text`, the state alone with no message around it (a REST body),
     /// at `version`: its size and depth checked already.
+    #[cfg(any(feature = "http", test))]
     pub(crate) fn bare(text: Arc<str>, version: Option<u64>) -> Self {
         Self {
             text,
