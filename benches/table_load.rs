@@ -2,8 +2,9 @@
 //! holding 100,000 rows of about 200 bytes (20 MB of JSON) served on
 //! loopback, and a `LiveCollection` that connects, takes the snapshot and
 //! decodes every row, until its first event (the reset with every row).
-//! Before the timed runs, a few loads polled by hand, over WebSocket and
-//! over SSE (its snapshot fetched over HTTP), print their longest poll
+//! Before the timed runs, a few loads polled by hand, over WebSocket, over
+//! SSE (its snapshot fetched over HTTP) and in process (`Hub::source`),
+//! print their longest poll
 //! (what the consumer's task stalls for at most) and their 99th
 //! percentile.
 
@@ -54,10 +55,11 @@ fn initial_load(c: &mut Criterion) {
         addr
     });
     // A few loads polled by hand, over WebSocket (the snapshot on the
-    // update stream) and over SSE (the snapshot fetched over HTTP): the
+    // update stream), over SSE (the snapshot fetched over HTTP) and from
+    // the hub in the same process (its own text of the state): the
     // machine's other work shows in one load's longest poll, so each is
     // printed.
-    for transport in ["ws", "sse"] {
+    for transport in ["ws", "sse", "in process"] {
         for _ in 0..LOADS_BY_HAND {
             runtime.block_on(async {
                 let mut table = match transport {
@@ -66,9 +68,10 @@ fn initial_load(c: &mut Criterion) {
                             WsClient::new(format!("ws://{addr}/live/ws")).limits(limits.clone());
                         LiveCollection::<String, LoadRecord>::connect(client.source("records"))
                     }
-                    _ => LiveCollection::connect(
+                    "sse" => LiveCollection::connect(
                         SseSource::new(&format!("http://{addr}"), "records").limits(limits.clone()),
                     ),
+                    _ => LiveCollection::connect(hub.source("records")),
                 };
                 by_hand(transport, &mut table).await;
             });

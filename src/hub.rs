@@ -776,6 +776,17 @@ impl Hub {
         &self,
         topic: &str,
     ) -> Result<(Snapshot<Bytes>, Subscription), Error> {
+        let (Snapshot { version, data }, subscription) = self.subscribe_with_shared_text(topic)?;
+        let data = topic::JsonText::bytes(data);
+        Ok((Snapshot { version, data }, subscription))
+    }
+
+    /// [`Hub::subscribe_with_snapshot_text`], the text as the hub keeps it:
+    /// for a consumer in this process, with no copy.
+    pub(crate) fn subscribe_with_shared_text(
+        &self,
+        topic: &str,
+    ) -> Result<(Snapshot<Arc<str>>, Subscription), Error> {
         let topic = self.topic(topic)?;
         self.inner
             .counters

@@ -236,10 +236,7 @@ impl Patch {
 
 /// Patches are equal when they are of one kind and hold the same value; a
 /// merge patch still in its text equals the merge patch of the value
-/// `serde_json` reads from it (see [`MergePatch`]'s equality). Numbers
-/// compare as `serde_json` reads them, which for a long decimal may be a
-/// unit or two in the last place from what a [`Document`](crate::Document)
-/// reads.
+/// `serde_json` reads from it (see [`MergePatch`]'s equality).
 ///
 /// ```
 /// use live_resource::{Limits, Patch};

@@ -39,8 +39,9 @@ struct State {
     /// The value as JSON text, made when a subscriber first asks for it at
     /// this version and shared by all who ask for it until the next change
     /// (which drops it): a snapshot costs one serialization per version, not
-    /// one per subscriber.
-    text: Option<(u64, Bytes)>,
+    /// one per subscriber. Kept as a `str`, so that a consumer in the same
+    /// process reads it with no copy and no check of its UTF-8.
+    text: Option<(u64, Arc<str>)>,
     /// The most recent frames, oldest first, for subscribers that resume.
     ring: VecDeque<Arc<Frame>>,
     ring_capacity: usize,
@@ -390,10 +391,10 @@ impl Topic {
     pub(super) fn subscribe_with_snapshot_text(
         &self,
         counters: Arc<Counters>,
-    ) -> (Snapshot<Bytes>, Subscription) {
+    ) -> (Snapshot<Arc<str>>, Subscription) {
         let mut state = self.lock();
         let live = self.fanout.subscribe();
-        let snapshot = Snapshot::new(state.version, state.text());
+        let snapshot = Snapshot::new(state.version, state.shared_text());
         drop(state);
         let subscription =
             Subscription::new(Arc::clone(&self.name), false, Vec::new(), live, counters);
@@ -418,17 +419,38 @@ impl Topic {
 
 impl State {
     /// The value's JSON text at the current version, made if it is not yet.
-    fn text(&mut self) -> Bytes {
+    fn shared_text(&mut self) -> Arc<str> {
         match &self.text {
-            Some((version, text)) if *version == self.version => text.clone(),
+            Some((version, text)) if *version == self.version => Arc::clone(text),
             _ => {
-                let text = Bytes::from(
-                    serde_json::to_vec(&self.value).expect("JSON values always serialize"),
-                );
-                self.text = Some((self.version, text.clone()));
+                let text: Arc<str> = serde_json::to_string(&self.value)
+                    .expect("JSON values always serialize")
+                    .into();
+                self.text = Some((self.version, Arc::clone(&text)));
                 text
             }
         }
+    }
+
+    /// [`State::shared_text`], as the bytes the transports send.
+    fn text(&mut self) -> Bytes {
+        JsonText::bytes(self.shared_text())
+    }
+}
+
+/// A state's shared JSON text, owning the bytes a [`Bytes`] of it shows.
+pub(crate) struct JsonText(Arc<str>);
+
+impl JsonText {
+    /// `text`'s bytes, shared, not copied.
+    pub(crate) fn bytes(text: Arc<str>) -> Bytes {
+        Bytes::from_owner(Self(text))
+    }
+}
+
+impl AsRef<[u8]> for JsonText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 

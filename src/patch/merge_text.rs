@@ -45,14 +45,12 @@ use crate::text::{GiveUp, OwnedText, Reader, Tape};
 /// when the patch is applied, so a patch that is not JSON is found then, and
 /// applying it fails with [`Error::Malformed`] and changes nothing.
 ///
-/// Two things differ from merging the patch's [`Value`], both at the edges
-/// of JSON. Numbers are read correctly rounded, as `serde_json` reads them
-/// only with its `float_roundtrip` feature: without it, a long decimal may
-/// come out a unit or two in the last place apart (and does so here too wherever
-/// `serde_json` reads the text: for [`MergeText::to_value`], a `Value` target,
-/// or text the reader leaves to it). And where an object of the patch names a
-/// member twice, both apply, in order, as two patches one after the other
-/// would; in a `Value` only the last one remains.
+/// Numbers are read correctly rounded, as `serde_json` reads them with its
+/// `float_roundtrip` feature (which the crate turns on), so that a float is
+/// the one its writer wrote, to the last bit, whichever reads it. One thing
+/// differs from merging the patch's [`Value`]: where an object of the patch
+/// names a member twice, both apply, in order, as two patches one after the
+/// other would; in a `Value` only the last one remains.
 #[derive(Clone)]
 pub(crate) struct MergeText {
     /// The text the patch is read from: the patch alone, or the whole update

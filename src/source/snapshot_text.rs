@@ -57,9 +57,9 @@ impl SnapshotText {
         }
     }
 
-    /// `text`, the state alone with no message around it (a REST body),
-    /// at `version`: its size and depth checked already.
-    #[cfg(any(feature = "http", test))]
+    /// `text`, the state alone with no message around it (a REST body, a
+    /// hub's own text of its state), at `version`: its size and depth
+    /// checked already.
     pub(crate) fn bare(text: Arc<str>, version: Option<u64>) -> Self {
         Self {
             text,

@@ -10,6 +10,7 @@
 use futures::{Stream, StreamExt};
 use live_resource::client::sse::SseSource;
 use live_resource::client::ws::WsClient;
+use live_resource::collection::LiveCollection;
 use live_resource::{Error, Hub, LiveResource};
 use serde::Deserialize;
 use serde_json::json;
@@ -117,4 +118,78 @@ async fn every_consumer_of_a_shared_resource_sees_the_error_and_then_the_mended_
     let mut late = shared.subscribe();
     assert_eq!(next(&mut late).await.unwrap(), Quote { price: 4.0 });
     assert_eq!(hub.stats().subscriptions, 1, "one subscription for all");
+}
+
+/// Floats whose shortest text `serde_json` reads back a unit in the last
+/// place off unless it rounds correctly (`1.4000000000000001` read as
+/// `1.4`): one in eight of `n / 7`, `n * 0.1`, `sqrt(n)` for `n` below a
+/// million.
+const AWKWARD: [f64; 4] = [
+    1.4000000000000001,
+    3.7416573867739413,
+    1.9000000000000001,
+    0.010333333333333333,
+];
+
+/// The bits of each float of `state`'s `x` array.
+fn bits(state: &serde_json::Value) -> Vec<u64> {
+    state["x"]
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|x| x.as_f64().expect("a float").to_bits())
+        .collect()
+}
+
+/// A state's floats are the hub's to the last bit, whichever way the
+/// state comes: a snapshot over WebSocket, SSE or in process, an update
+/// after it, a table's rows.
+#[tokio::test]
+async fn floats_come_through_to_the_last_bit() {
+    let hub = Hub::new();
+    let x: Vec<f64> = AWKWARD.to_vec();
+    hub.set("f", json!({ "x": x, "rows": {"a": {"v": AWKWARD[0]}} }))
+        .unwrap();
+    let expected: Vec<u64> = AWKWARD.iter().map(|x| x.to_bits()).collect();
+    let addr = serve(&hub).await;
+    let ws = WsClient::new(format!("ws://{addr}/live/ws"));
+    let resources: [(&str, LiveResource<serde_json::Value>); 3] = [
+        ("ws", LiveResource::connect(ws.source("f"))),
+        (
+            "sse",
+            LiveResource::connect(SseSource::new(&format!("http://{addr}"), "f")),
+        ),
+        ("in process", LiveResource::connect(hub.source("f"))),
+    ];
+    let mut followed = Vec::new();
+    for (how, mut resource) in resources {
+        let state = next(&mut resource).await.unwrap();
+        assert_eq!(bits(&state), expected, "{how}: the snapshot");
+        followed.push((how, resource));
+    }
+    let reversed: Vec<f64> = AWKWARD.iter().rev().copied().collect();
+    hub.merge(
+        "f",
+        json!({ "x": reversed, "rows": {"a": {"v": AWKWARD[1]}} }),
+    )
+    .unwrap();
+    let expected: Vec<u64> = reversed.iter().map(|x| x.to_bits()).collect();
+    for (how, resource) in &mut followed {
+        let state = next(resource).await.unwrap();
+        assert_eq!(bits(&state), expected, "{how}: an update");
+        let v = state["rows"]["a"]["v"].as_f64().map(f64::to_bits);
+        assert_eq!(v, Some(AWKWARD[1].to_bits()), "{how}: an update");
+    }
+    // A table's rows, decoded from its state.
+    let mut table = LiveCollection::<String, serde_json::Value>::connect(SseSource::new(
+        &format!("http://{addr}"),
+        "t",
+    ));
+    hub.collection("t")
+        .upsert("a", json!({"v": AWKWARD[2]}))
+        .await
+        .unwrap();
+    next(&mut table).await.unwrap();
+    let v = table.get(&"a".to_owned()).and_then(|row| row["v"].as_f64());
+    assert_eq!(v.map(f64::to_bits), Some(AWKWARD[2].to_bits()), "a row");
 }

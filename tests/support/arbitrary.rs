@@ -18,17 +18,14 @@ pub(crate) fn key() -> impl Strategy<Value = String> {
     ]
 }
 
-/// Floats that survive text and back exactly: serde_json without its
-/// `float_roundtrip` feature may be off by one ulp on some others.
+/// Floats, short and long: every one survives JSON text and back to the
+/// last bit (`serde_json` with its `float_roundtrip` feature, which the
+/// crate turns on).
 pub(crate) fn float() -> impl Strategy<Value = f64> {
     prop_oneof![
         (any::<i32>(), 0u32..20).prop_map(|(m, e)| f64::from(m) / f64::from(1u32 << e)),
         prop::num::f64::NORMAL | prop::num::f64::ZERO,
     ]
-    .prop_filter("round-trips through JSON text", |f| {
-        let text = serde_json::to_string(f).expect("finite floats serialize");
-        serde_json::from_str::<f64>(&text).ok() == Some(*f)
-    })
 }
 
 pub(crate) fn leaf() -> impl Strategy<Value = Value> {
