@@ -13,7 +13,11 @@ use crate::{BoxError, Error, Snapshot};
 ///
 /// A stream opened without `since` begins with the snapshot, taken under the
 /// same lock as the subscription: for a resource, the state's JSON text,
-/// which it reads a page a poll. An unknown topic is
+/// which it reads a page a poll, its members in the hub's order as a
+/// client over the network reads them; on a stream opened with
+/// [`updates`](UpdateSource::updates), and from
+/// [`snapshot`](SnapshotSource::snapshot), a `serde_json::Value`, its
+/// members sorted. An unknown topic is
 /// [`Error::UnknownTopic`]: a consumer that connects before the topic is
 /// created retries until it exists, unless told to end
 /// ([`UnknownTopic::End`](crate::UnknownTopic::End)).
@@ -36,6 +40,10 @@ impl HubSource {
         &self.topic
     }
 }
+
+/// How deep a state may nest for a consumer to read it from text:
+/// `serde_json` refuses text nested past 128 levels.
+const TEXT_DEPTH: usize = 120;
 
 fn event(delivery: Delivery) -> Result<Event, BoxError> {
     Ok(match delivery {
@@ -81,7 +89,9 @@ impl UpdateSource for HubSource {
     /// topic's lock and read back in one poll (at 100,000 rows of 200
     /// bytes, a stall of 170-190 ms).
     async fn updates_paged(&self, since: Option<u64>) -> Result<EventStream, BoxError> {
-        if since.is_some() {
+        // A hub that allows states nested deeper than `serde_json` reads
+        // text (128 levels) hands its state over as a `Value`.
+        if since.is_some() || self.hub.inner.config.limits.max_depth >= TEXT_DEPTH {
             return self.updates(since).await;
         }
         let (snapshot, subscription) = self

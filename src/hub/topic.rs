@@ -39,8 +39,9 @@ struct State {
     /// The value as JSON text, made when a subscriber first asks for it at
     /// this version and shared by all who ask for it until the next change
     /// (which drops it): a snapshot costs one serialization per version, not
-    /// one per subscriber. Kept as a `str`, so that a consumer in the same
-    /// process reads it with no copy and no check of its UTF-8.
+    /// one per subscriber. Kept as a `str` (one copy of the text made, once
+    /// a version), so that each consumer in the same process reads it with
+    /// no copy and no check of its UTF-8.
     text: Option<(u64, Arc<str>)>,
     /// The most recent frames, oldest first, for subscribers that resume.
     ring: VecDeque<Arc<Frame>>,

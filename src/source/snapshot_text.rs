@@ -59,7 +59,8 @@ impl SnapshotText {
 
     /// `text`, the state alone with no message around it (a REST body, a
     /// hub's own text of its state), at `version`: its size and depth
-    /// checked already.
+    /// checked already (a REST body's against the client's limits, a hub's
+    /// against the hub's).
     pub(crate) fn bare(text: Arc<str>, version: Option<u64>) -> Self {
         Self {
             text,

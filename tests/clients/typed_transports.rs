@@ -181,15 +181,65 @@ async fn floats_come_through_to_the_last_bit() {
         assert_eq!(v, Some(AWKWARD[1].to_bits()), "{how}: an update");
     }
     // A table's rows, decoded from its state.
-    let mut table = LiveCollection::<String, serde_json::Value>::connect(SseSource::new(
-        &format!("http://{addr}"),
-        "t",
-    ));
     hub.collection("t")
         .upsert("a", json!({"v": AWKWARD[2]}))
         .await
         .unwrap();
-    next(&mut table).await.unwrap();
-    let v = table.get(&"a".to_owned()).and_then(|row| row["v"].as_f64());
-    assert_eq!(v.map(f64::to_bits), Some(AWKWARD[2].to_bits()), "a row");
+    let tables = [
+        LiveCollection::<String, serde_json::Value>::connect(SseSource::new(
+            &format!("http://{addr}"),
+            "t",
+        )),
+        LiveCollection::connect(hub.source("t")),
+    ];
+    for mut table in tables {
+        next(&mut table).await.unwrap();
+        let v = table.get(&"a".to_owned()).and_then(|row| row["v"].as_f64());
+        assert_eq!(v.map(f64::to_bits), Some(AWKWARD[2].to_bits()), "a row");
+    }
+}
+
+/// The member names of `resource`'s state, in its order.
+fn names(resource: &LiveResource<serde_json::Value>) -> Vec<String> {
+    let state = resource.json().expect("a state");
+    let members = state.as_object().expect("an object");
+    members.keys().map(str::to_owned).collect()
+}
+
+/// A consumer in the process holds the state with its members in the
+/// hub's order, as a client over the network does (not sorted).
+#[tokio::test]
+async fn in_process_and_over_the_network_a_state_keeps_the_hubs_order() {
+    let hub = Hub::new();
+    hub.set("o", json!({"b": 1, "c": 2})).unwrap();
+    hub.merge("o", json!({"a": 3})).unwrap();
+    let addr = serve(&hub).await;
+    let ws = WsClient::new(format!("ws://{addr}/live/ws"));
+    let mut over_ws = LiveResource::<serde_json::Value>::connect(ws.source("o"));
+    let mut in_process = LiveResource::<serde_json::Value>::connect(hub.source("o"));
+    next(&mut over_ws).await.unwrap();
+    next(&mut in_process).await.unwrap();
+    let hubs = hub
+        .read("o", |state, _| {
+            let members = state.as_object().unwrap();
+            members.keys().map(str::to_owned).collect::<Vec<_>>()
+        })
+        .unwrap();
+    assert_eq!(hubs, ["b", "c", "a"]);
+    assert_eq!(names(&in_process), hubs);
+    assert_eq!(names(&over_ws), hubs);
+}
+
+/// A hub that allows states nested deeper than JSON text is read (128
+/// levels) still hands one to a consumer in the process.
+#[tokio::test]
+async fn a_state_nested_past_what_text_is_read_to_reaches_a_consumer_in_the_process() {
+    let hub = Hub::builder()
+        .limits(live_resource::Limits::default().max_depth(200))
+        .build();
+    let deep = (0..150).fold(json!(1), |inner, _| json!({ "a": inner }));
+    hub.set("deep", &deep).unwrap();
+    let mut resource = LiveResource::<serde_json::Value>::connect(hub.source("deep"))
+        .limits(live_resource::Limits::default().max_depth(200));
+    assert_eq!(next(&mut resource).await.unwrap(), deep);
 }
