@@ -42,11 +42,12 @@ const ROWS_PER_POLL: usize = 500;
 /// each update then gives one [`Event::Row`] per row it touched, and each new
 /// snapshot (after a resync) one [`Event::Reset`] with just the rows whose JSON
 /// it changed. A snapshot that comes as text (as the WebSocket, SSE and HTTP
-/// clients and the in-process hub give it) is read 128 KiB a poll, then its rows are decoded 500 a poll into a table of
-/// their own, the runtime free to run other tasks between pages, and that table
-/// is swapped in whole once it is complete: a 100,000-row snapshot (20 MB) does
-/// not stall its task for the whole parse and decode, and updates that come
-/// meanwhile follow the reset, in order. When an event comes, the table already
+/// clients and the in-process hub give it) is read 128 KiB a poll, then its
+/// rows are decoded 500 a poll into a table of their own, the runtime free
+/// to run other tasks between pages, and that table is swapped in whole once
+/// it is complete: a 100,000-row snapshot (20 MB) does not stall its task
+/// for the whole parse and decode, and updates that come meanwhile follow
+/// the reset, in order. When an event comes, the table already
 /// includes it (and every other row of its update): read it with
 /// [`get`](LiveCollection::get), [`iter`](LiveCollection::iter) (in key order)
 /// and [`len`](LiveCollection::len). A [`View`](super::View) keeps a filtered,

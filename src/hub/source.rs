@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use super::{Delivery, Hub};
+use super::{Delivery, Hub, Subscription};
 use crate::source::{Event, EventStream, SnapshotSource, SnapshotText, UpdateSource};
 use crate::{BoxError, Error, Snapshot};
 
@@ -52,6 +52,12 @@ fn event(delivery: Delivery) -> Result<Event, BoxError> {
     })
 }
 
+/// The events of `subscription`, after `snapshot`.
+fn after(snapshot: Event, subscription: Subscription) -> EventStream {
+    let first = futures::stream::once(async move { Ok(snapshot) });
+    first.chain(subscription.map(event)).boxed()
+}
+
 #[async_trait]
 impl SnapshotSource for HubSource {
     async fn snapshot(&self) -> Result<Snapshot, BoxError> {
@@ -78,8 +84,7 @@ impl UpdateSource for HubSource {
             .hub
             .subscribe_with_snapshot(&self.topic)
             .map_err(BoxError::from)?;
-        let first = futures::stream::once(async move { Ok(Event::Snapshot(snapshot)) });
-        Ok(first.chain(subscription.map(event)).boxed())
+        Ok(after(Event::Snapshot(snapshot), subscription))
     }
 
     /// As [`updates`](UpdateSource::updates), but the snapshot is the
@@ -99,8 +104,7 @@ impl UpdateSource for HubSource {
             .subscribe_with_shared_text(&self.topic)
             .map_err(BoxError::from)?;
         let text = SnapshotText::bare(snapshot.data, snapshot.version);
-        let first = futures::stream::once(async move { Ok(Event::SnapshotText(text)) });
-        Ok(first.chain(subscription.map(event)).boxed())
+        Ok(after(Event::SnapshotText(text), subscription))
     }
 
     fn includes_snapshot(&self) -> bool {

@@ -1,22 +1,18 @@
 //! [`Body`]: a snapshot response's body, read in chunks within the limits,
 //! then as a snapshot or as text for a resource to read in pages.
 
-use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::Format;
 use crate::source::{Fetched, SnapshotText};
 use crate::{Limits, Snapshot};
 
-/// The start of the envelope a REST body is checked in: see [`check_depth`].
-const ENVELOPE_START: &[u8] = br#"{"data":"#;
-
 /// A snapshot response's body as it comes in, in chunks: refused as soon as
 /// it is known to pass [`Limits::max_snapshot_bytes`], without being held
 /// whole, then read in its format.
 pub(super) struct Body<'a> {
     format: &'a Format,
-    /// What came so far; for a REST body, after [`ENVELOPE_START`].
+    /// What came so far.
     buffer: Vec<u8>,
     max: usize,
     /// The `Content-Length` the response announced.
@@ -25,13 +21,9 @@ pub(super) struct Body<'a> {
 
 impl<'a> Body<'a> {
     pub(super) fn new(format: &'a Format, limits: &Limits, length: Option<u64>) -> Self {
-        let buffer = match format {
-            Format::Live => Vec::new(),
-            Format::Rest { .. } => ENVELOPE_START.to_vec(),
-        };
         Self {
             format,
-            buffer,
+            buffer: Vec::new(),
             max: limits.max_snapshot_bytes,
             length,
         }
@@ -45,27 +37,18 @@ impl<'a> Body<'a> {
             if length > self.max {
                 return Err(self.too_large(length));
             }
-            // A REST body gets its envelope's closing brace too.
-            self.buffer.reserve(length.saturating_add(1));
+            self.buffer.reserve(length);
         }
         Ok(())
     }
 
     pub(super) fn push(&mut self, chunk: &[u8]) -> Result<(), crate::Error> {
-        let size = self.size().saturating_add(chunk.len());
+        let size = self.buffer.len().saturating_add(chunk.len());
         if size > self.max {
             return Err(self.too_large(size));
         }
         self.buffer.extend_from_slice(chunk);
         Ok(())
-    }
-
-    /// The body's own size so far.
-    fn size(&self) -> usize {
-        match self.format {
-            Format::Live => self.buffer.len(),
-            Format::Rest { .. } => self.buffer.len() - ENVELOPE_START.len(),
-        }
     }
 
     fn too_large(&self, size: usize) -> crate::Error {
@@ -78,17 +61,18 @@ impl<'a> Body<'a> {
     /// The snapshot the whole body holds; `version` is a REST endpoint's,
     /// from its header.
     pub(super) fn finish(
-        mut self,
+        self,
         limits: &Limits,
         version: Option<u64>,
     ) -> Result<Snapshot, crate::Error> {
         match self.format {
             Format::Live => limits.parse_snapshot(&self.buffer),
             Format::Rest { .. } => {
-                self.buffer.push(b'}');
-                check_depth(limits, &self.buffer)?;
-                let body = &self.buffer[ENVELOPE_START.len()..self.buffer.len() - 1];
-                let data: Value = serde_json::from_slice(body).map_err(crate::Error::Malformed)?;
+                // The body is the state alone; its size was checked as it
+                // was read.
+                limits.check_state_text(&self.buffer)?;
+                let data: Value =
+                    serde_json::from_slice(&self.buffer).map_err(crate::Error::Malformed)?;
                 Ok(Snapshot { version, data })
             }
         }
@@ -103,34 +87,15 @@ impl<'a> Body<'a> {
         limits: &Limits,
         version: Option<u64>,
     ) -> Result<Fetched, crate::Error> {
-        let body = match self.format {
-            Format::Live => &self.buffer[..],
-            Format::Rest { .. } => &self.buffer[ENVELOPE_START.len()..],
-        };
-        let Ok(text) = std::str::from_utf8(body) else {
+        let Ok(text) = std::str::from_utf8(&self.buffer) else {
             return self.finish(limits, version).map(Fetched::Snapshot);
         };
         match self.format {
             Format::Live => SnapshotText::read(text, limits).map(Fetched::Text),
             Format::Rest { .. } => {
-                // The body is the state alone; its size was checked as it
-                // was read.
                 limits.check_state_text(text.as_bytes())?;
                 Ok(Fetched::Text(SnapshotText::bare(text.into(), version)))
             }
         }
-    }
-}
-
-/// Checks the nesting of `envelope`, a REST body wrapped as the `data` of
-/// `{"data":..}`, by the rule a snapshot in the wire form is checked with.
-/// The body is parsed on its own afterwards, so only the depth check counts
-/// here.
-fn check_depth(limits: &Limits, envelope: &[u8]) -> Result<(), crate::Error> {
-    // The size was checked while reading.
-    let limits = limits.clone().max_snapshot_bytes(usize::MAX);
-    match limits.parse_snapshot::<IgnoredAny>(envelope) {
-        Err(error @ crate::Error::TooDeep { .. }) => Err(error),
-        _ => Ok(()),
     }
 }
